@@ -1,0 +1,27 @@
+"""Raw datasets: fetching (sources), synthetic stand-ins (synthetic) and derivation into the
+shared JSONL format (newsgroups, massive). Helpers shared by every dataset live here."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+DATASETS = ("20newsgroups", "massive", "superni", "arena")
+
+
+def cap_rows(records: Sequence[T], n: int | None, seed: int) -> list[T]:
+    """A seeded random sample of `n` records, kept in their original order.
+
+    `n=None` or `n >= len(records)` keeps everything. The sample is the first `n` of one seeded
+    permutation, so a smaller cap is a subset of a larger one with the same seed.
+    """
+    if n is None or n >= len(records):
+        return list(records)
+    if n < 0:
+        raise ValueError(f"cap_rows: n must be >= 0, got {n}")
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    return [records[i] for i in sorted(order[:n])]

@@ -1,0 +1,88 @@
+"""MASSIVE en-US: the release JSONL -> train/dev/test JSONL in the shared format.
+
+Word labels are raw slot names per word ("Other" outside), derived from `annot_utt` exactly as
+the MASSIVE repo's `create_hf_dataset.py` does for whitespace-split locales (protocols.md 2.1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ftrepro.data import cap_rows
+from ftrepro.io import DataError, iter_jsonl, write_json, write_jsonl
+
+SPLITS = ("train", "dev", "test")
+OUTSIDE = "Other"
+REQUIRED_FIELDS = ("id", "partition", "intent", "utt", "annot_utt")
+
+
+def word_slot_labels(utt: str, annot_utt: str, *, record_id: str | None = None) -> list[str]:
+    """One slot name per word of `utt.split()`, read left to right off `annot_utt`.
+
+    A chunk starting with "[" opens a slot (its name is the chunk without "[") and the ":" after
+    it is skipped; a chunk ending with "]" is the slot's last word. A word count that differs
+    from `utt.split()` raises DataError naming `record_id`.
+    """
+    chunks = annot_utt.split()
+    labels, label, i = [], OUTSIDE, 0
+    while i < len(chunks):
+        chunk = chunks[i]
+        if chunk.startswith("["):
+            label = chunk.lstrip("[")
+            i += 2  # the "[slot" chunk and the ":" after it
+            continue
+        labels.append(label)
+        if chunk.endswith("]"):
+            label = OUTSIDE
+        i += 1
+    n_words = len(utt.split())
+    if len(labels) != n_words:
+        raise DataError(f"id {record_id}: annot_utt gives {len(labels)} word labels but utt has {n_words} words "
+                        f"(utt={utt!r}, annot_utt={annot_utt!r})")
+    return labels
+
+
+def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:
+    """{split: [shared-format record]} in file order; bad lines or fields raise DataError."""
+    raw_jsonl = Path(raw_jsonl)
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    # line numbers count records: the release has no blank lines
+    for lineno, row in enumerate(iter_jsonl(raw_jsonl), start=1):
+        where = f"{raw_jsonl}: line {lineno}"
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        for field in REQUIRED_FIELDS:
+            if not isinstance(row.get(field), str):
+                problem = "missing" if field not in row else f"not a string ({row[field]!r})"
+                raise DataError(f"{where}: field {field!r} {problem}")
+        if row["partition"] not in splits:
+            raise DataError(f"{where}: field 'partition' is {row['partition']!r}; expected one of {list(SPLITS)}")
+        try:
+            slots = word_slot_labels(row["utt"], row["annot_utt"], record_id=row["id"])
+        except DataError as e:
+            raise DataError(f"{where}: field 'annot_utt': {e}") from e
+        splits[row["partition"]].append({"id": row["id"], "text": row["utt"], "words": row["utt"].split(),
+                                         "labels": {"intent": row["intent"], "slots": slots}})
+    return splits
+
+
+def derive_massive(raw_jsonl: Path, out_dir: Path, *, max_rows: dict[str, int] | None = None,
+                   seed: int = 42) -> dict[str, int]:
+    """Write train/dev/test.jsonl and labels.json into `out_dir`; return rows written per split.
+
+    `max_rows` caps a split by a seeded sample that keeps file order; labels.json always covers
+    all splits of the uncapped data.
+    """
+    unknown = set(max_rows or {}) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"max_rows: unknown splits {sorted(unknown)}; expected some of {list(SPLITS)}")
+    out_dir = Path(out_dir)
+    splits = read_massive(raw_jsonl)
+    rows = [r for records in splits.values() for r in records]
+    labels = {"intent": sorted({r["labels"]["intent"] for r in rows}),
+              "slots": sorted({s for r in rows for s in r["labels"]["slots"]} | {OUTSIDE})}
+    counts = {}
+    for split, records in splits.items():
+        counts[split] = write_jsonl(out_dir / f"{split}.jsonl", cap_rows(records, (max_rows or {}).get(split), seed))
+    write_json(out_dir / "labels.json", labels)
+    return counts

@@ -1,0 +1,17 @@
+"""Scoring a run: its predictions.jsonl (gold labels included) -> the metrics.json dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ftrepro.io import DataError, read_jsonl
+from ftrepro.metrics import score_predictions
+
+
+def score_run(paper: str, predictions_path: str | Path) -> dict:
+    records = read_jsonl(predictions_path)
+    if not records:
+        raise DataError(f"{predictions_path}: no predictions")
+    if paper == "zhao2025":
+        return score_predictions(records, subtasks=list(records[0]["gold"]))
+    raise NotImplementedError(f"scoring of {paper} runs arrives with that paper's issue")

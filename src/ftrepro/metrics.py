@@ -1,0 +1,248 @@
+"""Scoring functions that reproduce the original evaluation code of each paper.
+
+Each function follows /work/shared/protocols.md (section numbers below) so that our numbers
+agree with the papers' scorers to the last digit on the same predictions:
+
+- zhao2025 / MASSIVE (2.2, 5.1): intent accuracy via sklearn; slot F1 via seqeval defaults
+  (micro average, ``mode=None``) on BIO tags made by MASSIVE's ``convert_to_bio``.
+- gupta2023 / SuperNI (1.4, 5.2): ROUGE-L F-measure with rouge-score's stemming tokenizer and
+  SQuAD-style exact match without article removal, each the max over references.
+- band2025 / Kaggle LMSYS (4): multiclass log loss as sklearn 1.2-1.4 computed it.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
+from typing import Any
+
+import numpy as np
+from rouge_score import rouge_scorer
+from seqeval.metrics import f1_score, precision_score, recall_score
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import accuracy_score
+
+from ftrepro.io import DataError, iter_jsonl
+
+OUTSIDE = "Other"
+# Subtasks labelled per word; every other subtask has one label per example.
+WORD_SUBTASKS = frozenset({"slots"})
+
+
+# --------------------------------------------------------------------------- accuracy
+
+
+def accuracy(gold: Sequence, pred: Sequence) -> float:
+    """Fraction of examples whose predicted label equals the gold label (sklearn)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"accuracy: {len(gold)} gold labels but {len(pred)} predictions")
+    if not gold:
+        raise ValueError("accuracy: no examples")
+    return float(accuracy_score(list(gold), list(pred)))
+
+
+# --------------------------------------------------------------------------- MASSIVE slots
+
+
+def to_bio(tags: Sequence[str], outside: str = OUTSIDE) -> list[str]:
+    """MASSIVE ``convert_to_bio`` for word-level tags (protocols 2.2).
+
+    ``outside`` -> ``O``; a tag different from the previous one -> ``B-tag``; the same tag as the
+    previous one -> ``I-tag``. So adjacent spans of one slot type merge into one entity, exactly
+    as in the original scorer. Our labels are per word (the shared derived format), so the
+    original's merge label ``-100`` (continuation sub-words) never occurs and is not handled.
+    """
+    bio = []
+    prev = None
+    for tag in tags:
+        if tag == outside:
+            bio.append("O")
+        elif tag != prev:
+            bio.append(f"B-{tag}")
+        else:
+            bio.append(f"I-{tag}")
+        prev = tag
+    return bio
+
+
+def align_to_words(pred_tags: Sequence[str], n_words: int, outside: str = OUTSIDE) -> list[str]:
+    """Cut predicted tags beyond ``n_words`` and pad missing ones with ``outside``.
+
+    This is MASSIVE's text-to-text rule (``eval_preds``), which zhao2025 section 5.8 adopts
+    ("appends padding labels, and truncates extra labels").
+    """
+    pred_tags = list(pred_tags)
+    return pred_tags[:n_words] + [outside] * (n_words - len(pred_tags))
+
+
+def _bio_pairs(gold_seqs, pred_seqs, outside):
+    if len(gold_seqs) != len(pred_seqs):
+        raise ValueError(f"slot scoring: {len(gold_seqs)} gold sequences but {len(pred_seqs)} predictions")
+    gold_bio = [to_bio(g, outside) for g in gold_seqs]
+    pred_bio = [to_bio(align_to_words(p, len(g), outside), outside) for g, p in zip(gold_seqs, pred_seqs)]
+    return gold_bio, pred_bio
+
+
+def slot_scores(
+    gold_seqs: Sequence[Sequence[str]], pred_seqs: Sequence[Sequence[str]], outside: str = OUTSIDE
+) -> dict[str, float]:
+    """Entity-level micro F1 / precision / recall (fractions) as MASSIVE's ``eval_preds``.
+
+    Predictions are aligned to the gold length first, both sides go through ``to_bio``, then
+    seqeval scores them with its defaults (micro, ``mode=None``). No entities -> 0.0.
+    """
+    gold_bio, pred_bio = _bio_pairs(gold_seqs, pred_seqs, outside)
+    with warnings.catch_warnings():
+        # seqeval warns (and returns 0.0, the value the original reports) on empty entity sets
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return {
+            "f1": float(f1_score(gold_bio, pred_bio)),
+            "precision": float(precision_score(gold_bio, pred_bio)),
+            "recall": float(recall_score(gold_bio, pred_bio)),
+        }
+
+
+# --------------------------------------------------------------------------- zhao2025 runs
+
+
+def _check_label(value: Any, subtask: str, where: str, side: str, allow_none: bool) -> Any:
+    if value is None and allow_none:
+        return value
+    if subtask in WORD_SUBTASKS:
+        ok = isinstance(value, list) and all(isinstance(t, str) for t in value)
+        expected = "a list of word labels (strings)"
+    else:
+        ok = isinstance(value, str)
+        expected = "a label string"
+    if not ok:
+        raise DataError(f"{where}: {side}[{subtask!r}] must be {expected}, got {value!r:.80}")
+    return value
+
+
+def _columns(records: Iterable[Mapping], subtasks: Sequence[str], source: str):
+    """Gold and predicted labels per subtask, validated; a missing prediction is None."""
+    gold = {s: [] for s in subtasks}
+    pred = {s: [] for s in subtasks}
+    seen = set()
+    for i, rec in enumerate(records, start=1):
+        where = f"{source}: record {i} (id={rec.get('id')!r})" if isinstance(rec, Mapping) else f"{source}: record {i}"
+        if not isinstance(rec, Mapping) or not isinstance(rec.get("gold"), Mapping) or not isinstance(rec.get("pred"), Mapping):
+            raise DataError(f"{where}: expected an object with 'id', 'gold' and 'pred' objects")
+        if rec.get("id") in seen:
+            raise DataError(f"{where}: duplicate id")
+        seen.add(rec.get("id"))
+        for s in subtasks:
+            if s not in rec["gold"]:
+                raise DataError(f"{where}: gold has no {s!r} label")
+            if s not in rec["pred"]:
+                raise DataError(f"{where}: pred has no {s!r} key (write null for no answer)")
+            gold[s].append(_check_label(rec["gold"][s], s, where, "gold", allow_none=False))
+            pred[s].append(_check_label(rec["pred"][s], s, where, "pred", allow_none=True))
+    if not seen:
+        raise DataError(f"{source}: no predictions to score")
+    return gold, pred
+
+
+def score_predictions(
+    records: Iterable[Mapping], subtasks: Sequence[str], source: str = "predictions"
+) -> dict[str, float | int]:
+    """The metrics.json dict of one zhao2025 run from its prediction records (percent values).
+
+    Records are ``{"id", "gold": {subtask: ...}, "pred": {subtask: ...}}``. Keys:
+    ``<subtask>_accuracy`` per sequence-level subtask; ``slots_f1/_precision/_recall`` for slots;
+    ``exact_match`` (intent right AND whole BIO sequence right, MASSIVE ``ex_match_acc``) when the
+    run has both intent and slots; ``n_examples``. A null prediction (no parsable answer) counts
+    as wrong: ``""`` for a label, no slots (all ``Other``) for a slot sequence. ``source`` names
+    the file in error messages.
+    """
+    if not subtasks:
+        raise ValueError("score_predictions: no subtasks given")
+    gold, pred = _columns(records, subtasks, source)
+    metrics: dict[str, float | int] = {}
+    for s in subtasks:
+        if s in WORD_SUBTASKS:
+            scores = slot_scores(gold[s], [p or [] for p in pred[s]])
+            for name, value in scores.items():
+                metrics[f"{s}_{name}"] = 100.0 * value
+        else:
+            metrics[f"{s}_accuracy"] = 100.0 * accuracy(gold[s], ["" if p is None else p for p in pred[s]])
+    if "intent" in subtasks and "slots" in subtasks:
+        gold_bio, pred_bio = _bio_pairs(gold["slots"], [p or [] for p in pred["slots"]], OUTSIDE)
+        hits = [gi == pi and gb == pb for gi, pi, gb, pb in zip(gold["intent"], pred["intent"], gold_bio, pred_bio)]
+        metrics["exact_match"] = 100.0 * sum(hits) / len(hits)
+    metrics["n_examples"] = len(gold[subtasks[0]])
+    return metrics
+
+
+def score_predictions_file(path: str | PathLike, subtasks: Sequence[str]) -> dict[str, float | int]:
+    """``score_predictions`` on a predictions.jsonl file (errors name the file)."""
+    return score_predictions(iter_jsonl(path), subtasks, source=str(path))
+
+
+# --------------------------------------------------------------------------- SuperNI
+
+
+@functools.lru_cache(maxsize=1)
+def _rouge_l_scorer() -> rouge_scorer.RougeScorer:
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def _references(references: str | Sequence[str]) -> list[str]:
+    refs = [references] if isinstance(references, str) else list(references)
+    if not refs:
+        raise ValueError("no reference outputs to score against")
+    return refs
+
+
+def rouge_l(prediction: str, references: str | Sequence[str]) -> float:
+    """Tk-Instruct ROUGE-L: rouge-score F-measure with the stemming tokenizer, max over references.
+
+    Fraction in [0, 1]; the corpus score is the mean x 100 (protocols 1.4).
+    """
+    scorer = _rouge_l_scorer()
+    return max(scorer.score(target=ref, prediction=prediction)["rougeL"].fmeasure for ref in _references(references))
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation as Tk-Instruct uses it: lowercase, drop punctuation, collapse spaces.
+
+    Articles are kept (Tk-Instruct comments out SQuAD's article removal).
+    """
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(text.split())
+
+
+def superni_exact_match(prediction: str, references: str | Sequence[str]) -> float:
+    """1.0 if the normalised prediction equals any normalised reference, else 0.0."""
+    pred = normalize_answer(prediction)
+    return float(max(pred == normalize_answer(ref) for ref in _references(references)))
+
+
+# --------------------------------------------------------------------------- Kaggle log loss
+
+
+def kaggle_log_loss(y_true: Sequence[int], probs) -> float:
+    """Multiclass log loss as the LMSYS Kaggle scorer (sklearn 1.2-1.4, ``eps="auto"``) had it.
+
+    Clip to [eps, 1 - eps] with float64 machine eps, renormalise each row to sum to 1, then the
+    mean of -ln p(true class). sklearn >= 1.5 dropped the renormalisation, hence numpy here.
+    ``y_true`` holds class indices into the columns of ``probs`` (n x k).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true)
+    if probs.ndim != 2 or len(probs) != len(y) or len(y) == 0:
+        raise ValueError(f"log loss: need n labels and an n x k probability array, got {len(y)} labels and shape {probs.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= probs.shape[1]:
+        raise ValueError(f"log loss: labels must be class indices in [0, {probs.shape[1]})")
+    if not np.isfinite(probs).all():
+        raise ValueError("log loss: probabilities contain NaN or infinity")
+    eps = np.finfo(np.float64).eps
+    probs = np.clip(probs, eps, 1 - eps)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    return float(-np.log(probs[np.arange(len(y)), y]).mean())

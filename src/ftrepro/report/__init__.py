@@ -1,0 +1,1 @@
+"""Paper-by-paper tables: the paper's number, ours, and the difference, per cell."""

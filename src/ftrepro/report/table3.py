@@ -1,0 +1,195 @@
+"""Table 3 of zhao2025: the paper's number next to ours for every cell.
+
+The targets CSV (config/targets/zhao2025_table3.csv) has one row per model / shots / finetuned
+and eight value columns; each cell is one metric of one run. A run we have no metrics for is
+reported as "not run", never filled in.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+
+import pandas as pd
+
+from ftrepro.io import DataError, atomic_path, read_json
+
+# target column -> (dataset, setup, run task, metric key in metrics.json)
+CELLS = {
+    "ng20_dual_20class": ("20newsgroups", "dual", "20ng-20class", "20class_accuracy"),
+    "ng20_dual_7class": ("20newsgroups", "dual", "20ng-7class", "7class_accuracy"),
+    "ng20_consolidated_20class": ("20newsgroups", "consolidated", "20ng-joint", "20class_accuracy"),
+    "ng20_consolidated_7class": ("20newsgroups", "consolidated", "20ng-joint", "7class_accuracy"),
+    "massive_dual_intent": ("massive", "dual", "massive-intent", "intent_accuracy"),
+    "massive_dual_slots": ("massive", "dual", "massive-slots", "slots_f1"),
+    "massive_consolidated_intent": ("massive", "consolidated", "massive-joint", "intent_accuracy"),
+    "massive_consolidated_slots": ("massive", "consolidated", "massive-joint", "slots_f1"),
+}
+# markdown headers in the paper's column order
+HEADERS = {
+    "ng20_dual_20class": "20NG dual 20-class",
+    "ng20_dual_7class": "20NG dual 7-class",
+    "ng20_consolidated_20class": "20NG consolidated 20-class",
+    "ng20_consolidated_7class": "20NG consolidated 7-class",
+    "massive_dual_intent": "MASSIVE dual intent",
+    "massive_dual_slots": "MASSIVE dual slots F1",
+    "massive_consolidated_intent": "MASSIVE consolidated intent",
+    "massive_consolidated_slots": "MASSIVE consolidated slots F1",
+}
+KEY_COLUMNS = ["model", "shots", "finetuned"]
+SHOTS = {"": None, "zero": "zero-shot", "five": "five-shot"}
+FINETUNED = {"yes": "ft", "no": "noft"}
+NOT_RUN = "not run"
+
+
+def read_targets(path: str | PathLike) -> pd.DataFrame:
+    """The targets CSV as a DataFrame: key columns as strings ("" = no shots), values as floats.
+
+    Lines starting with '#' are comments. Errors name the file and the line.
+    """
+    path = Path(path)
+    linenos, lines = [], []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            linenos.append(lineno)
+            lines.append(line)
+    if not lines:
+        raise DataError(f"{path}: no header line")
+    table = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False)
+    expected = KEY_COLUMNS + list(CELLS)
+    if list(table.columns) != expected:
+        raise DataError(f"{path}: line {linenos[0]}: columns must be {','.join(expected)}")
+    for i, row in table.iterrows():
+        where = f"{path}: line {linenos[i + 1]}"
+        if row["shots"] not in SHOTS:
+            raise DataError(f"{where}: shots must be five, zero or empty, got {row['shots']!r}")
+        if row["finetuned"] not in FINETUNED:
+            raise DataError(f"{where}: finetuned must be yes or no, got {row['finetuned']!r}")
+        for column in CELLS:
+            try:
+                ok = math.isfinite(float(row[column]))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DataError(f"{where}: {column} must be a number, got {row[column]!r}")
+    if table.duplicated(KEY_COLUMNS).any():
+        dup = table[table.duplicated(KEY_COLUMNS)].index[0]
+        raise DataError(f"{path}: line {linenos[dup + 1]}: duplicate model/shots/finetuned row")
+    return table.astype({column: float for column in CELLS})
+
+
+def run_name(model: str, shots: str, finetuned: str, task: str) -> str:
+    """Results directory of one run: "<task>.<model>.ft" for encoders (no shots, fine-tuned),
+    else "<task>.<model>.<zero-shot|five-shot>.<ft|noft>"."""
+    if shots not in SHOTS or finetuned not in FINETUNED:
+        raise ValueError(f"run_name: shots must be five/zero/'' and finetuned yes/no, got {shots!r}, {finetuned!r}")
+    if not shots:
+        if finetuned != "yes":
+            raise ValueError(f"run_name: a row without shots must be fine-tuned ({task}, {model})")
+        return f"{task}.{model}.ft"
+    return f"{task}.{model}.{SHOTS[shots]}.{FINETUNED[finetuned]}"
+
+
+def parse_run_name(run: str) -> dict[str, str]:
+    """Inverse of run_name: {"task", "model", "shots", "finetuned"}.
+
+    Tasks have no dots, model names may ("gpt-3.5"), so the model is whatever lies between the
+    task and the shots / fine-tuning suffix.
+    """
+    parts = run.split(".")
+    shots_by_name = {v: k for k, v in SHOTS.items() if v}
+    ft_by_name = {v: k for k, v in FINETUNED.items()}
+    if len(parts) >= 4 and parts[-2] in shots_by_name and parts[-1] in ft_by_name:
+        model, shots, finetuned = ".".join(parts[1:-2]), shots_by_name[parts[-2]], ft_by_name[parts[-1]]
+    elif len(parts) >= 3 and parts[-1] == "ft" and parts[-2] not in shots_by_name:
+        model, shots, finetuned = ".".join(parts[1:-1]), "", "yes"
+    else:
+        raise ValueError(f"not a zhao2025 run name: {run!r}")
+    return {"task": parts[0], "model": model, "shots": shots, "finetuned": finetuned}
+
+
+def _ours(run: str, metric: str, metrics: Mapping[str, Mapping]) -> float | None:
+    """Our value of one cell, or None when the run was not run."""
+    run_metrics = metrics.get(run)
+    if run_metrics is None or run_metrics.get("status") == NOT_RUN:
+        return None
+    value = run_metrics.get(metric)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise DataError(f"metrics of run {run}: {metric!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def build_table3(targets: pd.DataFrame, metrics: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Long table, one row per cell: keys, dataset, setup, task, metric, run, paper, ours, diff,
+    status. `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"}
+    gives status "not run" with empty ours and diff."""
+    rows = []
+    for _, target in targets.iterrows():
+        shots = "" if pd.isna(target["shots"]) else target["shots"]
+        for column, (dataset, setup, task, metric) in CELLS.items():
+            run = run_name(target["model"], shots, target["finetuned"], task)
+            paper = float(target[column])
+            ours = _ours(run, metric, metrics)
+            rows.append({
+                "model": target["model"], "shots": shots, "finetuned": target["finetuned"],
+                "column": column, "dataset": dataset, "setup": setup, "task": task, "metric": metric,
+                "run": run, "paper": paper,
+                "ours": float("nan") if ours is None else ours,
+                "diff": float("nan") if ours is None else ours - paper,
+                "status": NOT_RUN if ours is None else "ok",
+            })
+    return pd.DataFrame(rows)
+
+
+def table3_runs(targets: pd.DataFrame) -> list[str]:
+    """Every run name Table 3 needs, in table order without repeats."""
+    rows = build_table3(targets, {})
+    return list(dict.fromkeys(rows["run"]))
+
+
+def read_run_metrics(results_dir: str | PathLike, runs: Iterable[str]) -> dict[str, dict]:
+    """metrics.json of each run that has one under results_dir/<run>/ (others are left out)."""
+    results_dir = Path(results_dir)
+    found = {}
+    for run in runs:
+        path = results_dir / run / "metrics.json"
+        if path.exists():
+            found[run] = read_json(path)
+    return found
+
+
+def _cell_text(cell: pd.Series) -> str:
+    if cell["status"] != "ok":
+        return f"{cell['paper']:.1f} / {NOT_RUN}"
+    return f"{cell['paper']:.1f} / {cell['ours']:.1f} ({cell['diff']:+.1f})"
+
+
+def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
+    """The long table back in the paper's layout, one text cell "paper / ours (diff)" each."""
+    rows = []
+    for (model, shots, finetuned), cells in table.groupby(KEY_COLUMNS, sort=False):
+        row = {"model": model, "shots": shots, "finetuned": finetuned}
+        for _, cell in cells.iterrows():
+            row[HEADERS[cell["column"]]] = _cell_text(cell)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike) -> None:
+    """CSV of the long table and a markdown table in the paper's layout (both atomic)."""
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
+    n_run = int((table["status"] == "ok").sum())
+    text = (
+        "# zhao2025 Table 3: paper / ours (ours - paper)\n\n"
+        "Percent: accuracy for 20NG and MASSIVE intent, seqeval micro F1 for MASSIVE slots. "
+        f"{n_run} of {len(table)} cells run.\n\n"
+        + paper_layout(table).to_markdown(index=False)
+        + "\n"
+    )
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

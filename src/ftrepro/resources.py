@@ -1,0 +1,64 @@
+"""SLURM resources of a job, derived from the size of the model it loads.
+
+GPU memory per parameter, with bf16 weights:
+  full fine-tuning with AdamW  ~18 bytes (bf16 weights and grads, fp32 master copy, two fp32
+                               Adam moments), which DeepSpeed ZeRO shards across the GPUs;
+  LoRA                         ~2.5 bytes (frozen bf16 weights, small adapters and their states);
+  inference                    ~2.4 bytes (bf16 weights plus KV cache and batch margin).
+A further 25% covers activations (with gradient checkpointing). The GPU count is that need
+over one GPU's memory, rounded up to a power of two and capped at one node: a 70B full
+fine-tune takes a whole node and relies on ZeRO-3 with CPU offload, as the paper's 8 x A100 did.
+Host memory and CPUs follow the GPU count. Without a GPU accelerator (tiny, mini) every job is
+a small CPU job.
+"""
+
+from __future__ import annotations
+
+import math
+
+BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
+ACTIVATION_MARGIN = 1.25
+
+# Wall-clock limits (minutes) at paper scale, by mode and size; generous because a job that
+# hits its limit resumes from its last checkpoint on retry anyway.
+RUNTIME_MIN = {
+    ("full", "small"): 12 * 60,  # < 1B: encoders, 10-20 epochs
+    ("full", "medium"): 24 * 60,  # 1-10B: T5-3B, Llama 7-8B (4,000 steps)
+    ("full", "large"): 72 * 60,  # 70B: 8,000 steps took the paper up to 3 days
+    ("lora", "small"): 12 * 60,
+    ("lora", "medium"): 24 * 60,
+    ("lora", "large"): 48 * 60,
+    ("inference", "small"): 2 * 60,
+    ("inference", "medium"): 6 * 60,
+    ("inference", "large"): 12 * 60,
+}
+CPU_JOB = {"gpu": 0, "mem_mb": 8000, "runtime": 6 * 60, "cpus_per_task": 2}
+
+
+def size_class(params_b: float) -> str:
+    return "small" if params_b < 1 else "medium" if params_b < 20 else "large"
+
+
+def gpus_needed(params_b: float, mode: str, gpu_memory_gb: float, gpus_per_node: int) -> int:
+    need_gb = params_b * BYTES_PER_PARAM[mode] * ACTIVATION_MARGIN
+    count = max(1, math.ceil(need_gb / gpu_memory_gb))
+    return min(2 ** math.ceil(math.log2(count)), gpus_per_node)
+
+
+def job_resources(params_b: float | None, mode: str, cluster: dict, use_gpu: bool) -> dict:
+    """sbatch-ready resources: gpu, mem_mb, runtime, cpus_per_task.
+
+    Always cpus_per_task, never cpus_per_gpu (the plugin lets a cpus_per_task from anywhere win
+    over cpus_per_gpu), and never `tasks` (it would become --ntasks-per-gpu and split a
+    multi-GPU job into single-GPU copies; ../shared/notes-slurm.md): multi-GPU jobs launch
+    torchrun themselves inside the one allocation.
+    """
+    if not use_gpu or params_b is None:
+        return dict(CPU_JOB)
+    gpus = gpus_needed(params_b, mode, cluster["gpu_memory_gb"], cluster["gpus_per_node"])
+    return {
+        "gpu": gpus,
+        "mem_mb": int(gpus * cluster["host_memory_gb_per_gpu"] * 1000),
+        "runtime": RUNTIME_MIN[(mode, size_class(params_b))],
+        "cpus_per_task": gpus * cluster["cpus_per_gpu"],
+    }

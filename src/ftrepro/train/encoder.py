@@ -1,0 +1,140 @@
+"""Fine-tune a MultiHeadEncoder on one zhao2025 encoder task with transformers' Trainer.
+
+A killed job resumes from the last epoch checkpoint in `checkpoint_dir`; the finished model is
+written atomically to `out_dir` and the checkpoints are then removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, ProgressCallback, Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from ftrepro.io import DataError, atomic_path, iter_jsonl, read_json
+from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
+
+log = logging.getLogger(__name__)
+
+TOKEN_SUBTASKS = {"slots"}  # word-level subtasks (token heads); every other subtask is sequence-level
+HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "max_length", "weight_decay", "warmup_ratio", "seed")
+
+
+def head_kind(subtask: str) -> str:
+    return "token" if subtask in TOKEN_SUBTASKS else "sequence"
+
+
+def load_tokenizer(model_dir: str | Path, word_level: bool):
+    """The model's tokenizer; byte-level BPE ones (RoBERTa) need a prefix space to tokenise
+    pre-split words like words inside a sentence (other tokenizers ignore the option)."""
+    return AutoTokenizer.from_pretrained(model_dir, **({"add_prefix_space": True} if word_level else {}))
+
+
+def read_label_names(labels_path: str | Path, subtasks: list[str]) -> dict[str, list[str]]:
+    labels = read_json(labels_path)
+    missing = [s for s in subtasks if s not in labels]
+    if missing:
+        raise DataError(f"{labels_path}: no label list for subtask(s) {', '.join(missing)}")
+    return {s: list(labels[s]) for s in subtasks}
+
+
+def encode_dataset(path: str | Path, tokenizer, label_names: dict[str, list[str]], max_length: int) -> list[dict]:
+    """Features with label ids for every record of a derived JSONL file."""
+    word_level = any(head_kind(s) == "token" for s in label_names)
+    index = {s: {name: i for i, name in enumerate(names)} for s, names in label_names.items()}
+    features = []
+    for n, record in enumerate(iter_jsonl(path), start=1):
+        encoding = tokenize_record(tokenizer, record, word_level, max_length)
+        labels = {}
+        for subtask, ids in index.items():
+            gold = record.get("labels", {}).get(subtask)
+            where = f"{path}: record {n} (id {record.get('id')!r}): subtask {subtask!r}"
+            if gold is None:
+                raise DataError(f"{where}: no gold label")
+            if head_kind(subtask) == "token":
+                if len(gold) != len(record["words"]):
+                    raise DataError(f"{where}: {len(gold)} labels for {len(record['words'])} words")
+                gold_ids = [_label_id(ids, g, where) for g in gold]
+                labels[subtask] = first_subword_labels(encoding.word_ids(), gold_ids)
+            else:
+                labels[subtask] = _label_id(ids, gold, where)
+        features.append({**encoding, "labels": labels})
+    if not features:
+        raise DataError(f"{path}: no records")
+    return features
+
+
+def _label_id(ids: dict[str, int], label: str, where: str) -> int:
+    if label not in ids:
+        raise DataError(f"{where}: label {label!r} is not in the label list")
+    return ids[label]
+
+
+def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str | Path, subtasks: list[str],
+                  hparams: dict, out_dir: str | Path, checkpoint_dir: str | Path, *,
+                  callbacks: list | None = None) -> dict:
+    """Train heads for `subtasks` on the encoder in `base_dir`; save the model to `out_dir`.
+
+    Returns a summary {global_step, training_loss, train_runtime, resumed_from}.
+    """
+    missing = [k for k in HPARAM_KEYS if k not in hparams]
+    if missing:
+        raise ValueError(f"encoder hparams lack {', '.join(missing)}")
+    checkpoint_dir = Path(checkpoint_dir)
+    set_seed(hparams["seed"])  # before the heads are initialised
+    label_names = read_label_names(labels_path, subtasks)
+    word_level = any(head_kind(s) == "token" for s in subtasks)
+    tokenizer = load_tokenizer(base_dir, word_level)
+    train_set = encode_dataset(train_path, tokenizer, label_names, hparams["max_length"])
+    model = MultiHeadEncoder.from_base(
+        base_dir, {s: (head_kind(s), len(label_names[s])) for s in subtasks},
+        label_names=label_names, max_length=hparams["max_length"])
+    trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
+                      data_collator=EncoderCollator(tokenizer), callbacks=callbacks)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(_StderrProgress)
+    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+    log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
+    result = trainer.train(resume_from_checkpoint=resume)
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp, tokenizer)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {"global_step": result.global_step, "training_loss": result.training_loss,
+            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
+
+
+class _StderrProgress(ProgressCallback):
+    """Trainer's progress bar (stderr), with its loss lines sent to logging instead of stdout."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            log.info("step %d: %s", state.global_step, {k: v for k, v in (logs or {}).items() if k != "total_flos"})
+
+
+def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:
+    gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        learning_rate=hparams["learning_rate"],
+        per_device_train_batch_size=hparams["batch_size"],
+        num_train_epochs=hparams["epochs"],
+        weight_decay=hparams["weight_decay"],
+        warmup_steps=float(hparams["warmup_ratio"]),  # a float below 1 is a fraction of the steps
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        seed=hparams["seed"],
+        bf16=gpu and torch.cuda.is_bf16_supported(),
+        eval_strategy="no",
+        save_strategy="epoch",
+        save_total_limit=1,
+        logging_strategy="epoch",
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=gpu,
+        remove_unused_columns=False,  # labels are a dict per head
+    )

@@ -1,0 +1,187 @@
+"""zhao2025 Table 3: targets parsing, run names, paper-vs-ours cells and the written files."""
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ftrepro.io import DataError, write_json
+from ftrepro.report.table3 import (
+    CELLS,
+    build_table3,
+    parse_run_name,
+    read_run_metrics,
+    read_targets,
+    run_name,
+    table3_runs,
+    write_table3,
+)
+
+TARGETS = Path(__file__).resolve().parents[1] / "config" / "targets" / "zhao2025_table3.csv"
+HEADER = "model,shots,finetuned," + ",".join(CELLS)
+
+
+@pytest.fixture(scope="module")
+def targets():
+    return read_targets(TARGETS)
+
+
+def write_csv(tmp_path, *rows):
+    path = tmp_path / "targets.csv"
+    path.write_text("# comment line\n" + HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def test_read_targets_real_file(targets):
+    assert len(targets) == 24
+    assert list(targets.columns[:3]) == ["model", "shots", "finetuned"]
+    assert set(targets["shots"]) == {"", "zero", "five"}
+    assert set(targets["finetuned"]) == {"yes", "no"}
+    assert all(pd.api.types.is_float_dtype(targets[c]) for c in CELLS)
+    # the encoders are the only rows without shots, all fine-tuned
+    assert set(targets.loc[targets["shots"] == "", "model"]) == {"roberta-base", "roberta-large"}
+
+
+def test_read_targets_reports_file_line(tmp_path):
+    # line 1 comment, line 2 header, line 3 good, line 4 bad
+    path = write_csv(tmp_path, "m,,yes" + ",1" * 8, "m,three,no" + ",1" * 8)
+    with pytest.raises(DataError, match=r"targets\.csv: line 4: shots"):
+        read_targets(path)
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("m,five,maybe" + ",1" * 8, "finetuned must be yes or no"),
+        ("m,five,no" + ",1" * 7 + ",x", "massive_consolidated_slots must be a number"),
+        ("m,five,no" + ",1" * 7 + ",", "must be a number"),
+        ("m,five,no" + ",1" * 7 + ",nan", "must be a number"),
+    ],
+)
+def test_read_targets_bad_rows(tmp_path, row, message):
+    with pytest.raises(DataError, match=message):
+        read_targets(write_csv(tmp_path, row))
+
+
+def test_read_targets_duplicate_and_columns(tmp_path):
+    row = "m,five,no" + ",1" * 8
+    with pytest.raises(DataError, match="line 4: duplicate"):
+        read_targets(write_csv(tmp_path, row, row))
+    path = tmp_path / "cols.csv"
+    path.write_text("model,shots,finetuned,x\nm,,yes,1\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 1: columns"):
+        read_targets(path)
+
+
+# ----------------------------------------------------------------------------- run names
+
+
+def test_run_names():
+    assert run_name("roberta-base", "", "yes", "20ng-joint") == "20ng-joint.roberta-base.ft"
+    assert run_name("llama3-8b", "five", "yes", "massive-intent") == "massive-intent.llama3-8b.five-shot.ft"
+    assert run_name("gpt-3.5", "zero", "no", "massive-slots") == "massive-slots.gpt-3.5.zero-shot.noft"
+    with pytest.raises(ValueError):
+        run_name("roberta-base", "", "no", "20ng-joint")
+    with pytest.raises(ValueError):
+        run_name("llama3-8b", "five-shot", "yes", "20ng-joint")
+
+
+def test_run_names_round_trip(targets):
+    runs = table3_runs(targets)
+    # 2 encoders x 6 tasks + 22 prompted rows x 6 tasks: every row uses all six tasks once
+    assert len(runs) == len(set(runs)) == 24 * 6
+    for _, row in targets.iterrows():
+        for _, _, task, _ in CELLS.values():
+            expected = {"task": task, "model": row["model"], "shots": row["shots"], "finetuned": row["finetuned"]}
+            assert parse_run_name(run_name(row["model"], row["shots"], row["finetuned"], task)) == expected
+
+
+@pytest.mark.parametrize("bad", ["20ng-joint", "20ng-joint.ft", "a.b.five-shot.maybe", "a.five-shot.ft"])
+def test_parse_run_name_rejects(bad):
+    with pytest.raises(ValueError):
+        parse_run_name(bad)
+
+
+# ----------------------------------------------------------------------------- cells
+
+
+METRICS = {
+    "20ng-joint.roberta-base.ft": {"20class_accuracy": 87.0, "7class_accuracy": 93.0, "n_examples": 7532},
+    "massive-slots.llama3-8b.five-shot.ft": {"slots_f1": 86.75, "slots_precision": 86.0, "slots_recall": 87.5},
+    "massive-intent.gpt-4.zero-shot.noft": {"status": "not run"},
+}
+
+
+def cell(table, model, shots, finetuned, column):
+    hit = table[(table.model == model) & (table.shots == shots) & (table.finetuned == finetuned) & (table.column == column)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_build_table3_cells(targets):
+    table = build_table3(targets, METRICS)
+    assert len(table) == 24 * 8
+    paper_20 = targets.loc[(targets.model == "roberta-base"), "ng20_consolidated_20class"].item()
+    c = cell(table, "roberta-base", "", "yes", "ng20_consolidated_20class")
+    assert (c.run, c.task, c.metric, c.setup, c.dataset) == (
+        "20ng-joint.roberta-base.ft", "20ng-joint", "20class_accuracy", "consolidated", "20newsgroups")
+    assert (c.paper, c.ours, c.status) == (paper_20, 87.0, "ok")
+    assert c["diff"] == pytest.approx(87.0 - paper_20)
+    # diff is ours - paper: check the sign on both sides of the paper's value
+    c7 = cell(table, "roberta-base", "", "yes", "ng20_consolidated_7class")
+    assert c7["diff"] == pytest.approx(93.0 - c7.paper)
+    assert math.copysign(1, c7["diff"]) == math.copysign(1, 93.0 - c7.paper)
+    slots = cell(table, "llama3-8b", "five", "yes", "massive_dual_slots")
+    assert (slots.ours, slots.metric, slots.status) == (86.75, "slots_f1", "ok")
+
+
+def test_build_table3_not_run(targets):
+    table = build_table3(targets, METRICS)
+    explicit = cell(table, "gpt-4", "zero", "no", "massive_dual_intent")
+    absent = cell(table, "roberta-base", "", "yes", "ng20_dual_20class")
+    for c in (explicit, absent):
+        assert c.status == "not run"
+        assert math.isnan(c.ours) and math.isnan(c["diff"])
+    # exactly the three cells of the two runs with numbers are ok
+    assert (table.status == "ok").sum() == 3
+    assert table.loc[table.status == "not run", "ours"].isna().all()
+
+
+def test_build_table3_missing_metric_is_an_error(targets):
+    with pytest.raises(DataError, match="20ng-joint.roberta-base.ft: '7class_accuracy'"):
+        build_table3(targets, {"20ng-joint.roberta-base.ft": {"20class_accuracy": 87.0}})
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_write_table3(tmp_path, targets):
+    table = build_table3(targets, METRICS)
+    csv_path, md_path = tmp_path / "t" / "table3.csv", tmp_path / "t" / "table3.md"
+    write_table3(table, csv_path, md_path)
+
+    back = pd.read_csv(csv_path, keep_default_na=False, na_values=[""])
+    assert len(back) == 24 * 8 and list(back.columns) == list(table.columns)
+    assert back.loc[back.status == "not run", ["ours", "diff"]].isna().all().all()
+    assert back.loc[back.status == "ok", "ours"].tolist() == [87.0, 93.0, 86.75]
+
+    md = md_path.read_text(encoding="utf-8")
+    table_lines = [line for line in md.splitlines() if line.startswith("|")]
+    assert len(table_lines) == 2 + 24  # header, separator, one line per target row
+    roberta = next(line for line in table_lines if "| roberta-base " in line)
+    paper_20 = targets.loc[targets.model == "roberta-base", "ng20_consolidated_20class"].item()
+    paper_7 = targets.loc[targets.model == "roberta-base", "ng20_consolidated_7class"].item()
+    assert f"{paper_20:.1f} / 87.0 ({87.0 - paper_20:+.1f})" in roberta
+    assert f"{paper_7:.1f} / 93.0 ({93.0 - paper_7:+.1f})" in roberta
+    assert f"{targets.loc[targets.model == 'roberta-base', 'ng20_dual_20class'].item():.1f} / not run" in roberta
+    assert "3 of 192 cells run" in md
+    assert not list(tmp_path.glob("t/.*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_read_run_metrics(tmp_path):
+    write_json(tmp_path / "a.x.ft" / "metrics.json", {"20class_accuracy": 50.0})
+    assert read_run_metrics(tmp_path, ["a.x.ft", "b.x.ft"]) == {"a.x.ft": {"20class_accuracy": 50.0}}

@@ -1,0 +1,35 @@
+# Raw files in each dataset's real format under resources/raw/<dataset>/, from the configured
+# source: synthetic (generated offline), local (a mirror directory), hub (the public sources).
+# Local rules: cluster compute nodes often have no internet.
+
+
+localrules:
+    download,
+    prepare_model,
+
+
+rule download:
+    output:
+        directory("resources/raw/{dataset}"),
+    params:
+        source=config["data"]["source"],
+        local_dir=config["data"]["local_dir"],
+        seed=config["data"]["seed"],
+        superni_tasks=SUPERNI_TASKS,
+    log:
+        "logs/download/{dataset}.log",
+    script:
+        "../scripts/download.py"
+
+
+rule prepare_model:
+    """A base model directory (weights + tokenizer) for the model name in the chosen preset."""
+    output:
+        directory("resources/models/base/{model}"),
+    params:
+        spec=lambda wc: ftconfig.model_spec(config, wc.model),
+        kind=lambda wc: config["models"][wc.model]["kind"],
+    log:
+        "logs/prepare_model/{model}.log",
+    script:
+        "../scripts/prepare_model.py"

@@ -1,0 +1,219 @@
+# One job per trained model. Each resumes from resources/checkpoints/<paper>/<run>/ when rerun
+# (the checkpoint directory is not a declared output, so a failed job's checkpoints survive);
+# the finished model goes to resources/models/<paper>/<run>/, temporary unless keep_checkpoints.
+
+
+def zhao_encoder_hparams(wildcards):
+    recipe = ftconfig.training_recipe(config, "zhao2025-encoder")
+    return {**recipe, "epochs": recipe["epochs"][zhao_dataset(wildcards)]}
+
+
+# ---------------------------------------------------------------- zhao2025
+
+
+rule train_zhao_encoder:
+    """RoBERTa with one head per subtask (sequence or first-sub-word token head)."""
+    input:
+        base=lambda wc: base_model(wc.encoder),
+        train=lambda wc: derived(zhao_dataset(wc), "train"),
+        labels=lambda wc: labels(zhao_dataset(wc)),
+    output:
+        model_output("resources/models/zhao2025/{task}.{encoder}.ft"),
+    params:
+        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
+        hparams=zhao_encoder_hparams,
+        checkpoints="resources/checkpoints/zhao2025/{task}.{encoder}.ft",
+    threads: sized_threads("full", wildcard="encoder")
+    resources:
+        **sized_resources("full", wildcard="encoder"),
+    log:
+        "logs/zhao2025/train/{task}.{encoder}.ft.log",
+    benchmark:
+        "logs/zhao2025/train/{task}.{encoder}.ft.benchmark.tsv"
+    script:
+        "../scripts/train_zhao_encoder.py"
+
+
+rule train_zhao_decoder:
+    """Prompted full fine-tuning of a Llama model (DeepSpeed), loss on the answer tokens."""
+    input:
+        base=lambda wc: base_model(wc.decoder),
+        train=lambda wc: derived(zhao_dataset(wc), "train"),
+        labels=lambda wc: labels(zhao_dataset(wc)),
+    output:
+        model_output("resources/models/zhao2025/{task}.{decoder}.{shots}.ft"),
+    params:
+        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
+        checkpoints="resources/checkpoints/zhao2025/{task}.{decoder}.{shots}.ft",
+    threads: sized_threads("full", wildcard="decoder")
+    resources:
+        **sized_resources("full", wildcard="decoder"),
+    log:
+        "logs/zhao2025/train/{task}.{decoder}.{shots}.ft.log",
+    benchmark:
+        "logs/zhao2025/train/{task}.{decoder}.{shots}.ft.benchmark.tsv"
+    script:
+        "../scripts/train_zhao_decoder.py"
+
+
+# ---------------------------------------------------------------- gupta2023
+
+
+def gupta_start(wildcards):
+    """Baselines that start from the pre-finetuned T5 take it; the rest the base model."""
+    setting = G["settings"][wildcards.setting]
+    if setting["init"] == "prefinetuned":
+        return "resources/models/gupta2023/prefinetuned"
+    return base_model(setting["model"])
+
+
+rule prefinetune_t5:
+    """T5 trained on every SuperNI train task x 100 instances, without instructions."""
+    input:
+        base=base_model(G["prefinetune"]["model"]),
+        data="resources/derived/superni",
+    output:
+        directory("resources/models/gupta2023/prefinetuned"),
+    params:
+        checkpoints="resources/checkpoints/gupta2023/prefinetuned",
+    threads: sized_threads("full", model=G["prefinetune"]["model"])
+    resources:
+        **sized_resources("full", model=G["prefinetune"]["model"]),
+    log:
+        "logs/gupta2023/train/prefinetuned.log",
+    benchmark:
+        "logs/gupta2023/train/prefinetuned.benchmark.tsv"
+    script:
+        "../scripts/train_gupta.py"
+
+
+rule train_gupta_stl:
+    """One model per SuperNI test task and setting (952 at paper scale)."""
+    input:
+        base=gupta_start,
+        data="resources/derived/superni",
+    output:
+        model_output("resources/models/gupta2023/stl.{superni_task}.{setting}"),
+    params:
+        setting=lambda wc: G["settings"][wc.setting],
+        checkpoints="resources/checkpoints/gupta2023/stl.{superni_task}.{setting}",
+    threads: sized_threads("full", wildcard="setting")
+    resources:
+        **sized_resources("full", wildcard="setting"),
+    log:
+        "logs/gupta2023/train/stl.{superni_task}.{setting}.log",
+    benchmark:
+        "logs/gupta2023/train/stl.{superni_task}.{setting}.benchmark.tsv"
+    script:
+        "../scripts/train_gupta.py"
+
+
+rule train_gupta_mtl:
+    """One model per setting on all test tasks at once."""
+    input:
+        base=gupta_start,
+        data="resources/derived/superni",
+    output:
+        model_output("resources/models/gupta2023/mtl.{setting}"),
+    params:
+        setting=lambda wc: G["settings"][wc.setting],
+        tasks=SUPERNI_TASKS,
+        checkpoints="resources/checkpoints/gupta2023/mtl.{setting}",
+    threads: sized_threads("full", wildcard="setting")
+    resources:
+        **sized_resources("full", wildcard="setting"),
+    log:
+        "logs/gupta2023/train/mtl.{setting}.log",
+    benchmark:
+        "logs/gupta2023/train/mtl.{setting}.benchmark.tsv"
+    script:
+        "../scripts/train_gupta.py"
+
+
+# ---------------------------------------------------------------- band2025
+
+
+def annotator_input(wildcards):
+    """An API annotator needs no weights; a local one its base model."""
+    is_api = "api" in ftconfig.model_spec(config, B["annotator"])
+    return [] if is_api else [base_model(B["annotator"])]
+
+
+rule annotate_arena:
+    """20 properties per (prompt, response) from an LLM; resumable, or supplied by the user."""
+    input:
+        model=annotator_input,
+        train=derived("arena", "train"),
+    output:
+        "resources/annotations/band2025/properties.jsonl",
+    threads: sized_threads("inference", model=B["annotator"])
+    resources:
+        **sized_resources("inference", model=B["annotator"]),
+    log:
+        "logs/band2025/annotate_arena.log",
+    script:
+        "../scripts/annotate_arena.py"
+
+
+rule prefinetune_band_encoder:
+    """20 heads (one per property, 4 ratings each) on the annotations, 5 epochs."""
+    input:
+        base=lambda wc: base_model(wc.band_encoder),
+        annotations="resources/annotations/band2025/properties.jsonl",
+    output:
+        directory("resources/models/band2025/{band_encoder}.prefinetuned"),
+    threads: sized_threads("full", wildcard="band_encoder")
+    resources:
+        **sized_resources("full", wildcard="band_encoder"),
+    log:
+        "logs/band2025/train/{band_encoder}.prefinetuned.log",
+    script:
+        "../scripts/prefinetune_band_encoder.py"
+
+
+def band_start(wildcards):
+    if wildcards.variant == "llm-augmented":
+        return f"resources/models/band2025/{wildcards.band_encoder}.prefinetuned"
+    return base_model(wildcards.band_encoder)
+
+
+rule train_band_encoder:
+    """Single or parallel BERT on the arena preferences (A / B / tie)."""
+    input:
+        base=band_start,
+        train=derived("arena", "train"),
+        validation=derived("arena", "validation"),
+    output:
+        model_output("resources/models/band2025/{band_encoder}.{architecture}.{variant}"),
+    params:
+        checkpoints="resources/checkpoints/band2025/{band_encoder}.{architecture}.{variant}",
+    threads: sized_threads("full", wildcard="band_encoder")
+    resources:
+        **sized_resources("full", wildcard="band_encoder"),
+    log:
+        "logs/band2025/train/{band_encoder}.{architecture}.{variant}.log",
+    benchmark:
+        "logs/band2025/train/{band_encoder}.{architecture}.{variant}.benchmark.tsv"
+    script:
+        "../scripts/train_band_encoder.py"
+
+
+rule train_band_lora:
+    """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v)."""
+    input:
+        base=lambda wc: base_model(wc.llm),
+        train=derived("arena", "train"),
+        validation=derived("arena", "validation"),
+    output:
+        model_output("resources/models/band2025/{llm}.lora"),
+    params:
+        checkpoints="resources/checkpoints/band2025/{llm}.lora",
+    threads: sized_threads("lora", wildcard="llm")
+    resources:
+        **sized_resources("lora", wildcard="llm"),
+    log:
+        "logs/band2025/train/{llm}.lora.log",
+    benchmark:
+        "logs/band2025/train/{llm}.lora.benchmark.tsv"
+    script:
+        "../scripts/train_band_lora.py"

@@ -1,0 +1,5 @@
+"""LLM property annotation of the arena prompts (issue 6)."""
+
+from ftrepro.workflow import not_built_yet
+
+not_built_yet(snakemake, "band2025 annotation", "issue 6: band2025 preference classification")  # noqa: F821 (snakemake is injected)

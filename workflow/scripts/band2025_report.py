@@ -1,0 +1,5 @@
+"""Figures 10 and 11 of band2025 (issue 6)."""
+
+from ftrepro.workflow import not_built_yet
+
+not_built_yet(snakemake, "band2025 report", "issue 6: band2025 preference classification")  # noqa: F821 (snakemake is injected)

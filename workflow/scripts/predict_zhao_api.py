@@ -1,0 +1,5 @@
+"""The zhao2025 prompts through an OpenAI-compatible API (issue 4)."""
+
+from ftrepro.workflow import not_built_yet
+
+not_built_yet(snakemake, "zhao2025 API", "issue 4: zhao2025 decoder LLMs")  # noqa: F821 (snakemake is injected)

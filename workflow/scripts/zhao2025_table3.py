@@ -1,0 +1,14 @@
+"""Table 3 of zhao2025: the paper's number, ours and the difference per cell."""
+
+from pathlib import Path
+
+from ftrepro.io import read_json
+from ftrepro.report.table3 import build_table3, read_targets, write_table3
+from ftrepro.workflow import logged
+
+with logged(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    metrics = {Path(path).parent.name: read_json(path) for path in sm.input.metrics}
+    table = build_table3(read_targets(sm.input.targets), metrics)
+    write_table3(table, sm.output.csv, sm.output.md)
+    log.info("%d cells, %d run", len(table), int((table["status"] == "ok").sum()))
