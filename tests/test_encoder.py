@@ -191,3 +191,16 @@ def test_training_resumes_from_last_checkpoint(data, tmp_path):
     assert (steps.start_step, steps.steps_run, summary["global_step"]) == (8, 8, 16)
     assert MultiHeadEncoder.from_pretrained(tmp_path / "model").head_specs == {"intent": ("sequence", 3)}
     assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.parametrize("architecture", ["bert", "distilbert"])
+def test_other_encoder_backbones(data, tmp_path, architecture):
+    """BERT feeds token_type_ids to its backbone, DistilBERT has none."""
+    prepare_base_model({"random": {"architecture": architecture}}, "encoder", tmp_path / "base")
+    tok = load_tokenizer(tmp_path / "base", word_level=True)
+    names = {"intent": sorted(KEYWORDS), "slots": ["Other", "place", "song", "time"]}
+    features = encode_dataset(data / "train.jsonl", tok, names, max_length=16)[:4]
+    model = MultiHeadEncoder.from_base(tmp_path / "base", {"intent": ("sequence", 3), "slots": ("token", 4)})
+    batch = EncoderCollator(tok)(features)
+    assert ("token_type_ids" in batch) == (architecture == "bert")
+    assert torch.isfinite(model(**batch)["loss"])

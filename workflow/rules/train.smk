@@ -1,6 +1,8 @@
-# One job per trained model. Each resumes from resources/checkpoints/<paper>/<run>/ when rerun
-# (the checkpoint directory is not a declared output, so a failed job's checkpoints survive);
-# the finished model goes to resources/models/<paper>/<run>/, temporary unless keep_checkpoints.
+# One fit job per trained model: train, predict the test split, write predictions.jsonl
+# (ftrepro.fit). Work happens in resources/work/<paper>/<run>/, not a declared output, so a
+# killed job's checkpoints survive and a rerun resumes them. Weights are kept in
+# resources/models/<paper>/<run>/ only with keep_checkpoints: true. Pre-finetuned models that
+# other runs start from are ordinary outputs.
 
 
 def zhao_encoder_hparams(wildcards):
@@ -8,52 +10,62 @@ def zhao_encoder_hparams(wildcards):
     return {**recipe, "epochs": recipe["epochs"][zhao_dataset(wildcards)]}
 
 
+def fit_params(paper, run):
+    """Where a fit job works and, with keep_checkpoints, where its weights stay."""
+    return {
+        "work_dir": f"resources/work/{paper}/{run}",
+        "keep_dir": f"resources/models/{paper}/{run}" if config["keep_checkpoints"] else None,
+    }
+
+
 # ---------------------------------------------------------------- zhao2025
 
 
-rule train_zhao_encoder:
+rule fit_zhao_encoder:
     """RoBERTa with one head per subtask (sequence or first-sub-word token head)."""
     input:
         base=lambda wc: base_model(wc.encoder),
         train=lambda wc: derived(zhao_dataset(wc), "train"),
+        test=lambda wc: derived(zhao_dataset(wc), "test"),
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
-        model_output("resources/models/zhao2025/{task}.{encoder}.ft"),
+        "results/zhao2025/{task}.{encoder}.ft/predictions.jsonl",
     params:
         subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
         hparams=zhao_encoder_hparams,
-        checkpoints="resources/checkpoints/zhao2025/{task}.{encoder}.ft",
+        fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.encoder}.ft"),
     threads: sized_threads("full", wildcard="encoder")
     resources:
         **sized_resources("full", wildcard="encoder"),
     log:
-        "logs/zhao2025/train/{task}.{encoder}.ft.log",
+        "logs/zhao2025/fit/{task}.{encoder}.ft.log",
     benchmark:
-        "logs/zhao2025/train/{task}.{encoder}.ft.benchmark.tsv"
+        "logs/zhao2025/fit/{task}.{encoder}.ft.benchmark.tsv"
     script:
-        "../scripts/train_zhao_encoder.py"
+        "../scripts/fit_zhao_encoder.py"
 
 
-rule train_zhao_decoder:
+rule fit_zhao_decoder:
     """Prompted full fine-tuning of a Llama model (DeepSpeed), loss on the answer tokens."""
     input:
         base=lambda wc: base_model(wc.decoder),
         train=lambda wc: derived(zhao_dataset(wc), "train"),
+        test=lambda wc: derived(zhao_dataset(wc), "test"),
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
-        model_output("resources/models/zhao2025/{task}.{decoder}.{shots}.ft"),
+        "results/zhao2025/{task}.{decoder}.{shots}.ft/predictions.jsonl",
     params:
         subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
-        checkpoints="resources/checkpoints/zhao2025/{task}.{decoder}.{shots}.ft",
+        fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.decoder}.{wc.shots}.ft"),
     threads: sized_threads("full", wildcard="decoder")
     resources:
         **sized_resources("full", wildcard="decoder"),
     log:
-        "logs/zhao2025/train/{task}.{decoder}.{shots}.ft.log",
+        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.log",
     benchmark:
-        "logs/zhao2025/train/{task}.{decoder}.{shots}.ft.benchmark.tsv"
+        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.benchmark.tsv"
     script:
-        "../scripts/train_zhao_decoder.py"
+        "../scripts/fit_zhao_decoder.py"
 
 
 # ---------------------------------------------------------------- gupta2023
@@ -75,59 +87,60 @@ rule prefinetune_t5:
     output:
         directory("resources/models/gupta2023/prefinetuned"),
     params:
-        checkpoints="resources/checkpoints/gupta2023/prefinetuned",
+        prefinetune=G["prefinetune"],
+        work_dir="resources/work/gupta2023/prefinetuned",
     threads: sized_threads("full", model=G["prefinetune"]["model"])
     resources:
         **sized_resources("full", model=G["prefinetune"]["model"]),
     log:
-        "logs/gupta2023/train/prefinetuned.log",
+        "logs/gupta2023/fit/prefinetuned.log",
     benchmark:
-        "logs/gupta2023/train/prefinetuned.benchmark.tsv"
+        "logs/gupta2023/fit/prefinetuned.benchmark.tsv"
     script:
-        "../scripts/train_gupta.py"
+        "../scripts/prefinetune_t5.py"
 
 
-rule train_gupta_stl:
+rule fit_gupta_stl:
     """One model per SuperNI test task and setting (952 at paper scale)."""
     input:
         base=gupta_start,
         data="resources/derived/superni",
     output:
-        model_output("resources/models/gupta2023/stl.{superni_task}.{setting}"),
+        "results/gupta2023/stl.{superni_task}.{setting}/predictions.jsonl",
     params:
         setting=lambda wc: G["settings"][wc.setting],
-        checkpoints="resources/checkpoints/gupta2023/stl.{superni_task}.{setting}",
+        fit=lambda wc: fit_params("gupta2023", f"stl.{wc.superni_task}.{wc.setting}"),
     threads: sized_threads("full", wildcard="setting")
     resources:
         **sized_resources("full", wildcard="setting"),
     log:
-        "logs/gupta2023/train/stl.{superni_task}.{setting}.log",
+        "logs/gupta2023/fit/stl.{superni_task}.{setting}.log",
     benchmark:
-        "logs/gupta2023/train/stl.{superni_task}.{setting}.benchmark.tsv"
+        "logs/gupta2023/fit/stl.{superni_task}.{setting}.benchmark.tsv"
     script:
-        "../scripts/train_gupta.py"
+        "../scripts/fit_gupta.py"
 
 
-rule train_gupta_mtl:
+rule fit_gupta_mtl:
     """One model per setting on all test tasks at once."""
     input:
         base=gupta_start,
         data="resources/derived/superni",
     output:
-        model_output("resources/models/gupta2023/mtl.{setting}"),
+        "results/gupta2023/mtl.{setting}/predictions.jsonl",
     params:
         setting=lambda wc: G["settings"][wc.setting],
         tasks=SUPERNI_TASKS,
-        checkpoints="resources/checkpoints/gupta2023/mtl.{setting}",
+        fit=lambda wc: fit_params("gupta2023", f"mtl.{wc.setting}"),
     threads: sized_threads("full", wildcard="setting")
     resources:
         **sized_resources("full", wildcard="setting"),
     log:
-        "logs/gupta2023/train/mtl.{setting}.log",
+        "logs/gupta2023/fit/mtl.{setting}.log",
     benchmark:
-        "logs/gupta2023/train/mtl.{setting}.benchmark.tsv"
+        "logs/gupta2023/fit/mtl.{setting}.benchmark.tsv"
     script:
-        "../scripts/train_gupta.py"
+        "../scripts/fit_gupta.py"
 
 
 # ---------------------------------------------------------------- band2025
@@ -162,11 +175,13 @@ rule prefinetune_band_encoder:
         annotations="resources/annotations/band2025/properties.jsonl",
     output:
         directory("resources/models/band2025/{band_encoder}.prefinetuned"),
+    params:
+        work_dir="resources/work/band2025/{band_encoder}.prefinetuned",
     threads: sized_threads("full", wildcard="band_encoder")
     resources:
         **sized_resources("full", wildcard="band_encoder"),
     log:
-        "logs/band2025/train/{band_encoder}.prefinetuned.log",
+        "logs/band2025/fit/{band_encoder}.prefinetuned.log",
     script:
         "../scripts/prefinetune_band_encoder.py"
 
@@ -177,43 +192,45 @@ def band_start(wildcards):
     return base_model(wildcards.band_encoder)
 
 
-rule train_band_encoder:
+rule fit_band_encoder:
     """Single or parallel BERT on the arena preferences (A / B / tie)."""
     input:
         base=band_start,
         train=derived("arena", "train"),
         validation=derived("arena", "validation"),
     output:
-        model_output("resources/models/band2025/{band_encoder}.{architecture}.{variant}"),
+        "results/band2025/{band_encoder}.{architecture}.{variant}/predictions.jsonl",
     params:
-        checkpoints="resources/checkpoints/band2025/{band_encoder}.{architecture}.{variant}",
+        fit=lambda wc: fit_params(
+            "band2025", f"{wc.band_encoder}.{wc.architecture}.{wc.variant}"
+        ),
     threads: sized_threads("full", wildcard="band_encoder")
     resources:
         **sized_resources("full", wildcard="band_encoder"),
     log:
-        "logs/band2025/train/{band_encoder}.{architecture}.{variant}.log",
+        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.log",
     benchmark:
-        "logs/band2025/train/{band_encoder}.{architecture}.{variant}.benchmark.tsv"
+        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.benchmark.tsv"
     script:
-        "../scripts/train_band_encoder.py"
+        "../scripts/fit_band_encoder.py"
 
 
-rule train_band_lora:
+rule fit_band_lora:
     """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v)."""
     input:
         base=lambda wc: base_model(wc.llm),
         train=derived("arena", "train"),
         validation=derived("arena", "validation"),
     output:
-        model_output("resources/models/band2025/{llm}.lora"),
+        "results/band2025/{llm}.lora/predictions.jsonl",
     params:
-        checkpoints="resources/checkpoints/band2025/{llm}.lora",
+        fit=lambda wc: fit_params("band2025", f"{wc.llm}.lora"),
     threads: sized_threads("lora", wildcard="llm")
     resources:
         **sized_resources("lora", wildcard="llm"),
     log:
-        "logs/band2025/train/{llm}.lora.log",
+        "logs/band2025/fit/{llm}.lora.log",
     benchmark:
-        "logs/band2025/train/{llm}.lora.benchmark.tsv"
+        "logs/band2025/fit/{llm}.lora.benchmark.tsv"
     script:
-        "../scripts/train_band_lora.py"
+        "../scripts/fit_band_lora.py"

@@ -84,3 +84,28 @@ def _fetch_superni(src: Path, out_dir: Path) -> Path:
         shutil.copytree(tasks, tmp / "tasks")
         shutil.copytree(splits, tmp / "splits" / "default")
     return out_dir
+
+
+def fetch(
+    dataset: str,
+    out_dir: Path,
+    *,
+    source: str,
+    local_dir: str | None = None,
+    seed: int = 42,
+    superni_tasks: list[str] | None = None,
+) -> list[Path]:
+    """Write a dataset's raw files into `out_dir` from the configured `data.source`."""
+    from ftrepro.data.synthetic import write_synthetic_raw
+
+    if source == "synthetic":
+        sizes = {"test_tasks": superni_tasks} if dataset == "superni" else {}
+        return write_synthetic_raw(dataset, out_dir, seed=seed, **sizes)
+    if source == "local":
+        if not local_dir:
+            raise ValueError("config key data.local_dir: required when data.source is 'local'")
+        return fetch_local(dataset, Path(local_dir), out_dir)
+    raise NotImplementedError(
+        f"data.source '{source}' for {dataset}: hub downloads arrive with the data-stage issue; "
+        f"until then set data.source: local and data.local_dir to a mirror ({HOW_TO_GET[dataset]})"
+    )

@@ -16,7 +16,7 @@ from ftrepro.train.encoder import load_tokenizer
 log = logging.getLogger(__name__)
 
 OUTSIDE_LABEL = "Other"  # slot label of words the model never saw (cut off by max_length)
-DEFAULT_MAX_LENGTH = 512
+DEFAULT_MAX_LENGTH = 512  # for models saved without the max_length they were trained with
 
 
 def predict_encoder(model_dir: str | Path, test_path: str | Path, batch_size: int) -> list[dict]:
@@ -29,6 +29,7 @@ def predict_encoder(model_dir: str | Path, test_path: str | Path, batch_size: in
     collate = EncoderCollator(tokenizer)
     max_length = model.max_length or DEFAULT_MAX_LENGTH
     records = read_jsonl(test_path)
+    log.info("predicting %s for %d records of %s", "+".join(model.head_specs), len(records), test_path)
     predictions = []
     for start in tqdm(range(0, len(records), batch_size), desc="predict", unit="batch"):
         batch_records = records[start:start + batch_size]

@@ -85,6 +85,7 @@ def _write_hub(args: dict, kind: str, out: Path) -> None:
             f"(HF_HOME) beforehand and set HF_HUB_OFFLINE=1. Gated models need HF_TOKEN in the environment."
         ) from e
     shutil.rmtree(out / ".cache", ignore_errors=True)  # the hub's download bookkeeping
+    _ensure_fast_tokenizer(out)
 
 
 def _write_package(args: dict, kind: str, out: Path) -> None:

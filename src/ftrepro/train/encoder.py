@@ -101,9 +101,10 @@ def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str
         log.info("resuming from %s", resume)
     log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
     result = trainer.train(resume_from_checkpoint=resume)
-    with atomic_path(out_dir) as tmp:
-        model.save_pretrained(tmp, tokenizer)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if trainer.is_world_process_zero():  # one writer when several GPU processes train together
+        with atomic_path(out_dir) as tmp:
+            model.save_pretrained(tmp, tokenizer)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {"global_step": result.global_step, "training_loss": result.training_loss,
             "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
 

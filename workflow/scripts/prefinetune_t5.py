@@ -1,4 +1,4 @@
-"""Greedy SuperNI predictions (issue 5)."""
+"""Pre-finetuning of T5 on the SuperNI train tasks (issue 5)."""
 
 from ftrepro.workflow import not_built_yet
 

@@ -1,0 +1,73 @@
+"""One fit job: train a model, predict the test split, keep the weights only if asked.
+
+Training and prediction share a job because a model's weights are scratch by default: 952
+T5-3B checkpoints would be about 10 TB, and writing each one only to read it back in another
+job would double the SLURM submissions and the I/O for nothing.
+
+The job works in resources/work/<paper>/<run>/: Trainer checkpoints go there, so a job killed
+mid-training resumes when rerun. A fingerprint of the job (params and inputs) is stamped in the
+directory; leftovers of a different configuration are wiped instead of resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from ftrepro.io import atomic_path, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+Train = Callable[[Path, Path], None]  # (model_dir, checkpoint_dir) -> None
+Predict = Callable[[Path], list[dict]]  # model_dir -> prediction records
+
+
+def job_fingerprint(params: dict, inputs: list[str]) -> dict:
+    """What must match for a leftover work directory to be resumed: the job's parameters
+    and the identity (size, mtime) of every input."""
+
+    def identity(path: str) -> list:
+        stat = os.stat(path)
+        return [stat.st_size, stat.st_mtime_ns]
+
+    return {"params": params, "inputs": {path: identity(path) for path in sorted(inputs)}}
+
+
+def prepare_work_dir(work_dir: Path, fingerprint: dict) -> None:
+    stamp = work_dir / "job.json"
+    if work_dir.exists():
+        if stamp.exists() and read_json(stamp) == fingerprint:
+            log.info("resuming in %s", work_dir)
+            return
+        log.info("%s holds another configuration's work: starting afresh", work_dir)
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    write_json(stamp, fingerprint)
+
+
+def fit_and_predict(
+    train: Train,
+    predict: Predict,
+    *,
+    work_dir: str | Path,
+    fingerprint: dict,
+    keep_dir: str | Path | None = None,
+) -> list[dict]:
+    """Train (resuming when possible), predict, then keep the model in `keep_dir` or drop it."""
+    work_dir = Path(work_dir)
+    prepare_work_dir(work_dir, fingerprint)
+    model_dir = work_dir / "model"
+    if model_dir.exists():  # written atomically, so complete: a kill came after training
+        log.info("trained model found in %s", model_dir)
+    else:
+        train(model_dir, work_dir / "checkpoints")
+    records = predict(model_dir)
+    if keep_dir is not None:
+        with atomic_path(keep_dir) as tmp:
+            shutil.move(model_dir, tmp)
+        log.info("model kept in %s", keep_dir)
+    shutil.rmtree(work_dir)
+    return records

@@ -1,0 +1,102 @@
+"""The config schema fills defaults and names the key of any mistake; presets resolve models."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from snakemake_interface_common.exceptions import WorkflowError
+
+from ftrepro import config as cfg
+from conftest import REPO
+
+CONFIG = REPO / "config" / "config.yaml"
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load(CONFIG.read_text())
+
+
+def validated(config: dict) -> dict:
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, str(cfg.SCHEMA))
+    cfg.check_references(config)
+    return config
+
+
+def test_repository_config_is_valid_and_defaults_are_filled(raw):
+    del raw["cluster"], raw["data"]["seed"]
+    config = validated(raw)
+    assert config["cluster"]["gpus_per_node"] == 8
+    assert config["data"]["seed"] == 42
+    assert config["presets"]["paper"]["data"] == {}
+
+
+@pytest.mark.parametrize(
+    "path, value, named",
+    [
+        (("data", "sourc"), "local", "'sourc' was unexpected"),
+        (("presets", "tiny", "data", "max_row"), {}, "'max_row' was unexpected"),
+        (("training", "zhao2025-encoder", "batch_size"), "32", "['batch_size']"),
+        (("data", "source"), "s3", "['source']"),
+        (("keep_checkpoints",), "no", "['keep_checkpoints']"),
+    ],
+)
+def test_unknown_key_or_wrong_type_names_the_key(raw, path, value, named):
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError) as err:
+        validated(raw)
+    assert named in str(err.value)
+
+
+def test_model_used_but_not_declared_names_the_key(raw):
+    raw["zhao2025"]["encoders"].append("roberta-xl")
+    with pytest.raises(cfg.ConfigError, match=r"zhao2025\.encoders: model 'roberta-xl'"):
+        validated(raw)
+
+
+def test_model_of_the_wrong_kind_is_refused(raw):
+    raw["band2025"]["llm"] = "roberta-base"
+    with pytest.raises(cfg.ConfigError, match=r"band2025\.llm: model 'roberta-base' is a encoder"):
+        validated(raw)
+
+
+def test_every_preset_must_say_what_stands_behind_every_model(raw):
+    del raw["presets"]["mini"]["models"]["gpt-4"]
+    with pytest.raises(cfg.ConfigError, match=r"presets\.mini\.models: no model for 'gpt-4'"):
+        validated(raw)
+
+
+def test_preset_overrides_training_fields_and_keeps_the_rest(raw):
+    config = validated(raw)
+    config["preset"] = "tiny"
+    tiny = cfg.training_recipe(config, "zhao2025-encoder")
+    config["preset"] = "paper"
+    paper = cfg.training_recipe(config, "zhao2025-encoder")
+    assert paper["learning_rate"] == 1e-5 and paper["epochs"] == {"20newsgroups": 10, "massive": 20}
+    assert tiny["learning_rate"] == raw["presets"]["tiny"]["training"]["zhao2025-encoder"]["learning_rate"]
+    assert tiny["weight_decay"] == paper["weight_decay"]  # not overridden
+
+
+def test_preset_picks_the_model_behind_a_name(raw):
+    config = validated(raw)
+    config["preset"] = "paper"
+    assert cfg.model_spec(config, "llama3-8b") == {"hub": {"repo": "meta-llama/Meta-Llama-3-8B-Instruct", "revision": None}}
+    assert cfg.uses_gpu(config)
+    config["preset"] = "tiny"
+    assert "random" in cfg.model_spec(config, "llama3-8b")
+    assert not cfg.uses_gpu(config)
+
+
+def test_load_applies_overrides_before_validating(tmp_path):
+    config = cfg.load(CONFIG, {"preset": "paper", "cluster": {"gpus_per_node": 4}})
+    assert config["preset"] == "paper"
+    assert config["cluster"]["gpus_per_node"] == 4
+    assert config["cluster"]["gpu_memory_gb"] == 80  # sibling default kept

@@ -1,0 +1,111 @@
+"""Dry-runs of the workflow: the paper-scale matrix plans every job, with no data, GPU or SLURM."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftrepro import config as cfg
+from conftest import REPO, job_stats, snakemake
+
+# targets go before these: --config takes every word after it
+PAPER = ["--profile", "profiles/slurm", "--config", "preset=paper"]
+
+
+@pytest.fixture(scope="module")
+def paper_config() -> dict:
+    return cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
+
+
+def expected_paper_jobs(c: dict) -> dict[str, int]:
+    """Job count per rule, computed from the config rather than copied from a run."""
+    z, g, b = c["zhao2025"], c["gupta2023"], c["band2025"]
+    tasks, shots = len(z["tasks"]), len(z["shots"])
+    superni = len((REPO / g["test_tasks_file"]).read_text().split())
+    settings = len(g["settings"])
+    band_encoders = len(b["encoders"]) * len(b["architectures"]) * len(b["variants"])
+    jobs = {
+        "download": 4,
+        "prepare_model": sum(m["kind"] != "api" for m in c["models"].values()),
+        "derive_20newsgroups": 1,
+        "derive_massive": 1,
+        "derive_superni": 1,
+        "derive_arena": 1,
+        "fit_zhao_encoder": len(z["encoders"]) * tasks,
+        "fit_zhao_decoder": len(z["decoders"]) * shots * tasks,
+        "predict_zhao_decoder": len(z["decoders"]) * shots * tasks,
+        "predict_zhao_api": len(z["api_models"]) * shots * tasks,
+        "prefinetune_t5": 1,
+        "fit_gupta_stl": superni * settings,
+        "fit_gupta_mtl": settings,
+        "annotate_arena": 1,
+        "prefinetune_band_encoder": len(b["encoders"]),
+        "fit_band_encoder": band_encoders,
+        "fit_band_lora": 1,
+        "zhao2025_table3": 1,
+        "gupta2023_report": 1,
+        "band2025_report": 1,
+        "all": 1,
+    }
+    runs = sum(v for k, v in jobs.items() if k.startswith(("fit_", "predict_")))
+    return {**jobs, "score": runs}
+
+
+def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config):
+    result = snakemake(["-n", *PAPER], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = job_stats(result.stdout + result.stderr)
+    expected = expected_paper_jobs(paper_config)
+    assert stats == expected
+    assert expected["fit_gupta_stl"] == 952
+    assert not (workdir / "resources").exists() and not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "target, rules",
+    [
+        ("zhao2025", {"fit_zhao_encoder": 12, "fit_zhao_decoder": 48, "predict_zhao_api": 36}),
+        ("gupta2023", {"fit_gupta_stl": 952, "fit_gupta_mtl": 8, "prefinetune_t5": 1}),
+        ("band2025", {"fit_band_encoder": 8, "fit_band_lora": 1, "annotate_arena": 1}),
+    ],
+)
+def test_paper_targets_plan_their_paper_only(workdir, target, rules):
+    result = snakemake([target, "-n", *PAPER], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = job_stats(result.stdout + result.stderr)
+    for rule, count in rules.items():
+        assert stats[rule] == count
+    others = {"zhao2025", "gupta2023", "band2025"} - {target}
+    assert not any(rule.startswith(tuple(f"fit_{o[:4]}" for o in others)) for rule in stats)
+
+
+def test_one_model_is_rerun_by_naming_its_output(workdir):
+    target = "results/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json"
+    result = snakemake([target, "-n", *PAPER], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_stats(result.stdout + result.stderr) == {
+        "download": 1,
+        "prepare_model": 1,
+        "derive_massive": 1,
+        "fit_zhao_decoder": 1,
+        "score": 1,
+    }
+
+
+def test_gpu_requests_follow_model_size(workdir):
+    """The 70B fine-tune asks for a whole node; its scoring asks for no GPU."""
+    target = "results/zhao2025/20ng-7class.llama3-70b.zero-shot.ft/metrics.json"
+    result = snakemake([target, "-n", *PAPER], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    fit = out[out.index("rule fit_zhao_decoder:") : out.index("rule score:")]
+    assert "gpu=8" in fit and "cpus_per_task=96" in fit and "mem_mb=480000" in fit
+    assert "tasks=" not in fit.replace("cpus_per_task=", "")
+    score = out[out.index("rule score:") :]
+    assert "gpu=" not in score[: score.index("Shell command")]
+
+
+def test_bad_config_fails_before_any_job_naming_the_key(workdir):
+    result = snakemake(["-n", *PAPER, "data={'source': 'local', 'local_dri': 'x'}"], workdir)
+    assert result.returncode != 0
+    assert "'local_dri' was unexpected" in result.stdout + result.stderr
+    assert "Job stats" not in result.stdout + result.stderr

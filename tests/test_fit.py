@@ -1,0 +1,90 @@
+"""A fit job resumes its own work, never another configuration's, and keeps weights on request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.io import atomic_path
+
+
+class FakeModel:
+    """Training writes a checkpoint then the model; it can be told to die after the checkpoint."""
+
+    def __init__(self, die_after_checkpoint: bool = False):
+        self.die = die_after_checkpoint
+        self.resumed_from: list[bool] = []
+        self.trained = 0
+
+    def train(self, model_dir: Path, checkpoint_dir: Path) -> None:
+        self.resumed_from.append((checkpoint_dir / "step-1").exists())
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (checkpoint_dir / "step-1").write_text("state")
+        if self.die:
+            raise KeyboardInterrupt("killed")
+        with atomic_path(model_dir) as tmp:
+            tmp.mkdir()
+            (tmp / "weights").write_text("w")
+        self.trained += 1
+
+    @staticmethod
+    def predict(model_dir: Path) -> list[dict]:
+        return [{"id": "1", "weights": (model_dir / "weights").read_text()}]
+
+
+def run(model: FakeModel, work: Path, fingerprint: dict, keep: Path | None = None):
+    return fit_and_predict(
+        model.train, model.predict, work_dir=work, fingerprint=fingerprint, keep_dir=keep
+    )
+
+
+def test_killed_job_resumes_its_checkpoint_and_cleans_up(tmp_path):
+    work, fp = tmp_path / "work", {"params": {"lr": 1}}
+    dying = FakeModel(die_after_checkpoint=True)
+    try:
+        run(dying, work, fp)
+    except KeyboardInterrupt:
+        pass
+    assert (work / "checkpoints" / "step-1").exists()
+    model = FakeModel()
+    assert run(model, work, fp) == [{"id": "1", "weights": "w"}]
+    assert model.resumed_from == [True]
+    assert not work.exists()  # weights are scratch by default
+
+
+def test_work_of_another_configuration_is_not_resumed(tmp_path):
+    work = tmp_path / "work"
+    try:
+        run(FakeModel(die_after_checkpoint=True), work, {"params": {"lr": 1}})
+    except KeyboardInterrupt:
+        pass
+    model = FakeModel()
+    run(model, work, {"params": {"lr": 2}})
+    assert model.resumed_from == [False]
+
+
+def test_model_trained_before_a_kill_is_not_trained_again(tmp_path, monkeypatch):
+    work, fp = tmp_path / "work", {"params": {}}
+    model = FakeModel()
+    monkeypatch.setattr(FakeModel, "predict", staticmethod(lambda d: 1 / 0))
+    try:
+        run(model, work, fp)
+    except ZeroDivisionError:
+        pass
+    monkeypatch.undo()
+    assert run(model, work, fp)[0]["weights"] == "w"
+    assert model.trained == 1
+
+
+def test_keep_dir_receives_the_weights(tmp_path):
+    keep = tmp_path / "models" / "run"
+    run(FakeModel(), tmp_path / "work", {}, keep=keep)
+    assert (keep / "weights").read_text() == "w"
+
+
+def test_fingerprint_changes_with_inputs(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("a\n")
+    before = job_fingerprint({"x": 1}, [str(data)])
+    data.write_text("ab\n")
+    assert job_fingerprint({"x": 1}, [str(data)]) != before

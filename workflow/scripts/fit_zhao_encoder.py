@@ -1,0 +1,28 @@
+"""Fine-tune an encoder with one head per subtask (zhao2025 section 5.4), then predict."""
+
+from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.infer.encoder import predict_encoder
+from ftrepro.io import write_jsonl
+from ftrepro.train.encoder import train_encoder
+from ftrepro.workflow import logged
+
+with logged(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    log.info("subtasks %s, hyperparameters %s", sm.params.subtasks, sm.params.hparams)
+    records = fit_and_predict(
+        train=lambda model_dir, checkpoint_dir: train_encoder(
+            base_dir=sm.input.base,
+            train_path=sm.input.train,
+            labels_path=sm.input.labels,
+            subtasks=sm.params.subtasks,
+            hparams=sm.params.hparams,
+            out_dir=model_dir,
+            checkpoint_dir=checkpoint_dir,
+        ),
+        predict=lambda model_dir: predict_encoder(model_dir, sm.input.test, batch_size=64),
+        fingerprint=job_fingerprint(
+            {"subtasks": sm.params.subtasks, "hparams": sm.params.hparams}, list(sm.input)
+        ),
+        **sm.params.fit,
+    )
+    log.info("%d predictions", write_jsonl(sm.output[0], records))
