@@ -116,5 +116,3 @@ def test_bad_partition_and_bad_annotation_name_file_and_line(tmp_path):
     raw = _write_rows(tmp_path / "en-US.jsonl", ["[1, 2]"])
     with pytest.raises(DataError, match="line 1: expected a JSON object"):
         derive_massive(raw, tmp_path / "out", max_rows=None, seed=0)
-    with pytest.raises(ValueError, match="validation"):
-        derive_massive(raw, tmp_path / "out", max_rows={"validation": 5}, seed=0)

@@ -14,6 +14,8 @@ rule derive_20newsgroups:
         seed=config["data"]["seed"],
     resources:
         **CPU_RESOURCES,
+    conda:
+        "../../envs/data.yaml"
     log:
         "logs/derive/20newsgroups.log",
     script:
@@ -33,6 +35,8 @@ rule derive_massive:
         seed=config["data"]["seed"],
     resources:
         **CPU_RESOURCES,
+    conda:
+        "../../envs/data.yaml"
     log:
         "logs/derive/massive.log",
     script:
@@ -53,6 +57,8 @@ rule derive_superni:
         seed=config["data"]["seed"],
     resources:
         **CPU_RESOURCES,
+    conda:
+        "../../envs/data.yaml"
     log:
         "logs/derive/superni.log",
     script:
@@ -71,6 +77,8 @@ rule derive_arena:
         seed=config["data"]["seed"],
     resources:
         **CPU_RESOURCES,
+    conda:
+        "../../envs/data.yaml"
     log:
         "logs/derive/arena.log",
     script:

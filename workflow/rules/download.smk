@@ -16,6 +16,8 @@ rule download:
         local_dir=config["data"]["local_dir"],
         seed=config["data"]["seed"],
         superni_tasks=SUPERNI_TASKS,
+    conda:
+        "../../envs/data.yaml"
     log:
         "logs/download/{dataset}.log",
     script:
@@ -29,6 +31,8 @@ rule prepare_model:
     params:
         spec=lambda wc: ftconfig.model_spec(config, wc.model),
         kind=lambda wc: config["models"][wc.model]["kind"],
+    conda:
+        "../../envs/data.yaml"
     log:
         "logs/prepare_model/{model}.log",
     script:

@@ -21,6 +21,8 @@ rule predict_zhao_decoder:
     threads: sized_threads("inference", wildcard="decoder")
     resources:
         **sized_resources("inference", wildcard="decoder"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/zhao2025/predict/{task}.{decoder}.{shots}.noft.log",
     script:
@@ -37,6 +39,8 @@ rule predict_zhao_api:
         "results/zhao2025/{task}.{api_model}.{shots}.noft/predictions.jsonl",
     params:
         model_id=lambda wc: ftconfig.model_spec(config, wc.api_model)["api"],
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/zhao2025/predict/{task}.{api_model}.{shots}.noft.log",
     script:
@@ -48,6 +52,8 @@ rule score:
         "results/{paper}/{run}/predictions.jsonl",
     output:
         "results/{paper}/{run}/metrics.json",
+    conda:
+        "../../envs/evaluate.yaml"
     log:
         "logs/{paper}/score/{run}.log",
     script:

@@ -20,6 +20,8 @@ rule zhao2025_table3:
     output:
         csv="results/zhao2025/tables/table3.csv",
         md="results/zhao2025/tables/table3.md",
+    conda:
+        "../../envs/report.yaml"
     log:
         "logs/zhao2025/table3.log",
     script:
@@ -40,6 +42,8 @@ rule gupta2023_report:
             ext=["csv", "md"],
         ),
         figures=expand("results/gupta2023/figures/figure5_{i}.png", i=[1, 2, 3, 4]),
+    conda:
+        "../../envs/report.yaml"
     log:
         "logs/gupta2023/report.log",
     script:
@@ -54,6 +58,8 @@ rule band2025_report:
     output:
         tables=expand("results/band2025/tables/log_loss.{ext}", ext=["csv", "md"]),
         figures=expand("results/band2025/figures/figure{i}.png", i=[10, 11]),
+    conda:
+        "../../envs/report.yaml"
     log:
         "logs/band2025/report.log",
     script:

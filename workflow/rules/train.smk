@@ -37,6 +37,8 @@ rule fit_zhao_encoder:
     threads: sized_threads("full", wildcard="encoder")
     resources:
         **sized_resources("full", wildcard="encoder"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/zhao2025/fit/{task}.{encoder}.ft.log",
     benchmark:
@@ -60,6 +62,8 @@ rule fit_zhao_decoder:
     threads: sized_threads("full", wildcard="decoder")
     resources:
         **sized_resources("full", wildcard="decoder"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.log",
     benchmark:
@@ -92,6 +96,8 @@ rule prefinetune_t5:
     threads: sized_threads("full", model=G["prefinetune"]["model"])
     resources:
         **sized_resources("full", model=G["prefinetune"]["model"]),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/gupta2023/fit/prefinetuned.log",
     benchmark:
@@ -113,6 +119,8 @@ rule fit_gupta_stl:
     threads: sized_threads("full", wildcard="setting")
     resources:
         **sized_resources("full", wildcard="setting"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/gupta2023/fit/stl.{superni_task}.{setting}.log",
     benchmark:
@@ -135,6 +143,8 @@ rule fit_gupta_mtl:
     threads: sized_threads("full", wildcard="setting")
     resources:
         **sized_resources("full", wildcard="setting"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/gupta2023/fit/mtl.{setting}.log",
     benchmark:
@@ -162,6 +172,8 @@ rule annotate_arena:
     threads: sized_threads("inference", model=B["annotator"])
     resources:
         **sized_resources("inference", model=B["annotator"]),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/band2025/annotate_arena.log",
     script:
@@ -180,6 +192,8 @@ rule prefinetune_band_encoder:
     threads: sized_threads("full", wildcard="band_encoder")
     resources:
         **sized_resources("full", wildcard="band_encoder"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/band2025/fit/{band_encoder}.prefinetuned.log",
     script:
@@ -207,6 +221,8 @@ rule fit_band_encoder:
     threads: sized_threads("full", wildcard="band_encoder")
     resources:
         **sized_resources("full", wildcard="band_encoder"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.log",
     benchmark:
@@ -228,6 +244,8 @@ rule fit_band_lora:
     threads: sized_threads("lora", wildcard="llm")
     resources:
         **sized_resources("lora", wildcard="llm"),
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/band2025/fit/{llm}.lora.log",
     benchmark:
