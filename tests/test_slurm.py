@@ -1,0 +1,59 @@
+"""A tiny target through `--profile profiles/slurm` against a real single-node SLURM.
+
+../shared/tools/local-slurm.sh starts munged, slurmctld and slurmd (installing Debian's
+packages when missing). It needs root; without it, or when the cluster cannot be started, the
+test is skipped and says why. The cluster has no accounting daemon, so status comes from squeue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import REPO, snakemake
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
+LOCAL_SLURM = REPO.parent / "shared" / "tools" / "local-slurm.sh"
+TARGET = "results/zhao2025/20ng-7class.roberta-base.ft/metrics.json"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    if not LOCAL_SLURM.exists():
+        pytest.skip(f"no {LOCAL_SLURM} to start a SLURM cluster with")
+    if os.geteuid() != 0:
+        pytest.skip("starting a local SLURM cluster needs root")
+    running = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
+    if not running:
+        started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True)
+        if started.returncode != 0:
+            pytest.skip(f"could not start SLURM: {started.stderr.strip()[-500:]}")
+    yield
+    if not running:  # leave a cluster someone else started alone
+        subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
+
+
+def test_tiny_run_through_slurm_submits_gpu_rules_and_keeps_local_rules_local(slurm_cluster, workdir):
+    result = snakemake(
+        [
+            TARGET,
+            "--profile", "profiles/slurm",
+            "--retries", "0",
+            "--slurm-status-command", "squeue",
+            "--slurm-init-seconds-before-status-checks", "2",
+            "--config", "preset=tiny",
+        ],
+        workdir,
+        timeout=600,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-5000:]
+    submitted = [line for line in out.splitlines() if "has been submitted with SLURM jobid" in line]
+    assert len(submitted) == 2, submitted  # derive and fit; download, prepare and score are local
+    assert any("rule_fit_zhao_encoder" in line for line in submitted)
+    metrics = json.loads((workdir / TARGET).read_text())
+    assert 0 <= metrics["7class_accuracy"] <= 100 and metrics["n_examples"] > 0
