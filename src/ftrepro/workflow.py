@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def logged(snakemake) -> Iterator[logging.Logger]:
-    """Send the job's stderr and logging to its log file, tracebacks included."""
+def job(snakemake) -> Iterator[logging.Logger]:
+    """Set up a job: stderr and logging go to its log file (tracebacks included), and torch
+    uses the job's threads rather than every core of the node it landed on."""
+    _limit_threads(snakemake.threads)
     log_path = snakemake.log[0]
     with open(log_path, "w", buffering=1) as log, contextlib.redirect_stderr(log):
         logging.basicConfig(
@@ -24,13 +27,21 @@ def logged(snakemake) -> Iterator[logging.Logger]:
             raise
 
 
+def _limit_threads(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")  # jobs that never import torch should not pay for it
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
 class NotBuiltYet(NotImplementedError):
     pass
 
 
 def not_built_yet(snakemake, family: str, issue: str) -> None:
     """The rule is in the DAG (dry-runs plan it) but its model family lands with a later issue."""
-    raise NotBuiltYet(
-        f"rule {snakemake.rule}: the {family} family is planned but not implemented yet "
-        f"({issue}); its table cells read 'not run'."
-    )
+    with job(snakemake):
+        raise NotBuiltYet(
+            f"rule {snakemake.rule}: the {family} family is planned but not implemented yet "
+            f"({issue}); its table cells read 'not run'."
+        )

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from ftrepro.data.massive import derive_massive
-from ftrepro.workflow import logged
+from ftrepro.workflow import job
 
-with logged(snakemake) as log:  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     out_dir = Path(snakemake.output.labels).parent  # noqa: F821
     counts = derive_massive(
         Path(snakemake.input[0]) / "en-US.jsonl",  # noqa: F821

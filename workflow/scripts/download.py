@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from ftrepro.data.sources import fetch
-from ftrepro.workflow import logged
+from ftrepro.workflow import job
 
-with logged(snakemake) as log:  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     p = snakemake.params  # noqa: F821
     dataset = snakemake.wildcards.dataset  # noqa: F821
     log.info("%s from %s", dataset, p.source)

@@ -4,9 +4,9 @@ from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.encoder import predict_encoder
 from ftrepro.io import write_jsonl
 from ftrepro.train.encoder import train_encoder
-from ftrepro.workflow import logged
+from ftrepro.workflow import job
 
-with logged(snakemake) as log:  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     log.info("subtasks %s, hyperparameters %s", sm.params.subtasks, sm.params.hparams)
     records = fit_and_predict(

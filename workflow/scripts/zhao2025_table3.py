@@ -4,9 +4,9 @@ from pathlib import Path
 
 from ftrepro.io import read_json
 from ftrepro.report.table3 import build_table3, read_targets, write_table3
-from ftrepro.workflow import logged
+from ftrepro.workflow import job
 
-with logged(snakemake) as log:  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     metrics = {Path(path).parent.name: read_json(path) for path in sm.input.metrics}
     table = build_table3(read_targets(sm.input.targets), metrics)
