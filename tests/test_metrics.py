@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss as sklearn_log_loss
 
+from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.metrics import (
     accuracy,
@@ -14,7 +15,6 @@ from ftrepro.metrics import (
     normalize_answer,
     rouge_l,
     score_predictions,
-    score_predictions_file,
     slot_scores,
     superni_exact_match,
     to_bio,
@@ -217,13 +217,13 @@ def test_score_predictions_slots_must_be_lists():
         score_predictions([rec(1, {"slots": "X"}, {"slots": ["X"]})], ["slots"])
 
 
-def test_score_predictions_file_names_the_file(tmp_path):
+def test_score_run_names_the_file(tmp_path):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [rec(1, {"intent": "a"}, {"intent": "a"}), rec(2, {"intent": "b"}, {"intent": "a"})])
-    assert score_predictions_file(path, ["intent"]) == {"intent_accuracy": 50.0, "n_examples": 2}
+    assert score_run("zhao2025", path) == {"intent_accuracy": 50.0, "n_examples": 2}
     write_jsonl(path, [rec(1, {"intent": "a"}, {})])
     with pytest.raises(DataError, match="predictions.jsonl: record 1"):
-        score_predictions_file(path, ["intent"])
+        score_run("zhao2025", path)
 
 
 # ----------------------------------------------------------------------------- ROUGE-L

@@ -6,12 +6,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ftrepro.io import DataError, write_json
+from ftrepro.io import DataError
 from ftrepro.report.table3 import (
     CELLS,
     build_table3,
     parse_run_name,
-    read_run_metrics,
     read_targets,
     run_name,
     table3_runs,
@@ -181,7 +180,3 @@ def test_write_table3(tmp_path, targets):
     assert "3 of 192 cells run" in md
     assert not list(tmp_path.glob("t/.*.tmp"))  # atomic writes leave no temporaries
 
-
-def test_read_run_metrics(tmp_path):
-    write_json(tmp_path / "a.x.ft" / "metrics.json", {"20class_accuracy": 50.0})
-    assert read_run_metrics(tmp_path, ["a.x.ft", "b.x.ft"]) == {"a.x.ft": {"20class_accuracy": 50.0}}

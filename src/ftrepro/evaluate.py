@@ -13,5 +13,5 @@ def score_run(paper: str, predictions_path: str | Path) -> dict:
     if not records:
         raise DataError(f"{predictions_path}: no predictions")
     if paper == "zhao2025":
-        return score_predictions(records, subtasks=list(records[0]["gold"]))
+        return score_predictions(records, list(records[0]["gold"]), source=str(predictions_path))
     raise NotImplementedError(f"scoring of {paper} runs arrives with that paper's issue")

@@ -16,7 +16,6 @@ import functools
 import string
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -25,11 +24,11 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score
 
-from ftrepro.io import DataError, iter_jsonl
+from ftrepro.data import WORD_SUBTASKS
+from ftrepro.io import DataError
 
 OUTSIDE = "Other"
 # Subtasks labelled per word; every other subtask has one label per example.
-WORD_SUBTASKS = frozenset({"slots"})
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -175,11 +174,6 @@ def score_predictions(
         metrics["exact_match"] = 100.0 * sum(hits) / len(hits)
     metrics["n_examples"] = len(gold[subtasks[0]])
     return metrics
-
-
-def score_predictions_file(path: str | PathLike, subtasks: Sequence[str]) -> dict[str, float | int]:
-    """``score_predictions`` on a predictions.jsonl file (errors name the file)."""
-    return score_predictions(iter_jsonl(path), subtasks, source=str(path))
 
 
 # --------------------------------------------------------------------------- SuperNI

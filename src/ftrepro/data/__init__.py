@@ -10,6 +10,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 DATASETS = ("20newsgroups", "massive", "superni", "arena")
+# Subtasks labelled per word (token heads, seqeval); every other subtask labels a whole text.
+WORD_SUBTASKS = frozenset({"slots"})
 
 
 def cap_rows(records: Sequence[T], n: int | None, seed: int) -> list[T]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
-from ftrepro.io import DataError, atomic_path, read_json
+from ftrepro.io import DataError, atomic_path
 
 # target column -> (dataset, setup, run task, metric key in metrics.json)
 CELLS = {
@@ -149,17 +149,6 @@ def table3_runs(targets: pd.DataFrame) -> list[str]:
     """Every run name Table 3 needs, in table order without repeats."""
     rows = build_table3(targets, {})
     return list(dict.fromkeys(rows["run"]))
-
-
-def read_run_metrics(results_dir: str | PathLike, runs: Iterable[str]) -> dict[str, dict]:
-    """metrics.json of each run that has one under results_dir/<run>/ (others are left out)."""
-    results_dir = Path(results_dir)
-    found = {}
-    for run in runs:
-        path = results_dir / run / "metrics.json"
-        if path.exists():
-            found[run] = read_json(path)
-    return found
 
 
 def _cell_text(cell: pd.Series) -> str:

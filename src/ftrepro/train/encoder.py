@@ -14,17 +14,17 @@ import torch
 from transformers import AutoTokenizer, ProgressCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, atomic_path, iter_jsonl, read_json
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
 
 log = logging.getLogger(__name__)
 
-TOKEN_SUBTASKS = {"slots"}  # word-level subtasks (token heads); every other subtask is sequence-level
 HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "max_length", "weight_decay", "warmup_ratio", "seed")
 
 
 def head_kind(subtask: str) -> str:
-    return "token" if subtask in TOKEN_SUBTASKS else "sequence"
+    return "token" if subtask in WORD_SUBTASKS else "sequence"
 
 
 def load_tokenizer(model_dir: str | Path, word_level: bool):
