@@ -59,7 +59,7 @@ def test_table3_has_ours_for_encoders_and_not_run_elsewhere(tiny_run):
 
 
 def test_weights_are_scratch_and_a_second_run_has_nothing_to_do(tiny_run):
-    assert not list((tiny_run / "resources").glob("work/*/*"))
+    assert not list((tiny_run / "resources").glob("scratch/*/*"))
     assert not (tiny_run / "resources" / "models" / "zhao2025").exists()
     result = snakemake([TABLE, *LOCAL, "-n"], tiny_run)
     assert "Nothing to be done" in result.stdout + result.stderr

@@ -4,7 +4,7 @@ Training and prediction share a job because a model's weights are scratch by def
 T5-3B checkpoints would be about 10 TB, and writing each one only to read it back in another
 job would double the SLURM submissions and the I/O for nothing.
 
-The job works in resources/work/<paper>/<run>/: Trainer checkpoints go there, so a job killed
+The job works in resources/scratch/<paper>/<run>/: Trainer checkpoints go there, so a job killed
 mid-training resumes when rerun. A fingerprint of the job (params and inputs) is stamped in the
 directory; leftovers of a different configuration are wiped instead of resumed.
 """

@@ -1,6 +1,6 @@
 """Scoring functions that reproduce the original evaluation code of each paper.
 
-Each function follows /work/shared/protocols.md (section numbers below) so that our numbers
+Each function follows ../shared/protocols.md (section numbers below) so that our numbers
 agree with the papers' scorers to the last digit on the same predictions:
 
 - zhao2025 / MASSIVE (2.2, 5.1): intent accuracy via sklearn; slot F1 via seqeval defaults

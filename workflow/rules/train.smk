@@ -1,5 +1,5 @@
 # One fit job per trained model: train, predict the test split, write predictions.jsonl
-# (ftrepro.fit). Work happens in resources/work/<paper>/<run>/, not a declared output, so a
+# (ftrepro.fit). Work happens in resources/scratch/<paper>/<run>/, not a declared output, so a
 # killed job's checkpoints survive and a rerun resumes them. Weights are kept in
 # resources/models/<paper>/<run>/ only with keep_checkpoints: true. Pre-finetuned models that
 # other runs start from are ordinary outputs.
@@ -13,7 +13,7 @@ def zhao_encoder_hparams(wildcards):
 def fit_params(paper, run):
     """Where a fit job works and, with keep_checkpoints, where its weights stay."""
     return {
-        "work_dir": f"resources/work/{paper}/{run}",
+        "work_dir": f"resources/scratch/{paper}/{run}",
         "keep_dir": f"resources/models/{paper}/{run}" if config["keep_checkpoints"] else None,
     }
 
@@ -92,7 +92,7 @@ rule prefinetune_t5:
         directory("resources/models/gupta2023/prefinetuned"),
     params:
         prefinetune=G["prefinetune"],
-        work_dir="resources/work/gupta2023/prefinetuned",
+        work_dir="resources/scratch/gupta2023/prefinetuned",
     threads: sized_threads("full", model=G["prefinetune"]["model"])
     resources:
         **sized_resources("full", model=G["prefinetune"]["model"]),
@@ -188,7 +188,7 @@ rule prefinetune_band_encoder:
     output:
         directory("resources/models/band2025/{band_encoder}.prefinetuned"),
     params:
-        work_dir="resources/work/band2025/{band_encoder}.prefinetuned",
+        work_dir="resources/scratch/band2025/{band_encoder}.prefinetuned",
     threads: sized_threads("full", wildcard="band_encoder")
     resources:
         **sized_resources("full", wildcard="band_encoder"),
