@@ -19,8 +19,6 @@ G = config["gupta2023"]
 B = config["band2025"]
 SUPERNI_TASKS = matrix.superni_test_tasks(config)
 DATASETS = ["20newsgroups", "massive", "superni", "arena"]
-# Trained weights are scratch unless kept: 952 T5-3B checkpoints would be about 10 TB.
-model_output = directory if config["keep_checkpoints"] else lambda p: temp(directory(p))
 
 
 def one_of(names):
