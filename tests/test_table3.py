@@ -16,6 +16,7 @@ from ftrepro.report.table3 import (
     table3_runs,
     write_table3,
 )
+from conftest import REPO
 
 TARGETS = Path(__file__).resolve().parents[1] / "config" / "targets" / "zhao2025_table3.csv"
 HEADER = "model,shots,finetuned," + ",".join(CELLS)
@@ -180,3 +181,13 @@ def test_write_table3(tmp_path, targets):
     assert "3 of 192 cells run" in md
     assert not list(tmp_path.glob("t/.*.tmp"))  # atomic writes leave no temporaries
 
+
+
+def test_every_run_table3_needs_is_planned_by_the_dag(targets, monkeypatch):
+    from ftrepro import config as cfg
+    from ftrepro import matrix
+
+    monkeypatch.chdir(REPO)
+    planned = set(matrix.runs(cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"}), "zhao2025"))
+    needed = set(table3_runs(targets))
+    assert len(needed) == 144 and needed <= planned

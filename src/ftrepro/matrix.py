@@ -28,16 +28,23 @@ PAPERS = ("zhao2025", "gupta2023", "band2025")
 IMPLEMENTED_FAMILIES = frozenset({"zhao2025-encoder"})
 
 
+def zhao_run(task: str, model: str, shots: str | None = None, mode: str = "ft") -> str:
+    """A zhao2025 run name; encoders have no prompt, hence no shots."""
+    if shots is None:
+        return f"{task}.{model}.{mode}"
+    return f"{task}.{model}.{shots}.{mode}"
+
+
 def zhao_encoder_runs(config: dict) -> list[str]:
     z = config["zhao2025"]
-    return [f"{task}.{model}.ft" for model in z["encoders"] for task in z["tasks"]]
+    return [zhao_run(task, model) for model in z["encoders"] for task in z["tasks"]]
 
 
 def zhao_decoder_runs(config: dict, mode: str) -> list[str]:
     """Runs of the open decoders, fine-tuned (mode 'ft') or prompted as released ('noft')."""
     z = config["zhao2025"]
     return [
-        f"{task}.{model}.{shots}.{mode}"
+        zhao_run(task, model, shots, mode)
         for model in z["decoders"]
         for shots in z["shots"]
         for task in z["tasks"]
@@ -47,7 +54,7 @@ def zhao_decoder_runs(config: dict, mode: str) -> list[str]:
 def zhao_api_runs(config: dict) -> list[str]:
     z = config["zhao2025"]
     return [
-        f"{task}.{model}.{shots}.noft"
+        zhao_run(task, model, shots, "noft")
         for model in z["api_models"]
         for shots in z["shots"]
         for task in z["tasks"]

@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 from ftrepro import config as ftconfig
 from ftrepro import matrix
+from ftrepro.data import DATASETS
 from ftrepro.resources import job_resources
 
 
@@ -18,7 +19,6 @@ Z = config["zhao2025"]
 G = config["gupta2023"]
 B = config["band2025"]
 SUPERNI_TASKS = matrix.superni_test_tasks(config)
-DATASETS = ["20newsgroups", "massive", "superni", "arena"]
 
 
 def one_of(names):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ftrepro.io import DataError, atomic_path
+from ftrepro.matrix import zhao_run
 
 # target column -> (dataset, setup, run task, metric key in metrics.json)
 CELLS = {
@@ -83,15 +84,16 @@ def read_targets(path: str | PathLike) -> pd.DataFrame:
 
 
 def run_name(model: str, shots: str, finetuned: str, task: str) -> str:
-    """Results directory of one run: "<task>.<model>.ft" for encoders (no shots, fine-tuned),
-    else "<task>.<model>.<zero-shot|five-shot>.<ft|noft>"."""
+    """The run behind a target row, in the spelling of ftrepro.matrix (which builds all names):
+    "<task>.<model>.ft" for encoders (no shots, fine-tuned), else
+    "<task>.<model>.<zero-shot|five-shot>.<ft|noft>"."""
     if shots not in SHOTS or finetuned not in FINETUNED:
         raise ValueError(f"run_name: shots must be five/zero/'' and finetuned yes/no, got {shots!r}, {finetuned!r}")
     if not shots:
         if finetuned != "yes":
             raise ValueError(f"run_name: a row without shots must be fine-tuned ({task}, {model})")
-        return f"{task}.{model}.ft"
-    return f"{task}.{model}.{SHOTS[shots]}.{FINETUNED[finetuned]}"
+        return zhao_run(task, model)
+    return zhao_run(task, model, SHOTS[shots], FINETUNED[finetuned])
 
 
 def parse_run_name(run: str) -> dict[str, str]:
