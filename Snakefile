@@ -1,5 +1,6 @@
 # ftrepro: three fine-tuning papers from raw data to their tables and figures.
-# Targets: all (default), zhao2025, gupta2023, band2025, or any output path, e.g.
+# Targets: all (default), zhao2025, gupta2023, band2025, results/data/stats.md, or any
+# output path, e.g.
 #   snakemake results/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json
 from snakemake.utils import min_version
 
@@ -22,4 +23,5 @@ rule all:
         rules.zhao2025.input,
         rules.gupta2023.input,
         rules.band2025.input,
+        "results/data/stats.md",
     default_target: True

@@ -68,6 +68,18 @@ def test_model_of_the_wrong_kind_is_refused(raw):
         validated(raw)
 
 
+def test_token_statistics_need_a_local_model(raw):
+    raw["data"]["stats_tokenizers"]["arena"] = "gpt-4"
+    with pytest.raises(cfg.ConfigError, match=r"data\.stats_tokenizers\.arena: model 'gpt-4' is an api model"):
+        validated(raw)
+
+
+def test_a_hub_pin_checksum_must_be_a_sha256(raw):
+    raw["data"]["hub"]["arena"]["sha256"] = "0692154a"
+    with pytest.raises(WorkflowError, match="sha256"):
+        validated(raw)
+
+
 def test_every_preset_must_say_what_stands_behind_every_model(raw):
     del raw["presets"]["mini"]["models"]["gpt-4"]
     with pytest.raises(cfg.ConfigError, match=r"presets\.mini\.models: no model for 'gpt-4'"):

@@ -30,6 +30,7 @@ def expected_paper_jobs(c: dict) -> dict[str, int]:
         "derive_massive": 1,
         "derive_superni": 1,
         "derive_arena": 1,
+        "data_stats": 1,
         "fit_zhao_encoder": len(z["encoders"]) * tasks,
         "fit_zhao_decoder": len(z["decoders"]) * shots * tasks,
         "predict_zhao_decoder": len(z["decoders"]) * shots * tasks,

@@ -43,8 +43,9 @@ def deep_update(base: dict, overrides: Mapping[str, Any]) -> dict:
     return base
 
 
-def _matrix_model_uses(config: dict) -> Iterator[tuple[str, str, str | None]]:
-    """(config key, model name, required kind or None) for every model the matrix names."""
+def _model_references(config: dict) -> Iterator[tuple[str, str, str | None]]:
+    """(config key, model name, required kind) for every model the config names; kind None:
+    any, "local": any but api."""
     z, g, b = config["zhao2025"], config["gupta2023"], config["band2025"]
     for group, kind in (("encoders", "encoder"), ("decoders", "decoder"), ("api_models", "api")):
         for name in z[group]:
@@ -56,15 +57,20 @@ def _matrix_model_uses(config: dict) -> Iterator[tuple[str, str, str | None]]:
         yield "band2025.encoders", name, "encoder"
     yield "band2025.llm", b["llm"], "decoder"
     yield "band2025.annotator", b["annotator"], None
+    for dataset, name in config["data"]["stats_tokenizers"].items():
+        yield f"data.stats_tokenizers.{dataset}", name, "local"
 
 
 def check_references(config: dict) -> None:
     """Every model the matrix names is declared, of the right kind, and in every preset."""
     models = config["models"]
-    for key, name, kind in _matrix_model_uses(config):
+    for key, name, kind in _model_references(config):
         if name not in models:
             raise ConfigError(f"config key {key}: model '{name}' is not declared under 'models'")
-        if kind and models[name]["kind"] != kind:
+        if kind == "local":
+            if models[name]["kind"] == "api":
+                raise ConfigError(f"config key {key}: model '{name}' is an api model; a local model is needed")
+        elif kind and models[name]["kind"] != kind:
             raise ConfigError(
                 f"config key {key}: model '{name}' is a {models[name]['kind']} model, expected {kind}"
             )

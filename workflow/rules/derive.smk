@@ -12,6 +12,7 @@ rule derive_20newsgroups:
     params:
         max_rows=ftconfig.max_rows(config),
         seed=config["data"]["seed"],
+        strip=config["data"]["newsgroups_remove"],
     resources:
         **CPU_RESOURCES,
     conda:
@@ -45,15 +46,16 @@ rule derive_massive:
 
 rule derive_superni:
     """Per test task: test (first 100 instances), validation (next 10), train (the rest, in a
-    seeded order so every sample size is a prefix); the pre-finetuning set; task categories."""
+    seeded order so every sample size is a prefix); the pre-finetuning set; a manifest."""
     input:
         "resources/raw/superni",
     output:
         directory("resources/derived/superni"),
     params:
         test_tasks=SUPERNI_TASKS,
+        train_tasks=ftconfig.preset(config)["data"].get("superni_train_tasks"),
+        prefinetune_per_task=G["prefinetune"]["samples_per_task"],
         max_rows=ftconfig.max_rows(config),
-        prefinetune=G["prefinetune"],
         seed=config["data"]["seed"],
     resources:
         **CPU_RESOURCES,
@@ -61,18 +63,24 @@ rule derive_superni:
         "../../envs/data.yaml"
     log:
         "logs/derive/superni.log",
+    benchmark:
+        "logs/derive/superni.benchmark.tsv"
     script:
         "../scripts/derive_superni.py"
 
 
 rule derive_arena:
+    """A seeded 90/10 split stratified by label; rows with malformed JSON or not exactly one
+    winner are listed by id in malformed_rows.md, never dropped silently."""
     input:
         "resources/raw/arena",
     output:
         train=derived("arena", "train"),
         validation=derived("arena", "validation"),
+        labels=labels("arena"),
         report="resources/derived/arena/malformed_rows.md",
     params:
+        validation_fraction=config["data"]["arena_validation_fraction"],
         max_rows=ftconfig.max_rows(config),
         seed=config["data"]["seed"],
     resources:
@@ -83,3 +91,33 @@ rule derive_arena:
         "logs/derive/arena.log",
     script:
         "../scripts/derive_arena.py"
+
+
+rule data_stats:
+    """Rows per split, label distributions and token-length percentiles of every dataset."""
+    input:
+        derived=[
+            labels("20newsgroups"),
+            labels("massive"),
+            "resources/derived/superni",
+            labels("arena"),
+        ],
+        tokenizers=sorted({base_model(m) for m in config["data"]["stats_tokenizers"].values()}),
+    output:
+        "results/data/stats.md",
+    params:
+        tokenizers={
+            dataset: base_model(model)
+            for dataset, model in config["data"]["stats_tokenizers"].items()
+        },
+        tokenizer_names=config["data"]["stats_tokenizers"],
+        sample=config["data"]["stats_sample"],
+        seed=config["data"]["seed"],
+    resources:
+        **CPU_RESOURCES,
+    conda:
+        "../../envs/data.yaml"
+    log:
+        "logs/derive/stats.log",
+    script:
+        "../scripts/data_stats.py"

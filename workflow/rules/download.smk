@@ -1,6 +1,7 @@
 # Raw files in each dataset's real format under resources/raw/<dataset>/, from the configured
-# source: synthetic (generated offline), local (a mirror directory), hub (the public sources).
-# Local rules: cluster compute nodes often have no internet.
+# source: synthetic (generated offline), local (a mirror directory), hub (the public sources,
+# pinned; partial downloads in data.download_dir resume on a rerun). Local rules: cluster
+# compute nodes often have no internet.
 
 
 localrules:
@@ -14,8 +15,11 @@ rule download:
     params:
         source=config["data"]["source"],
         local_dir=config["data"]["local_dir"],
+        pin=lambda wc: config["data"]["hub"].get(wc.dataset),
+        download_dir=config["data"]["download_dir"],
         seed=config["data"]["seed"],
         superni_tasks=SUPERNI_TASKS,
+        superni_train_tasks=ftconfig.preset(config)["data"].get("superni_train_tasks"),
     conda:
         "../../envs/data.yaml"
     log:

@@ -12,5 +12,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         out_dir,
         max_rows=snakemake.params.max_rows,  # noqa: F821
         seed=snakemake.params.seed,  # noqa: F821
+        remove=tuple(snakemake.params.strip),  # noqa: F821
     )
     log.info("rows per split: %s", counts)

@@ -14,6 +14,9 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         Path(snakemake.output[0]),  # noqa: F821
         source=p.source,
         local_dir=p.local_dir,
+        pin=p.pin,
+        download_dir=p.download_dir,
         seed=p.seed,
         superni_tasks=p.superni_tasks,
+        superni_train_tasks=p.superni_train_tasks,
     )
