@@ -202,6 +202,12 @@ _TRAIN_CATEGORIES = {
     "title": "Title Generation", "join": "Data to Text",
 }
 
+# SuperNI at the real default track's size, for benchmarks (write_synthetic_raw("superni", ...,
+# **SUPERNI_REAL_SIZE)): 119 test tasks whose training pools (the instances after the first 110)
+# hold ~375k instances in all, and 756 training tasks.
+SUPERNI_REAL_SIZE = {"n_test_tasks": 119, "test_instances_per_task": 3260, "n_train_tasks": 756,
+                     "instances_per_task": 150}
+
 # Chatbot Arena: real model names; good answers stay on topic, bad ones refuse or wander off.
 ARENA_MODELS = [
     "gpt-4-1106-preview", "gpt-4-0613", "gpt-3.5-turbo-0613", "claude-2.1", "claude-instant-1",
@@ -251,9 +257,11 @@ def write_synthetic_raw(dataset: str, out_dir: Path, *, seed: int, **sizes) -> l
     """Write `dataset`'s raw file(s) into `out_dir` (its raw directory) in the real format.
 
     sizes (all optional): 20newsgroups `train_per_group=20, test_per_group=15`; massive
-    `n_rows=450`; superni `test_tasks=None` (names; None: one synthetic task per evaluation
-    category), `categories=None` ({task: category}), `n_train_tasks=8`, `instances_per_task=30`;
-    arena `n_rows=300`. Returns the paths written.
+    `n_rows=450`; superni `test_tasks=None` (names; None: `n_test_tasks` synthetic ones, by
+    default one per evaluation category), `categories=None` ({task: category}),
+    `n_train_tasks=8`, `instances_per_task=150`, `test_instances_per_task=None` (None: as the
+    others; SUPERNI_REAL_SIZE gives the real dataset's size); arena `n_rows=300`. Returns the
+    paths written.
     """
     writers = {"20newsgroups": _write_newsgroups, "massive": _write_massive,
                "superni": _write_superni, "arena": _write_arena}
@@ -411,31 +419,33 @@ def _superni_task(rng: random.Random, name: str, category: str, kind: str, n_ins
 
 
 def _write_superni(out_dir: Path, rng: random.Random, *, test_tasks: list[str] | None = None,
-                   categories: dict[str, str] | None = None, n_train_tasks: int = 8,
-                   instances_per_task: int = 30) -> list[Path]:
-    if test_tasks is None:
-        test_tasks = [f"task{9800 + i}_synthetic_{c.lower().replace(' ', '_')}"
-                      for i, c in enumerate(SUPERNI_CATEGORY_KINDS)]
+                   n_test_tasks: int = len(SUPERNI_CATEGORY_KINDS), categories: dict[str, str] | None = None,
+                   n_train_tasks: int = 8, instances_per_task: int = 150,
+                   test_instances_per_task: int | None = None) -> list[Path]:
     eval_categories = list(SUPERNI_CATEGORY_KINDS)
+    if test_tasks is None:
+        slugs = [c.lower().replace(" ", "_") for c in eval_categories]
+        test_tasks = [f"task{9800 + i}_synthetic_{slugs[i % len(slugs)]}" for i in range(n_test_tasks)]
     categories = categories or {}
     kinds = list(SUPERNI_DEFINITIONS)
-    tasks: dict[str, tuple[str, str]] = {}  # name -> (category, kind)
+    test_size = test_instances_per_task or instances_per_task
+    tasks: dict[str, tuple[str, str, int]] = {}  # name -> (category, kind, instances)
     for i, name in enumerate(test_tasks):
         category = categories.get(name, eval_categories[i % len(eval_categories)])
-        tasks[name] = (category, SUPERNI_CATEGORY_KINDS.get(category, kinds[i % len(kinds)]))
+        tasks[name] = (category, SUPERNI_CATEGORY_KINDS.get(category, kinds[i % len(kinds)]), test_size)
     train_tasks = [f"task{9000 + i}_synthetic_{kinds[i % len(kinds)]}" for i in range(n_train_tasks)]
     excluded = ["task9999_synthetic_excluded_copy"]
     for i, name in enumerate(train_tasks + excluded):
         kind = kinds[i % len(kinds)]
-        tasks[name] = (_TRAIN_CATEGORIES[kind], kind)
+        tasks[name] = (_TRAIN_CATEGORIES[kind], kind, instances_per_task)
     clash = set(test_tasks) & set(train_tasks + excluded)
     if clash:
         raise ValueError(f"test task names clash with synthetic train task names: {sorted(clash)}")
     with atomic_path(out_dir) as tmp:
         (tmp / "tasks").mkdir(parents=True)
         (tmp / "splits" / "default").mkdir(parents=True)
-        for name, (category, kind) in tasks.items():
-            task = _superni_task(rng, name, category, kind, instances_per_task)
+        for name, (category, kind, size) in tasks.items():
+            task = _superni_task(rng, name, category, kind, size)
             text = json.dumps(task, indent=4, ensure_ascii=False)  # the real files' layout
             (tmp / "tasks" / f"{name}.json").write_text(text, encoding="utf-8")
         for split, names in (("train", train_tasks), ("test", test_tasks), ("excluded", excluded)):

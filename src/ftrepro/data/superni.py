@@ -1,0 +1,210 @@
+"""Super-NaturalInstructions: task JSON files -> per-task splits and the pre-finetuning set.
+
+A test task's first 100 instances are the official, label-balanced test selection (protocols.md
+1.1); the next 10 are validation, and the rest is the training pool in a seeded order, so the
+N-sample subset of a setting is the first N lines of train.jsonl (nested, deterministic).
+Every record carries two encodings of its input: Tk-Instruct's "definition + 2 positive
+examples" (`DataCollatorForNI`, protocols.md 1.2) and the bare input of the baselines.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from ftrepro.data import cap_rows
+from ftrepro.io import DataError, atomic_path, read_json, write_json, write_jsonl
+
+TEST_SIZE = 100  # the official test selection leads each test task's Instances
+VALIDATION_SIZE = 10
+NUM_POS_EXAMPLES = 2
+SAMPLE_SIZES = (100, 200, 500, 1000, "all")  # the thesis' training-set sizes per task
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_split(raw_dir: Path, split: str) -> list[str]:
+    """Task names of `splits/default/<split>_tasks.txt`, in file order."""
+    path = Path(raw_dir) / "splits" / "default" / f"{split}_tasks.txt"
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_task(path: Path) -> dict:
+    """One task file, with the fields the derivation reads checked; bad input raises DataError."""
+    path = Path(path)
+    task = read_json(path)
+    if not isinstance(task, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(task).__name__}")
+    definition = task.get("Definition")
+    if not (isinstance(definition, str) or _is_str_list(definition)):
+        raise _field_error(path, "Definition", definition, "a non-empty list of strings")
+    if not _is_str_list(task.get("Categories")):
+        raise _field_error(path, "Categories", task.get("Categories"), "a non-empty list of strings")
+    examples = task.get("Positive Examples")
+    if not isinstance(examples, list):
+        raise _field_error(path, "Positive Examples", examples, "a list")
+    for i, example in enumerate(examples):
+        for key in ("input", "output"):
+            if not isinstance(example, dict) or not isinstance(example.get(key), str):
+                raise DataError(f"{path}: field 'Positive Examples' [{i}]: {key!r} missing or not a string")
+    instances = task.get("Instances")
+    if not isinstance(instances, list):
+        raise _field_error(path, "Instances", instances, "a list")
+    for i, instance in enumerate(instances):
+        if not (isinstance(instance, dict) and isinstance(instance.get("id"), str)
+                and isinstance(instance.get("input"), str) and _is_str_list(instance.get("output"))):
+            raise _instance_error(path, i, instance)
+    return task
+
+
+def _is_str_list(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+
+
+def _field_error(path: Path, field: str, value, expected: str) -> DataError:
+    problem = "missing" if value is None else f"got {value!r:.80}"
+    return DataError(f"{path}: field {field!r}: expected {expected}, {problem}")
+
+
+def _instance_error(path: Path, index: int, instance) -> DataError:
+    where = f"{path}: Instances[{index}]"
+    if not isinstance(instance, dict):
+        return DataError(f"{where}: expected an object, got {type(instance).__name__}")
+    checks = {"id": isinstance(instance.get("id"), str), "input": isinstance(instance.get("input"), str),
+              "output": _is_str_list(instance.get("output"))}
+    field = next(name for name, ok in checks.items() if not ok)
+    expected = "a non-empty list of strings" if field == "output" else "a string"
+    return DataError(f"{where} (id {instance.get('id')!r}): field {field!r}: expected {expected}, "
+                     f"got {instance.get(field)!r:.80}")
+
+
+# --- encodings --------------------------------------------------------------------------------
+
+
+def _with_period(text: str) -> str:
+    """The collator's rule: end with "." unless the text built so far ends in punctuation."""
+    return text if text[-1] in string.punctuation else text + "."
+
+
+def query_block(input_text: str) -> str:
+    """The part of the def-pos prompt that holds the instance itself."""
+    return _with_period(f"Now complete the following example -\nInput: {input_text.strip()}") + "\nOutput: "
+
+
+def _definition_block(task: dict) -> str:
+    definition = task["Definition"]
+    if isinstance(definition, list):
+        definition = definition[0]
+    return _with_period("Definition: " + definition.strip()) + "\n\n"
+
+
+def _example_block(number: int, example: dict) -> str:
+    text = _with_period(f" Positive Example {number} -\nInput: {example['input'].strip()}")
+    return _with_period(f"{text}\n Output: {example['output'].strip()}") + "\n\n"
+
+
+def def_pos_prefix(task: dict, *, query: str = "", fits: Callable[[str], bool] | None = None) -> str:
+    """The definition and the positive examples that precede `query` in the def-pos prompt.
+
+    An example is kept only while `fits(definition + " ".join(kept) + example + query)` holds;
+    the collator joins the kept examples with a space in this check only (a quirk kept as is).
+    Without `fits` every example up to NUM_POS_EXAMPLES is kept, and the prefix is the same for
+    every instance of the task.
+    """
+    definition = _definition_block(task)
+    kept: list[str] = []
+    for number, example in enumerate(task["Positive Examples"][:NUM_POS_EXAMPLES], start=1):
+        block = _example_block(number, example)
+        if fits is not None and not fits(definition + " ".join(kept) + block + query):
+            break
+        kept.append(block)
+    return definition + "".join(kept)
+
+
+def def_pos_prompt(task: dict, input_text: str, *, fits: Callable[[str], bool] | None = None) -> str:
+    """Tk-Instruct's "definition + 2 positive examples" source text for one instance."""
+    query = query_block(input_text)
+    return def_pos_prefix(task, query=query, fits=fits) + query
+
+
+def _records(name: str, task: dict, instances: Iterable[dict]) -> Iterator[dict]:
+    category, prefix = task["Categories"][0], def_pos_prefix(task)
+    for instance in instances:
+        yield {"task": name, "category": category, "id": instance["id"], "input": instance["input"],
+               "references": instance["output"],
+               "encodings": {"def_pos": prefix + query_block(instance["input"]), "input_only": instance["input"]}}
+
+
+# --- derivation -------------------------------------------------------------------------------
+
+
+def derive_superni(raw_dir: Path, out_dir: Path, *, test_tasks: Iterable[str], train_tasks: int | None = None,
+                   prefinetune_per_task: int = 100, max_rows: dict[str, int] | None = None, seed: int = 42) -> dict:
+    """Write tasks/<task>/{test,validation,train}.jsonl, prefinetune.jsonl and manifest.json.
+
+    `test_tasks` must be listed in splits/default/test_tasks.txt; `train_tasks` (None: all)
+    takes the first N tasks of train_tasks.txt for the pre-finetuning set and `max_rows` caps
+    each test task's splits (a preset's caps). `out_dir` appears only once complete. Returns
+    the manifest.
+    """
+    raw_dir = Path(raw_dir)
+    test_tasks = list(test_tasks)
+    listed = set(read_split(raw_dir, "test"))
+    unlisted = [name for name in test_tasks if name not in listed]
+    if unlisted:
+        split_file = raw_dir / "splits" / "default" / "test_tasks.txt"
+        raise DataError(f"{split_file}: test tasks not listed there: {unlisted}")
+    listed_train_tasks = read_split(raw_dir, "train")
+    pretrain_tasks = listed_train_tasks[:train_tasks]
+    _check_task_files(raw_dir, test_tasks + pretrain_tasks)
+    with atomic_path(out_dir) as tmp:
+        manifest = {"seed": seed, "test_tasks": {}}
+        for name in test_tasks:
+            manifest["test_tasks"][name] = _derive_test_task(raw_dir, name, tmp / "tasks" / name,
+                                                             max_rows or {}, seed)
+        rows = write_jsonl(tmp / "prefinetune.jsonl",
+                           _prefinetune_records(raw_dir, pretrain_tasks, prefinetune_per_task, seed))
+        manifest["prefinetune"] = {"tasks": len(pretrain_tasks), "listed_tasks": len(listed_train_tasks),
+                                   "per_task": prefinetune_per_task, "rows": rows}
+        write_json(tmp / "manifest.json", manifest)
+    return manifest
+
+
+def _task_path(raw_dir: Path, name: str) -> Path:
+    return raw_dir / "tasks" / f"{name}.json"
+
+
+def _check_task_files(raw_dir: Path, names: list[str]) -> None:
+    missing = [str(_task_path(raw_dir, n)) for n in names if not _task_path(raw_dir, n).is_file()]
+    if missing:
+        raise DataError(f"{len(missing)} task file(s) listed in the splits are missing: {', '.join(missing)}")
+
+
+def _derive_test_task(raw_dir: Path, name: str, out_dir: Path, max_rows: dict[str, int], seed: int) -> dict:
+    task = read_task(_task_path(raw_dir, name))
+    instances = task["Instances"]
+    end_validation = TEST_SIZE + VALIDATION_SIZE
+    pool = instances[end_validation:]
+    # a per-task seed: adding or removing other tasks never changes this task's order
+    random.Random(f"{seed}:{name}").shuffle(pool)
+    splits = {"test": cap_rows(instances[:TEST_SIZE], max_rows.get("test"), seed),
+              "validation": cap_rows(instances[TEST_SIZE:end_validation], max_rows.get("validation"), seed),
+              "train": pool[:max_rows.get("train")]}  # the first n of the order keeps subsets nested
+    counts = {split: write_jsonl(out_dir / f"{split}.jsonl", _records(name, task, rows))
+              for split, rows in splits.items()}
+    subsets = {str(size): counts["train"] if size == "all" else min(size, counts["train"]) for size in SAMPLE_SIZES}
+    return {"category": task["Categories"][0], "counts": counts, "subsets": subsets}
+
+
+def _prefinetune_records(raw_dir: Path, names: list[str], per_task: int, seed: int) -> Iterator[dict]:
+    """Tk-Instruct's training-task sampling (ni_dataset.py): one seeded stream, in split-file
+    order each task's instances are shuffled and the first `per_task` kept."""
+    rng = random.Random(seed)
+    for name in names:
+        task = read_task(_task_path(raw_dir, name))
+        instances = task["Instances"]
+        rng.shuffle(instances)
+        yield from _records(name, task, instances[:per_task])
