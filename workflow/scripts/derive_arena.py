@@ -1,5 +1,17 @@
-"""Arena labels and the 90/10 split (issue 3)."""
+"""Chatbot Arena train.csv -> train/validation JSONL (A / B / tie) and the malformed-rows report."""
 
-from ftrepro.workflow import not_built_yet
+from pathlib import Path
 
-not_built_yet(snakemake, "arena derivation", "issue 3: data stage")  # noqa: F821 (snakemake is injected)
+from ftrepro.data.arena import derive_arena
+from ftrepro.workflow import job
+
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    p = snakemake.params  # noqa: F821
+    summary = derive_arena(
+        Path(snakemake.input[0]) / "train.csv",  # noqa: F821
+        Path(snakemake.output.labels).parent,  # noqa: F821
+        validation_fraction=p.validation_fraction,
+        max_rows=p.max_rows,
+        seed=p.seed,
+    )
+    log.info("%s", summary)
