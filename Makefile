@@ -34,3 +34,4 @@ dry-run: setup
 benchmarks: setup
 	$(BIN)/python benchmarks/dry_run.py
 	$(BIN)/python benchmarks/tiny_slice.py
+	$(BIN)/python benchmarks/derive_data.py

@@ -1,5 +1,6 @@
-"""Pinned downloads (resume, retries, checksums) and `data.source: hub` for every dataset, against
-a local HTTP server that can cut connections, fail, and ignore Range requests."""
+"""Raw data sources: pinned downloads (resume, retries, checksums) and `data.source: hub` for
+every dataset against a local HTTP server that can cut connections, fail and ignore Range
+requests; `data.source: local` selecting SuperNI task files."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class Server:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range"), self.headers.get("Authorization")))
                 if server.fail.get(self.path, 0) > 0:
                     server.fail[self.path] -= 1
@@ -249,3 +250,33 @@ def test_hub_arena_sends_the_token_from_the_environment(server, tmp_path, monkey
 def test_hub_needs_a_pin(tmp_path):
     with pytest.raises(ValueError, match="data.hub.arena"):
         fetch("arena", tmp_path / "raw", source="hub", pin=None)
+
+
+# --- data.source: local --------------------------------------------------------------------
+
+
+def test_local_superni_copies_the_split_lists_and_only_the_needed_task_files(tmp_path):
+    src = tmp_path / "mirror" / "superni"
+    write_synthetic_raw("superni", src, seed=1)
+    test_tasks = (src / "splits/default/test_tasks.txt").read_text().split()[:2]
+    train_tasks = (src / "splits/default/train_tasks.txt").read_text().split()[:3]
+    fetch("superni", tmp_path / "raw", source="local", local_dir=str(tmp_path / "mirror"),
+          superni_tasks=test_tasks, superni_train_tasks=3)
+    assert sorted(p.stem for p in (tmp_path / "raw" / "tasks").iterdir()) == sorted(test_tasks + train_tasks)
+    assert len(_checksums(tmp_path / "raw")) == 3 + 5
+
+
+def test_local_superni_names_a_missing_task_file(tmp_path):
+    src = tmp_path / "mirror" / "superni"
+    write_synthetic_raw("superni", src, seed=1)
+    with pytest.raises(FileNotFoundError, match=r"tasks/task1_not_there\.json not found.*natural-instructions"):
+        fetch("superni", tmp_path / "raw", source="local", local_dir=str(tmp_path / "mirror"),
+              superni_tasks=["task1_not_there"])
+    assert not (tmp_path / "raw").exists()
+
+
+def test_an_unreachable_source_says_how_to_use_a_mirror(tmp_path, monkeypatch):
+    monkeypatch.setattr("ftrepro.data.download.time.sleep", lambda s: None)
+    pin = {"url": "http://127.0.0.1:9/nothing-listens-here/train.csv"}
+    with pytest.raises(DownloadError, match=r"arena: .*data\.source: local.*kaggle\.com/competitions"):
+        fetch("arena", tmp_path / "raw", source="hub", pin=pin, download_dir=tmp_path / "dl")

@@ -106,6 +106,7 @@ rule data_stats:
     output:
         "results/data/stats.md",
     params:
+        derived_root="resources/derived",
         tokenizers={
             dataset: base_model(model)
             for dataset, model in config["data"]["stats_tokenizers"].items()

@@ -18,8 +18,13 @@ rule download:
         pin=lambda wc: config["data"]["hub"].get(wc.dataset),
         download_dir=config["data"]["download_dir"],
         seed=config["data"]["seed"],
-        superni_tasks=SUPERNI_TASKS,
-        superni_train_tasks=ftconfig.preset(config)["data"].get("superni_train_tasks"),
+        # SuperNI's task selection; None elsewhere, so changing it reruns no other download
+        superni_tasks=lambda wc: SUPERNI_TASKS if wc.dataset == "superni" else None,
+        superni_train_tasks=lambda wc: (
+            ftconfig.preset(config)["data"].get("superni_train_tasks")
+            if wc.dataset == "superni"
+            else None
+        ),
     conda:
         "../../envs/data.yaml"
     log:

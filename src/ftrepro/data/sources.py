@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ftrepro.data.download import auth_headers, download, sha256_of
+from ftrepro.data.download import DownloadError, auth_headers, download, sha256_of
 from ftrepro.io import DataError, atomic_path
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,11 @@ def fetch(
     elif source == "hub":
         if not pin:
             raise ValueError(f"config key data.hub.{dataset}: required when data.source is 'hub'")
-        written = fetch_hub(dataset, out_dir, pin=pin, download_dir=Path(download_dir), **selection)
+        try:
+            written = fetch_hub(dataset, out_dir, pin=pin, download_dir=Path(download_dir), **selection)
+        except DownloadError as e:
+            raise DownloadError(f"{dataset}: {e}. Offline, point data.local_dir at a mirror with data.source: "
+                                f"local; to get the files by hand, {HOW_TO_GET[dataset]}") from e
     else:
         raise ValueError(f"config key data.source: unknown source {source!r}; expected synthetic, local or hub")
     write_checksums(out_dir)
