@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ftrepro.data.download import DownloadError, auth_headers, download, sha256_of
+from ftrepro.data.superni import read_split
 from ftrepro.io import DataError, atomic_path
 
 log = logging.getLogger(__name__)
@@ -168,13 +169,8 @@ def _copy_superni(src: Path, out_dir: Path, test_tasks: list[str] | None, train_
 def superni_task_files(raw_dir: Path, test_tasks: list[str], train_cap: int | None) -> list[str]:
     """tasks/<name>.json of the chosen test tasks and the first `train_cap` train tasks (None:
     all), in the order of splits/default/train_tasks.txt."""
-    train = _read_task_list(Path(raw_dir) / SUPERNI_SPLITS[0])
-    names = list(test_tasks) + train[:train_cap]
+    names = list(test_tasks) + read_split(raw_dir, "train")[:train_cap]
     return [f"tasks/{name}.json" for name in dict.fromkeys(names)]
-
-
-def _read_task_list(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 # --- pinned public sources -----------------------------------------------------------------
