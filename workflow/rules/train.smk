@@ -75,6 +75,11 @@ rule fit_zhao_decoder:
 # ---------------------------------------------------------------- gupta2023
 
 
+SEQ2SEQ_RECIPE = ftconfig.training_recipe(config, "gupta2023-seq2seq")
+# DeepSpeed (ZeRO-2 with optimizer offload) on GPUs; plain PyTorch on CPU presets
+SEQ2SEQ_DEEPSPEED = SEQ2SEQ_RECIPE["deepspeed"] if ftconfig.uses_gpu(config) else None
+
+
 def gupta_start(wildcards):
     """Baselines that start from the pre-finetuned T5 take it; the rest the base model."""
     setting = G["settings"][wildcards.setting]
@@ -91,7 +96,8 @@ rule prefinetune_t5:
     output:
         directory("resources/models/gupta2023/prefinetuned"),
     params:
-        prefinetune=G["prefinetune"],
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
         work_dir="resources/scratch/gupta2023/prefinetuned",
     threads: sized_threads("full", model=G["prefinetune"]["model"])
     resources:
@@ -107,14 +113,19 @@ rule prefinetune_t5:
 
 
 rule fit_gupta_stl:
-    """One model per SuperNI test task and setting (952 at paper scale)."""
+    """One model per SuperNI test task and setting (952 at paper scale); on SLURM they go out as
+    job arrays (profiles/slurm)."""
     input:
         base=gupta_start,
         data="resources/derived/superni",
+        raw="resources/raw/superni",  # definitions and examples of the instruction prompt
     output:
         "results/gupta2023/stl.{superni_task}.{setting}/predictions.jsonl",
     params:
+        tasks=lambda wc: [wc.superni_task],
         setting=lambda wc: G["settings"][wc.setting],
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
         fit=lambda wc: fit_params("gupta2023", f"stl.{wc.superni_task}.{wc.setting}"),
     threads: sized_threads("full", wildcard="setting")
     resources:
@@ -134,11 +145,14 @@ rule fit_gupta_mtl:
     input:
         base=gupta_start,
         data="resources/derived/superni",
+        raw="resources/raw/superni",
     output:
         "results/gupta2023/mtl.{setting}/predictions.jsonl",
     params:
-        setting=lambda wc: G["settings"][wc.setting],
         tasks=SUPERNI_TASKS,
+        setting=lambda wc: G["settings"][wc.setting],
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
         fit=lambda wc: fit_params("gupta2023", f"mtl.{wc.setting}"),
     threads: sized_threads("full", wildcard="setting")
     resources:

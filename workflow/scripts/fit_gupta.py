@@ -1,5 +1,29 @@
-"""T5 / Tk-Instruct training on SuperNI (issue 5)."""
+"""Fine-tune a seq2seq model on SuperNI tasks (one task: STL; all: MTL), then predict their test split."""
 
-from ftrepro.workflow import not_built_yet
+from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.infer.seq2seq import predict_seq2seq
+from ftrepro.io import write_jsonl
+from ftrepro.train.seq2seq import superni_training_records, train_seq2seq
+from ftrepro.workflow import job
 
-not_built_yet(snakemake, "gupta2023 seq2seq", "issue 5: gupta2023 instruction tuning")  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    setting, recipe = sm.params.setting, sm.params.recipe
+    hparams = {**recipe, "instructions": setting["instructions"]}
+    records = superni_training_records(sm.input.data, sm.params.tasks, setting["samples"])
+    test = superni_training_records(sm.input.data, sm.params.tasks, split="test")
+    log.info("setting %s: %d training records, %d test records", setting, len(records), len(test))
+    predictions = fit_and_predict(
+        train=lambda model_dir, checkpoint_dir: train_seq2seq(
+            sm.input.base, records, hparams=hparams, out_dir=model_dir, checkpoint_dir=checkpoint_dir,
+            raw_dir=sm.input.raw, deepspeed=sm.params.deepspeed,
+        ),
+        predict=lambda model_dir: predict_seq2seq(
+            model_dir, test, instructions=setting["instructions"], batch_size=recipe["predict_batch_size"],
+            max_source_length=recipe["max_source_length"], raw_dir=sm.input.raw,
+        ),
+        fingerprint=job_fingerprint({"tasks": sm.params.tasks, "hparams": hparams, "setting": setting},
+                                    [sm.input.base, sm.input.data]),
+        **sm.params.fit,
+    )
+    log.info("%d predictions", write_jsonl(sm.output[0], predictions))

@@ -1,5 +1,20 @@
-"""Pre-finetuning of T5 on the SuperNI train tasks (issue 5)."""
+"""Pre-finetune T5 on the SuperNI train tasks x 100 instances without instructions (baseline 1)."""
 
-from ftrepro.workflow import not_built_yet
+import shutil
+from pathlib import Path
 
-not_built_yet(snakemake, "gupta2023 seq2seq", "issue 5: gupta2023 instruction tuning")  # noqa: F821 (snakemake is injected)
+from ftrepro.fit import job_fingerprint, prepare_work_dir
+from ftrepro.train.seq2seq import prefinetune_records, train_seq2seq
+from ftrepro.workflow import job
+
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    hparams = {**sm.params.recipe, "instructions": False}
+    work_dir = Path(sm.params.work_dir)
+    # a rerun of the same job resumes its checkpoints; another configuration's are wiped
+    prepare_work_dir(work_dir, job_fingerprint({"hparams": hparams}, [sm.input.base, sm.input.data]))
+    summary = train_seq2seq(sm.input.base, prefinetune_records(sm.input.data), hparams=hparams,
+                            out_dir=sm.output[0], checkpoint_dir=work_dir / "checkpoints",
+                            deepspeed=sm.params.deepspeed)
+    shutil.rmtree(work_dir)
+    log.info("pre-finetuned: %s", summary)

@@ -1,0 +1,220 @@
+"""Fine-tune a seq2seq model (T5, Tk-Instruct) on SuperNI records the way Tk-Instruct's
+`run_s2s.py` does (protocols.md 1.2-1.3).
+
+The model input is built per batch as `DataCollatorForNI` builds it: the def-pos prompt keeps a
+positive example only while the prompt still fits in max_source_length, and a source that is
+still too long keeps its first max_source_length tokens. A killed job resumes from the last epoch
+checkpoint in `checkpoint_dir`; the finished model is written atomically to `out_dir`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from ftrepro.data.superni import def_pos_prompt, read_task
+from ftrepro.io import atomic_path, iter_jsonl, read_jsonl
+from ftrepro.models.encoder import IGNORE_INDEX
+from ftrepro.train.encoder import _StderrProgress
+
+log = logging.getLogger(__name__)
+
+HPARAM_KEYS = ("learning_rate", "lr_scheduler", "warmup_steps", "epochs", "per_device_batch_size",
+               "effective_batch_size", "max_source_length", "max_target_length", "bf16", "seed", "instructions")
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+def superni_training_records(derived_dir: str | Path, tasks: list[str], samples: int | str = "all",
+                             split: str = "train") -> list[dict]:
+    """The first `samples` lines ("all": every line) of each task's `split` file, tasks in order.
+
+    For train these are the N-sample subset; a task with fewer lines gives all it has, as the
+    derivation's manifest records. Several tasks (multi-task learning) are concatenated; the
+    Trainer shuffles.
+    """
+    if samples != "all" and not (isinstance(samples, int) and samples > 0):
+        raise ValueError(f"samples must be a positive int or 'all', got {samples!r}")
+    records = []
+    for task in tasks:
+        lines = iter_jsonl(Path(derived_dir) / "tasks" / task / f"{split}.jsonl")
+        records += list(lines if samples == "all" else itertools.islice(lines, samples))
+    return records
+
+
+def prefinetune_records(derived_dir: str | Path) -> list[dict]:
+    """The pre-finetuning set: every training task x 100 instances (trained without instructions)."""
+    return read_jsonl(Path(derived_dir) / "prefinetune.jsonl")
+
+
+# --- model input ------------------------------------------------------------------------------
+
+
+class SourceText:
+    """The model input of a record, as Tk-Instruct's DataCollatorForNI builds it.
+
+    With instructions, the def-pos prompt is rebuilt from the raw task file with the collator's
+    length rule (the derived `encodings.def_pos` always holds both examples); the task's
+    definition and examples are read once per task. Without, the record's bare input.
+    """
+
+    def __init__(self, tokenizer, max_source_length: int, *, instructions: bool, raw_dir: str | Path | None = None):
+        if instructions and raw_dir is None:
+            raise ValueError("def-pos sources need raw_dir (the SuperNI task files) for definitions and examples")
+        self.tokenizer, self.max_length, self.instructions = tokenizer, max_source_length, instructions
+        self.raw_dir = Path(raw_dir) if raw_dir is not None else None
+        self._tasks: dict[str, dict] = {}
+
+    def __call__(self, record: dict) -> str:
+        if self.instructions:
+            source = def_pos_prompt(self._task(record["task"]), record["input"], fits=self.fits)
+        else:
+            source = record["encodings"]["input_only"]
+        ids = self.tokenizer(source)["input_ids"]
+        if len(ids) <= self.max_length:
+            return source
+        return self.tokenizer.decode(ids[:self.max_length], skip_special_tokens=True)
+
+    def fits(self, text: str) -> bool:
+        return len(self.tokenizer(text)["input_ids"]) <= self.max_length
+
+    def _task(self, name: str) -> dict:
+        if name not in self._tasks:
+            task = read_task(self.raw_dir / "tasks" / f"{name}.json")
+            # only what the prompt needs: a task's Instances can be tens of MB
+            self._tasks[name] = {"Definition": task["Definition"], "Positive Examples": task["Positive Examples"]}
+        return self._tasks[name]
+
+    def encode(self, record: dict) -> dict:
+        """Token ids of the source, cut to max_source_length as the collator's tokenizer call does."""
+        return dict(self.tokenizer(self(record), max_length=self.max_length, truncation=True))
+
+
+class Seq2SeqCollator:
+    """Records -> padded batch. One reference is drawn per example each time it is used, with the
+    global `random` as the collator does: the Trainer seeds it and restores it on resume."""
+
+    def __init__(self, source: SourceText, max_target_length: int):
+        self.source, self.max_target_length = source, max_target_length
+        self.pad = DataCollatorForSeq2Seq(source.tokenizer, label_pad_token_id=IGNORE_INDEX)
+
+    def __call__(self, records: list[dict]) -> dict:
+        features = []
+        for record in records:
+            target = random.choice(record["references"])
+            labels = self.source.tokenizer(text_target=target, max_length=self.max_target_length, truncation=True)
+            features.append({**self.source.encode(record), "labels": labels["input_ids"]})
+        return self.pad(features)
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def train_seq2seq(base_dir: str | Path, records: list[dict], *, hparams: dict, out_dir: str | Path,
+                  checkpoint_dir: str | Path, raw_dir: str | Path | None = None, deepspeed: str | Path | None = None,
+                  callbacks: list | None = None) -> dict:
+    """Fine-tune the model in `base_dir` on `records`; save model and tokenizer to `out_dir`.
+
+    `deepspeed`: a DeepSpeed JSON config (config/deepspeed/) for multi-GPU runs. Returns a summary
+    {global_step, training_loss, train_runtime, resumed_from}.
+    """
+    missing = [k for k in HPARAM_KEYS if k not in hparams]
+    if missing:
+        raise ValueError(f"seq2seq hparams lack {', '.join(missing)}")
+    if not records:
+        raise ValueError("no training records")
+    checkpoint_dir = Path(checkpoint_dir)
+    if deepspeed is not None:
+        _single_process_rendezvous()
+    set_seed(hparams["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    source = SourceText(tokenizer, hparams["max_source_length"], instructions=hparams["instructions"],
+                        raw_dir=raw_dir)
+    trainer = Trainer(model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
+                      args=_training_args(hparams, checkpoint_dir, deepspeed), train_dataset=records,
+                      data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
+                      processing_class=tokenizer, callbacks=callbacks)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(_StderrProgress)
+    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+    log.info("training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only")
+    result = trainer.train(resume_from_checkpoint=resume)
+    final = checkpoint_dir / "final"
+    trainer.save_model(str(final))  # on every process: ZeRO-3 gathers the weights; the main process writes
+    if trainer.is_world_process_zero():
+        with atomic_path(out_dir) as tmp:
+            shutil.move(final, tmp)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {"global_step": result.global_step, "training_loss": result.training_loss,
+            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
+
+
+def _single_process_rendezvous() -> None:
+    """DeepSpeed needs a process group even on one GPU; a job not started by torchrun gets a
+    one-process one (transformers' documented single-GPU DeepSpeed setup)."""
+    if "WORLD_SIZE" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+
+
+def accumulation_steps(hparams: dict, world_size: int | None = None) -> int:
+    """Gradient accumulation that keeps the recipe's effective batch on any number of GPUs
+    (Tk-Instruct: 1 per device x 2 steps x 8 GPUs = 16)."""
+    world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+    per_step = hparams["per_device_batch_size"] * world_size
+    if hparams["effective_batch_size"] % per_step:
+        raise ValueError(f"effective_batch_size {hparams['effective_batch_size']} is not a multiple of "
+                         f"per_device_batch_size x {world_size} GPU(s) = {per_step}")
+    return hparams["effective_batch_size"] // per_step
+
+
+def _training_args(hparams: dict, checkpoint_dir: Path, deepspeed: str | Path | None) -> TrainingArguments:
+    gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        learning_rate=hparams["learning_rate"],
+        lr_scheduler_type=hparams["lr_scheduler"],
+        warmup_steps=hparams["warmup_steps"],
+        num_train_epochs=hparams["epochs"],
+        max_steps=hparams.get("max_steps", -1),
+        per_device_train_batch_size=hparams["per_device_batch_size"],
+        gradient_accumulation_steps=accumulation_steps(hparams),
+        optim="adamw_torch",  # without DeepSpeed; its config names its own optimizer
+        weight_decay=0.0,
+        seed=hparams["seed"],
+        bf16=bool(hparams["bf16"]) and gpu and torch.cuda.is_bf16_supported(),
+        deepspeed=str(deepspeed) if deepspeed is not None else None,
+        eval_strategy="no",
+        save_strategy="epoch",
+        save_total_limit=1,
+        logging_strategy="steps",
+        logging_steps=50,
+        report_to="none",
+        dataloader_num_workers=0,  # the collator's reference draws stay in the process whose random state is saved
+        dataloader_pin_memory=gpu,
+        remove_unused_columns=False,  # the collator reads the raw records
+    )
