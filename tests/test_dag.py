@@ -38,6 +38,7 @@ def expected_paper_jobs(c: dict) -> dict[str, int]:
         "prefinetune_t5": 1,
         "fit_gupta_stl": superni * settings,
         "fit_gupta_mtl": settings,
+        "predict_gupta_anchor": 2,
         "annotate_arena": 1,
         "prefinetune_band_encoder": len(b["encoders"]),
         "fit_band_encoder": band_encoders,

@@ -55,7 +55,9 @@ def test_presets_cap_superni_tasks_but_not_the_matrix_shape(monkeypatch):
 def test_implemented_only_keeps_families_whose_code_exists(paper):
     implemented = matrix.runs(paper, "zhao2025", implemented_only=True)
     assert implemented == matrix.zhao_encoder_runs(paper)
-    assert matrix.runs(paper, "gupta2023", implemented_only=True) == []
+    gupta = matrix.gupta_stl_runs(paper) + matrix.gupta_mtl_runs(paper) + matrix.gupta_anchor_runs(paper)
+    assert matrix.runs(paper, "gupta2023", implemented_only=True) == gupta
+    assert matrix.runs(paper, "band2025", implemented_only=True) == []
 
 
 def test_superni_task_list_matches_the_official_split(paper):

@@ -25,7 +25,7 @@ PAPERS = ("zhao2025", "gupta2023", "band2025")
 
 # Families whose train/predict code exists. Tables wait only for these; the other families'
 # rules are in the DAG (dry-runs plan them) and their cells read "not run" until they land.
-IMPLEMENTED_FAMILIES = frozenset({"zhao2025-encoder"})
+IMPLEMENTED_FAMILIES = frozenset({"zhao2025-encoder", "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor"})
 
 
 def zhao_run(task: str, model: str, shots: str | None = None, mode: str = "ft") -> str:
@@ -83,6 +83,14 @@ def gupta_mtl_runs(config: dict) -> list[str]:
     return [f"mtl.{s}" for s in config["gupta2023"]["settings"]]
 
 
+# Tk-Instruct's two no-training heuristics on the test split (protocols.md 1.5)
+GUPTA_ANCHORS = ("copy_input", "copy_demo")
+
+
+def gupta_anchor_runs(config: dict) -> list[str]:
+    return [f"anchor.{method}" for method in GUPTA_ANCHORS]
+
+
 def band_encoder_runs(config: dict) -> list[str]:
     b = config["band2025"]
     return [
@@ -104,6 +112,7 @@ def runs_by_family(config: dict) -> dict[str, list[str]]:
         "zhao2025-api": zhao_api_runs(config),
         "gupta2023-stl": gupta_stl_runs(config),
         "gupta2023-mtl": gupta_mtl_runs(config),
+        "gupta2023-anchor": gupta_anchor_runs(config),
         "band2025-encoder": band_encoder_runs(config),
         "band2025-llm": band_llm_runs(config),
     }

@@ -218,6 +218,78 @@ def superni_exact_match(prediction: str, references: str | Sequence[str]) -> flo
     return float(max(pred == normalize_answer(ref) for ref in _references(references)))
 
 
+# --------------------------------------------------------------------------- gupta2023 runs
+
+
+def category_key(category: str) -> str:
+    """compute_metrics.py's group name of a SuperNI category: "Question Rewriting" -> "question_rewriting"."""
+    return "_".join(category.lower().split())
+
+
+def _superni_row(rec: Any, where: str) -> dict:
+    """One prediction record checked; a null prediction is scored as "" (the leaderboard's rule)."""
+    if not isinstance(rec, Mapping):
+        raise DataError(f"{where}: expected an object with task, category, id, prediction, references")
+    for key in ("task", "category"):
+        if not isinstance(rec.get(key), str) or not rec[key]:
+            raise DataError(f"{where}: {key!r} must be a non-empty string, got {rec.get(key)!r:.80}")
+    prediction = "" if rec.get("prediction") is None else rec["prediction"]
+    if not isinstance(prediction, str):
+        raise DataError(f"{where}: 'prediction' must be a string or null, got {prediction!r:.80}")
+    refs = rec.get("references")
+    if not (isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs)):
+        raise DataError(f"{where}: 'references' must be a non-empty list of strings, got {refs!r:.80}")
+    return {"task": rec["task"], "category": category_key(rec["category"]), "id": rec.get("id"),
+            "rougeL": rouge_l(prediction, refs), "exact_match": superni_exact_match(prediction, refs)}
+
+
+def _superni_rows(records: Iterable[Any], source: str) -> list[dict]:
+    rows, seen, categories = [], set(), {}
+    for i, rec in enumerate(records, start=1):
+        where = f"{source}: record {i}" + (f" (id={rec.get('id')!r})" if isinstance(rec, Mapping) else "")
+        row = _superni_row(rec, where)
+        if (row["task"], row["id"]) in seen:
+            raise DataError(f"{where}: duplicate id in task {row['task']}")
+        if categories.setdefault(row["task"], row["category"]) != row["category"]:
+            raise DataError(f"{where}: task {row['task']} has categories {categories[row['task']]} and {row['category']}")
+        seen.add((row["task"], row["id"]))
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{source}: no predictions to score")
+    return rows
+
+
+def _group_scores(rows: Sequence[Mapping]) -> dict[str, float | int]:
+    """compute_metrics.py on one group: mean x 100, rounded to 4 decimals; plus the group size."""
+    n = len(rows)
+    return {"rougeL": round(100.0 * sum(r["rougeL"] for r in rows) / n, 4),
+            "exact_match": round(100.0 * sum(r["exact_match"] for r in rows) / n, 4), "n": n}
+
+
+def _grouped(rows: Sequence[Mapping], key: str) -> dict[str, list[Mapping]]:
+    groups: dict[str, list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    return groups
+
+
+def score_superni_predictions(records: Iterable[Mapping], source: str = "predictions") -> dict:
+    """The metrics.json dict of one gupta2023 run (protocols 1.4), percent values.
+
+    Records are ``{"task", "category", "id", "prediction", "references"}``. Overall ``rougeL``,
+    ``exact_match`` and ``n_examples``; ``per_task`` {task: {rougeL, exact_match, n, category}}
+    and ``per_category`` {category key: {rougeL, exact_match, n}}, the category key normalised as
+    compute_metrics.py does. Every group is scored like the whole (compute_grouped_metrics).
+    """
+    rows = _superni_rows(records, source)
+    overall = _group_scores(rows)
+    per_task = {task: {**_group_scores(group), "category": group[0]["category"]}
+                for task, group in _grouped(rows, "task").items()}
+    per_category = {key: _group_scores(group) for key, group in _grouped(rows, "category").items()}
+    return {"rougeL": overall["rougeL"], "exact_match": overall["exact_match"], "n_examples": overall["n"],
+            "per_task": per_task, "per_category": per_category}
+
+
 # --------------------------------------------------------------------------- Kaggle log loss
 
 

@@ -32,9 +32,10 @@ rule gupta2023_report:
     """Tables 5.1 and 5.2, Figures 5.1-5.4 and the headline numbers of the thesis."""
     input:
         metrics=implemented_metrics("gupta2023"),
-        data="resources/derived/superni",
         results="config/targets/gupta2023_results.csv",
         categories="config/targets/gupta2023_categories.csv",
+    params:
+        settings=G["settings"],
     output:
         tables=expand(
             "results/gupta2023/tables/{table}.{ext}",

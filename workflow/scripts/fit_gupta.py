@@ -21,6 +21,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         predict=lambda model_dir: predict_seq2seq(
             model_dir, test, instructions=setting["instructions"], batch_size=recipe["predict_batch_size"],
             max_source_length=recipe["max_source_length"], raw_dir=sm.input.raw,
+            max_new_tokens=recipe["max_target_length"],  # Tk-Instruct: generation_max_length = 128
         ),
         fingerprint=job_fingerprint({"tasks": sm.params.tasks, "hparams": hparams, "setting": setting},
                                     [sm.input.base, sm.input.data]),

@@ -1,5 +1,14 @@
-"""Tables 5.1/5.2 and Figures 5.1-5.4 of gupta2023 (issue 5)."""
+"""Tables 5.1 / 5.2, the headline numbers and Figures 5.1-5.4 of gupta2023, ours beside the thesis's."""
 
-from ftrepro.workflow import not_built_yet
+from pathlib import Path
 
-not_built_yet(snakemake, "gupta2023 report", "issue 5: gupta2023 instruction tuning")  # noqa: F821 (snakemake is injected)
+from ftrepro.io import read_json
+from ftrepro.report.gupta import group_runs, write_gupta_report
+from ftrepro.workflow import job
+
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    stl, mtl, anchors = group_runs({Path(p).parent.name: read_json(p) for p in sm.input.metrics})
+    headline = write_gupta_report(stl, mtl, anchors, sm.input.results, sm.input.categories,
+                                  Path(sm.output.tables[0]).parents[1], settings=sm.params.settings)
+    log.info("headline:\n%s", headline.to_string())

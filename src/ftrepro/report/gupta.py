@@ -1,0 +1,389 @@
+"""gupta2023 (the thesis): pooled STL scores, the no-training anchors, Tables 5.1/5.2, the
+headline numbers and Figures 5.1-5.4, the thesis's value beside ours wherever it has one.
+
+STL pooling: the thesis's STL number of a setting scores the predictions of all its task models
+together (each model predicts its own task). We pool the per-task metrics of the STL runs, each
+task mean weighted by its number of examples, which is the mean over all pooled examples. It
+equals scoring the concatenated predictions up to the 4-decimal rounding of each task mean
+(off by at most 0.0001 after the final rounding); the thesis reports 2 decimals. Pooling metrics
+rather than predictions keeps the report on the runs' metrics.json files, with no rescoring.
+
+Categories: the thesis names six SuperNI categories and folds the other six into
+"other_categories" (Table 4.3); a column is pooled over its examples like the whole.
+A setting or column without our metrics reads "not run", never a made-up number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+from ftrepro.data.superni import read_task
+from ftrepro.io import DataError, atomic_path, read_json, read_jsonl
+
+THESIS_CATEGORIES = ("answerability_classification", "coreference_resolution", "data_to_text",
+                     "question_rewriting", "textual_entailment", "title_generation")
+OTHER_CATEGORIES = "other_categories"
+COLUMNS = (*THESIS_CATEGORIES, OTHER_CATEGORIES)
+HEADERS = dict(zip(COLUMNS, ("Answerability Classification", "Coreference Resolution", "Data to Text",
+                             "Question Rewriting", "Textual Entailment", "Title Generation", "Other Categories")))
+# Tk-Instruct README, default track ROUGE-L on the 119-task test split (protocols 1.5)
+ANCHORS = {"copy_input": 14.20, "copy_demo": 28.54}
+PARADIGMS = ("stl", "mtl")
+# x position of "all" samples per task: the thesis's mean training instances per task (Table 4.3)
+ALL_SAMPLES_X = 374745 / 119
+SAMPLE_TICKS = {"100": 100, "200": 200, "500": 500, "1000": 1000, "all": ALL_SAMPLES_X}
+NOT_RUN = "not run"
+
+
+# --- pooling ----------------------------------------------------------------------------------
+
+
+def pool(groups: Iterable[Mapping]) -> dict[str, float | int]:
+    """Example-weighted mean of group metrics {"rougeL", "exact_match", "n"}, rounded as compute_metrics.py."""
+    groups = list(groups)
+    n = sum(g["n"] for g in groups)
+    if not n:
+        raise ValueError("pool: no examples")
+    means = {metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in ("rougeL", "exact_match")}
+    return {**means, "n": n}
+
+
+def pool_stl(runs: Iterable[Mapping]) -> dict:
+    """One metrics dict (the shape of score_superni_predictions) for the STL runs of a setting."""
+    per_task: dict[str, Mapping] = {}
+    for run in runs:
+        for task, metrics in run["per_task"].items():
+            if task in per_task:
+                raise DataError(f"STL pooling: task {task} is scored by more than one run")
+            per_task[task] = metrics
+    overall = pool(per_task.values())
+    categories = sorted({m["category"] for m in per_task.values()})
+    per_category = {c: pool(m for m in per_task.values() if m["category"] == c) for c in categories}
+    return {"rougeL": overall["rougeL"], "exact_match": overall["exact_match"], "n_examples": overall["n"],
+            "per_task": per_task, "per_category": per_category}
+
+
+def thesis_column(category: str) -> str:
+    """The thesis's column of a normalised SuperNI category key."""
+    return category if category in THESIS_CATEGORIES else OTHER_CATEGORIES
+
+
+def thesis_categories(metrics: Mapping) -> dict[str, dict]:
+    """The run's per-category metrics pooled into the thesis's columns (only columns with examples)."""
+    per_category = metrics["per_category"]
+    columns = {column: [m for c, m in per_category.items() if thesis_column(c) == column] for column in COLUMNS}
+    return {column: pool(groups) for column, groups in columns.items() if groups}
+
+
+# --- anchors without training (Tk-Instruct src/run_heuristics.py) ------------------------------
+
+
+def _tasks(derived_dir: Path, tasks: Iterable[str] | None) -> list[str]:
+    return list(tasks) if tasks is not None else list(read_json(derived_dir / "manifest.json")["test_tasks"])
+
+
+def _test_records(derived_dir: Path, task: str) -> list[dict]:
+    return read_jsonl(derived_dir / "tasks" / task / "test.jsonl")
+
+
+def _prediction(record: Mapping, prediction: str) -> dict:
+    keys = ("task", "category", "id")
+    return {**{k: record[k] for k in keys}, "prediction": prediction, "references": record["references"]}
+
+
+def copy_input_predictions(derived_dir: str | PathLike, tasks: Iterable[str] | None = None) -> list[dict]:
+    """Prediction records whose prediction is the instance input; tasks default to the manifest's."""
+    derived_dir = Path(derived_dir)
+    return [_prediction(r, r["input"]) for task in _tasks(derived_dir, tasks) for r in _test_records(derived_dir, task)]
+
+
+def _first_demo_output(raw_dir: Path, task: str) -> str:
+    path = raw_dir / "tasks" / f"{task}.json"
+    examples = read_task(path)["Positive Examples"]
+    if not examples:
+        raise DataError(f"{path}: field 'Positive Examples' is empty: no demonstration output to copy")
+    return examples[0]["output"]
+
+
+def copy_demo_predictions(raw_dir: str | PathLike, derived_dir: str | PathLike,
+                          tasks: Iterable[str] | None = None) -> list[dict]:
+    """Prediction records whose prediction is the task's first positive example output."""
+    raw_dir, derived_dir = Path(raw_dir), Path(derived_dir)
+    records = []
+    for task in _tasks(derived_dir, tasks):
+        demo = _first_demo_output(raw_dir, task)
+        records += [_prediction(r, demo) for r in _test_records(derived_dir, task)]
+    return records
+
+
+# --- runs and targets -------------------------------------------------------------------------
+
+
+def group_runs(metrics_by_run: Mapping[str, Mapping]) -> tuple[dict, dict, dict]:
+    """{run name: metrics} -> STL {setting: {task: m}}, MTL {setting: m}, anchors {method: m}.
+
+    Run names: stl.<task>.<setting>, mtl.<setting>, anchor.<method>.
+    """
+    stl: dict[str, dict] = {}
+    mtl: dict[str, Mapping] = {}
+    anchors: dict[str, Mapping] = {}
+    for run, metrics in metrics_by_run.items():
+        kind, *rest = run.split(".")
+        if kind == "stl" and len(rest) == 2:
+            stl.setdefault(rest[1], {})[rest[0]] = metrics
+        elif kind in ("mtl", "anchor") and len(rest) == 1:
+            (mtl if kind == "mtl" else anchors)[rest[0]] = metrics
+        else:
+            raise ValueError(f"not a gupta2023 run name: {run!r}")
+    return stl, mtl, anchors
+
+
+def read_targets(path: str | PathLike, value_columns: Sequence[str]) -> pd.DataFrame:
+    """A targets CSV ('#' lines are comments): setting (stl|mtl), system, the key columns, values."""
+    table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    missing = [c for c in ("setting", "system", *value_columns) if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
+    bad = table[~table["setting"].isin(PARADIGMS)]
+    if len(bad):
+        raise DataError(f"{path}: setting must be stl or mtl, got {bad['setting'].iloc[0]!r} ({bad['system'].iloc[0]})")
+    try:
+        table = table.astype({c: float for c in value_columns})
+    except ValueError as e:
+        raise DataError(f"{path}: a value is not a number: {e}") from e
+    keys = [c for c in table.columns if c not in value_columns]
+    if table.duplicated(keys).any():
+        raise DataError(f"{path}: duplicate row {dict(table[table.duplicated(keys)].iloc[0][keys])}")
+    table.attrs["source"] = str(path)
+    return table
+
+
+def target_system(name: str, setting: Mapping) -> str:
+    """The targets' spelling of a setting's system: the model itself for the instruction-tuned
+    settings (tk-instruct-3b), "<name>-<model>[-prefinetuned]" for a baseline."""
+    if setting["instructions"]:
+        return setting["model"]
+    return f"{name}-{setting['model']}" + ("-prefinetuned" if setting.get("init") == "prefinetuned" else "")
+
+
+def _ours(metrics: Mapping | None) -> Mapping | None:
+    return None if metrics is None or metrics.get("status") == NOT_RUN else metrics
+
+
+def _check_names(kind: str, given: Iterable[str], known: Iterable[str]) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise DataError(f"gupta2023 report: unknown {kind} {unknown}; known: {sorted(known)}")
+
+
+def ours_by_paradigm(stl_metrics: Mapping[str, Mapping[str, Mapping]], mtl_metrics: Mapping[str, Mapping],
+                     settings: Mapping[str, Mapping]) -> dict[str, dict[str, Mapping | None]]:
+    """{paradigm: {setting: metrics or None (not run)}}; a setting's STL runs pooled over the tasks
+    run (the headline's n_tasks shows how many)."""
+    _check_names("STL settings", stl_metrics, settings)
+    _check_names("MTL settings", mtl_metrics, settings)
+    stl = {name: [m for m in stl_metrics.get(name, {}).values() if _ours(m)] for name in settings}
+    return {"stl": {name: pool_stl(runs) if runs else None for name, runs in stl.items()},
+            "mtl": {name: _ours(mtl_metrics.get(name)) for name in settings}}
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def _keys(paradigm: str, name: str, setting: Mapping) -> dict:
+    return {"paradigm": paradigm, "setting": name, "system": target_system(name, setting),
+            "samples_per_task": str(setting["samples"]), "instructions": bool(setting["instructions"])}
+
+
+def _rouge(metrics: Mapping | None) -> float | None:
+    return None if metrics is None else metrics["rougeL"]
+
+
+def _compare(paper: float, ours: float | None) -> dict:
+    nan = float("nan")
+    return {"paper": paper, "ours": nan if ours is None else ours,
+            "diff": nan if ours is None else ours - paper, "status": NOT_RUN if ours is None else "ok"}
+
+
+def _sizes(metrics: Mapping | None) -> dict:
+    if metrics is None:
+        return {"exact_match": float("nan"), "n_tasks": 0, "n_examples": 0}
+    return {"exact_match": metrics["exact_match"], "n_tasks": len(metrics["per_task"]),
+            "n_examples": metrics["n_examples"]}
+
+
+def _check_covered(targets: pd.DataFrame, keys: set, columns: list[str]) -> None:
+    """Every targets row must belong to a configured setting, or its number would silently vanish."""
+    for _, row in targets.iterrows():
+        if tuple(row[c] for c in columns) not in keys:
+            raise DataError(f"{targets.attrs.get('source', 'targets')}: row {dict(row[columns])} "
+                            "matches no gupta2023 setting of the config")
+
+
+def headline_table(ours: Mapping, anchors: Mapping[str, Mapping], settings: Mapping[str, Mapping],
+                   results: pd.DataFrame) -> pd.DataFrame:
+    """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status."""
+    key_columns = ["setting", "system", "samples_per_task"]
+    paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
+    rows = []
+    for paradigm in PARADIGMS:
+        for name, setting in settings.items():
+            keys, metrics = _keys(paradigm, name, setting), ours[paradigm][name]
+            target = paper.get((paradigm, keys["system"], keys["samples_per_task"]), float("nan"))
+            rows.append({**keys, **_compare(target, _rouge(metrics)), **_sizes(metrics)})
+    _check_covered(results, {(r["paradigm"], r["system"], r["samples_per_task"]) for r in rows}, key_columns)
+    _check_names("anchors", anchors, ANCHORS)
+    for method, target in ANCHORS.items():
+        metrics = _ours(anchors.get(method))
+        rows.append({"paradigm": "no training", "setting": method, "system": "heuristic", "samples_per_task": "",
+                     "instructions": False, **_compare(target, _rouge(metrics)), **_sizes(metrics)})
+    return pd.DataFrame(rows)
+
+
+def category_table(ours: Mapping, settings: Mapping[str, Mapping], categories: pd.DataFrame,
+                   paradigm: str) -> pd.DataFrame:
+    """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column."""
+    paper = {(r["setting"], r["system"]): r for _, r in categories.iterrows()}
+    rows = []
+    for name, setting in settings.items():
+        keys, metrics = _keys(paradigm, name, setting), ours[paradigm][name]
+        target = paper.get((paradigm, f"{keys['system']}-{keys['samples_per_task']}"))
+        columns = thesis_categories(metrics) if metrics else {}
+        for column in COLUMNS:
+            value = target[column] if target is not None else float("nan")
+            group = columns.get(column)
+            rows.append({**keys, "column": column, **_compare(value, _rouge(group)),
+                         "n_examples": group["n"] if group else 0})
+    systems = {(paradigm, f"{r['system']}-{r['samples_per_task']}") for r in rows}
+    _check_covered(categories[categories["setting"] == paradigm], systems, ["setting", "system"])
+    return pd.DataFrame(rows)
+
+
+def _number(value: float, missing: str) -> str:
+    return missing if pd.isna(value) else f"{value:.2f}"
+
+
+def _cell(row: Mapping) -> str:
+    """ "paper / ours (ours - paper)"; "–" where the thesis has no number."""
+    text = f"{_number(row['paper'], '–')} / {_number(row['ours'], NOT_RUN)}"
+    return text + (f" ({row['diff']:+.2f})" if pd.notna(row["diff"]) else "")
+
+
+def category_layout(table: pd.DataFrame) -> pd.DataFrame:
+    """The thesis's layout: one row per setting, one "paper / ours (diff)" cell per column."""
+    rows = []
+    for (setting, samples), cells in table.groupby(["setting", "samples_per_task"], sort=False):
+        rows.append({"setting": setting, "samples/task": samples,
+                     **{HEADERS[cell["column"]]: _cell(cell) for _, cell in cells.iterrows()}})
+    return pd.DataFrame(rows)
+
+
+def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "paradigm": table["paradigm"], "setting": table["setting"], "samples/task": table["samples_per_task"],
+        "paper": table["paper"].map(lambda v: _number(v, "–")), "ours": table["ours"].map(lambda v: _number(v, NOT_RUN)),
+        "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+        "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
+        "tasks": table["n_tasks"], "examples": table["n_examples"]})
+
+
+def write_table(table: pd.DataFrame, layout: pd.DataFrame, title: str, csv_path: Path, md_path: Path) -> None:
+    """The long table as CSV, the layout as a markdown table under `title` (both atomic)."""
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
+    n_run = int((table["status"] == "ok").sum())
+    text = f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{layout.to_markdown(index=False, disable_numparse=True)}\n"
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def _plot_series(ax, rows: pd.DataFrame) -> None:
+    """Tk-Instruct as lines and baselines as points; the thesis dashed / hollow, ours solid / filled."""
+    rows = rows.assign(x=rows["samples_per_task"].map(SAMPLE_TICKS)).sort_values("x")
+    tuned = rows[rows["instructions"]]
+    for column, style, source in (("paper", "--", "thesis"), ("ours", "-", "ours")):
+        line = tuned[tuned[column].notna()]
+        if len(line):
+            ax.plot(line["x"], line[column], style, marker="o", color="C0", label=f"Tk-Instruct ({source})")
+    for i, (_, row) in enumerate(rows[~rows["instructions"]].iterrows(), start=1):
+        for column, face, source in (("paper", "none", "thesis"), ("ours", f"C{i}", "ours")):
+            if pd.notna(row[column]):
+                ax.scatter(row["x"], row[column], marker="s", s=50, edgecolors=f"C{i}", facecolors=face,
+                           label=f"{row['setting']} ({source})")
+    if rows["ours"].isna().all():
+        ax.text(0.5, 0.04, f"ours: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
+    ax.set_xscale("log")
+    ax.set_xticks(list(SAMPLE_TICKS.values()), list(SAMPLE_TICKS))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.grid(alpha=0.3)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+
+
+def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path) -> None:
+    """Figures 5.1 / 5.3: overall ROUGE-L against samples per task (log x)."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    _plot_series(ax, headline[headline["paradigm"] == paradigm])
+    ax.set(xlabel="training samples per task", ylabel="ROUGE-L", title=f"{paradigm.upper()}: overall ROUGE-L")
+    ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
+    """Figures 5.2 / 5.4: ROUGE-L against samples per task, one panel per thesis column."""
+    fig = Figure(figsize=(16, 8), layout="constrained")
+    axes = fig.subplots(2, 4, sharex=True)
+    for ax, column in zip(axes.flat, COLUMNS):
+        _plot_series(ax, table[table["column"] == column])
+        ax.set_title(HEADERS[column])
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
+    axes.flat[-1].axis("off")
+    axes.flat[-1].legend(handles.values(), handles.keys(), loc="center")
+    fig.suptitle(f"{paradigm.upper()}: category-wise ROUGE-L against training samples per task")
+    fig.supxlabel("training samples per task")
+    fig.supylabel("ROUGE-L")
+    _save(fig, path)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def write_gupta_report(stl_metrics: Mapping[str, Mapping[str, Mapping]], mtl_metrics: Mapping[str, Mapping],
+                       anchors: Mapping[str, Mapping], targets_results_csv: str | PathLike,
+                       targets_categories_csv: str | PathLike, out_dir: str | PathLike, *,
+                       settings: Mapping[str, Mapping]) -> pd.DataFrame:
+    """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
+
+    `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
+    {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings. Returns the
+    headline table.
+    """
+    out_dir = Path(out_dir)
+    ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
+    results = read_targets(targets_results_csv, ["rougeL_overall"])
+    categories = read_targets(targets_categories_csv, list(COLUMNS))
+    headline = headline_table(ours, anchors, settings, results)
+    write_table(headline, headline_layout(headline), "gupta2023 headline ROUGE-L: paper / ours",
+                out_dir / "tables" / "headline.csv", out_dir / "tables" / "headline.md")
+    # paradigm -> (table, overall figure, category figure) numbers of the thesis
+    for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
+        table = category_table(ours, settings, categories, paradigm)
+        write_table(table, category_layout(table),
+                    f"gupta2023 Table 5.{table_no}: {paradigm.upper()} category-wise ROUGE-L, paper / ours",
+                    out_dir / "tables" / f"table5_{table_no}.csv", out_dir / "tables" / f"table5_{table_no}.md")
+        plot_overall(headline, paradigm, out_dir / "figures" / f"figure5_{overall_no}.png")
+        plot_categories(table, paradigm, out_dir / "figures" / f"figure5_{category_no}.png")
+    return headline

@@ -1,0 +1,328 @@
+"""gupta2023 scoring (protocols 1.4) against rouge-score called directly, STL pooling, the thesis's
+category columns on the real 119-task list, the no-training anchors on the real task files, and
+the report's tables and figures (thesis numbers beside ours, "not run" for missing runs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import string
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from rouge_score import rouge_scorer
+
+from ftrepro.data.superni import derive_superni
+from ftrepro.evaluate import score_run
+from ftrepro.io import DataError, write_jsonl
+from ftrepro.metrics import category_key, score_superni_predictions
+from ftrepro.report.gupta import (
+    copy_demo_predictions,
+    copy_input_predictions,
+    group_runs,
+    pool_stl,
+    thesis_categories,
+    thesis_column,
+    write_gupta_report,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SUPERNI = REPO.parent / "shared" / "data" / "superni"
+SAMPLE_TASKS = ["task1345_glue_qqp_question_paraprashing", "task102_commongen_sentence_generation",
+                "task1557_jfleg_answer_generation", "task645_summarization"]
+RESULTS = REPO / "config" / "targets" / "gupta2023_results.csv"
+CATEGORIES = REPO / "config" / "targets" / "gupta2023_categories.csv"
+SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def _rouge(pred: str, refs: list[str]) -> float:
+    return max(SCORER.score(ref, pred)["rougeL"].fmeasure for ref in refs)
+
+
+def _em(pred: str, refs: list[str]) -> float:
+    def norm(s: str) -> str:
+        return " ".join(s.lower().translate(str.maketrans("", "", string.punctuation)).split())
+    return float(any(norm(pred) == norm(ref) for ref in refs))
+
+
+def _expected(pairs: list[tuple[str, list[str]]]) -> tuple[float, float]:
+    """compute_metrics.py's corpus scores, written out here: mean x 100, rounded to 4 decimals."""
+    return (round(100 * sum(_rouge(p, r) for p, r in pairs) / len(pairs), 4),
+            round(100 * sum(_em(p, r) for p, r in pairs) / len(pairs), 4))
+
+
+def rec(task: str, category: str, i: int, prediction, references: list[str]) -> dict:
+    return {"task": task, "category": category, "id": f"{task}-{i}", "prediction": prediction,
+            "references": references}
+
+
+RECORDS = [
+    rec("task1", "Question Rewriting", 1, "The cats are running home", ["cat runs home", "dogs sleep"]),
+    rec("task1", "Question Rewriting", 2, "The answer.", ["the answer"]),
+    rec("task2", "Textual Entailment", 1, "answer", ["the answer"]),
+    rec("task2", "Textual Entailment", 2, "can't stop", ["cant stop!", "no"]),
+    rec("task3", "Word Analogy", 1, "Paris is big", ["Rome", "paris, big"]),
+]
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def test_score_run_matches_rouge_score_and_squad_em(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    write_jsonl(path, RECORDS)
+    metrics = score_run("gupta2023", path)
+    pairs = [(r["prediction"], r["references"]) for r in RECORDS]
+    assert (metrics["rougeL"], metrics["exact_match"]) == _expected(pairs)
+    # EM by hand: "The answer." = "the answer" (punctuation out), "answer" != "the answer"
+    # (articles kept), "can't stop" = "cant stop!" (apostrophe is punctuation), the rest differ
+    assert metrics["exact_match"] == 40.0
+    assert metrics["n_examples"] == 5
+    for task, category in (("task1", "question_rewriting"), ("task2", "textual_entailment"), ("task3", "word_analogy")):
+        group = [(r["prediction"], r["references"]) for r in RECORDS if r["task"] == task]
+        rouge, em = _expected(group)
+        assert metrics["per_task"][task] == {"rougeL": rouge, "exact_match": em, "n": len(group), "category": category}
+        assert metrics["per_category"][category] == {"rougeL": rouge, "exact_match": em, "n": len(group)}
+    assert json.loads(json.dumps(metrics)) == metrics  # metrics.json holds it as is
+
+
+def test_stemming_and_max_over_references():
+    metrics = score_superni_predictions([rec("t", "Data to Text", 1, "The cats are running", ["x", "cat runs"])])
+    # best reference "cat runs": LCS [cat, run] over 4 / 2 tokens -> F = 2/3
+    assert metrics["rougeL"] == round(100 * 2 / 3, 4)
+
+
+def test_category_key_is_compute_metrics_normalisation():
+    assert category_key("Question Rewriting") == "question_rewriting"
+    assert category_key(" Data  to Text") == "data_to_text"
+
+
+def test_null_prediction_scores_as_empty():
+    metrics = score_superni_predictions([rec("t", "Title Generation", 1, None, ["a title"])])
+    assert (metrics["rougeL"], metrics["exact_match"]) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"references": []}, "record 2 .*'references' must be a non-empty list"),
+    ({"prediction": 3}, "record 2 .*'prediction' must be a string or null"),
+    ({"category": ""}, "record 2 .*'category' must be a non-empty string"),
+    ({"id": "task1-1"}, "record 2 .*duplicate id in task task1"),
+    ({"category": "Title Generation"}, "record 2 .*task1 has categories question_rewriting and title_generation"),
+])
+def test_bad_records_name_the_file_and_record(tmp_path, bad, message):
+    path = tmp_path / "predictions.jsonl"
+    write_jsonl(path, [RECORDS[0], {**RECORDS[1], **bad}])
+    with pytest.raises(DataError, match=f"predictions.jsonl: {message}"):
+        score_run("gupta2023", path)
+
+
+# --- pooling and categories -------------------------------------------------------------------
+
+
+def test_pool_stl_is_example_weighted_and_equals_scoring_the_concatenation():
+    runs = [score_superni_predictions([r for r in RECORDS if r["task"] == t]) for t in ("task1", "task2", "task3")]
+    pooled = pool_stl(runs)
+    whole = score_superni_predictions(RECORDS)
+    assert pooled["n_examples"] == 5
+    assert pooled["per_task"] == whole["per_task"]
+    for key in ("rougeL", "exact_match"):
+        weighted = sum(run[key] * run["n_examples"] for run in runs) / 5
+        assert pooled[key] == round(weighted, 4)
+        assert pooled[key] == pytest.approx(whole[key], abs=1e-4)  # only the 4-decimal rounding differs
+        assert pooled[key] != pytest.approx(sum(run[key] for run in runs) / 3, abs=1e-3)  # not a mean of tasks
+    assert pooled["per_category"] == whole["per_category"]
+
+
+def test_pool_stl_rejects_a_task_twice():
+    run = score_superni_predictions(RECORDS[:2])
+    with pytest.raises(DataError, match="task task1 is scored by more than one run"):
+        pool_stl([run, run])
+
+
+def test_thesis_columns_on_the_real_test_tasks_match_table_4_3():
+    with open(SUPERNI / "task_categories.tsv", newline="", encoding="utf-8") as f:
+        tasks = [row for row in csv.DictReader(f, delimiter="\t") if row["split"] == "test"]
+    columns = pd.Series([thesis_column(category_key(row["category"])) for row in tasks]).value_counts()
+    assert columns.to_dict() == {"textual_entailment": 24, "title_generation": 18, "coreference_resolution": 14,
+                                 "answerability_classification": 13, "question_rewriting": 11, "data_to_text": 9,
+                                 "other_categories": 30}
+
+
+def test_thesis_categories_pool_the_other_categories_by_examples():
+    metrics = {"per_category": {"question_rewriting": {"rougeL": 50.0, "exact_match": 10.0, "n": 2},
+                                "word_analogy": {"rougeL": 80.0, "exact_match": 40.0, "n": 1},
+                                "keyword_tagging": {"rougeL": 20.0, "exact_match": 0.0, "n": 3}}}
+    assert thesis_categories(metrics) == {
+        "question_rewriting": {"rougeL": 50.0, "exact_match": 10.0, "n": 2},
+        "other_categories": {"rougeL": 35.0, "exact_match": 10.0, "n": 4},  # (80 + 3*20) / 4, (40 + 0) / 4
+    }
+
+
+# --- anchors on the real task files -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    raw = tmp_path_factory.mktemp("superni_raw")
+    shutil.copytree(SUPERNI / "splits", raw / "splits")
+    shutil.copytree(SUPERNI / "tasks-sample", raw / "tasks")
+    return raw
+
+
+@pytest.fixture(scope="module")
+def derived(raw, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("superni_derived") / "superni"
+    derive_superni(raw, out, test_tasks=SAMPLE_TASKS, train_tasks=0)
+    return out
+
+
+def _raw_pairs(raw: Path, prediction) -> list[tuple[str, list[str]]]:
+    """(prediction, references) of every test instance, read from the task files themselves."""
+    pairs = []
+    for task in SAMPLE_TASKS:
+        data = json.loads((raw / "tasks" / f"{task}.json").read_text(encoding="utf-8"))
+        pairs += [(prediction(data, inst), inst["output"]) for inst in data["Instances"][:100]]
+    return pairs
+
+
+def test_copy_input_anchor_on_real_tasks(raw, derived):
+    records = copy_input_predictions(derived)  # tasks from the manifest
+    assert len(records) == 400
+    expected = _expected(_raw_pairs(raw, lambda data, inst: inst["input"]))
+    metrics = score_superni_predictions(records)
+    assert (metrics["rougeL"], metrics["exact_match"]) == expected
+    assert set(metrics["per_task"]) == set(SAMPLE_TASKS)
+
+
+def test_copy_demo_anchor_on_real_tasks(raw, derived):
+    records = copy_demo_predictions(raw, derived, SAMPLE_TASKS)
+    expected = _expected(_raw_pairs(raw, lambda data, inst: data["Positive Examples"][0]["output"]))
+    metrics = score_superni_predictions(records)
+    assert (metrics["rougeL"], metrics["exact_match"]) == expected
+    assert len({(r["task"], r["prediction"]) for r in records}) == len(SAMPLE_TASKS)  # one demo per task
+
+
+def test_copy_demo_needs_a_positive_example(raw, derived, tmp_path):
+    task = json.loads((raw / "tasks" / f"{SAMPLE_TASKS[0]}.json").read_text(encoding="utf-8"))
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / f"{SAMPLE_TASKS[0]}.json").write_text(json.dumps({**task, "Positive Examples": []}))
+    with pytest.raises(DataError, match="'Positive Examples' is empty"):
+        copy_demo_predictions(tmp_path, derived, SAMPLE_TASKS[:1])
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def _metrics(per_task: dict[str, tuple[str, float, int]]) -> dict:
+    """A metrics.json dict from {task: (category key, rougeL, n)}; EM is rougeL / 2."""
+    per_task = {t: {"rougeL": r, "exact_match": r / 2, "n": n, "category": c} for t, (c, r, n) in per_task.items()}
+    return pool_stl([{"per_task": per_task}])
+
+
+@pytest.fixture(scope="module")
+def settings() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["gupta2023"]["settings"]
+
+
+@pytest.fixture(scope="module")
+def report(settings, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gupta_report")
+    stl = {"baseline1": {"taskA": _metrics({"taskA": ("answerability_classification", 50.0, 2)}),
+                         "taskB": _metrics({"taskB": ("word_analogy", 80.0, 1)}),
+                         "taskC": _metrics({"taskC": ("keyword_tagging", 20.0, 3)})},
+           "tk-instruct-100": {"taskA": {"status": "not run"}}}
+    mtl = {"tk-instruct-1000": _metrics({"taskA": ("answerability_classification", 70.0, 2),
+                                         "taskB": ("title_generation", 40.0, 2)})}
+    anchors = {"copy_input": _metrics({"taskA": ("answerability_classification", 12.5, 4)})}
+    write_gupta_report(stl, mtl, anchors, RESULTS, CATEGORIES, out, settings=settings)
+    return out
+
+
+def test_report_writes_every_file(report):
+    tables = [f"tables/{t}.{ext}" for t in ("table5_1", "table5_2", "headline") for ext in ("csv", "md")]
+    figures = [f"figures/figure5_{i}.png" for i in (1, 2, 3, 4)]
+    assert sorted(str(p.relative_to(report)) for p in report.rglob("*") if p.is_file()) == sorted(tables + figures)
+    for figure in figures:
+        assert (report / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(report / figure) as image:
+            image.verify()
+
+
+def _row(table: pd.DataFrame, **keys) -> pd.Series:
+    match = table.loc[(table[list(keys)] == pd.Series(keys)).all(axis=1)]
+    assert len(match) == 1, keys
+    return match.iloc[0]
+
+
+def test_headline_has_ours_beside_the_thesis(report):
+    table = pd.read_csv(report / "tables" / "headline.csv", dtype={"samples_per_task": str})
+    row = _row(table, paradigm="stl", setting="baseline1")
+    assert (row["paper"], row["ours"], row["status"]) == (64.29, 40.0, "ok")  # (2*50 + 80 + 3*20) / 6
+    assert row["diff"] == pytest.approx(40.0 - 64.29)
+    assert (row["exact_match"], row["n_tasks"], row["n_examples"]) == (20.0, 3, 6)
+    mtl = _row(table, paradigm="mtl", setting="tk-instruct-1000")
+    assert (mtl["paper"], mtl["ours"], mtl["status"]) == (73.14, 55.0, "ok")
+    anchor = _row(table, setting="copy_input")
+    assert (anchor["paper"], anchor["ours"]) == (14.20, 12.5)
+    for paradigm, setting in (("stl", "tk-instruct-100"), ("stl", "tk-instruct-all"), ("mtl", "baseline1"),
+                              ("no training", "copy_demo")):
+        row = _row(table, paradigm=paradigm, setting=setting)
+        assert row["status"] == "not run" and pd.isna(row["ours"]) and pd.notna(row["paper"])
+    assert pd.isna(_row(table, paradigm="stl", setting="tk-instruct-500")["paper"])  # not in the thesis
+    md = (report / "tables" / "headline.md").read_text()
+    assert "64.29" in md and "40.00" in md and "-24.29" in md and "not run" in md
+
+
+def test_table_5_1_category_cells(report):
+    table = pd.read_csv(report / "tables" / "table5_1.csv")
+    answerability = _row(table, setting="baseline1", column="answerability_classification")
+    assert (answerability["paper"], answerability["ours"], answerability["n_examples"]) == (70.38, 50.0, 2)
+    other = _row(table, setting="baseline1", column="other_categories")
+    assert (other["paper"], other["ours"], other["n_examples"]) == (72.31, 35.0, 4)  # (80 + 3*20) / 4
+    absent = _row(table, setting="baseline1", column="title_generation")
+    assert (absent["paper"], absent["status"]) == (44.71, "not run")
+    assert set(table[table["setting"] == "baseline3"]["status"]) == {"not run"}
+    assert table[table["setting"].str.startswith("tk-instruct")]["paper"].isna().all()  # no thesis table
+    md = (report / "tables" / "table5_1.md").read_text()
+    assert "70.38 / 50.00 (-20.38)" in md and "44.71 / not run" in md and "– / not run" in md
+
+
+def test_table_5_2_mtl(report):
+    table = pd.read_csv(report / "tables" / "table5_2.csv")
+    assert _row(table, setting="tk-instruct-1000", column="title_generation")["ours"] == 40.0
+    baseline = _row(table, setting="baseline2", column="coreference_resolution")
+    assert (baseline["paper"], baseline["status"]) == (81.93, "not run")
+    assert "81.93 / not run" in (report / "tables" / "table5_2.md").read_text()
+
+
+def test_report_with_nothing_run(settings, tmp_path):
+    headline = write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings)
+    assert set(headline["status"]) == {"not run"}
+    assert (tmp_path / "figures" / "figure5_4.png").stat().st_size > 0
+
+
+def test_report_rejects_unknown_settings_and_unmatched_targets(settings, tmp_path):
+    with pytest.raises(DataError, match="unknown MTL settings"):
+        write_gupta_report({}, {"tk-instruct-7": {}}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings)
+    without = {k: v for k, v in settings.items() if k != "baseline3"}
+    with pytest.raises(DataError, match="gupta2023_results.csv: row .*baseline3-t5-3b.* matches no gupta2023 setting"):
+        write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=without)
+
+
+def test_group_runs_splits_run_names():
+    m = {"rougeL": 1.0}
+    stl, mtl, anchors = group_runs({"stl.task1.baseline1": m, "mtl.tk-instruct-100": m, "anchor.copy_input": m})
+    assert (stl, mtl, anchors) == ({"baseline1": {"task1": m}}, {"tk-instruct-100": m}, {"copy_input": m})
+    with pytest.raises(ValueError, match="not a gupta2023 run name"):
+        group_runs({"stl.baseline1": m})
+
+
+def test_targets_with_a_duplicate_row_are_rejected(settings, tmp_path):
+    results = tmp_path / "results.csv"
+    results.write_text(RESULTS.read_text() + "stl,tk-instruct-3b,100,1.0\n")
+    with pytest.raises(DataError, match="results.csv: duplicate row .*tk-instruct-3b"):
+        write_gupta_report({}, {}, {}, results, CATEGORIES, tmp_path / "out", settings=settings)

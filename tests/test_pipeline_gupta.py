@@ -1,0 +1,57 @@
+"""gupta2023 with the tiny preset through snakemake: pre-finetuning, every STL and MTL model, the
+anchors, scores and the thesis's tables and figures, in a sandbox."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from ftrepro import matrix
+from ftrepro import config as cfg
+from ftrepro.io import read_jsonl
+from conftest import REPO, WORKFLOW_FILES, snakemake
+
+pytestmark = pytest.mark.slow
+
+TINY = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+
+
+@pytest.fixture(scope="module")
+def gupta_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("gupta")
+    for name in WORKFLOW_FILES:
+        (workdir / name).symlink_to(REPO / name)
+    result = snakemake(["gupta2023", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
+                       workdir, timeout=1800)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_every_run_is_scored_per_task_and_category(gupta_run):
+    runs = matrix.runs(TINY, "gupta2023")
+    assert len(runs) == 3 * 8 + 8 + 2
+    for run in runs:
+        metrics = json.loads((gupta_run / "results/gupta2023" / run / "metrics.json").read_text())
+        predictions = read_jsonl(gupta_run / "results/gupta2023" / run / "predictions.jsonl")
+        assert metrics["n_examples"] == len(predictions) > 0
+        assert 0 <= metrics["rougeL"] <= 100
+        tasks = {p["task"] for p in predictions}
+        assert set(metrics["per_task"]) == tasks
+        assert len(tasks) == (1 if run.startswith("stl.") else len(matrix.superni_test_tasks(TINY)))
+
+
+def test_weights_are_deleted_and_predictions_kept(gupta_run):
+    assert not (gupta_run / "resources/models/gupta2023").exists() or \
+        list((gupta_run / "resources/models/gupta2023").iterdir()) == [
+            gupta_run / "resources/models/gupta2023/prefinetuned"]
+    assert not list((gupta_run / "resources").glob("scratch/gupta2023/*"))
+
+
+def test_tables_and_figures_hold_ours_beside_the_thesis(gupta_run):
+    rows = list(csv.DictReader((gupta_run / "results/gupta2023/tables/headline.csv").open()))
+    assert len(rows) == 2 * 8 + 2  # STL and MTL per setting, then the two anchors
+    assert all(row["status"] == "ok" and row["ours"] != "" for row in rows)
+    for i in (1, 2, 3, 4):
+        assert (gupta_run / f"results/gupta2023/figures/figure5_{i}.png").read_bytes()[:4] == b"\x89PNG"
