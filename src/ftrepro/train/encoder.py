@@ -95,7 +95,7 @@ def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str
     trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
                       data_collator=EncoderCollator(tokenizer), callbacks=callbacks)
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(_StderrProgress)
+    trainer.add_callback(StderrProgress)
     resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
     if resume:
         log.info("resuming from %s", resume)
@@ -109,7 +109,7 @@ def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str
             "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
 
 
-class _StderrProgress(ProgressCallback):
+class StderrProgress(ProgressCallback):
     """Trainer's progress bar (stderr), with its loss lines sent to logging instead of stdout."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):

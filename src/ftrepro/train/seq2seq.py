@@ -31,7 +31,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ftrepro.data.superni import def_pos_prompt, read_task
 from ftrepro.io import atomic_path, iter_jsonl, read_jsonl
 from ftrepro.models.encoder import IGNORE_INDEX
-from ftrepro.train.encoder import _StderrProgress
+from ftrepro.train.encoder import StderrProgress
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def train_seq2seq(base_dir: str | Path, records: list[dict], *, hparams: dict, o
                       data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
                       processing_class=tokenizer, callbacks=callbacks)
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(_StderrProgress)
+    trainer.add_callback(StderrProgress)
     resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
     if resume:
         log.info("resuming from %s", resume)
