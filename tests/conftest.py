@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from transformers import TrainerCallback
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -43,3 +45,40 @@ def job_stats(output: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+# The four real (truncated) SuperNI test-task files of ../shared/data (SOURCES.md section 5).
+SUPERNI_SAMPLE_TASKS = ["task1345_glue_qqp_question_paraprashing", "task102_commongen_sentence_generation",
+                        "task1557_jfleg_answer_generation", "task645_summarization"]
+
+
+def superni_sample(root: Path) -> tuple[Path, Path]:
+    """(raw, derived) SuperNI under `root` from the real sample task files and split lists."""
+    from ftrepro.data.superni import derive_superni
+
+    raw, superni = root / "raw", SHARED_DATA / "superni"
+    shutil.copytree(superni / "splits", raw / "splits")
+    shutil.copytree(superni / "tasks-sample", raw / "tasks")
+    derive_superni(raw, root / "derived", test_tasks=SUPERNI_SAMPLE_TASKS, train_tasks=0)
+    return raw, root / "derived"
+
+
+class StopAfterFirstSave(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt  # stands for a job killed by the scheduler
+
+
+class RecordSteps(TrainerCallback):
+    """Where a (resumed) training started and how many steps it ran; fails unless the step
+    count continues from the checkpoint."""
+
+    def __init__(self):
+        self.start_step, self.steps_run = None, 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start_step = state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps_run += 1
+        if self.start_step is None or state.global_step <= self.start_step:
+            raise AssertionError("global_step did not continue from the checkpoint")

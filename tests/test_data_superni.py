@@ -12,14 +12,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import SUPERNI_SAMPLE_TASKS, superni_sample
 
 from ftrepro.data.superni import def_pos_prompt, derive_superni, read_split, read_task
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.io import DataError
 
 SUPERNI = Path(__file__).resolve().parents[2] / "shared" / "data" / "superni"
-SAMPLE_TASKS = ["task1345_glue_qqp_question_paraprashing", "task102_commongen_sentence_generation",
-                "task1557_jfleg_answer_generation", "task645_summarization"]
+SAMPLE_TASKS = SUPERNI_SAMPLE_TASKS
 RECORD_KEYS = ["task", "category", "id", "input", "references", "encodings"]
 
 
@@ -145,19 +145,14 @@ def references() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def mirror(tmp_path_factory) -> Path:
-    """A raw directory with the 4 real (truncated) task files and the real split files."""
-    raw = tmp_path_factory.mktemp("superni_raw")
-    shutil.copytree(SUPERNI / "splits", raw / "splits")
-    shutil.copytree(SUPERNI / "tasks-sample", raw / "tasks")
-    return raw
+def derived(tmp_path_factory) -> Path:
+    return superni_sample(tmp_path_factory.mktemp("superni"))[1]
 
 
 @pytest.fixture(scope="module")
-def derived(mirror, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("superni_derived") / "superni"
-    derive_superni(mirror, out, test_tasks=SAMPLE_TASKS, train_tasks=0)
-    return out
+def mirror(derived) -> Path:
+    """The raw directory the sample was derived from: the real task files and split lists."""
+    return derived.parent / "raw"
 
 
 def test_test_split_is_the_official_selection(derived, references):

@@ -7,7 +7,8 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoTokenizer, RobertaTokenizer, TrainerCallback
+from conftest import RecordSteps, StopAfterFirstSave
+from transformers import AutoTokenizer, RobertaTokenizer
 
 from ftrepro.infer.encoder import predict_encoder
 from ftrepro.io import DataError, write_json, write_jsonl
@@ -127,7 +128,7 @@ def test_predict_gives_other_to_truncated_words(data, tmp_path):
     with torch.no_grad():  # every word the model sees is "time"
         model.heads["slots"][1].bias.copy_(torch.tensor([-50.0, 50.0]))
     model.save_pretrained(tmp_path / "m", load_tokenizer(data / "base", word_level=True))
-    words = "wake me up at seven please".split()
+    words = ["wake", "me", "up", "at", "seven", "please"]
     write_jsonl(tmp_path / "t.jsonl", [{"id": "1", "text": " ".join(words), "words": words,
                                         "labels": {"slots": ["Other"] * 6}}])
     (pred,) = predict_encoder(tmp_path / "m", tmp_path / "t.jsonl", batch_size=2)
@@ -157,24 +158,6 @@ def test_training_beats_chance(data, tmp_path, subtasks):
         correct = sum(p["pred"][subtask] == p["gold"][subtask] for p in predictions) / len(predictions)
         # chance: 1/3 for the intent; a whole slot sequence right by chance is far rarer
         assert correct >= 0.8, (subtask, correct)
-
-
-class StopAfterFirstSave(TrainerCallback):
-    def on_save(self, args, state, control, **kwargs):
-        raise KeyboardInterrupt  # stands for a job killed by the scheduler
-
-
-class RecordSteps(TrainerCallback):
-    def __init__(self):
-        self.start_step, self.steps_run = None, 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start_step = state.global_step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.steps_run += 1
-        if self.start_step is None or state.global_step <= self.start_step:
-            raise AssertionError("global_step did not continue from the checkpoint")
 
 
 def test_training_resumes_from_last_checkpoint(data, tmp_path):

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import string
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import SUPERNI_SAMPLE_TASKS, superni_sample
 from PIL import Image
 from rouge_score import rouge_scorer
 
-from ftrepro.data.superni import derive_superni
 from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.metrics import category_key, score_superni_predictions
@@ -32,8 +31,7 @@ from ftrepro.report.gupta import (
 
 REPO = Path(__file__).resolve().parents[1]
 SUPERNI = REPO.parent / "shared" / "data" / "superni"
-SAMPLE_TASKS = ["task1345_glue_qqp_question_paraprashing", "task102_commongen_sentence_generation",
-                "task1557_jfleg_answer_generation", "task645_summarization"]
+SAMPLE_TASKS = SUPERNI_SAMPLE_TASKS
 RESULTS = REPO / "config" / "targets" / "gupta2023_results.csv"
 CATEGORIES = REPO / "config" / "targets" / "gupta2023_categories.csv"
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
@@ -166,18 +164,13 @@ def test_thesis_categories_pool_the_other_categories_by_examples():
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory) -> Path:
-    raw = tmp_path_factory.mktemp("superni_raw")
-    shutil.copytree(SUPERNI / "splits", raw / "splits")
-    shutil.copytree(SUPERNI / "tasks-sample", raw / "tasks")
-    return raw
+def derived(tmp_path_factory) -> Path:
+    return superni_sample(tmp_path_factory.mktemp("superni"))[1]
 
 
 @pytest.fixture(scope="module")
-def derived(raw, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("superni_derived") / "superni"
-    derive_superni(raw, out, test_tasks=SAMPLE_TASKS, train_tasks=0)
-    return out
+def raw(derived) -> Path:
+    return derived.parent / "raw"
 
 
 def _raw_pairs(raw: Path, prediction) -> list[tuple[str, list[str]]]:

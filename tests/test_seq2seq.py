@@ -8,9 +8,17 @@ import random
 from pathlib import Path
 
 import pytest
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, TrainerCallback
+from conftest import RecordSteps, StopAfterFirstSave
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from ftrepro.data.superni import def_pos_prompt, derive_superni, read_split, read_task
+from ftrepro.data.superni import (
+    def_pos_prompt,
+    derive_superni,
+    prefinetune_records,
+    read_split,
+    read_task,
+    task_records,
+)
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import read_jsonl
@@ -19,8 +27,6 @@ from ftrepro.train.seq2seq import (
     Seq2SeqCollator,
     SourceText,
     accumulation_steps,
-    prefinetune_records,
-    superni_training_records,
     train_seq2seq,
 )
 
@@ -59,15 +65,15 @@ def train_lines(data, task: str) -> list[dict]:
 
 def test_records_are_the_first_lines_of_each_task_concatenated(data):
     first, second = tasks(data)[:2]
-    assert superni_training_records(data / "derived", [first], 3) == train_lines(data, first)[:3]
-    assert superni_training_records(data / "derived", [first], "all") == train_lines(data, first)
+    assert task_records(data / "derived", [first], "train", 3) == train_lines(data, first)[:3]
+    assert task_records(data / "derived", [first], "train", "all") == train_lines(data, first)
     assert len(train_lines(data, first)) == 20
-    assert superni_training_records(data / "derived", [first], 500) == train_lines(data, first)  # fewer: all
-    assert superni_training_records(data / "derived", [first, second], 2) == \
+    assert task_records(data / "derived", [first], "train", 500) == train_lines(data, first)  # fewer: all
+    assert task_records(data / "derived", [first, second], "train", 2) == \
         train_lines(data, first)[:2] + train_lines(data, second)[:2]
     for bad in (0, "100", None):
         with pytest.raises(ValueError, match="samples"):
-            superni_training_records(data / "derived", [first], bad)
+            task_records(data / "derived", [first], "train", bad)
 
 
 def test_prefinetune_records_are_the_whole_set(data):
@@ -169,26 +175,10 @@ def test_training_memorises_and_prediction_comes_back_in_input_order(data, tmp_p
     assert [p["prediction"] for p in predictions] == [r["references"][0] for r in records]
 
 
-class StopAfterFirstSave(TrainerCallback):
-    def on_save(self, args, state, control, **kwargs):
-        raise KeyboardInterrupt  # stands for a job killed by the scheduler
-
-
-class RecordSteps(TrainerCallback):
-    def __init__(self):
-        self.start_step, self.steps_run = None, 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start_step = state.global_step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.steps_run += 1
-
-
 def test_training_with_instructions_resumes_from_the_epoch_checkpoint(data, tmp_path):
     hparams = {**HPARAMS, "epochs": 2, "per_device_batch_size": 2, "effective_batch_size": 2, "max_source_length": 128,
                "instructions": True}
-    records = superni_training_records(data / "derived", tasks(data)[:2], 3)
+    records = task_records(data / "derived", tasks(data)[:2], "train", 3)
     kwargs = {"hparams": hparams, "out_dir": tmp_path / "model", "checkpoint_dir": tmp_path / "ckpt",
               "raw_dir": data / "raw"}
     with pytest.raises(KeyboardInterrupt):

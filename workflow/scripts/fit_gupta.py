@@ -1,17 +1,18 @@
 """Fine-tune a seq2seq model on SuperNI tasks (one task: STL; all: MTL), then predict their test split."""
 
+from ftrepro.data.superni import task_records
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import write_jsonl
-from ftrepro.train.seq2seq import superni_training_records, train_seq2seq
+from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     setting, recipe = sm.params.setting, sm.params.recipe
     hparams = {**recipe, "instructions": setting["instructions"]}
-    records = superni_training_records(sm.input.data, sm.params.tasks, setting["samples"])
-    test = superni_training_records(sm.input.data, sm.params.tasks, split="test")
+    records = task_records(sm.input.data, sm.params.tasks, "train", setting["samples"])
+    test = task_records(sm.input.data, sm.params.tasks, "test")
     log.info("setting %s: %d training records, %d test records", setting, len(records), len(test))
     predictions = fit_and_predict(
         train=lambda model_dir, checkpoint_dir: train_seq2seq(

@@ -3,8 +3,9 @@
 import shutil
 from pathlib import Path
 
+from ftrepro.data.superni import prefinetune_records
 from ftrepro.fit import job_fingerprint, prepare_work_dir
-from ftrepro.train.seq2seq import prefinetune_records, train_seq2seq
+from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

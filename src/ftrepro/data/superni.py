@@ -9,13 +9,14 @@ examples" (`DataCollatorForNI`, protocols.md 1.2) and the bare input of the base
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ftrepro.data import cap_rows
-from ftrepro.io import DataError, atomic_path, read_json, write_json, write_jsonl
+from ftrepro.io import DataError, atomic_path, iter_jsonl, read_json, read_jsonl, write_json, write_jsonl
 
 TEST_SIZE = 100  # the official test selection leads each test task's Instances
 VALIDATION_SIZE = 10
@@ -208,3 +209,24 @@ def _prefinetune_records(raw_dir: Path, names: list[str], per_task: int, seed: i
         instances = task["Instances"]
         rng.shuffle(instances)
         yield from _records(name, task, instances[:per_task])
+
+
+# --- reading the derived layout -------------------------------------------------------------
+
+
+def task_records(derived_dir: Path, tasks: Iterable[str], split: str = "train",
+                 samples: int | str = "all") -> list[dict]:
+    """The first `samples` lines ("all": every line) of each task's derived `split` file, tasks
+    in order: for train, the N-sample subset (all a task has when it has fewer)."""
+    if samples != "all" and not (isinstance(samples, int) and samples > 0):
+        raise ValueError(f"samples must be a positive int or 'all', got {samples!r}")
+    records = []
+    for task in tasks:
+        lines = iter_jsonl(Path(derived_dir) / "tasks" / task / f"{split}.jsonl")
+        records += list(lines if samples == "all" else itertools.islice(lines, samples))
+    return records
+
+
+def prefinetune_records(derived_dir: Path) -> list[dict]:
+    """The pre-finetuning set: every train task x 100 instances."""
+    return read_jsonl(Path(derived_dir) / "prefinetune.jsonl")

@@ -23,8 +23,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from ftrepro.data.superni import read_task
-from ftrepro.io import DataError, atomic_path, read_json, read_jsonl
+from ftrepro.data.superni import read_task, task_records
+from ftrepro.io import DataError, atomic_path, read_json
 
 THESIS_CATEGORIES = ("answerability_classification", "coreference_resolution", "data_to_text",
                      "question_rewriting", "textual_entailment", "title_generation")
@@ -88,10 +88,6 @@ def _tasks(derived_dir: Path, tasks: Iterable[str] | None) -> list[str]:
     return list(tasks) if tasks is not None else list(read_json(derived_dir / "manifest.json")["test_tasks"])
 
 
-def _test_records(derived_dir: Path, task: str) -> list[dict]:
-    return read_jsonl(derived_dir / "tasks" / task / "test.jsonl")
-
-
 def _prediction(record: Mapping, prediction: str) -> dict:
     keys = ("task", "category", "id")
     return {**{k: record[k] for k in keys}, "prediction": prediction, "references": record["references"]}
@@ -100,7 +96,7 @@ def _prediction(record: Mapping, prediction: str) -> dict:
 def copy_input_predictions(derived_dir: str | PathLike, tasks: Iterable[str] | None = None) -> list[dict]:
     """Prediction records whose prediction is the instance input; tasks default to the manifest's."""
     derived_dir = Path(derived_dir)
-    return [_prediction(r, r["input"]) for task in _tasks(derived_dir, tasks) for r in _test_records(derived_dir, task)]
+    return [_prediction(r, r["input"]) for task in _tasks(derived_dir, tasks) for r in task_records(derived_dir, [task], "test")]
 
 
 def _first_demo_output(raw_dir: Path, task: str) -> str:
@@ -118,7 +114,7 @@ def copy_demo_predictions(raw_dir: str | PathLike, derived_dir: str | PathLike,
     records = []
     for task in _tasks(derived_dir, tasks):
         demo = _first_demo_output(raw_dir, task)
-        records += [_prediction(r, demo) for r in _test_records(derived_dir, task)]
+        records += [_prediction(r, demo) for r in task_records(derived_dir, [task], "test")]
     return records
 
 

@@ -9,7 +9,6 @@ checkpoint in `checkpoint_dir`; the finished model is written atomically to `out
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import random
@@ -29,7 +28,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from ftrepro.data.superni import def_pos_prompt, read_task
-from ftrepro.io import atomic_path, iter_jsonl, read_jsonl
+from ftrepro.io import atomic_path
 from ftrepro.models.encoder import IGNORE_INDEX
 from ftrepro.train.encoder import StderrProgress
 
@@ -37,31 +36,6 @@ log = logging.getLogger(__name__)
 
 HPARAM_KEYS = ("learning_rate", "lr_scheduler", "warmup_steps", "epochs", "per_device_batch_size",
                "effective_batch_size", "max_source_length", "max_target_length", "bf16", "seed", "instructions")
-
-
-# --- records ----------------------------------------------------------------------------------
-
-
-def superni_training_records(derived_dir: str | Path, tasks: list[str], samples: int | str = "all",
-                             split: str = "train") -> list[dict]:
-    """The first `samples` lines ("all": every line) of each task's `split` file, tasks in order.
-
-    For train these are the N-sample subset; a task with fewer lines gives all it has, as the
-    derivation's manifest records. Several tasks (multi-task learning) are concatenated; the
-    Trainer shuffles.
-    """
-    if samples != "all" and not (isinstance(samples, int) and samples > 0):
-        raise ValueError(f"samples must be a positive int or 'all', got {samples!r}")
-    records = []
-    for task in tasks:
-        lines = iter_jsonl(Path(derived_dir) / "tasks" / task / f"{split}.jsonl")
-        records += list(lines if samples == "all" else itertools.islice(lines, samples))
-    return records
-
-
-def prefinetune_records(derived_dir: str | Path) -> list[dict]:
-    """The pre-finetuning set: every training task x 100 instances (trained without instructions)."""
-    return read_jsonl(Path(derived_dir) / "prefinetune.jsonl")
 
 
 # --- model input ------------------------------------------------------------------------------
