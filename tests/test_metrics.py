@@ -346,3 +346,59 @@ def test_log_loss_float32_input_uses_float64_eps():
 def test_log_loss_bad_input(y, probs, message):
     with pytest.raises(ValueError, match=message):
         kaggle_log_loss(y, probs)
+
+
+# ----------------------------------------------------------------------------- generated predictions
+
+
+def generated(i, gold, pred, parsed, too_long=False, **extra):
+    return {**rec(i, gold, pred), "output": None if too_long else "x", "parsed": parsed, "too_long": too_long, **extra}
+
+
+def test_parse_failures_and_too_long_prompts_are_separate_rates():
+    records = [
+        generated(1, {"intent": "a"}, {"intent": "a"}, True),
+        generated(2, {"intent": "a"}, {"intent": None}, False),
+        generated(3, {"intent": "a"}, {"intent": None}, False, too_long=True),
+        generated(4, {"intent": "b"}, {"intent": "a"}, True),
+    ]
+    m = score_predictions(records, ["intent"])
+    assert m == {"intent_accuracy": 25.0, "parse_failure_rate": 25.0, "too_long_rate": 25.0, "n_examples": 4}
+
+
+def test_constrained_accuracy_is_its_own_key_beside_generation():
+    records = [
+        generated(1, {"20class": "x.a", "7class": "x"}, {"20class": None, "7class": None}, False,
+                  pred_constrained={"20class": "x.a", "7class": "x"}),
+        generated(2, {"20class": "y.b", "7class": "y"}, {"20class": "y.b", "7class": "y"}, True,
+                  pred_constrained={"20class": "x.a", "7class": "y"}),
+    ]
+    m = score_predictions(records, ["20class", "7class"])
+    assert (m["20class_accuracy"], m["7class_accuracy"]) == (50.0, 50.0)
+    assert (m["constrained_20class_accuracy"], m["constrained_7class_accuracy"]) == (50.0, 100.0)
+
+
+def test_constrained_decoding_covers_sequence_subtasks_only():
+    gold = {"intent": "a", "slots": ["X", "Other"]}
+    records = [generated(1, gold, gold, True, pred_constrained={"intent": "b"})]
+    m = score_predictions(records, ["intent", "slots"])
+    assert m["constrained_intent_accuracy"] == 0.0
+    assert "constrained_slots_f1" not in m and "constrained_slots_accuracy" not in m
+
+
+@pytest.mark.parametrize(
+    "records, message",
+    [
+        ([generated(1, {"intent": "a"}, {"intent": "a"}, True), {**rec(2, {"intent": "a"}, {"intent": "a"}),
+                                                                  "too_long": False}],
+         "id='2' has no 'parsed'"),
+        ([generated(1, {"intent": "a"}, {"intent": "a"}, "yes")], "'parsed' must be true or false"),
+        ([generated(1, {"intent": "a"}, {"intent": "a"}, True, pred_constrained={"7class": "a"})],
+         "pred_constrained must be an object with a 'intent' label"),
+        ([generated(1, {"intent": "a"}, {"intent": "a"}, True, pred_constrained={"intent": None})],
+         "pred_constrained\\['intent'\\] must be a label string"),
+    ],
+)
+def test_generation_fields_are_checked(records, message):
+    with pytest.raises(DataError, match=message):
+        score_predictions(records, ["intent"])

@@ -191,3 +191,62 @@ def test_every_run_table3_needs_is_planned_by_the_dag(targets, monkeypatch):
     planned = set(matrix.runs(cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"}), "zhao2025"))
     needed = set(table3_runs(targets))
     assert len(needed) == 144 and needed <= planned
+
+
+# ----------------------------------------------------------------------------- decoder and API runs
+
+GENERATED = {
+    "20ng-joint.llama3-8b.zero-shot.noft": {
+        "20class_accuracy": 40.0, "7class_accuracy": 50.0, "constrained_20class_accuracy": 61.0,
+        "constrained_7class_accuracy": 72.0, "parse_failure_rate": 12.5, "too_long_rate": 0.0},
+    "massive-joint.llama3-8b.zero-shot.noft": {
+        "intent_accuracy": 30.0, "slots_f1": 5.0, "exact_match": 1.0, "constrained_intent_accuracy": 44.0,
+        "parse_failure_rate": 20.0, "too_long_rate": 2.5},
+    "massive-intent.gpt-4o.five-shot.noft": {"intent_accuracy": 80.0, "parse_failure_rate": 1.0, "too_long_rate": 0.0},
+}
+
+
+def test_constrained_and_failure_rates_sit_beside_the_generation_numbers(targets):
+    table = build_table3(targets, {**METRICS, **GENERATED})
+    c20 = cell(table, "llama3-8b", "zero", "no", "ng20_consolidated_20class")
+    assert (c20.ours, c20.constrained, c20.parse_failure_rate, c20.too_long_rate) == (40.0, 61.0, 12.5, 0.0)
+    assert c20["diff"] == pytest.approx(40.0 - c20.paper)  # the paper is compared with generation only
+    slots = cell(table, "llama3-8b", "zero", "no", "massive_consolidated_slots")
+    assert slots.ours == 5.0 and math.isnan(slots.constrained) and slots.too_long_rate == 2.5
+    api = cell(table, "gpt-4o", "five", "no", "massive_dual_intent")
+    assert math.isnan(api.constrained) and api.parse_failure_rate == 1.0
+    encoder = cell(table, "roberta-base", "", "yes", "ng20_consolidated_20class")
+    assert math.isnan(encoder.constrained) and math.isnan(encoder.parse_failure_rate)
+    not_run = cell(table, "llama3-8b", "five", "no", "ng20_consolidated_20class")
+    assert math.isnan(not_run.constrained) and math.isnan(not_run.too_long_rate)
+
+
+def test_a_bad_constrained_value_is_an_error(targets):
+    bad = {"20ng-7class.llama3-8b.zero-shot.noft": {"7class_accuracy": 1.0, "constrained_7class_accuracy": "high"}}
+    with pytest.raises(DataError, match="'constrained_7class_accuracy' must be a finite number"):
+        build_table3(targets, bad)
+
+
+def markdown_rows(section: str) -> list[dict[str, str]]:
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+def test_markdown_shows_constrained_and_failures_in_tables_of_their_own(tmp_path, targets):
+    table = build_table3(targets, {**METRICS, **GENERATED})
+    write_table3(table, tmp_path / "table3.csv", tmp_path / "table3.md")
+    main, constrained, failures = (tmp_path / "table3.md").read_text(encoding="utf-8").split("\n## ")
+    assert "61.0" not in main and "12.5" not in main
+    assert constrained.startswith("Constrained decoding") and failures.startswith("Generated outputs")
+    [row] = markdown_rows(constrained)
+    assert (row["model"], row["shots"], row["finetuned"]) == ("llama3-8b", "zero", "no")
+    assert (row["20NG consolidated 20-class"], row["20NG consolidated 7-class"]) == ("61.0", "72.0")
+    assert row["MASSIVE consolidated intent"] == "44.0"
+    assert "MASSIVE consolidated slots F1" not in row and "20NG dual 20-class" not in row
+    rows = {row["model"]: row for row in markdown_rows(failures)}
+    assert set(rows) == {"llama3-8b", "gpt-4o"}
+    assert (rows["llama3-8b"]["20ng-joint"], rows["llama3-8b"]["massive-joint"]) == ("12.5 / 0.0", "20.0 / 2.5")
+    assert rows["llama3-8b"]["20ng-7class"] == "" and rows["gpt-4o"]["massive-intent"] == "1.0 / 0.0"
+    back = pd.read_csv(tmp_path / "table3.csv")
+    assert {"constrained", "parse_failure_rate", "too_long_rate"} <= set(back.columns)

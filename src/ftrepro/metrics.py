@@ -156,9 +156,16 @@ def score_predictions(
     run has both intent and slots; ``n_examples``. A null prediction (no parsable answer) counts
     as wrong: ``""`` for a label, no slots (all ``Other``) for a slot sequence. ``source`` names
     the file in error messages.
+
+    Generated predictions (decoder and API runs) add, when their records carry the fields:
+    ``too_long_rate`` (percent of records whose prompt did not fit, ``"too_long": true``),
+    ``parse_failure_rate`` (percent of records with an output that did not parse,
+    ``"parsed": false``, too-long prompts not counted again) and ``constrained_<subtask>_accuracy``
+    from ``"pred_constrained"`` (constrained decoding, a column of its own).
     """
     if not subtasks:
         raise ValueError("score_predictions: no subtasks given")
+    records = list(records)
     gold, pred = _columns(records, subtasks, source)
     metrics: dict[str, float | int] = {}
     for s in subtasks:
@@ -172,8 +179,57 @@ def score_predictions(
         gold_bio, pred_bio = _bio_pairs(gold["slots"], [p or [] for p in pred["slots"]], OUTSIDE)
         hits = [gi == pi and gb == pb for gi, pi, gb, pb in zip(gold["intent"], pred["intent"], gold_bio, pred_bio)]
         metrics["exact_match"] = 100.0 * sum(hits) / len(hits)
+    metrics.update(_generation_rates(records, source))
+    metrics.update(_constrained_accuracies(records, subtasks, gold, source))
     metrics["n_examples"] = len(gold[subtasks[0]])
     return metrics
+
+
+def _field_in_all(records: Sequence[Mapping], field: str, source: str) -> list | None:
+    """The values of an optional record field: None when no record has it; every record or none must."""
+    having = [rec for rec in records if field in rec]
+    if not having:
+        return None
+    if len(having) != len(records):
+        missing = next(rec for rec in records if field not in rec)
+        raise DataError(f"{source}: record id={missing.get('id')!r} has no {field!r} but others have")
+    return [rec[field] for rec in records]
+
+
+def _generation_rates(records: Sequence[Mapping], source: str) -> dict[str, float]:
+    """too_long_rate and parse_failure_rate (percent of all records) from the generation fields."""
+    flags = {field: _field_in_all(records, field, source) for field in ("too_long", "parsed")}
+    for field, values in flags.items():
+        if values is not None and not all(isinstance(v, bool) for v in values):
+            raise DataError(f"{source}: {field!r} must be true or false in every record")
+    too_long = flags["too_long"] or [False] * len(records)
+    rates = {}
+    if flags["too_long"] is not None:
+        rates["too_long_rate"] = 100.0 * sum(too_long) / len(records)
+    if flags["parsed"] is not None:
+        failures = [not ok and not long for ok, long in zip(flags["parsed"], too_long)]
+        rates["parse_failure_rate"] = 100.0 * sum(failures) / len(records)
+    return rates
+
+
+def _constrained_accuracies(records: Sequence[Mapping], subtasks: Sequence[str], gold: Mapping,
+                            source: str) -> dict[str, float]:
+    """constrained_<subtask>_accuracy for the sequence-level subtasks of ``pred_constrained``."""
+    chosen = _field_in_all(records, "pred_constrained", source)
+    if chosen is None:
+        return {}
+    accuracies = {}
+    for s in subtasks:
+        if s in WORD_SUBTASKS:
+            continue
+        preds = []
+        for rec, labels in zip(records, chosen):
+            where = f"{source}: record id={rec.get('id')!r}"
+            if not isinstance(labels, Mapping) or s not in labels:
+                raise DataError(f"{where}: pred_constrained must be an object with a {s!r} label")
+            preds.append(_check_label(labels[s], s, where, "pred_constrained", allow_none=False))
+        accuracies[f"constrained_{s}_accuracy"] = 100.0 * accuracy(gold[s], preds)
+    return accuracies
 
 
 # --------------------------------------------------------------------------- SuperNI
@@ -312,3 +368,43 @@ def kaggle_log_loss(y_true: Sequence[int], probs) -> float:
     probs = np.clip(probs, eps, 1 - eps)
     probs = probs / probs.sum(axis=1, keepdims=True)
     return float(-np.log(probs[np.arange(len(y)), y]).mean())
+
+
+PREFERENCE_LABELS = ("A", "B", "tie")
+
+
+def _preference_row(rec: Any, where: str) -> tuple[int, list[float]]:
+    """(gold class index, [p(A), p(B), p(tie)]) of one band2025 prediction record, checked."""
+    if not isinstance(rec, Mapping):
+        raise DataError(f"{where}: expected an object with id, label, probs")
+    if not isinstance(rec.get("id"), str) or not rec["id"]:
+        raise DataError(f"{where}: 'id' must be a non-empty string, got {rec.get('id')!r:.80}")
+    if rec.get("label") not in PREFERENCE_LABELS:
+        raise DataError(f"{where}: 'label' must be one of {list(PREFERENCE_LABELS)}, got {rec.get('label')!r:.80}")
+    probs = rec.get("probs")
+    if not isinstance(probs, Mapping) or set(probs) != set(PREFERENCE_LABELS):
+        raise DataError(f"{where}: 'probs' must map exactly {list(PREFERENCE_LABELS)} to numbers, got {probs!r:.80}")
+    row = [probs[label] for label in PREFERENCE_LABELS]
+    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < float("inf") for p in row):
+        raise DataError(f"{where}: probabilities must be finite numbers >= 0, got {row!r:.80}")
+    return PREFERENCE_LABELS.index(rec["label"]), row
+
+
+def score_preference_predictions(records: Iterable[Mapping], source: str = "predictions") -> dict:
+    """The metrics.json dict of one band2025 run: Kaggle log loss, accuracy (argmax) and the count.
+
+    Records are ``{"id", "label": "A" | "B" | "tie", "probs": {"A": p, "B": p, "tie": p}}``.
+    """
+    y, probs, seen = [], [], set()
+    for i, rec in enumerate(records, start=1):
+        where = f"{source}: record {i}" + (f" (id={rec.get('id')!r})" if isinstance(rec, Mapping) else "")
+        label, row = _preference_row(rec, where)
+        if rec.get("id") in seen:
+            raise DataError(f"{where}: duplicate id")
+        seen.add(rec.get("id"))
+        y.append(label)
+        probs.append(row)
+    if not y:
+        raise DataError(f"{source}: no predictions to score")
+    return {"log_loss": kaggle_log_loss(y, probs), "accuracy": accuracy(y, np.argmax(probs, axis=1).tolist()),
+            "n_examples": len(y)}

@@ -1,5 +1,38 @@
-"""Prompted full fine-tuning of a Llama model (issue 4)."""
+"""Prompted full fine-tuning of an open decoder on one zhao2025 task (section 5.7), loss on the
+answer tokens, then generation (and constrained decoding) on the test split. GPU jobs train on
+every GPU of the job under torchrun (ftrepro.train.launch)."""
 
-from ftrepro.workflow import not_built_yet
+from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.infer.zhao2025 import predict_records, rendered_examples, task_demos, training_examples
+from ftrepro.io import read_json, read_jsonl, write_jsonl
+from ftrepro.train.launch import train_on_job_gpus
+from ftrepro.workflow import job
 
-not_built_yet(snakemake, "zhao2025 decoder", "issue 4: zhao2025 decoder LLMs")  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    subtasks, dataset, hparams = sm.params.subtasks, sm.params.dataset, sm.params.hparams
+    labels = read_json(sm.input.labels)
+    train = read_jsonl(sm.input.train)
+    demos = task_demos(train, subtasks, sm.wildcards.shots, sm.params.demo_seed)
+    examples = [{"prompt": e["prompt"], "answer": e["answer"]}
+                for e in training_examples(sm.input.base, train, subtasks, dataset, labels, demos)]
+    test = rendered_examples(sm.input.base, read_jsonl(sm.input.test), subtasks, dataset, labels, demos)
+    log.info("%s %s: %d training examples, %d test prompts, %d GPU(s), hyperparameters %s",
+             sm.wildcards.task, sm.wildcards.shots, len(examples), len(test), sm.resources.gpu, hparams)
+    predictions = fit_and_predict(
+        train=lambda model_dir, checkpoint_dir: train_on_job_gpus(
+            sm.resources.gpu, sm.input.base, examples, hparams, model_dir, checkpoint_dir,
+            deepspeed=sm.params.deepspeed,
+        ),
+        predict=lambda model_dir: predict_records(
+            model_dir, test, subtasks, dataset, labels, max_new_tokens=hparams["max_new_tokens"],
+            batch_size=hparams["predict_batch_size"], constrained=sm.params.constrained,
+        ),
+        fingerprint=job_fingerprint(
+            {"subtasks": subtasks, "shots": sm.wildcards.shots, "hparams": hparams, "deepspeed": sm.params.deepspeed,
+             "demo_seed": sm.params.demo_seed, "constrained": sm.params.constrained},
+            [sm.input.base, sm.input.train, sm.input.test, sm.input.labels],
+        ),
+        **sm.params.fit,
+    )
+    log.info("%d predictions", write_jsonl(sm.output[0], predictions))

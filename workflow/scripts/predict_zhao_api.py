@@ -1,5 +1,24 @@
-"""The zhao2025 prompts through an OpenAI-compatible API (issue 4)."""
+"""The zhao2025 prompts through an OpenAI-compatible chat API (issue 4): resumable per record."""
 
-from ftrepro.workflow import not_built_yet
+from ftrepro.fit import job_fingerprint
+from ftrepro.infer.zhao_api import predict_api
+from ftrepro.io import read_json
+from ftrepro.prompts.zhao2025 import TEMPLATES_FILE, run_examples
+from ftrepro.workflow import job
 
-not_built_yet(snakemake, "zhao2025 API", "issue 4: zhao2025 decoder LLMs")  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    labels = read_json(sm.input.labels)
+    examples = run_examples(sm.params.task, sm.wildcards.shots, sm.input.train, sm.input.test, labels,
+                            sm.params.demo_seed)
+    log.info("%d %s prompts for %s at %s", len(examples), sm.wildcards.shots, sm.params.model_id,
+             sm.params.api["base_url"] or "the default endpoint")
+    # answers of another model, prompt, endpoint or answer length are never reused
+    request = {key: sm.params.api[key] for key in ("base_url", "max_tokens")}
+    params = {"model_id": sm.params.model_id, "task": sm.params.task, "shots": sm.wildcards.shots,
+              "demo_seed": sm.params.demo_seed, **request}
+    records = predict_api(examples, labels, sm.params.model_id, sm.params.api, sm.output[0],
+                          work_dir=sm.params.work_dir,
+                          fingerprint=job_fingerprint(params, [*sm.input, str(TEMPLATES_FILE)]))
+    log.info("%d predictions, %d unparsed, %d too long", len(records),
+             sum(not r["parsed"] and not r["too_long"] for r in records), sum(r["too_long"] for r in records))

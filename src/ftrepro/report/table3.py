@@ -3,6 +3,10 @@
 The targets CSV (config/targets/zhao2025_table3.csv) has one row per model / shots / finetuned
 and eight value columns; each cell is one metric of one run. A run we have no metrics for is
 reported as "not run", never filled in.
+
+Decoder and API runs add, beside each cell, what the paper's generation numbers must not absorb:
+``constrained`` (the label chosen by likelihood among the candidates, our addition) and the run's
+``parse_failure_rate`` and ``too_long_rate``. The markdown shows them as separate tables.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ HEADERS = {
     "massive_consolidated_slots": "MASSIVE consolidated slots F1",
 }
 KEY_COLUMNS = ["model", "shots", "finetuned"]
+# run-level rates of generated predictions (percent of test records), ftrepro.metrics
+RATES = {"parse_failure_rate": "parse failures", "too_long_rate": "too long"}
 SHOTS = {"": None, "zero": "zero-shot", "five": "five-shot"}
 FINETUNED = {"yes": "ft", "no": "noft"}
 NOT_RUN = "not run"
@@ -125,10 +131,17 @@ def _ours(run: str, metric: str, metrics: Mapping[str, Mapping]) -> float | None
     return float(value)
 
 
+def _optional(run: str, key: str, metrics: Mapping[str, Mapping]) -> float:
+    """A metric of a run that was run, which only some runs have (constrained decoding,
+    generation rates); NaN where absent."""
+    return _ours(run, key, metrics) if key in metrics[run] else math.nan
+
+
 def build_table3(targets: pd.DataFrame, metrics: Mapping[str, Mapping]) -> pd.DataFrame:
     """Long table, one row per cell: keys, dataset, setup, task, metric, run, paper, ours, diff,
-    status. `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"}
-    gives status "not run" with empty ours and diff."""
+    status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has them).
+    `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
+    status "not run" with empty ours and diff."""
     rows = []
     for _, target in targets.iterrows():
         shots = "" if pd.isna(target["shots"]) else target["shots"]
@@ -143,6 +156,8 @@ def build_table3(targets: pd.DataFrame, metrics: Mapping[str, Mapping]) -> pd.Da
                 "ours": float("nan") if ours is None else ours,
                 "diff": float("nan") if ours is None else ours - paper,
                 "status": NOT_RUN if ours is None else "ok",
+                "constrained": _optional(run, f"constrained_{metric}", metrics) if ours is not None else math.nan,
+                **{rate: _optional(run, rate, metrics) if ours is not None else math.nan for rate in RATES},
             })
     return pd.DataFrame(rows)
 
@@ -170,8 +185,37 @@ def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def constrained_layout(table: pd.DataFrame) -> pd.DataFrame:
+    """Our constrained-decoding accuracy per cell, for the rows whose runs have one."""
+    cells = table.dropna(subset=["constrained"])
+    headers = [HEADERS[c] for c in CELLS if c in set(cells["column"])]
+    rows = []
+    for keys, group in cells.groupby(KEY_COLUMNS, sort=False):
+        rows.append({**dict(zip(KEY_COLUMNS, keys)), **dict.fromkeys(headers, ""),
+                     **{HEADERS[c["column"]]: f"{c['constrained']:.1f}" for _, c in group.iterrows()}})
+    return pd.DataFrame(rows, columns=KEY_COLUMNS + headers)
+
+
+def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
+    """"parse failures / too long" (percent of test records) per run, for the generated ones."""
+    runs = table.dropna(subset=list(RATES), how="all").drop_duplicates("run")
+    tasks = list(dict.fromkeys(task for _, _, task, _ in CELLS.values()))
+    rows = []
+    for keys, group in runs.groupby(KEY_COLUMNS, sort=False):
+        row = {**dict(zip(KEY_COLUMNS, keys)), **dict.fromkeys(tasks, "")}
+        for _, run in group.iterrows():
+            row[run["task"]] = " / ".join("-" if math.isnan(run[rate]) else f"{run[rate]:.1f}" for rate in RATES)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=KEY_COLUMNS + tasks)
+
+
+def _section(title: str, layout: pd.DataFrame) -> str:
+    return f"\n## {title}\n\n{layout.to_markdown(index=False, disable_numparse=True)}\n" if len(layout) else ""
+
+
 def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike) -> None:
-    """CSV of the long table and a markdown table in the paper's layout (both atomic)."""
+    """CSV of the long table and markdown (both atomic): the paper's layout, then our
+    constrained-decoding numbers and the generation failure rates, each a table of its own."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
@@ -181,6 +225,10 @@ def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | P
         f"{n_run} of {len(table)} cells run.\n\n"
         + paper_layout(table).to_markdown(index=False)
         + "\n"
+        + _section("Constrained decoding (ours, not in the paper): the candidate label of highest likelihood",
+                   constrained_layout(table))
+        + _section("Generated outputs: parse failures / prompts too long for the context (% of test records)",
+                   failure_layout(table))
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,121 @@
+"""An OpenAI-compatible chat client: OpenAI itself, or a local vLLM / llama.cpp server via ``base_url``.
+
+Settings are the config's ``api`` block. The key is read from the environment variable it names
+(never from the config, never logged). Rate limits (429), server errors (5xx), timeouts and
+dropped connections are retried by the openai client itself with exponential backoff, honouring
+Retry-After (``max_retries``). ``chat_many`` answers many requests concurrently and resumably: each
+answer is appended to a partial file as it arrives, so a killed job loses only requests in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import openai
+from tqdm import tqdm
+
+from ftrepro.io import DataError
+
+log = logging.getLogger(__name__)
+
+# How servers say a prompt is longer than the model's context: OpenAI's error code, vLLM's and
+# llama.cpp's messages.
+CONTEXT_ERROR_CODES = frozenset({"context_length_exceeded"})
+CONTEXT_ERROR_PHRASES = ("maximum context length", "context length", "context size", "context window")
+
+
+class MissingApiKey(RuntimeError):
+    pass
+
+
+class PromptTooLong(ValueError):
+    """The endpoint refused a prompt as longer than the model's context."""
+
+
+def make_client(settings: Mapping[str, Any]) -> openai.OpenAI:
+    """A client for the config's ``api`` block: base_url (None: OpenAI, or OPENAI_BASE_URL if set),
+    key_env, max_retries, timeout_s."""
+    key = os.environ.get(settings["key_env"])
+    if not key:
+        raise MissingApiKey(f"the API key's environment variable {settings['key_env']} is not set (config api.key_env)")
+    return openai.OpenAI(api_key=key, base_url=settings["base_url"], max_retries=settings["max_retries"],
+                         timeout=settings["timeout_s"])
+
+
+def _is_context_error(error: openai.BadRequestError) -> bool:
+    message = str(error).lower()
+    return error.code in CONTEXT_ERROR_CODES or any(phrase in message for phrase in CONTEXT_ERROR_PHRASES)
+
+
+def chat(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]], **request: Any) -> str:
+    """The reply to ``messages``, at temperature 0 unless ``request`` sets it.
+
+    ``request`` goes to the chat completions call as is (max_tokens, response_format, seed, ...).
+    Raises PromptTooLong when the endpoint says the prompt does not fit the model's context.
+    """
+    try:
+        response = client.chat.completions.create(model=model, messages=list(messages),
+                                                  **{"temperature": 0, **request})
+    except openai.BadRequestError as e:
+        if _is_context_error(e):
+            raise PromptTooLong(str(e)) from e
+        raise
+    return response.choices[0].message.content or ""
+
+
+def _answer(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]], request: Mapping) -> dict:
+    try:
+        return {"output": chat(client, model, messages, **request), "too_long": False}
+    except PromptTooLong:
+        return {"output": None, "too_long": True}
+
+
+def read_partial(path: Path) -> dict[str, dict]:
+    """{id: answer} from a partial file; a torn last line (killed mid-write) is cut off the file."""
+    if not path.exists():
+        return {}
+    done, good_bytes = {}, 0
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                if line.endswith(b"\n"):
+                    raise DataError(f"{path}: byte {good_bytes}: a malformed line before the last one") from None
+                break  # no newline: the write was cut short
+            done[row["id"]] = row
+            good_bytes += len(line)
+    os.truncate(path, good_bytes)
+    return done
+
+
+def chat_many(client: openai.OpenAI, model: str, requests: Mapping[str, Sequence[Mapping[str, str]]],
+              partial_path: str | os.PathLike, *, max_concurrency: int, **request: Any) -> dict[str, dict]:
+    """{id: {"output": reply or None, "too_long": bool}} for every id of ``requests`` (id -> messages).
+
+    Answers already in ``partial_path`` are reused and the rest asked, ``max_concurrency`` at a time;
+    each is appended there as it arrives. The partial file belongs to one model and one set of
+    prompts: callers keep it in a work directory stamped with their job's fingerprint (ftrepro.fit).
+    """
+    partial_path = Path(partial_path)
+    done = read_partial(partial_path)
+    todo = [key for key in requests if key not in done]
+    log.info("%d requests to %s, %d answered before", len(todo), model, len(requests) - len(todo))
+    with open(partial_path, "a", encoding="utf-8") as partial, ThreadPoolExecutor(max_concurrency) as pool:
+        futures = {pool.submit(_answer, client, model, requests[key], request): key for key in todo}
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc=model, mininterval=10):
+                row = {"id": futures[future], **future.result()}
+                partial.write(json.dumps(row, ensure_ascii=False) + "\n")
+                partial.flush()
+                done[row["id"]] = row
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a failed request ends the job without asking the rest
+            raise
+    return {key: {"output": done[key]["output"], "too_long": done[key]["too_long"]} for key in requests}

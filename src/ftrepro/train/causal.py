@@ -1,0 +1,221 @@
+"""Full fine-tuning of a causal LM on (prompt, answer) pairs with transformers' Trainer.
+
+Task-agnostic: zhao2025 trains Llama on its classification prompts, gupta2023 SmolLM2 on SuperNI
+prompts. The loss covers the answer tokens and the EOS after them only (labels -100 on the
+prompt and on padding). Micro-batches hold neighbours in the length order of the examples
+(LengthBucketSampler), so padding stays a small share of the processed tokens
+(benchmarks/padding.py). Packing several examples into one row would remove padding altogether,
+but without varlen flash-attention kernels (GPU only) the row's attention is computed in full
+under a block mask, which costs more than the padding it saves. A killed job resumes from the
+last step checkpoint in `checkpoint_dir`; the finished model is written atomically to `out_dir`.
+Multi-GPU runs start this once per GPU (ftrepro.train.launch).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Sampler
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from ftrepro.io import DataError, atomic_path
+from ftrepro.models.encoder import IGNORE_INDEX
+from ftrepro.train.encoder import StderrProgress
+from ftrepro.train.seq2seq import accumulation_steps
+
+log = logging.getLogger(__name__)
+
+HPARAM_KEYS = ("learning_rate", "lr_scheduler", "warmup_steps", "per_device_batch_size", "effective_batch_size",
+               "max_length", "bf16", "activation_checkpointing", "save_steps", "seed")
+
+
+# --- examples -> token ids ----------------------------------------------------------------------
+
+
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """Token ids of a rendered prompt. A chat template writes the BOS token into the text
+    itself; the tokenizer adds it only to a prompt that lacks it (never twice)."""
+    has_bos = tokenizer.bos_token is not None and prompt.startswith(tokenizer.bos_token)
+    return tokenizer(prompt, add_special_tokens=not has_bos)["input_ids"]
+
+
+def encode_answer(tokenizer, answer: str) -> list[int]:
+    """The answer's ids then EOS: what the model must emit after the prompt and when to stop."""
+    return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def cut_middle(ids: list[int], budget: int) -> list[int]:
+    """The first and last halves of `budget` tokens of `ids`. Prompts hold the instruction (and
+    label list) at the head and the input's end and the answer cue ("Label: [/INST]", the chat
+    template's assistant header) at the tail; the middle (demonstrations, the body of a long
+    input) is what a model can best do without."""
+    if len(ids) <= budget:
+        return ids
+    head = budget // 2
+    return ids[:head] + ids[len(ids) - (budget - head):]
+
+
+def encode_example(tokenizer, example: dict, max_length: int) -> dict:
+    """{"input_ids", "labels"} of one example: prompt then answer + EOS, the labels -100 on the
+    prompt. A too-long example keeps its whole answer and loses the middle of its prompt."""
+    prompt, answer = encode_prompt(tokenizer, example["prompt"]), encode_answer(tokenizer, example["answer"])
+    if len(answer) >= max_length:
+        raise DataError(f"example {example.get('id', '')!r}: the answer alone has {len(answer)} tokens, "
+                        f"max_length is {max_length}")
+    prompt = cut_middle(prompt, max_length - len(answer))
+    return {"input_ids": prompt + answer, "labels": [IGNORE_INDEX] * len(prompt) + answer}
+
+
+def encode_examples(tokenizer, examples: Sequence[dict], max_length: int) -> list[dict]:
+    features = [encode_example(tokenizer, example, max_length) for example in examples]
+    cut = sum(len(f["input_ids"]) == max_length for f in features)
+    log.info("%d examples, %d tokens, %d at max_length %d (prompt middle cut)",
+             len(features), sum(len(f["input_ids"]) for f in features), cut, max_length)
+    return features
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def train_causal_lm(base_dir: str | Path, examples: Sequence[dict], hparams: dict, out_dir: str | Path,
+                    checkpoint_dir: str | Path, deepspeed: str | Path | None = None, callbacks=()) -> dict:
+    """Fine-tune the causal LM in `base_dir` on {"prompt", "answer"} examples; save model and
+    tokenizer to `out_dir`.
+
+    `hparams`: HPARAM_KEYS and `max_steps` or `epochs`. `deepspeed`: a DeepSpeed JSON config
+    (config/deepspeed/), for processes started by torchrun. Returns a summary {global_step,
+    training_loss, train_runtime, resumed_from}.
+    """
+    missing = [k for k in HPARAM_KEYS if k not in hparams]
+    if "max_steps" not in hparams and "epochs" not in hparams:
+        missing.append("max_steps or epochs")
+    if missing:
+        raise ValueError(f"causal LM hparams lack {', '.join(missing)}")
+    if not examples:
+        raise ValueError("no training examples")
+    checkpoint_dir = Path(checkpoint_dir)
+    trainer = causal_trainer(base_dir, examples, hparams, checkpoint_dir, deepspeed, callbacks)
+    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.model.config.use_cache = True  # for generation from the saved model
+    final = checkpoint_dir / "final"
+    trainer.save_model(str(final))  # on every process: ZeRO-3 gathers the weights; the main process writes
+    if trainer.is_world_process_zero():
+        with atomic_path(out_dir) as tmp:
+            shutil.move(final, tmp)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {"global_step": result.global_step, "training_loss": result.training_loss,
+            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
+
+
+def causal_trainer(base_dir: str | Path, examples: Sequence[dict], hparams: dict, checkpoint_dir: Path,
+                   deepspeed: str | Path | None = None, callbacks=()) -> Trainer:
+    """The Trainer of `train_causal_lm`: encoded examples, length-grouped padded batches."""
+    set_seed(hparams["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token is None:  # Llama has none; padding is masked out of attention and loss
+        tokenizer.pad_token = tokenizer.eos_token
+    # before the model: with ZeRO-3 the arguments make from_pretrained load the weights sharded
+    args = _training_args(hparams, checkpoint_dir, deepspeed)
+    log.info("batch of %d: %d process(es) x %d per device x %d accumulation steps", hparams["effective_batch_size"],
+             args.world_size, args.per_device_train_batch_size, args.gradient_accumulation_steps)
+    model = load_for_training(base_dir)
+    max_length = min(hparams["max_length"], model.config.max_position_embeddings)
+    trainer = LengthGroupedTrainer(
+        model=model, args=args, train_dataset=encode_examples(tokenizer, examples, max_length),
+        data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX),
+        processing_class=tokenizer, callbacks=list(callbacks))
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StderrProgress)
+    return trainer
+
+
+class LengthBucketSampler(Sampler[int]):
+    """Example indices in buckets of `bucket_size` neighbours in length order, buckets in random
+    order. Each epoch (seed + epoch: a resumed run replays it) the examples are shuffled, so ties
+    fall differently, sorted by length and cut into buckets; the buckets are shuffled but a
+    smaller last one stays last, so that every later bucket still starts a batch."""
+
+    def __init__(self, lengths: Sequence[int], bucket_size: int, seed: int):
+        self.lengths, self.bucket_size, self.seed, self.epoch = list(lengths), bucket_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = random.Random(self.seed + self.epoch)
+        order = sorted(rng.sample(range(len(self.lengths)), len(self.lengths)), key=self.lengths.__getitem__)
+        buckets = [order[i:i + self.bucket_size] for i in range(0, len(order), self.bucket_size)]
+        last = [buckets.pop()] if len(buckets[-1]) < self.bucket_size else []
+        rng.shuffle(buckets)
+        return iter([i for bucket in buckets + last for i in bucket])
+
+
+class LengthGroupedTrainer(Trainer):
+    """A Trainer whose micro-batches (on all GPUs at once) each come from one length bucket."""
+
+    def _get_train_sampler(self, train_dataset=None) -> Sampler:
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        return LengthBucketSampler([len(feature["input_ids"]) for feature in dataset],
+                                   self.args.per_device_train_batch_size * self.args.world_size, self.args.seed)
+
+
+def load_for_training(base_dir: str | Path):
+    """The model in float32, whatever its checkpoint's dtype: with bf16 autocast (or DeepSpeed's
+    bf16 mode) the optimizer still updates float32 weights, where a 1e-6 step is not rounded
+    away. No KV cache: training needs none."""
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model.config.use_cache = False
+    return model
+
+
+def _training_args(hparams: dict, checkpoint_dir: Path, deepspeed: str | Path | None) -> TrainingArguments:
+    gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        learning_rate=hparams["learning_rate"],
+        lr_scheduler_type=hparams["lr_scheduler"],
+        warmup_steps=hparams["warmup_steps"],
+        max_steps=hparams.get("max_steps", -1),
+        num_train_epochs=hparams.get("epochs", 1),  # ignored when max_steps is set
+        per_device_train_batch_size=hparams["per_device_batch_size"],
+        gradient_accumulation_steps=accumulation_steps(hparams),
+        optim="adamw_torch",  # without DeepSpeed; its config names its own AdamW
+        weight_decay=0.0,
+        seed=hparams["seed"],
+        bf16=bool(hparams["bf16"]) and gpu and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=bool(hparams["activation_checkpointing"]),
+        activation_checkpointing_kwargs={"use_reentrant": False},
+        deepspeed=str(deepspeed) if deepspeed is not None else None,
+        eval_strategy="no",
+        save_strategy="steps",
+        save_steps=hparams["save_steps"],
+        save_total_limit=1,
+        logging_strategy="steps",
+        logging_steps=10,
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=gpu,
+        use_cpu=not gpu,  # several CPU processes under torchrun then train together (gloo) too
+        remove_unused_columns=False,
+    )
