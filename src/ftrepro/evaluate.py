@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftrepro.io import DataError, read_jsonl
-from ftrepro.metrics import score_predictions, score_superni_predictions
+from ftrepro.metrics import score_predictions, score_preference_predictions, score_superni_predictions
 
 
 def score_run(paper: str, predictions_path: str | Path) -> dict:
@@ -16,4 +16,6 @@ def score_run(paper: str, predictions_path: str | Path) -> dict:
         return score_predictions(records, list(records[0]["gold"]), source=str(predictions_path))
     if paper == "gupta2023":
         return score_superni_predictions(records, source=str(predictions_path))
+    if paper == "band2025":
+        return score_preference_predictions(records, source=str(predictions_path))
     raise NotImplementedError(f"scoring of {paper} runs arrives with that paper's issue")

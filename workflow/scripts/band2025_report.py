@@ -1,5 +1,17 @@
-"""Figures 10 and 11 of band2025 (issue 6)."""
+"""band2025's log-loss table, Figures 10 and 11, the efficiency score and a Kaggle submission CSV per run."""
 
-from ftrepro.workflow import not_built_yet
+from pathlib import Path
 
-not_built_yet(snakemake, "band2025 report", "issue 6: band2025 preference classification")  # noqa: F821 (snakemake is injected)
+from ftrepro.io import read_json
+from ftrepro.report.band import parameter_count, write_band_report, write_submission
+from ftrepro.workflow import job
+
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    metrics = {Path(p).parent.name: read_json(p) for p in sm.input.metrics}
+    our_params = {Path(base).name: parameter_count(base) for base in sm.input.bases}
+    table = write_band_report(sm.params.runs, metrics, sm.input.targets, sm.input.parameters, our_params,
+                              Path(sm.output.tables[0]).parents[1])
+    log.info("log loss:\n%s", table.to_string())
+    for predictions, submission in zip(sm.input.predictions, sm.output.submissions, strict=True):  # same run order
+        log.info("%s: %d rows", submission, write_submission(predictions, submission))

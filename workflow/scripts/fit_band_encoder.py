@@ -1,5 +1,28 @@
-"""Single / parallel BERT on arena preferences (issue 6)."""
+"""Single / Parallel BERT on the arena preferences (band2025), then predict the validation split."""
 
-from ftrepro.workflow import not_built_yet
+from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.infer.preference import predict_preference
+from ftrepro.io import write_jsonl
+from ftrepro.train.preference import train_preference
+from ftrepro.workflow import job
 
-not_built_yet(snakemake, "band2025 encoder", "issue 6: band2025 preference classification")  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    params = {"architecture": sm.wildcards.architecture, "hparams": sm.params.hparams,
+              "allocation": sm.params.allocation, "frozen_layers": sm.params.frozen_layers}
+    log.info("%s", params)
+
+    def train(model_dir, checkpoint_dir):
+        summary = train_preference(sm.input.base, sm.input.train, sm.input.validation, params["architecture"],
+                                   params["hparams"], params["allocation"], model_dir, checkpoint_dir,
+                                   frozen_layers=params["frozen_layers"])
+        log.info("trained: %s", summary)
+
+    records = fit_and_predict(
+        train=train,
+        predict=lambda model_dir: predict_preference(model_dir, sm.input.validation,
+                                                     batch_size=params["hparams"]["batch_size"]),
+        fingerprint=job_fingerprint(params, list(sm.input)),
+        **sm.params.fit,
+    )
+    log.info("%d predictions", write_jsonl(sm.output[0], records))

@@ -1,5 +1,21 @@
-"""Llama 3.1 8B LoRA classifier (issue 6)."""
+"""A decoder LLM as a LoRA sequence classifier on the arena preferences (band2025), then validation predictions."""
 
-from ftrepro.workflow import not_built_yet
+from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.io import write_jsonl
+from ftrepro.train.lora_classifier import predict_lora_classifier, train_lora_classifier
+from ftrepro.workflow import job
 
-not_built_yet(snakemake, "band2025 LoRA", "issue 6: band2025 preference classification")  # noqa: F821 (snakemake is injected)
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    hparams = sm.params.hparams
+    log.info("hyperparameters %s", hparams)
+    records = fit_and_predict(
+        train=lambda model_dir, checkpoint_dir: train_lora_classifier(
+            sm.input.base, sm.input.train, hparams, model_dir, checkpoint_dir),
+        predict=lambda model_dir: predict_lora_classifier(
+            sm.input.base, model_dir, sm.input.validation, max_length=hparams["max_length"],
+            batch_size=hparams["predict_batch_size"]),
+        fingerprint=job_fingerprint({"hparams": hparams}, list(sm.input)),
+        **sm.params.fit,
+    )
+    log.info("%d predictions", write_jsonl(sm.output[0], records))

@@ -1,0 +1,186 @@
+"""band2025's results: the log-loss table (paper beside ours), Figure 10 (log loss per model), Figure 11 (gain
+over single DistilBERT), the parameter-efficiency score and a Kaggle submission CSV per run.
+
+The paper prints only Llama's test log loss (0.98); its encoder losses exist only as bars, so their paper cells
+are empty. Its efficiency score is 1 / (log loss x parameters in millions) with Table 1's counts; ours uses the
+parameters of the model we trained, counted from its base weights (a classifier has no LM head). Our losses are
+on the validation split (the paper's are on Kaggle's hidden test set).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from safetensors import safe_open
+
+from ftrepro.io import DataError, atomic_path, iter_jsonl
+from ftrepro.matrix import band_run_model
+
+NOT_RUN = "not run"
+BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
+SUBMISSION_COLUMNS = {"winner_model_a": "A", "winner_model_b": "B", "winner_tie": "tie"}
+DISPLAY = {"distilbert": "DistilBERT", "bert-base": "BERT-base", "llama3.1-8b": "Llama 3.1 8B"}
+
+
+def run_label(run: str) -> str:
+    """Figure labels in the paper's words: "DistilBERT parallel + LLM data", "Llama 3.1 8B LoRA"."""
+    if run.endswith(".lora"):
+        return f"{DISPLAY.get(band_run_model(run), band_run_model(run))} LoRA"
+    model, architecture, variant = run.split(".")
+    return f"{DISPLAY.get(model, model)} {architecture}" + (" + LLM data" if variant == "llm-augmented" else "")
+
+
+def read_numbers(path: str | PathLike, value: str) -> dict[str, float]:
+    """{model: value} from a targets CSV ('#' lines are comments) with columns model and `value`."""
+    table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    if not {"model", value} <= set(table.columns):
+        raise DataError(f"{path}: columns model and {value} needed (has {list(table.columns)})")
+    if table["model"].duplicated().any():
+        raise DataError(f"{path}: model {table['model'][table['model'].duplicated()].iloc[0]!r} appears twice")
+    try:
+        return {row["model"]: float(row[value]) for _, row in table.iterrows()}
+    except ValueError as e:
+        raise DataError(f"{path}: a {value} is not a number: {e}") from e
+
+
+def parameter_count(model_dir: str | PathLike) -> int:
+    """Parameters in a model directory's safetensors files (headers only), without an LM head."""
+    files = sorted(Path(model_dir).glob("*.safetensors"))
+    if not files:
+        raise DataError(f"{model_dir}: no safetensors weights to count")
+    total = 0
+    for file in files:
+        with safe_open(file, framework="pt") as weights:
+            for name in weights.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                if not name.startswith("lm_head."):
+                    total += math.prod(weights.get_slice(name).get_shape())
+    return total
+
+
+def efficiency(log_loss: float | None, params_millions: float | None) -> float | None:
+    """The paper's heuristic 1 / (log loss x parameters in millions); higher is better."""
+    if log_loss is None or params_millions is None or pd.isna(log_loss) or pd.isna(params_millions):
+        return None
+    return 1.0 / (log_loss * params_millions)
+
+
+def log_loss_table(runs: Iterable[str], metrics: Mapping[str, Mapping], paper_loss: Mapping[str, float],
+                   paper_params: Mapping[str, float], our_params: Mapping[str, int]) -> pd.DataFrame:
+    """One row per run: paper and our log loss, accuracy, gain over single DistilBERT, parameters, efficiency."""
+    unknown = sorted(set(metrics) - set(runs))
+    if unknown:
+        raise DataError(f"metrics for runs outside the band2025 matrix: {unknown}")
+    base = metrics.get(BASELINE, {}).get("log_loss")
+    rows = []
+    for run in runs:
+        model, ours = band_run_model(run), metrics.get(run)
+        loss = ours["log_loss"] if ours else None
+        params = our_params.get(model) / 1e6 if ours and model in our_params else None
+        rows.append({
+            "run": run, "model": run_label(run), "status": "ok" if ours else NOT_RUN,
+            "paper_log_loss": paper_loss.get(model) if run.endswith(".lora") else None,
+            "log_loss": loss, "accuracy": ours["accuracy"] if ours else None,
+            "n_examples": ours["n_examples"] if ours else None,
+            "improvement_pct": 100 * (base - loss) / base if base is not None and loss is not None else None,
+            "paper_params_millions": paper_params.get(model), "params_millions": params,
+            "paper_efficiency": efficiency(paper_loss.get(model), paper_params.get(model))
+            if run.endswith(".lora") else None,
+            "efficiency": efficiency(loss, params),
+        })
+    return pd.DataFrame(rows)
+
+
+def _fmt(value, spec: str, missing: str = "") -> str:
+    return missing if value is None or pd.isna(value) else format(value, spec)
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    layout = pd.DataFrame({
+        "model": table["model"],
+        "log loss (paper, test)": table["paper_log_loss"].map(lambda v: _fmt(v, ".2f", "–")),
+        "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
+        "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
+        "vs single DistilBERT": table["improvement_pct"].map(lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")),
+        "params (M, paper / ours)": [f"{_fmt(p, '.0f', '–')} / {_fmt(o, '.2f', '–')}"
+                                     for p, o in zip(table["paper_params_millions"], table["params_millions"])],
+        "1/(loss x M params) (paper / ours)": [f"{_fmt(p, '.3g', '–')} / {_fmt(o, '.3g', '–')}"
+                                               for p, o in zip(table["paper_efficiency"], table["efficiency"])],
+    })
+    n_run = int((table["status"] == "ok").sum())
+    return (f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
+            "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
+            "on the validation split.\n\n" + layout.to_markdown(index=False, disable_numparse=True) + "\n")
+
+
+def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
+    """Figure 10: log loss per model (ours as bars; the paper's printed number as a marker)."""
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.subplots()
+    x = range(len(table))
+    ax.bar(x, table["log_loss"].fillna(0), color=["C0" if s == "ok" else "none" for s in table["status"]],
+           edgecolor="C0", label="ours (validation)")
+    paper = table["paper_log_loss"].notna()
+    ax.scatter([i for i, p in zip(x, paper) if p], table["paper_log_loss"][paper], marker="D", color="C3", zorder=3,
+               label="paper (Kaggle test)")
+    for i, status in zip(x, table["status"]):
+        if status != "ok":
+            ax.text(i, 0.02, NOT_RUN, rotation=90, ha="center", va="bottom", color="grey")
+    ax.axhline(1.0986, linestyle=":", color="grey", label="uniform (ln 3)")
+    ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
+    ax.set(ylabel="log loss", title="Figure 10: model loss comparison")
+    ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def plot_improvement(table: pd.DataFrame, path: Path) -> None:
+    """Figure 11: percentage improvement in log loss over the single DistilBERT."""
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.subplots()
+    x = range(len(table))
+    ax.bar(x, table["improvement_pct"].fillna(0), color="C0")
+    if table["improvement_pct"].isna().all():
+        ax.text(0.5, 0.5, f"single DistilBERT: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
+    ax.set(ylabel="improvement over single DistilBERT (%)", title="Figure 11: percentage improvement over baseline")
+    _save(fig, path)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+
+
+def write_submission(predictions_path: str | PathLike, out_path: str | PathLike) -> int:
+    """A Kaggle submission (id, winner_model_a, winner_model_b, winner_tie) from a run's predictions; row count."""
+    n = 0
+    with atomic_path(out_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", *SUBMISSION_COLUMNS])
+        for n, record in enumerate(iter_jsonl(predictions_path), start=1):
+            try:
+                writer.writerow([record["id"], *(float(record["probs"][label]) for label in SUBMISSION_COLUMNS.values())])
+            except (KeyError, TypeError, ValueError) as e:
+                raise DataError(f"{predictions_path}: record {n}: no id or probabilities for A, B, tie ({e})") from e
+    return n
+
+
+def write_band_report(runs: list[str], metrics: Mapping[str, Mapping], targets: str | PathLike,
+                      parameters: str | PathLike, our_params: Mapping[str, int], out_dir: str | PathLike) -> pd.DataFrame:
+    """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table."""
+    out_dir = Path(out_dir)
+    table = log_loss_table(runs, metrics, read_numbers(targets, "log_loss"), read_numbers(parameters, "params_millions"),
+                           our_params)
+    with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:
+        tmp.write_text(table_markdown(table), encoding="utf-8")
+    plot_log_loss(table, out_dir / "figures" / "figure10.png")
+    plot_improvement(table, out_dir / "figures" / "figure11.png")
+    return table

@@ -1,0 +1,176 @@
+"""A decoder LLM as a 3-way preference classifier with LoRA (band2025's Llama 3.1 8B model).
+
+AutoModelForSequenceClassification reads the hidden state of the last non-pad token into a linear
+head (hidden -> 3). LoRA adapters (r 4, alpha 8 on q_proj and v_proj in the paper) and the head
+train; the base weights stay frozen. A killed job resumes from the last Trainer checkpoint; the
+adapter and head are written atomically to `out_dir` (PeftModel.save_pretrained) with the tokenizer.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from ftrepro.data.arena import LABELS
+from ftrepro.io import DataError, atomic_path, iter_jsonl
+from ftrepro.train.encoder import StderrProgress
+
+log = logging.getLogger(__name__)
+
+HPARAM_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "max_length", "weight_decay",
+               "warmup_ratio", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "activation_checkpointing",
+               "save_steps", "seed")
+
+
+def preference_text(record: dict) -> str:
+    """The classifier's input: prompt, then both responses, each turn list joined (the paper gives no template)."""
+    return "\n\n".join(f"{title}:\n" + "\n".join(record[key])
+                       for title, key in (("Prompt", "prompt"), ("Response A", "response_a"),
+                                          ("Response B", "response_b")))
+
+
+def load_tokenizer(model_dir: str | Path):
+    """The model's tokenizer with a pad token (Llama checkpoints ship none: eos stands in)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def encode_records(path: str | Path, tokenizer, max_length: int) -> list[dict]:
+    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena record."""
+    features = []
+    for n, record in enumerate(iter_jsonl(path), start=1):
+        if record.get("label") not in LABELS:
+            raise DataError(f"{path}: record {n} (id {record.get('id')!r}): label {record.get('label')!r} "
+                            f"is not one of {list(LABELS)}")
+        encoding = tokenizer(preference_text(record), truncation=True, max_length=max_length)
+        features.append({**encoding, "labels": LABELS.index(record["label"])})
+    if not features:
+        raise DataError(f"{path}: no records")
+    return features
+
+
+def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
+    """The base decoder with a fresh 3-way head; LoRA on `target_modules`, the head ("score") trained in full."""
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base_dir, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)}, dtype=_dtype())
+    model.config.pad_token_id = tokenizer.pad_token_id  # how the model finds the last non-pad token
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=hparams["lora_r"], lora_alpha=hparams["lora_alpha"],
+                        lora_dropout=hparams["lora_dropout"], target_modules=list(hparams["target_modules"]),
+                        modules_to_save=["score"])
+    return get_peft_model(model, config)
+
+
+def train_lora_classifier(base_dir: str | Path, train_path: str | Path, hparams: dict, out_dir: str | Path,
+                          checkpoint_dir: str | Path, *, callbacks: list | None = None) -> dict:
+    """Train LoRA adapters and the head on the arena train split; save adapter, head and tokenizer to `out_dir`.
+
+    Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params}.
+    """
+    missing = [k for k in HPARAM_KEYS if k not in hparams]
+    if missing:
+        raise ValueError(f"LoRA hparams lack {', '.join(missing)}")
+    checkpoint_dir = Path(checkpoint_dir)
+    set_seed(hparams["seed"])  # before the head and the adapters are initialised
+    tokenizer = load_tokenizer(base_dir)
+    train_set = encode_records(train_path, tokenizer, hparams["max_length"])
+    model = lora_model(base_dir, tokenizer, hparams)
+    trainable, total = model.get_nb_trainable_parameters()
+    log.info("trainable parameters: %d of %d", trainable, total)
+    trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
+                      data_collator=DataCollatorWithPadding(tokenizer), callbacks=callbacks)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StderrProgress)
+    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+    log.info("training on %d examples from %s", len(train_set), train_path)
+    result = trainer.train(resume_from_checkpoint=resume)
+    if trainer.is_world_process_zero():
+        with atomic_path(out_dir) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {"global_step": result.global_step, "training_loss": result.training_loss,
+            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume,
+            "trainable_params": trainable}
+
+
+def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[PeftModel, object]:
+    """(model in eval mode, tokenizer) from the base weights and a saved adapter + head."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(LABELS), dtype=_dtype())
+    base.config.pad_token_id = tokenizer.pad_token_id
+    model = PeftModel.from_pretrained(base, model_dir)
+    return model.eval().to(_device()), tokenizer
+
+
+@torch.no_grad()
+def predict_lora_classifier(base_dir: str | Path, model_dir: str | Path, records_path: str | Path, *,
+                            max_length: int, batch_size: int) -> list[dict]:
+    """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split."""
+    model, tokenizer = load_lora_classifier(base_dir, model_dir)
+    records = list(iter_jsonl(records_path))
+    collate = DataCollatorWithPadding(tokenizer)
+    predictions = []
+    for start in range(0, len(records), batch_size):
+        batch = records[start:start + batch_size]
+        inputs = collate([tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in batch])
+        logits = model(**inputs.to(_device())).logits.float()
+        for record, probs in zip(batch, torch.softmax(logits, dim=-1).tolist(), strict=True):
+            predictions.append({"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, probs))})
+    return predictions
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _dtype() -> torch.dtype:
+    """bf16 weights where the GPU supports it (an 8B model in fp32 needs 32 GB before activations)."""
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:
+    gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        learning_rate=hparams["learning_rate"],
+        per_device_train_batch_size=hparams["batch_size"],
+        gradient_accumulation_steps=hparams["gradient_accumulation_steps"],
+        num_train_epochs=hparams["epochs"],
+        weight_decay=hparams["weight_decay"],
+        warmup_steps=float(hparams["warmup_ratio"]),  # a float below 1 is a fraction of the steps
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        seed=hparams["seed"],
+        bf16=gpu and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=bool(hparams["activation_checkpointing"]) and gpu,
+        activation_checkpointing_kwargs={"use_reentrant": False},  # frozen embeddings: no input grads needed
+        eval_strategy="no",
+        save_strategy="steps",
+        save_steps=hparams["save_steps"],
+        save_total_limit=1,
+        logging_strategy="steps",
+        logging_steps=50,
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=gpu,
+        remove_unused_columns=False,
+    )

@@ -1,0 +1,172 @@
+"""Train band2025's encoders with transformers' Trainer: the preference classifiers (Single /
+Parallel BERT) and the 20-head pre-fine-tuning on the LLM annotations.
+
+The paper's settings ("Single BERT"): lr 2e-5, batch 16 (training and evaluation), 3 epochs,
+weight decay 0.01, fp16, gradient accumulation 2, linear schedule with 500 warm-up steps,
+evaluation every 500 steps and the best model by evaluation loss restored at the end. fp16 is
+used on GPUs only (CPU runs are fp32). A killed job resumes from its last checkpoint in
+`checkpoint_dir`; the finished model is written atomically to `out_dir`.
+
+Pre-fine-tuning uses the same settings with 5 epochs and no evaluation: the paper names no held-out
+annotations, so the model after the last epoch is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, ProgressCallback, Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from ftrepro.annotate import RESPONSE_PROPERTIES, read_annotations
+from ftrepro.data.arena import LABELS
+from ftrepro.io import DataError, atomic_path, iter_jsonl, read_jsonl
+from ftrepro.models.encoder import EncoderCollator
+from ftrepro.models.preference import (
+    PreferenceClassifier,
+    PreferenceCollator,
+    PropertyHeadsEncoder,
+    allocation_for,
+    encode_preference,
+    freeze_lower_layers,
+    gold_label,
+)
+from ftrepro.train.encoder import StderrProgress
+
+log = logging.getLogger(__name__)
+
+HPARAM_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "weight_decay",
+               "warmup_steps", "fp16", "max_length", "seed")
+
+
+def preference_features(path: str | Path, tokenizer, architecture: str, allocation) -> list[dict]:
+    """Encoded arena records of a derived JSONL file, with label ids (A, B, tie -> 0, 1, 2)."""
+    records = read_jsonl(path)
+    if not records:
+        raise DataError(f"{path}: no records")
+    labels = [LABELS.index(gold_label(r, str(path))) for r in records]
+    features = encode_preference(tokenizer, records, architecture, allocation)
+    return [{**f, "labels": label} for f, label in zip(features, labels)]
+
+
+def train_preference(base_dir: str | Path, train_path: str | Path, eval_path: str | Path, architecture: str,
+                     hparams: dict, allocation_config: dict, out_dir: str | Path, checkpoint_dir: str | Path, *,
+                     frozen_layers: int = 0, callbacks: list | None = None) -> dict:
+    """Fine-tune a Single or Parallel classifier on the encoder in `base_dir` (with its first
+    `frozen_layers` encoder layers frozen), choosing the checkpoint with the lowest loss on
+    `eval_path`; save it to `out_dir`. Returns a training summary."""
+    _check_hparams(hparams, ("eval_steps",))
+    set_seed(hparams["seed"])  # before the head is initialised
+    allocation = allocation_for(architecture, allocation_config, hparams["max_length"])
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    train_set = preference_features(train_path, tokenizer, architecture, allocation)
+    eval_set = preference_features(eval_path, tokenizer, architecture, allocation)
+    model = PreferenceClassifier.from_base(base_dir, architecture, allocation)
+    if frozen_layers:
+        log.info("frozen: %d parameter tensors of the first %d layers",
+                 len(freeze_lower_layers(model.backbone, frozen_layers)), frozen_layers)
+    trainer = Trainer(model=model, args=_training_args(hparams, Path(checkpoint_dir), hparams["eval_steps"]),
+                      train_dataset=train_set, eval_dataset=eval_set,
+                      data_collator=PreferenceCollator(tokenizer), callbacks=callbacks)
+    log.info("training %s on %d examples from %s (evaluation: %d from %s)", architecture, len(train_set),
+             train_path, len(eval_set), eval_path)
+    return _train_and_save(trainer, model, tokenizer, out_dir, Path(checkpoint_dir))
+
+
+def property_features(annotations_path: str | Path, train_path: str | Path, tokenizer, allocation) -> list[dict]:
+    """Two examples per annotated arena row: (prompt, response_a) and (prompt, response_b), each
+    with its 20 ratings as labels {property: 0..3}. Annotated ids must be arena train rows."""
+    annotations = read_annotations(annotations_path)
+    if not annotations:
+        raise DataError(f"{annotations_path}: no annotated rows with status 'ok'")
+    arena = {r["id"]: r for r in iter_jsonl(train_path)}
+    unknown = [a["id"] for a in annotations if a["id"] not in arena]
+    if unknown:
+        raise DataError(f"{annotations_path}: {len(unknown)} annotated id(s) are not rows of {train_path}, "
+                        f"e.g. {unknown[:3]}")
+    pairs = encode_preference(tokenizer, [arena[a["id"]] for a in annotations], "parallel", allocation)
+    features = []
+    for annotation, pair in zip(annotations, pairs):
+        for i, response in enumerate(("response_a", "response_b")):
+            ratings = annotation[response]
+            features.append({**{k: v[i] for k, v in pair.items()},
+                             "labels": {p: ratings[p] for p in RESPONSE_PROPERTIES}})
+    return features
+
+
+def prefinetune_properties(base_dir: str | Path, annotations_path: str | Path, train_path: str | Path,
+                           hparams: dict, allocation_config: dict, out_dir: str | Path, checkpoint_dir: str | Path,
+                           *, callbacks: list | None = None) -> dict:
+    """Train the 20 property heads on the encoder in `base_dir` with the parallel (prompt,
+    response) allocation; save the model (its encoder loads with AutoModel) to `out_dir`."""
+    _check_hparams(hparams, ())
+    set_seed(hparams["seed"])
+    allocation = allocation_for("parallel", allocation_config, hparams["max_length"])
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    train_set = property_features(annotations_path, train_path, tokenizer, allocation)
+    model = PropertyHeadsEncoder.for_properties(base_dir, RESPONSE_PROPERTIES, hparams["max_length"])
+    trainer = Trainer(model=model, args=_training_args(hparams, Path(checkpoint_dir), None), train_dataset=train_set,
+                      data_collator=EncoderCollator(tokenizer), callbacks=callbacks)
+    log.info("pre-fine-tuning %d property heads on %d (prompt, response) examples from %s",
+             len(RESPONSE_PROPERTIES), len(train_set), annotations_path)
+    return _train_and_save(trainer, model, tokenizer, out_dir, Path(checkpoint_dir))
+
+
+def _check_hparams(hparams: dict, extra: tuple[str, ...]) -> None:
+    missing = [k for k in HPARAM_KEYS + extra if k not in hparams]
+    if missing:
+        raise ValueError(f"band2025 encoder hparams lack {', '.join(missing)}")
+
+
+def _train_and_save(trainer: Trainer, model, tokenizer, out_dir: str | Path, checkpoint_dir: Path) -> dict:
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StderrProgress)
+    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    best = trainer.state.best_model_checkpoint
+    if best:
+        log.info("best checkpoint %s (eval loss %.4f)", best, trainer.state.best_metric)
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp, tokenizer)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {"global_step": result.global_step, "training_loss": result.training_loss,
+            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume,
+            "best_checkpoint": best, "best_eval_loss": trainer.state.best_metric}
+
+
+def _training_args(hparams: dict, checkpoint_dir: Path, eval_steps: int | None) -> TrainingArguments:
+    """The paper's Trainer settings; with `eval_steps`, evaluation and checkpoints every that many
+    steps and the best model by evaluation loss at the end, else a checkpoint every epoch."""
+    gpu = torch.cuda.is_available()
+    if eval_steps:
+        schedule = {"eval_strategy": "steps", "eval_steps": eval_steps, "save_strategy": "steps",
+                    "save_steps": eval_steps, "logging_strategy": "steps", "logging_steps": eval_steps,
+                    "load_best_model_at_end": True, "metric_for_best_model": "loss", "greater_is_better": False}
+    else:
+        schedule = {"eval_strategy": "no", "save_strategy": "epoch", "logging_strategy": "epoch"}
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        learning_rate=hparams["learning_rate"],
+        per_device_train_batch_size=hparams["batch_size"],
+        per_device_eval_batch_size=hparams["batch_size"],
+        gradient_accumulation_steps=hparams["gradient_accumulation_steps"],
+        num_train_epochs=hparams["epochs"],
+        weight_decay=hparams["weight_decay"],
+        warmup_steps=hparams["warmup_steps"],
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        seed=hparams["seed"],
+        fp16=hparams["fp16"] and gpu,
+        save_total_limit=1,  # with load_best_model_at_end the best checkpoint is kept as well
+        prediction_loss_only=True,
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=gpu,
+        remove_unused_columns=False,  # the parallel inputs are (2, length) per example
+        **schedule,
+    )

@@ -1,0 +1,67 @@
+"""band2025 with the tiny preset through snakemake, in a sandbox: annotation by the tiny local annotator, the
+pre-fine-tuned encoders, all 9 models, their scores, the report and the Kaggle submissions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+from conftest import REPO, WORKFLOW_FILES, snakemake
+
+from ftrepro import config as cfg
+from ftrepro import matrix
+from ftrepro.annotate import read_annotations
+from ftrepro.io import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+TINY = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+
+
+@pytest.fixture(scope="module")
+def band_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("band")
+    for name in WORKFLOW_FILES:
+        (workdir / name).symlink_to(REPO / name)
+    result = snakemake(["band2025", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
+                       workdir, timeout=1800)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_all_nine_models_are_scored(band_run):
+    runs = matrix.runs(TINY, "band2025")
+    assert len(runs) == 2 * 2 * 2 + 1
+    validation = read_jsonl(band_run / "resources/derived/arena/validation.jsonl")
+    for run in runs:
+        metrics = json.loads((band_run / "results/band2025" / run / "metrics.json").read_text())
+        predictions = read_jsonl(band_run / "results/band2025" / run / "predictions.jsonl")
+        assert [p["id"] for p in predictions] == [r["id"] for r in validation]
+        assert metrics["n_examples"] == len(validation)
+        assert 0 < metrics["log_loss"] < 5 and math.isfinite(metrics["log_loss"])
+        assert all(sum(p["probs"].values()) == pytest.approx(1, abs=1e-5) for p in predictions)
+
+
+def test_annotations_cover_the_configured_sample(band_run):
+    records = read_annotations(band_run / "resources/annotations/band2025/properties.jsonl")
+    assert len(records) == TINY["presets"]["tiny"]["data"]["annotation_rows"]
+    train_ids = {r["id"] for r in read_jsonl(band_run / "resources/derived/arena/train.jsonl")}
+    assert {r["id"] for r in records} <= train_ids
+    assert not list((band_run / "resources").glob("scratch/band2025/*"))  # work dirs are dropped when done
+
+
+def test_report_and_submissions(band_run):
+    rows = list(csv.DictReader((band_run / "results/band2025/tables/log_loss.csv").open()))
+    assert [row["run"] for row in rows] == matrix.runs(TINY, "band2025")
+    implemented = matrix.runs(TINY, "band2025", implemented_only=True)
+    assert implemented == [row["run"] for row in rows], "band2025 families are not in IMPLEMENTED_FAMILIES yet"
+    assert all(row["status"] == "ok" and row["log_loss"] for row in rows)
+    for i in (10, 11):
+        assert (band_run / f"results/band2025/figures/figure{i}.png").read_bytes()[:4] == b"\x89PNG"
+    for run in implemented:
+        with (band_run / f"results/band2025/submissions/{run}.csv").open() as f:
+            submission = list(csv.DictReader(f))
+        assert list(submission[0]) == ["id", "winner_model_a", "winner_model_b", "winner_tie"]
+        assert len(submission) == len(read_jsonl(band_run / "resources/derived/arena/validation.jsonl"))
