@@ -35,3 +35,6 @@ benchmarks: setup
 	$(BIN)/python benchmarks/dry_run.py
 	$(BIN)/python benchmarks/tiny_slice.py
 	$(BIN)/python benchmarks/derive_data.py
+	$(BIN)/python benchmarks/gupta_dag.py
+	# needs root: starts the one-node SLURM of ../shared/tools/local-slurm.sh
+	$(BIN)/python benchmarks/slurm_submissions.py

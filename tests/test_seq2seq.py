@@ -36,15 +36,18 @@ HPARAMS = {"learning_rate": 5e-3, "lr_scheduler": "constant", "warmup_steps": 0,
            "max_target_length": 16, "bf16": True, "seed": 0, "instructions": False}
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def superni_with_t5(root: Path) -> Path:
     """Derived SuperNI with 8 test tasks (the 8th, Keyword Tagging, has two references per
     instance) of 20 training instances each, and a tiny random T5."""
-    root = tmp_path_factory.mktemp("seq2seq")
     write_synthetic_raw("superni", root / "raw", seed=0, n_test_tasks=8, n_train_tasks=2, instances_per_task=130)
     derive_superni(root / "raw", root / "derived", test_tasks=read_split(root / "raw", "test"))
     prepare_base_model({"random": {"architecture": "t5"}}, "seq2seq", root / "base")
     return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return superni_with_t5(tmp_path_factory.mktemp("seq2seq"))
 
 
 @pytest.fixture(scope="module")

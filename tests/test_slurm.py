@@ -12,8 +12,10 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import REPO, snakemake
+
+from ftrepro import config as cfg
+from ftrepro import matrix
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -57,3 +59,35 @@ def test_tiny_run_through_slurm_submits_gpu_rules_and_keeps_local_rules_local(sl
     assert any("rule_fit_zhao_encoder" in line for line in submitted)
     metrics = json.loads((workdir / TARGET).read_text())
     assert 0 <= metrics["7class_accuracy"] <= 100 and metrics["n_examples"] > 0
+
+
+def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
+    """The 8 STL models of one SuperNI task as group jobs: fewer submissions than models, each
+    group run one member after another within one job's cores and memory."""
+    tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+    task = matrix.superni_test_tasks(tiny)[0]
+    targets = [f"results/gupta2023/{run}/predictions.jsonl" for run in matrix.gupta_stl_runs(tiny)
+               if run.startswith(f"stl.{task}.")]
+    result = snakemake(
+        [
+            *targets,
+            "--profile", "profiles/slurm",
+            "--retries", "0",
+            "--slurm-status-command", "squeue",
+            "--slurm-init-seconds-before-status-checks", "2",
+            "--groups", "fit_gupta_stl=stl", "--group-components", "stl=8",
+            "--cores", "2", "--resources", "mem_mb=8000",
+            "--config", "preset=tiny",
+        ],
+        workdir,
+        timeout=900,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-5000:]
+    submitted = [line for line in out.splitlines() if "has been submitted with SLURM jobid" in line]
+    groups = [line for line in submitted if "/group_stl_" in line]
+    # one group of the 8: it goes out once pre-finetuning (baseline 1's start) is done
+    assert len(targets) == 8 and len(groups) == 1, submitted
+    assert not any("rule_fit_gupta_stl" in line for line in submitted)
+    for target in targets:
+        assert (workdir / target).read_text().count("\n") > 0

@@ -1,9 +1,12 @@
-"""Fine-tune a seq2seq model on SuperNI tasks (one task: STL; all: MTL), then predict their test split."""
+"""Fine-tune a model on SuperNI tasks (one task: STL; all: MTL), then predict their test split.
+A seq2seq model (T5, Tk-Instruct) trains as Tk-Instruct does; a decoder-only one (the mini
+preset's SmolLM2) on the same sources through its chat template."""
 
 from ftrepro.data.superni import task_records
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import write_jsonl
+from ftrepro.superni_decoder import is_decoder_only, predict_superni_decoder, train_superni_decoder
 from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 
@@ -13,13 +16,16 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     hparams = {**recipe, "instructions": setting["instructions"]}
     records = task_records(sm.input.data, sm.params.tasks, "train", setting["samples"])
     test = task_records(sm.input.data, sm.params.tasks, "test")
-    log.info("setting %s: %d training records, %d test records", setting, len(records), len(test))
+    train, predict = ((train_superni_decoder, predict_superni_decoder) if is_decoder_only(sm.input.base)
+                      else (train_seq2seq, predict_seq2seq))
+    log.info("setting %s (%s): %d training records, %d test records", setting, train.__name__, len(records),
+             len(test))
     predictions = fit_and_predict(
-        train=lambda model_dir, checkpoint_dir: train_seq2seq(
+        train=lambda model_dir, checkpoint_dir: train(
             sm.input.base, records, hparams=hparams, out_dir=model_dir, checkpoint_dir=checkpoint_dir,
             raw_dir=sm.input.raw, deepspeed=sm.params.deepspeed,
         ),
-        predict=lambda model_dir: predict_seq2seq(
+        predict=lambda model_dir: predict(
             model_dir, test, instructions=setting["instructions"], batch_size=recipe["predict_batch_size"],
             max_source_length=recipe["max_source_length"], raw_dir=sm.input.raw,
             max_new_tokens=recipe["max_target_length"],  # Tk-Instruct: generation_max_length = 128
