@@ -52,7 +52,8 @@ def expected_paper_jobs(c: dict) -> dict[str, int]:
     return {**jobs, "score": runs}
 
 
-def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config):
+def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-dry-run")  # API runs are planned only with a key
     result = snakemake(["-n", *PAPER], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)
@@ -70,7 +71,8 @@ def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config):
         ("band2025", {"fit_band_encoder": 8, "fit_band_lora": 1, "annotate_arena": 1}),
     ],
 )
-def test_paper_targets_plan_their_paper_only(workdir, target, rules):
+def test_paper_targets_plan_their_paper_only(workdir, target, rules, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-dry-run")  # API runs are planned only with a key
     result = snakemake([target, "-n", *PAPER], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)

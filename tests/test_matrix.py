@@ -52,12 +52,23 @@ def test_presets_cap_superni_tasks_but_not_the_matrix_shape(monkeypatch):
     assert len(matrix.runs(tiny, "zhao2025")) == 12 + 96 + 36
 
 
-def test_implemented_only_keeps_families_whose_code_exists(paper):
-    implemented = matrix.runs(paper, "zhao2025", implemented_only=True)
-    assert implemented == matrix.zhao_encoder_runs(paper)
-    gupta = matrix.gupta_stl_runs(paper) + matrix.gupta_mtl_runs(paper) + matrix.gupta_anchor_runs(paper)
-    assert matrix.runs(paper, "gupta2023", implemented_only=True) == gupta
+def test_implemented_only_keeps_families_whose_code_exists(paper, monkeypatch):
+    monkeypatch.setattr(matrix, "IMPLEMENTED_FAMILIES", frozenset({"zhao2025-encoder", "gupta2023-anchor"}))
+    assert matrix.runs(paper, "zhao2025", implemented_only=True) == matrix.zhao_encoder_runs(paper)
+    assert matrix.runs(paper, "gupta2023", implemented_only=True) == matrix.gupta_anchor_runs(paper)
     assert matrix.runs(paper, "band2025", implemented_only=True) == []
+    assert len(matrix.runs(paper, "band2025")) == 9
+
+
+def test_every_family_of_the_matrix_is_implemented(paper):
+    assert set(matrix.runs_by_family(paper)) == matrix.IMPLEMENTED_FAMILIES
+
+
+def test_api_runs_are_planned_only_with_a_key(paper):
+    zhao = matrix.runs(paper, "zhao2025")
+    assert matrix.runs(paper, "zhao2025", with_api=False) == [r for r in zhao if r not in matrix.zhao_api_runs(paper)]
+    key_env = paper["api"]["key_env"]
+    assert matrix.api_key_set(paper, {key_env: "sk-x"}) and not matrix.api_key_set(paper, {key_env: ""})
 
 
 def test_superni_task_list_matches_the_official_split(paper):

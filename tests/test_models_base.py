@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import huggingface_hub.constants
 import pytest
 import torch

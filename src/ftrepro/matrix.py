@@ -17,6 +17,8 @@ Cheap and torch-free: common.smk calls it while every SLURM job re-parses the wo
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ftrepro import config as cfg
@@ -25,7 +27,11 @@ PAPERS = ("zhao2025", "gupta2023", "band2025")
 
 # Families whose train/predict code exists. Tables wait only for these; the other families'
 # rules are in the DAG (dry-runs plan them) and their cells read "not run" until they land.
-IMPLEMENTED_FAMILIES = frozenset({"zhao2025-encoder", "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor"})
+IMPLEMENTED_FAMILIES = frozenset({
+    "zhao2025-encoder", "zhao2025-decoder", "zhao2025-api",
+    "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor",
+    "band2025-encoder", "band2025-llm",
+})
 
 
 def zhao_run(task: str, model: str, shots: str | None = None, mode: str = "ft") -> str:
@@ -105,6 +111,12 @@ def band_llm_runs(config: dict) -> list[str]:
     return [f"{config['band2025']['llm']}.lora"]
 
 
+def band_run_model(run: str) -> str:
+    """The model behind a band2025 run: "distilbert.parallel.plain" -> "distilbert",
+    "llama3.1-8b.lora" -> "llama3.1-8b"."""
+    return run.removesuffix(".lora") if run.endswith(".lora") else run.split(".")[0]
+
+
 def runs_by_family(config: dict) -> dict[str, list[str]]:
     return {
         "zhao2025-encoder": zhao_encoder_runs(config),
@@ -118,12 +130,23 @@ def runs_by_family(config: dict) -> dict[str, list[str]]:
     }
 
 
-def runs(config: dict, paper: str, implemented_only: bool = False) -> list[str]:
-    """Every run of a paper, optionally only those whose family's code exists."""
+# Families answered by a paid API: planned only while its key is set (config api.key_env).
+API_FAMILIES = frozenset({"zhao2025-api"})
+
+
+def api_key_set(config: dict, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the API key's environment variable (config api.key_env) is set and not empty."""
+    return bool((os.environ if environ is None else environ).get(config["api"]["key_env"]))
+
+
+def runs(config: dict, paper: str, implemented_only: bool = False, with_api: bool = True) -> list[str]:
+    """Every run of a paper, optionally only those whose family's code exists, and without the
+    API families when ``with_api`` is false (no key: their cells read "not run", not failed)."""
     return [
         run
         for family, names in runs_by_family(config).items()
         if family.startswith(paper + "-")
         and (family in IMPLEMENTED_FAMILIES or not implemented_only)
+        and (family not in API_FAMILIES or with_api)
         for run in names
     ]

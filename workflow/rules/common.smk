@@ -18,6 +18,8 @@ ftconfig.check_references(config)
 Z = config["zhao2025"]
 G = config["gupta2023"]
 B = config["band2025"]
+# API runs are targets only while the key is set (config api.key_env); else "not run" in tables
+API_KEY_SET = matrix.api_key_set(config)
 SUPERNI_TASKS = matrix.superni_test_tasks(config)
 
 

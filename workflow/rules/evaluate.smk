@@ -19,6 +19,13 @@ rule predict_zhao_decoder:
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
         "results/zhao2025/{task}.{decoder}.{shots}.noft/predictions.jsonl",
+    params:
+        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
+        dataset=zhao_dataset,
+        # generation settings of the fine-tuned runs, so that ft and noft differ only in training
+        decoding={k: ZHAO_DECODER_RECIPE[k] for k in ("max_new_tokens", "predict_batch_size")},
+        demo_seed=config["data"]["seed"],
+        constrained=Z["constrained_decoding"],
     threads: sized_threads("inference", wildcard="decoder")
     resources:
         **sized_resources("inference", wildcard="decoder"),
@@ -31,7 +38,8 @@ rule predict_zhao_decoder:
 
 
 rule predict_zhao_api:
-    """The same prompts through an OpenAI-compatible API (key from OPENAI_API_KEY)."""
+    """The same prompts through an OpenAI-compatible API (config api; key from api.key_env).
+    Answers are appended to the work dir as they come, so a killed job resumes."""
     input:
         train=lambda wc: derived(zhao_dataset(wc), "train"),
         test=lambda wc: derived(zhao_dataset(wc), "test"),
@@ -40,6 +48,10 @@ rule predict_zhao_api:
         "results/zhao2025/{task}.{api_model}.{shots}.noft/predictions.jsonl",
     params:
         model_id=lambda wc: ftconfig.model_spec(config, wc.api_model)["api"],
+        task=lambda wc: Z["tasks"][wc.task],
+        demo_seed=config["data"]["seed"],
+        api=config["api"],
+        work_dir="resources/scratch/zhao2025/{task}.{api_model}.{shots}.noft",
     conda:
         "../../envs/train.yaml"
     log:

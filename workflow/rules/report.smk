@@ -10,7 +10,8 @@ localrules:
 
 
 def implemented_metrics(paper):
-    return results(paper, matrix.runs(config, paper, implemented_only=True), "metrics.json")
+    runs = matrix.runs(config, paper, implemented_only=True, with_api=API_KEY_SET)
+    return results(paper, runs, "metrics.json")
 
 
 rule zhao2025_table3:
@@ -51,14 +52,24 @@ rule gupta2023_report:
         "../scripts/gupta2023_report.py"
 
 
+BAND_RUNS = matrix.runs(config, "band2025", implemented_only=True)
+
+
 rule band2025_report:
-    """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency."""
+    """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle submissions."""
     input:
         metrics=implemented_metrics("band2025"),
+        predictions=results("band2025", BAND_RUNS, "predictions.jsonl"),
         targets="config/targets/band2025_results.csv",
+        parameters="config/targets/band2025_parameters.csv",
+        # the efficiency score counts the parameters of the models behind the runs
+        bases=sorted({base_model(matrix.band_run_model(run)) for run in BAND_RUNS}),
+    params:
+        runs=matrix.runs(config, "band2025"),
     output:
         tables=expand("results/band2025/tables/log_loss.{ext}", ext=["csv", "md"]),
         figures=expand("results/band2025/figures/figure{i}.png", i=[10, 11]),
+        submissions=expand("results/band2025/submissions/{run}.csv", run=BAND_RUNS),
     conda:
         "../../envs/report.yaml"
     log:
@@ -70,7 +81,7 @@ rule band2025_report:
 rule zhao2025:
     input:
         rules.zhao2025_table3.output,
-        results("zhao2025", matrix.runs(config, "zhao2025"), "metrics.json"),
+        results("zhao2025", matrix.runs(config, "zhao2025", with_api=API_KEY_SET), "metrics.json"),
 
 
 rule gupta2023:

@@ -47,6 +47,27 @@ rule fit_zhao_encoder:
         "../scripts/fit_zhao_encoder.py"
 
 
+ZHAO_DECODER_RECIPE = ftconfig.training_recipe(config, "zhao2025-decoder")
+
+
+def zhao_decoder_size(wildcards):
+    """The paper's small (7-8B) or large (70B) recipe, by the model's paper-scale size."""
+    params_b = config["models"][wildcards.decoder]["params_b"]
+    return "large" if params_b >= ZHAO_DECODER_RECIPE["large_from_params_b"] else "small"
+
+
+def zhao_decoder_hparams(wildcards):
+    recipe = {k: v for k, v in ZHAO_DECODER_RECIPE.items() if k != "deepspeed"}
+    return {**recipe, "max_steps": recipe["max_steps"][zhao_decoder_size(wildcards)]}
+
+
+def zhao_decoder_deepspeed(wildcards):
+    """ZeRO-2 (optimizer offload) for 7-8B, ZeRO-3 (optimizer offload) for 70B; none on CPU presets."""
+    if not ftconfig.uses_gpu(config):
+        return None
+    return ZHAO_DECODER_RECIPE["deepspeed"][zhao_decoder_size(wildcards)]
+
+
 rule fit_zhao_decoder:
     """Prompted full fine-tuning of a Llama model (DeepSpeed), loss on the answer tokens."""
     input:
@@ -58,6 +79,11 @@ rule fit_zhao_decoder:
         "results/zhao2025/{task}.{decoder}.{shots}.ft/predictions.jsonl",
     params:
         subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
+        dataset=zhao_dataset,
+        hparams=zhao_decoder_hparams,
+        deepspeed=zhao_decoder_deepspeed,
+        demo_seed=config["data"]["seed"],
+        constrained=Z["constrained_decoding"],
         fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.decoder}.{wc.shots}.ft"),
     threads: sized_threads("full", wildcard="decoder")
     resources:
@@ -170,19 +196,30 @@ rule fit_gupta_mtl:
 # ---------------------------------------------------------------- band2025
 
 
-def annotator_input(wildcards):
-    """An API annotator needs no weights; a local one its base model."""
-    is_api = "api" in ftconfig.model_spec(config, B["annotator"])
-    return [] if is_api else [base_model(B["annotator"])]
+ANNOTATION = B["annotation"]
+ANNOTATOR_SPEC = ftconfig.model_spec(config, B["annotator"])
+
+
+def annotator_model(wildcards):
+    """A local annotator's base model; none for an API one or a supplied file."""
+    local = not ANNOTATION["file"] and "api" not in ANNOTATOR_SPEC
+    return [base_model(B["annotator"])] if local else []
 
 
 rule annotate_arena:
     """20 properties per (prompt, response) from an LLM; resumable, or supplied by the user."""
     input:
-        model=annotator_input,
+        model=annotator_model,
+        supplied=[ANNOTATION["file"]] if ANNOTATION["file"] else [],
         train=derived("arena", "train"),
     output:
         "resources/annotations/band2025/properties.jsonl",
+    params:
+        annotation=ANNOTATION,
+        rows=min(ANNOTATION["rows"], ftconfig.preset(config)["data"].get("annotation_rows", ANNOTATION["rows"])),
+        spec=ANNOTATOR_SPEC,
+        api=config["api"],
+        work_dir="resources/scratch/band2025/annotations",
     threads: sized_threads("inference", model=B["annotator"])
     resources:
         **sized_resources("inference", model=B["annotator"]),
@@ -199,9 +236,12 @@ rule prefinetune_band_encoder:
     input:
         base=lambda wc: base_model(wc.band_encoder),
         annotations="resources/annotations/band2025/properties.jsonl",
+        train=derived("arena", "train"),  # the texts of the annotated rows
     output:
         directory("resources/models/band2025/{band_encoder}.prefinetuned"),
     params:
+        hparams=ftconfig.training_recipe(config, "band2025-prefinetune"),
+        allocation=B["allocation"],
         work_dir="resources/scratch/band2025/{band_encoder}.prefinetuned",
     threads: sized_threads("full", wildcard="band_encoder")
     resources:
@@ -210,6 +250,8 @@ rule prefinetune_band_encoder:
         "../../envs/train.yaml"
     log:
         "logs/band2025/fit/{band_encoder}.prefinetuned.log",
+    benchmark:
+        "logs/band2025/fit/{band_encoder}.prefinetuned.benchmark.tsv"
     script:
         "../scripts/prefinetune_band_encoder.py"
 
@@ -229,6 +271,14 @@ rule fit_band_encoder:
     output:
         "results/band2025/{band_encoder}.{architecture}.{variant}/predictions.jsonl",
     params:
+        hparams=ftconfig.training_recipe(config, "band2025-encoder"),
+        allocation=B["allocation"],
+        # llm-augmented runs keep the lowest pre-finetuned layers as they are
+        frozen_layers=lambda wc: (
+            ftconfig.training_recipe(config, "band2025-encoder")["frozen_layers"]
+            if wc.variant == "llm-augmented"
+            else 0
+        ),
         fit=lambda wc: fit_params(
             "band2025", f"{wc.band_encoder}.{wc.architecture}.{wc.variant}"
         ),
@@ -254,6 +304,7 @@ rule fit_band_lora:
     output:
         "results/band2025/{llm}.lora/predictions.jsonl",
     params:
+        hparams=ftconfig.training_recipe(config, "band2025-lora"),
         fit=lambda wc: fit_params("band2025", f"{wc.llm}.lora"),
     threads: sized_threads("lora", wildcard="llm")
     resources:
