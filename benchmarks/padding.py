@@ -28,10 +28,9 @@ from transformers.trainer_pt_utils import get_length_grouped_indices
 from ftrepro.data.massive import derive_massive
 from ftrepro.data.newsgroups import derive_newsgroups
 from ftrepro.data.synthetic import write_synthetic_raw
-from ftrepro.infer.zhao2025 import task_demos
 from ftrepro.io import read_json, read_jsonl
 from ftrepro.prompts import render_prompt
-from ftrepro.prompts.zhao2025 import prompt_examples
+from ftrepro.prompts.zhao2025 import prompt_examples, task_demos
 from ftrepro.train.causal import LengthBucketSampler, encode_examples
 
 SHARED = REPO.parent / "shared" / "data"

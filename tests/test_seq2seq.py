@@ -23,10 +23,10 @@ from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import read_jsonl
 from ftrepro.models.base import prepare_base_model
+from ftrepro.train import accumulation_steps
 from ftrepro.train.seq2seq import (
     Seq2SeqCollator,
     SourceText,
-    accumulation_steps,
     train_seq2seq,
 )
 

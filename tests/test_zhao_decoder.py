@@ -9,7 +9,7 @@ import pytest
 
 from ftrepro.infer import zhao2025
 from ftrepro.models.base import prepare_base_model
-from ftrepro.prompts.zhao2025 import template
+from ftrepro.prompts.zhao2025 import task_demos, template
 
 LABELS = {"20class": ["comp.graphics", "rec.autos", "sci.space"], "7class": ["comp", "rec", "sci"],
           "intent": ["alarm_set", "play_music"], "slots": ["Other", "date", "time"]}
@@ -55,8 +55,8 @@ def test_training_examples_leave_out_the_five_shot_demos(tmp_path):
     prepare_base_model({"random": {"architecture": "llama"}}, "decoder", tmp_path / "base")
     records = [{"id": str(i), "text": f"wake me up at {i}", "words": ["wake", "me", "up", "at", str(i)],
                 "labels": {"intent": "alarm_set", "slots": ["Other"] * 4 + ["time"]}} for i in range(12)]
-    demos = zhao2025.task_demos(records, ["intent"], "five-shot", seed=0)
-    assert len(demos) == 5 and zhao2025.task_demos(records, ["intent"], "zero-shot", seed=0) is None
+    demos = task_demos(records, ["intent"], "five-shot", seed=0)
+    assert len(demos) == 5 and task_demos(records, ["intent"], "zero-shot", seed=0) is None
     examples = zhao2025.training_examples(tmp_path / "base", records, ["intent"], "massive", LABELS, demos)
     assert [e["id"] for e in examples] == [r["id"] for r in records if r not in demos]
     for example in examples:

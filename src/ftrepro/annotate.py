@@ -31,7 +31,7 @@ import yaml
 from tqdm import tqdm
 
 from ftrepro.fit import prepare_work_dir
-from ftrepro.io import DataError, atomic_path, iter_jsonl, read_jsonl, write_jsonl
+from ftrepro.io import DataError, atomic_path, iter_jsonl, read_appended_jsonl, read_jsonl, write_jsonl
 from ftrepro.prompts import fill, render_prompt
 
 log = logging.getLogger(__name__)
@@ -317,25 +317,6 @@ def select_rows(train_path: str | os.PathLike, rows: int, seed: int) -> list[dic
     return [record for i, record in enumerate(records) if i in chosen]
 
 
-def read_partial(path: Path) -> dict[str, dict]:
-    """The rows a killed run already annotated. A torn last line (killed mid-write) is cut off the file."""
-    if not path.exists():
-        return {}
-    done, good_bytes = {}, 0
-    with open(path, "rb") as f:
-        for line in f:
-            try:
-                record = check_annotation(json.loads(line))
-            except ValueError:
-                if line.endswith(b"\n"):
-                    raise DataError(f"{path}: byte {good_bytes}: a malformed line before the last one") from None
-                break  # no newline: the write was cut short
-            done[record["id"]] = record
-            good_bytes += len(line)
-    os.truncate(path, good_bytes)
-    return done
-
-
 def annotate_rows(rows: Sequence[dict], annotate: Annotator, out_path: str | os.PathLike, *,
                   work_dir: str | os.PathLike, fingerprint: dict) -> dict[str, int]:
     """Annotate every row not yet in the work directory's partial file, appending each at once; then write all,
@@ -343,7 +324,7 @@ def annotate_rows(rows: Sequence[dict], annotate: Annotator, out_path: str | os.
     work_dir = Path(work_dir)
     prepare_work_dir(work_dir, fingerprint)  # another configuration's partial rows are wiped, not reused
     partial = work_dir / "annotations.partial.jsonl"
-    done = read_partial(partial)
+    done = read_appended_jsonl(partial, check_annotation)
     todo = [row for row in rows if row["id"] not in done]
     log.info("%d rows to annotate, %d already done", len(todo), len(rows) - len(todo))
     with open(partial, "a", encoding="utf-8") as f, tqdm(total=len(rows), initial=len(rows) - len(todo),

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +93,26 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     return list(iter_jsonl(path))
+
+
+def read_appended_jsonl(path: str | os.PathLike, check: Callable[[dict], dict] | None = None) -> dict[str, dict]:
+    """{id: record} of an append-only JSONL file that a killed job may have left (resumable
+    annotation and API runs). A torn last line, cut short mid-write, is cut off the file; a
+    malformed line before it is an error. `check` validates each record (ValueError when bad)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    done, good_bytes = {}, 0
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+                record = check(record) if check else record
+            except ValueError:
+                if line.endswith(b"\n"):
+                    raise DataError(f"{path}: byte {good_bytes}: a malformed line before the last one") from None
+                break  # no newline: the write was cut short
+            done[record["id"]] = record
+            good_bytes += len(line)
+    os.truncate(path, good_bytes)
+    return done

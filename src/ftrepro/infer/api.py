@@ -20,7 +20,7 @@ from typing import Any
 import openai
 from tqdm import tqdm
 
-from ftrepro.io import DataError
+from ftrepro.io import read_appended_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +76,6 @@ def _answer(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, s
         return {"output": None, "too_long": True}
 
 
-def read_partial(path: Path) -> dict[str, dict]:
-    """{id: answer} from a partial file; a torn last line (killed mid-write) is cut off the file."""
-    if not path.exists():
-        return {}
-    done, good_bytes = {}, 0
-    with open(path, "rb") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                if line.endswith(b"\n"):
-                    raise DataError(f"{path}: byte {good_bytes}: a malformed line before the last one") from None
-                break  # no newline: the write was cut short
-            done[row["id"]] = row
-            good_bytes += len(line)
-    os.truncate(path, good_bytes)
-    return done
-
-
 def chat_many(client: openai.OpenAI, model: str, requests: Mapping[str, Sequence[Mapping[str, str]]],
               partial_path: str | os.PathLike, *, max_concurrency: int, **request: Any) -> dict[str, dict]:
     """{id: {"output": reply or None, "too_long": bool}} for every id of ``requests`` (id -> messages).
@@ -104,7 +85,7 @@ def chat_many(client: openai.OpenAI, model: str, requests: Mapping[str, Sequence
     prompts: callers keep it in a work directory stamped with their job's fingerprint (ftrepro.fit).
     """
     partial_path = Path(partial_path)
-    done = read_partial(partial_path)
+    done = read_appended_jsonl(partial_path)
     todo = [key for key in requests if key not in done]
     log.info("%d requests to %s, %d answered before", len(todo), model, len(requests) - len(todo))
     with open(partial_path, "a", encoding="utf-8") as partial, ThreadPoolExecutor(max_concurrency) as pool:

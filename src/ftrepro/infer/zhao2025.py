@@ -21,18 +21,12 @@ from ftrepro.prompts import render_prompt
 from ftrepro.prompts.zhao2025 import (
     answer_candidates,
     answer_text,
-    few_shot_demos,
     prediction_record,
     prompt_examples,
     template,
 )
 
 log = logging.getLogger(__name__)
-
-
-def task_demos(train_records: Sequence[dict], subtasks: list[str], shots: str, seed: int) -> list[dict] | None:
-    """The five-shot examples (training records), None for zero-shot."""
-    return few_shot_demos(train_records, subtasks, seed) if shots == "five-shot" else None
 
 
 def rendered_examples(model_dir: str | Path, records: Sequence[dict], subtasks: list[str], dataset: str,

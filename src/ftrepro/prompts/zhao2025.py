@@ -289,10 +289,15 @@ def run_examples(task: Mapping, shots: str, train_path: str | Path, test_path: s
                  seed: int) -> list[dict]:
     """The prompt examples of one run's test split: ``task`` is a config zhao2025 task, ``shots``
     zero-shot | five-shot, ``seed`` that of the five-shot demos (config data.seed, as for the decoders)."""
+    demos = task_demos(read_jsonl(train_path), task["subtasks"], shots, seed)
+    return prompt_examples(read_jsonl(test_path), task["subtasks"], task["dataset"], demos, labels)
+
+
+def task_demos(train_records: Sequence[Mapping], subtasks: Sequence[str], shots: str, seed: int) -> list[dict] | None:
+    """The five-shot demos of a run (training records), None for zero-shot."""
     if shots not in ("zero-shot", "five-shot"):
         raise ValueError(f"shots must be zero-shot or five-shot, got {shots!r}")
-    demos = few_shot_demos(read_jsonl(train_path), task["subtasks"], seed) if shots == "five-shot" else None
-    return prompt_examples(read_jsonl(test_path), task["subtasks"], task["dataset"], demos, labels)
+    return few_shot_demos(train_records, subtasks, seed) if shots == "five-shot" else None
 
 
 def prediction_record(example: Mapping, output: str | None, labels: Mapping, too_long: bool = False) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import random
-import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -25,17 +24,15 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     DataCollatorForSeq2Seq,
-    ProgressCallback,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
-from ftrepro.io import DataError, atomic_path
+from ftrepro.io import DataError
 from ftrepro.models.encoder import IGNORE_INDEX
-from ftrepro.train.encoder import StderrProgress
-from ftrepro.train.seq2seq import accumulation_steps
+from ftrepro.train import accumulation_steps, train_and_save
 
 log = logging.getLogger(__name__)
 
@@ -109,19 +106,7 @@ def train_causal_lm(base_dir: str | Path, examples: Sequence[dict], hparams: dic
         raise ValueError("no training examples")
     checkpoint_dir = Path(checkpoint_dir)
     trainer = causal_trainer(base_dir, examples, hparams, checkpoint_dir, deepspeed, callbacks)
-    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
-    if resume:
-        log.info("resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.model.config.use_cache = True  # for generation from the saved model
-    final = checkpoint_dir / "final"
-    trainer.save_model(str(final))  # on every process: ZeRO-3 gathers the weights; the main process writes
-    if trainer.is_world_process_zero():
-        with atomic_path(out_dir) as tmp:
-            shutil.move(final, tmp)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return {"global_step": result.global_step, "training_loss": result.training_loss,
-            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
+    return train_and_save(trainer, checkpoint_dir, out_dir)
 
 
 def causal_trainer(base_dir: str | Path, examples: Sequence[dict], hparams: dict, checkpoint_dir: Path,
@@ -141,10 +126,15 @@ def causal_trainer(base_dir: str | Path, examples: Sequence[dict], hparams: dict
     trainer = LengthGroupedTrainer(
         model=model, args=args, train_dataset=encode_examples(tokenizer, examples, max_length),
         data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX),
-        processing_class=tokenizer, callbacks=list(callbacks))
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(StderrProgress)
+        processing_class=tokenizer, callbacks=[*callbacks, KVCacheForGeneration()])
     return trainer
+
+
+class KVCacheForGeneration(TrainerCallback):
+    """Training runs without a KV cache; the saved model generates with one."""
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        model.config.use_cache = True
 
 
 class LengthBucketSampler(Sampler[int]):

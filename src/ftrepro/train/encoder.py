@@ -7,16 +7,15 @@ written atomically to `out_dir` and the checkpoints are then removed.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, ProgressCallback, Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from ftrepro.data import WORD_SUBTASKS
-from ftrepro.io import DataError, atomic_path, iter_jsonl, read_json
+from ftrepro.io import DataError, iter_jsonl, read_json
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
+from ftrepro.train import train_and_save
 
 log = logging.getLogger(__name__)
 
@@ -94,27 +93,8 @@ def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str
         label_names=label_names, max_length=hparams["max_length"])
     trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
                       data_collator=EncoderCollator(tokenizer), callbacks=callbacks)
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(StderrProgress)
-    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
-    if resume:
-        log.info("resuming from %s", resume)
     log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
-    result = trainer.train(resume_from_checkpoint=resume)
-    if trainer.is_world_process_zero():  # one writer when several GPU processes train together
-        with atomic_path(out_dir) as tmp:
-            model.save_pretrained(tmp, tokenizer)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return {"global_step": result.global_step, "training_loss": result.training_loss,
-            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
-
-
-class StderrProgress(ProgressCallback):
-    """Trainer's progress bar (stderr), with its loss lines sent to logging instead of stdout."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero:
-            log.info("step %d: %s", state.global_step, {k: v for k, v in (logs or {}).items() if k != "total_flos"})
+    return train_and_save(trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer))
 
 
 def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:

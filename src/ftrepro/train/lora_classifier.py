@@ -9,7 +9,6 @@ adapter and head are written atomically to `out_dir` (PeftModel.save_pretrained)
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import torch
@@ -18,16 +17,14 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
-    ProgressCallback,
     Trainer,
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from ftrepro.data.arena import LABELS
-from ftrepro.io import DataError, atomic_path, iter_jsonl
-from ftrepro.train.encoder import StderrProgress
+from ftrepro.io import DataError, iter_jsonl
+from ftrepro.train import train_and_save
 
 log = logging.getLogger(__name__)
 
@@ -95,21 +92,13 @@ def train_lora_classifier(base_dir: str | Path, train_path: str | Path, hparams:
     log.info("trainable parameters: %d of %d", trainable, total)
     trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
                       data_collator=DataCollatorWithPadding(tokenizer), callbacks=callbacks)
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(StderrProgress)
-    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
-    if resume:
-        log.info("resuming from %s", resume)
     log.info("training on %d examples from %s", len(train_set), train_path)
-    result = trainer.train(resume_from_checkpoint=resume)
-    if trainer.is_world_process_zero():
-        with atomic_path(out_dir) as tmp:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return {"global_step": result.global_step, "training_loss": result.training_loss,
-            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume,
-            "trainable_params": trainable}
+
+    def save(directory: Path) -> None:
+        model.save_pretrained(directory)  # the adapters and the head: the base weights stay where they are
+        tokenizer.save_pretrained(directory)
+
+    return {**train_and_save(trainer, checkpoint_dir, out_dir, save), "trainable_params": trainable}
 
 
 def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[PeftModel, object]:

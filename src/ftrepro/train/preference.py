@@ -14,16 +14,14 @@ annotations, so the model after the last epoch is kept.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, ProgressCallback, Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from ftrepro.annotate import RESPONSE_PROPERTIES, read_annotations
 from ftrepro.data.arena import LABELS
-from ftrepro.io import DataError, atomic_path, iter_jsonl, read_jsonl
+from ftrepro.io import DataError, iter_jsonl, read_jsonl
 from ftrepro.models.encoder import EncoderCollator
 from ftrepro.models.preference import (
     PreferenceClassifier,
@@ -34,7 +32,7 @@ from ftrepro.models.preference import (
     freeze_lower_layers,
     gold_label,
 )
-from ftrepro.train.encoder import StderrProgress
+from ftrepro.train import train_and_save
 
 log = logging.getLogger(__name__)
 
@@ -122,21 +120,11 @@ def _check_hparams(hparams: dict, extra: tuple[str, ...]) -> None:
 
 
 def _train_and_save(trainer: Trainer, model, tokenizer, out_dir: str | Path, checkpoint_dir: Path) -> dict:
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(StderrProgress)
-    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
-    if resume:
-        log.info("resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
+    summary = train_and_save(trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer))
     best = trainer.state.best_model_checkpoint
     if best:
         log.info("best checkpoint %s (eval loss %.4f)", best, trainer.state.best_metric)
-    with atomic_path(out_dir) as tmp:
-        model.save_pretrained(tmp, tokenizer)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return {"global_step": result.global_step, "training_loss": result.training_loss,
-            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume,
-            "best_checkpoint": best, "best_eval_loss": trainer.state.best_metric}
+    return {**summary, "best_checkpoint": best, "best_eval_loss": trainer.state.best_metric}
 
 
 def _training_args(hparams: dict, checkpoint_dir: Path, eval_steps: int | None) -> TrainingArguments:

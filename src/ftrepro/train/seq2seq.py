@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import shutil
 from pathlib import Path
 
 import torch
@@ -20,17 +19,14 @@ from transformers import (
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     DataCollatorForSeq2Seq,
-    ProgressCallback,
     Trainer,
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from ftrepro.data.superni import def_pos_prompt, read_task
-from ftrepro.io import atomic_path
 from ftrepro.models.encoder import IGNORE_INDEX
-from ftrepro.train.encoder import StderrProgress
+from ftrepro.train import accumulation_steps, train_and_save
 
 log = logging.getLogger(__name__)
 
@@ -125,21 +121,8 @@ def train_seq2seq(base_dir: str | Path, records: list[dict], *, hparams: dict, o
                       args=_training_args(hparams, checkpoint_dir, deepspeed), train_dataset=records,
                       data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
                       processing_class=tokenizer, callbacks=callbacks)
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(StderrProgress)
-    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
-    if resume:
-        log.info("resuming from %s", resume)
     log.info("training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only")
-    result = trainer.train(resume_from_checkpoint=resume)
-    final = checkpoint_dir / "final"
-    trainer.save_model(str(final))  # on every process: ZeRO-3 gathers the weights; the main process writes
-    if trainer.is_world_process_zero():
-        with atomic_path(out_dir) as tmp:
-            shutil.move(final, tmp)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return {"global_step": result.global_step, "training_loss": result.training_loss,
-            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
+    return train_and_save(trainer, checkpoint_dir, out_dir)
 
 
 def _single_process_rendezvous() -> None:
@@ -153,17 +136,6 @@ def _single_process_rendezvous() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
-
-
-def accumulation_steps(hparams: dict, world_size: int | None = None) -> int:
-    """Gradient accumulation that keeps the recipe's effective batch on any number of GPUs
-    (Tk-Instruct: 1 per device x 2 steps x 8 GPUs = 16)."""
-    world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-    per_step = hparams["per_device_batch_size"] * world_size
-    if hparams["effective_batch_size"] % per_step:
-        raise ValueError(f"effective_batch_size {hparams['effective_batch_size']} is not a multiple of "
-                         f"per_device_batch_size x {world_size} GPU(s) = {per_step}")
-    return hparams["effective_batch_size"] // per_step
 
 
 def _training_args(hparams: dict, checkpoint_dir: Path, deepspeed: str | Path | None) -> TrainingArguments:
