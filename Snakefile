@@ -19,9 +19,9 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.zhao2025.input,
         rules.gupta2023.input,
         rules.band2025.input,
         "results/data/stats.md",
-    default_target: True

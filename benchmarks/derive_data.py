@@ -64,10 +64,14 @@ def derivations(out: Path) -> dict[str, tuple[Callable[[Path], object], Callable
     return {
         "20newsgroups": (lambda raw: derive_newsgroups(raw, out / "20newsgroups"), read_newsgroups_tar),
         "massive": (lambda raw: derive_massive(raw, out / "massive"), read_massive),
-        "superni": (lambda raw: derive_superni(raw, out / "superni", test_tasks=read_split(raw, "test")),
-                    lambda raw: [read_task(p) for p in sorted((raw / "tasks").glob("*.json"))]),
-        "arena": (lambda raw: derive_arena(raw, out / "arena"),
-                  lambda raw: pd.read_csv(raw, dtype=str, keep_default_na=False)),
+        "superni": (
+            lambda raw: derive_superni(raw, out / "superni", test_tasks=read_split(raw, "test")),
+            lambda raw: [read_task(p) for p in sorted((raw / "tasks").glob("*.json"))],
+        ),
+        "arena": (
+            lambda raw: derive_arena(raw, out / "arena"),
+            lambda raw: pd.read_csv(raw, dtype=str, keep_default_na=False),
+        ),
     }
 
 

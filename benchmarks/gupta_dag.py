@@ -37,12 +37,16 @@ def main() -> None:
     grouped = ["--groups", "fit_gupta_stl=stl", "--group-components", f"stl={args.group_size}"]
     _, grouped_out = median_of(1, ["-n", *PAPER, *grouped, "--", "gupta2023"], workdir)
     groups = grouped_out.count("Group job stl")
-    print(f"dry-run, whole gupta2023 DAG: {full_s:.2f} s median of {args.repeats} "
-          f"({job_count(out, 'total')} jobs)")
+    print(
+        f"dry-run, whole gupta2023 DAG: {full_s:.2f} s median of {args.repeats} "
+        f"({job_count(out, 'total')} jobs)"
+    )
     print(f"baseline, one STL model:      {base_s:.2f} s")
-    print(f"SLURM submissions for {stl} STL trainings: {stl} one job each; {groups} with groups of "
-          f"{args.group_size}; as job arrays (profiles/slurm): one sbatch per batch of ready models "
-          "(at most 1000 each), so the count depends on the run")
+    print(
+        f"SLURM submissions for {stl} STL trainings: {stl} one job each; {groups} with groups of "
+        f"{args.group_size}; as job arrays (profiles/slurm): one sbatch per batch of ready models "
+        "(at most 1000 each), so the count depends on the run"
+    )
 
 
 if __name__ == "__main__":

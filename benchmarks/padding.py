@@ -67,7 +67,7 @@ def smollm2_tokenizer():
 
 def real_share(lengths: list[int], order: list[int]) -> float:
     """Real tokens over processed tokens when `order` is cut into batches padded to their longest."""
-    batches = [[lengths[i] for i in order[j:j + BATCH]] for j in range(0, len(order), BATCH)]
+    batches = [[lengths[i] for i in order[j : j + BATCH]] for j in range(0, len(order), BATCH)]
     return sum(map(sum, batches)) / sum(max(b) * len(b) for b in batches)
 
 
@@ -81,22 +81,32 @@ def main() -> None:
     print(f"data: {sources}; tokenizer SmolLM2-135M-Instruct; batches of {BATCH}, max_length {MAX_LENGTH}")
     print(f"{'prompts':38} {'examples':>8} {'mean tok':>8} {'naive':>7} {'group_by_length':>15} {'ours':>7}")
     for dataset, task_list in TASKS.items():
-        records, labels = read_jsonl(root / dataset / "train.jsonl"), read_json(root / dataset / "labels.json")
+        records, labels = (
+            read_jsonl(root / dataset / "train.jsonl"),
+            read_json(root / dataset / "labels.json"),
+        )
         for subtasks in task_list:
             for shots in ("zero-shot", "five-shot"):
                 demos = task_demos(records, subtasks, shots, SEED)
                 demo_ids = {d["id"] for d in demos or []}
-                examples = [{"prompt": render_prompt(tokenizer, e["messages"]), "answer": e["answer"]}
-                            for e in prompt_examples([r for r in records if r["id"] not in demo_ids], subtasks,
-                                                     dataset, demos, labels)]
+                examples = [
+                    {"prompt": render_prompt(tokenizer, e["messages"]), "answer": e["answer"]}
+                    for e in prompt_examples(
+                        [r for r in records if r["id"] not in demo_ids], subtasks, dataset, demos, labels
+                    )
+                ]
                 lengths = [len(f["input_ids"]) for f in encode_examples(tokenizer, examples, MAX_LENGTH)]
                 naive = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(SEED)).tolist()
-                grouped = get_length_grouped_indices(lengths, BATCH, generator=torch.Generator().manual_seed(SEED))
+                grouped = get_length_grouped_indices(
+                    lengths, BATCH, generator=torch.Generator().manual_seed(SEED)
+                )
                 ours = list(LengthBucketSampler(lengths, BATCH, SEED))
                 name = f"{dataset} {'+'.join(subtasks)} {shots}"
-                print(f"{name:38} {len(lengths):8d} {sum(lengths) / len(lengths):8.0f} "
-                      f"{real_share(lengths, naive):7.1%} {real_share(lengths, grouped):15.1%} "
-                      f"{real_share(lengths, ours):7.1%}")
+                print(
+                    f"{name:38} {len(lengths):8d} {sum(lengths) / len(lengths):8.0f} "
+                    f"{real_share(lengths, naive):7.1%} {real_share(lengths, grouped):15.1%} "
+                    f"{real_share(lengths, ours):7.1%}"
+                )
     shutil.rmtree(root)
 
 

@@ -54,12 +54,32 @@ def fit_submissions(log: str) -> int:
 def run_mode(extra: list[str], targets: list[str], tasks: int) -> tuple[float, int, str]:
     workdir = sandbox()
     (workdir / "tasks.yaml").write_text(f"presets: {{tiny: {{data: {{superni_tasks: {tasks}}}}}}}\n")
-    args = ["--profile", "profiles/slurm", "--retries", "0", "--slurm-status-command", "squeue",
-            "--slurm-init-seconds-before-status-checks", "2",
-            "--configfile", "config/config.yaml", "tasks.yaml", "--config", "preset=tiny", *extra, "--", *targets]
+    args = [
+        "--profile",
+        "profiles/slurm",
+        "--retries",
+        "0",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--configfile",
+        "config/config.yaml",
+        "tasks.yaml",
+        "--config",
+        "preset=tiny",
+        *extra,
+        "--",
+        *targets,
+    ]
     start = time.perf_counter()
-    result = subprocess.run([SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        [SNAKEMAKE, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     seconds = time.perf_counter() - start
     log = result.stdout + result.stderr
     if result.returncode != 0:
@@ -75,15 +95,25 @@ def main() -> None:
     args = parser.parse_args()
     # a group asks for the summed resources of members that could run side by side; the
     # per-submission limits (--cores, and mem_mb, local-scoped by default) stack them in series
-    MODES["group"] = ["--groups", "fit_gupta_stl=stl", "--group-components", f"stl={args.group_size}",
-                      "--cores", "2", "--resources", "mem_mb=8000"]
+    MODES["group"] = [
+        "--groups",
+        "fit_gupta_stl=stl",
+        "--group-components",
+        f"stl={args.group_size}",
+        "--cores",
+        "2",
+        "--resources",
+        "mem_mb=8000",
+    ]
     subprocess.run(["bash", str(LOCAL_SLURM), "start"], check=True, capture_output=True)
     targets = stl_targets(args.tasks)
     print(f"{len(targets)} STL trainings ({args.tasks} tasks x 8 settings), tiny preset, local SLURM")
     for mode in args.modes:
         seconds, count, _ = run_mode(MODES[mode], targets, args.tasks)
-        print(f"  {mode:6s}: {count:4d} sbatch calls for the STL fits ({count / len(targets):.3f} per model), "
-              f"{seconds:.0f} s wall")
+        print(
+            f"  {mode:6s}: {count:4d} sbatch calls for the STL fits ({count / len(targets):.3f} per model), "
+            f"{seconds:.0f} s wall"
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,12 @@ def job_stats(output: str) -> dict[str, int]:
 
 
 # The four real (truncated) SuperNI test-task files of ../shared/data (SOURCES.md section 5).
-SUPERNI_SAMPLE_TASKS = ["task1345_glue_qqp_question_paraprashing", "task102_commongen_sentence_generation",
-                        "task1557_jfleg_answer_generation", "task645_summarization"]
+SUPERNI_SAMPLE_TASKS = [
+    "task1345_glue_qqp_question_paraprashing",
+    "task102_commongen_sentence_generation",
+    "task1557_jfleg_answer_generation",
+    "task645_summarization",
+]
 
 
 def superni_sample(root: Path) -> tuple[Path, Path]:

@@ -37,8 +37,11 @@ from ftrepro.prompts import render_prompt
 
 
 def ratings(value: int = 1) -> dict:
-    return {"prompt": {p: value % 2 for p in PROMPT_PROPERTIES},
-            "response_a": {p: value for p in RESPONSE_PROPERTIES}, "response_b": {p: 3 - value for p in RESPONSE_PROPERTIES}}
+    return {
+        "prompt": {p: value % 2 for p in PROMPT_PROPERTIES},
+        "response_a": {p: value for p in RESPONSE_PROPERTIES},
+        "response_b": {p: 3 - value for p in RESPONSE_PROPERTIES},
+    }
 
 
 def ok(row_id: str, value: int = 1) -> dict:
@@ -80,14 +83,23 @@ def test_read_annotations_keeps_ok_rows(tmp_path):
     assert read_annotations(path)[1]["response_b"]["relevance"] == 1
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("{not json", "a.jsonl:3:"),
-    (json.dumps({**ok("x"), "prompt": {**ratings()["prompt"], "clear_intent": 2}}), "prompt: clear_intent: 2"),
-    (json.dumps({**ok("x"), "response_a": {**ratings()["response_a"], "polite": 4}}), "response_a: polite: 4"),
-    (json.dumps({**ok("x"), "response_a": {**ratings()["response_a"], "polite": True}}), "polite: True"),
-    (json.dumps({k: v for k, v in ok("x").items() if k != "response_b"}), "response_b"),
-    (json.dumps({**ok("x"), "status": "done"}), "status 'done'"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "a.jsonl:3:"),
+        (
+            json.dumps({**ok("x"), "prompt": {**ratings()["prompt"], "clear_intent": 2}}),
+            "prompt: clear_intent: 2",
+        ),
+        (
+            json.dumps({**ok("x"), "response_a": {**ratings()["response_a"], "polite": 4}}),
+            "response_a: polite: 4",
+        ),
+        (json.dumps({**ok("x"), "response_a": {**ratings()["response_a"], "polite": True}}), "polite: True"),
+        (json.dumps({k: v for k, v in ok("x").items() if k != "response_b"}), "response_b"),
+        (json.dumps({**ok("x"), "status": "done"}), "status 'done'"),
+    ],
+)
 def test_a_malformed_line_names_file_and_line(tmp_path, line, message):
     path = tmp_path / "a.jsonl"
     path.write_text(json.dumps(ok("1")) + "\n\n" + line + "\n")
@@ -108,8 +120,16 @@ def test_parse_answer_after_drafts_and_in_fences():
     assert reasoning == "<draft>A: polite. B: terse."
 
 
-@pytest.mark.parametrize("text", [None, "no json here", "{\"prompt\": {", json.dumps({"prompt": {}}),
-                                  json.dumps({**ratings(), "response_b": {p: 7 for p in RESPONSE_PROPERTIES}})])
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "no json here",
+        '{"prompt": {',
+        json.dumps({"prompt": {}}),
+        json.dumps({**ratings(), "response_b": {p: 7 for p in RESPONSE_PROPERTIES}}),
+    ],
+)
 def test_parse_answer_rejects_malformed(text):
     with pytest.raises(DataError):
         parse_answer(text)
@@ -140,15 +160,20 @@ class FakeClient:
 
 
 def api(client, attempts=3) -> ApiAnnotator:
-    return ApiAnnotator(client, "judge", attempts=attempts, temperature=0.6, max_tokens=100, json_mode=True,
-                        max_chars=1000)
+    return ApiAnnotator(
+        client, "judge", attempts=attempts, temperature=0.6, max_tokens=100, json_mode=True, max_chars=1000
+    )
 
 
 def test_malformed_answers_are_retried_then_recorded_as_failed():
     client = FakeClient(["{oops", "no json", json.dumps({"prompt": {}})])
     record = api(client)(ROW)
     assert len(client.calls) == 3
-    assert record["status"] == "failed" and record["id"] == "r1" and "response_a: expected an object" in record["error"]
+    assert (
+        record["status"] == "failed"
+        and record["id"] == "r1"
+        and "response_a: expected an object" in record["error"]
+    )
     check_annotation(record)
 
 
@@ -157,7 +182,9 @@ def test_a_retry_that_succeeds_gives_an_ok_row():
     record = api(client)(ROW)
     assert len(client.calls) == 2
     assert record == {"id": "r1", "status": "ok", **ratings(3), "reasoning": "<draft>fine"}
-    assert client.calls[0]["response_format"] == {"type": "json_object"} and client.calls[0]["model"] == "judge"
+    assert (
+        client.calls[0]["response_format"] == {"type": "json_object"} and client.calls[0]["model"] == "judge"
+    )
 
 
 class ChatServer(BaseHTTPRequestHandler):
@@ -169,9 +196,21 @@ class ChatServer(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatServer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
         content = "{broken" if len(ChatServer.requests) == 1 else json.dumps(ratings(0))
-        reply = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": content}}]}).encode()
+        reply = json.dumps(
+            {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
@@ -187,8 +226,12 @@ def test_api_annotator_against_an_openai_compatible_server():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        settings = {"base_url": f"http://127.0.0.1:{server.server_port}/v1", "key_env": "BAND_TEST_KEY",
-                    "max_retries": 0, "timeout_s": 10}
+        settings = {
+            "base_url": f"http://127.0.0.1:{server.server_port}/v1",
+            "key_env": "BAND_TEST_KEY",
+            "max_retries": 0,
+            "timeout_s": 10,
+        }
         with pytest.MonkeyPatch.context() as env:
             env.setenv("BAND_TEST_KEY", "test-key")
             client = make_client(settings)
@@ -222,7 +265,10 @@ def test_local_annotator_yields_valid_ratings_and_picks_the_likeliest_digit(tiny
     positions = []
     for i, (part, name, _) in enumerate(slots):
         positions.append(len(ids) - 1)
-        ids += [annotator.digit_ids[records[1][part][name]], *tok.encode(fragments[i + 1], add_special_tokens=False)]
+        ids += [
+            annotator.digit_ids[records[1][part][name]],
+            *tok.encode(fragments[i + 1], add_special_tokens=False),
+        ]
     with torch.no_grad():
         logits = annotator.model(input_ids=torch.tensor([ids])).logits[0]
     for position, (part, name, allowed) in zip(positions, slots, strict=True):
@@ -233,8 +279,10 @@ def test_local_annotator_yields_valid_ratings_and_picks_the_likeliest_digit(tiny
 def test_answer_skeleton_fills_to_valid_json():
     fragments, slots = answer_skeleton()
     assert len(slots) == len(fragments) - 1 == 45
-    text = "".join(fragment + (str(allowed[-1]) if i < len(slots) else "")
-                   for i, (fragment, (_, _, allowed)) in enumerate(zip(fragments, [*slots, slots[-1]], strict=True)))
+    text = "".join(
+        fragment + (str(allowed[-1]) if i < len(slots) else "")
+        for i, (fragment, (_, _, allowed)) in enumerate(zip(fragments, [*slots, slots[-1]], strict=True))
+    )
     parsed, _ = parse_answer(text)
     assert parsed["prompt"]["clear_intent"] == 1 and parsed["response_b"]["relevance"] == 3
 
@@ -278,7 +326,9 @@ def test_an_interrupted_run_resumes_without_redoing_a_row(arena, tmp_path):
 def test_another_configuration_starts_afresh(arena, tmp_path):
     rows = select_rows(arena / "train.jsonl", 4, seed=1)
     with pytest.raises(KeyboardInterrupt):
-        annotate_rows(rows, Counting(die_after=2), tmp_path / "p.jsonl", work_dir=tmp_path / "w", fingerprint={"a": 1})
+        annotate_rows(
+            rows, Counting(die_after=2), tmp_path / "p.jsonl", work_dir=tmp_path / "w", fingerprint={"a": 1}
+        )
     again = Counting()
     annotate_rows(rows, again, tmp_path / "p.jsonl", work_dir=tmp_path / "w", fingerprint={"a": 2})
     assert len(again.calls) == 4

@@ -23,9 +23,22 @@ from ftrepro.train.lora_classifier import (
     train_lora_classifier,
 )
 
-HPARAMS = {"learning_rate": 1e-3, "batch_size": 8, "gradient_accumulation_steps": 1, "epochs": 2, "max_length": 64,
-           "weight_decay": 0.0, "warmup_ratio": 0.0, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
-           "target_modules": ["q_proj", "v_proj"], "activation_checkpointing": False, "save_steps": 3, "seed": 0}
+HPARAMS = {
+    "learning_rate": 1e-3,
+    "batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "epochs": 2,
+    "max_length": 64,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "lora_dropout": 0.0,
+    "target_modules": ["q_proj", "v_proj"],
+    "activation_checkpointing": False,
+    "save_steps": 3,
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +68,17 @@ def test_only_lora_and_head_parameters_train(base):
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable, "nothing trains"
     assert all("lora_" in name or ".score." in name for name in trainable), trainable
-    assert any("q_proj.lora_A" in name for name in trainable) and any("v_proj.lora_B" in name for name in trainable)
+    assert any("q_proj.lora_A" in name for name in trainable) and any(
+        "v_proj.lora_B" in name for name in trainable
+    )
     assert not any("k_proj.lora" in name or "o_proj.lora" in name for name in trainable)
     # the head is hidden (64) x 3 classes, no bias, like LlamaForSequenceClassification's
     head = [p for name, p in model.named_parameters() if p.requires_grad and ".score." in name]
     assert [tuple(p.shape) for p in head] == [(3, 64)]
     layers = model.base_model.model.config.num_hidden_layers
-    lora_per_layer = 2 * (4 * 64 + 64 * 4)  # q and v, each A (r x in) + B (out x r); k/v heads are full size here
+    lora_per_layer = 2 * (
+        4 * 64 + 64 * 4
+    )  # q and v, each A (r x in) + B (out x r); k/v heads are full size here
     assert model.get_nb_trainable_parameters()[0] == layers * lora_per_layer + 3 * 64
 
 
@@ -76,7 +93,9 @@ def test_base_weights_stay_frozen_and_adapter_changes(base, trained):
     model, _ = load_lora_classifier(base, out)
     fresh = lora_model(base, load_tokenizer(base), HPARAMS)
     weights = dict(model.named_parameters())
-    base_weights = [name for name, _ in fresh.named_parameters() if "lora_" not in name and ".score." not in name]
+    base_weights = [
+        name for name, _ in fresh.named_parameters() if "lora_" not in name and ".score." not in name
+    ]
     assert len(base_weights) > 10
     for name in base_weights:
         assert torch.equal(fresh.get_parameter(name), weights[name]), name
@@ -111,7 +130,11 @@ def test_saved_adapter_reloads_to_the_same_logits(base, arena, trained):
 def test_input_text_holds_all_three_segments_and_truncates_at_max_length(base, arena):
     record = read_jsonl(arena / "train.jsonl")[0]
     text = preference_text(record)
-    assert text.index(record["prompt"][0]) < text.index(record["response_a"][0]) < text.index(record["response_b"][0])
+    assert (
+        text.index(record["prompt"][0])
+        < text.index(record["response_a"][0])
+        < text.index(record["response_b"][0])
+    )
     features = encode_records(arena / "train.jsonl", load_tokenizer(base), max_length=16)
     assert max(len(f["input_ids"]) for f in features) == 16
     assert {f["labels"] for f in features} <= {0, 1, 2}
@@ -120,7 +143,9 @@ def test_input_text_holds_all_three_segments_and_truncates_at_max_length(base, a
 def test_killed_training_resumes_from_its_checkpoint(base, arena, tmp_path):
     out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
     with pytest.raises(KeyboardInterrupt):
-        train_lora_classifier(base, arena / "train.jsonl", HPARAMS, out, checkpoints, callbacks=[StopAfterFirstSave()])
+        train_lora_classifier(
+            base, arena / "train.jsonl", HPARAMS, out, checkpoints, callbacks=[StopAfterFirstSave()]
+        )
     assert not out.exists()
     steps = RecordSteps()
     summary = train_lora_classifier(base, arena / "train.jsonl", HPARAMS, out, checkpoints, callbacks=[steps])

@@ -27,9 +27,13 @@ def pred(i: int, label: str, a: float, b: float, tie: float) -> dict:
 def test_score_run_band_matches_hand_computation(tmp_path):
     path = tmp_path / "predictions.jsonl"
     # the last row sums to 2: Kaggle's scorer renormalises it to (0.1, 0.45, 0.45)
-    write_jsonl(path, [pred(1, "A", 0.7, 0.2, 0.1), pred(2, "tie", 0.1, 0.5, 0.4), pred(3, "B", 0.2, 0.9, 0.9)])
+    write_jsonl(
+        path, [pred(1, "A", 0.7, 0.2, 0.1), pred(2, "tie", 0.1, 0.5, 0.4), pred(3, "B", 0.2, 0.9, 0.9)]
+    )
     metrics = score_run("band2025", path)
-    assert metrics["log_loss"] == pytest.approx(-(math.log(0.7) + math.log(0.4) + math.log(0.45)) / 3, rel=1e-12)
+    assert metrics["log_loss"] == pytest.approx(
+        -(math.log(0.7) + math.log(0.4) + math.log(0.45)) / 3, rel=1e-12
+    )
     # argmax: A (right), B (wrong: tie), B (right; B and tie tie, the first wins)
     assert metrics["accuracy"] == pytest.approx(2 / 3)
     assert metrics["n_examples"] == 3
@@ -44,18 +48,21 @@ def test_uniform_prediction_scores_ln3(tmp_path):
 def test_zero_probability_for_the_truth_is_clipped_not_infinite(tmp_path):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [pred(1, "A", 0.0, 1.0, 0.0)])
-    eps = 2.0 ** -52  # float64 machine epsilon; the row becomes (eps, 1-eps, eps) / (1 + eps)
+    eps = 2.0**-52  # float64 machine epsilon; the row becomes (eps, 1-eps, eps) / (1 + eps)
     assert score_run("band2025", path)["log_loss"] == pytest.approx(-math.log(eps / (1 + eps)), rel=1e-12)
 
 
-@pytest.mark.parametrize(("bad", "message"), [
-    ({"id": "7", "label": "C", "probs": {"A": 0.2, "B": 0.3, "tie": 0.5}}, "'label'"),
-    ({"id": "7", "label": "A", "probs": {"A": 0.2, "B": 0.3}}, "'probs'"),
-    ({"id": "7", "label": "A", "probs": {"A": 0.2, "B": -0.3, "tie": 0.5}}, "finite numbers"),
-    ({"id": "7", "label": "A", "probs": {"A": "0.2", "B": 0.3, "tie": 0.5}}, "finite numbers"),
-    ({"id": "7", "label": "A", "probs": {"A": float("nan"), "B": 0.3, "tie": 0.5}}, "finite numbers"),
-    ({"id": "1", "label": "A", "probs": {"A": 0.2, "B": 0.3, "tie": 0.5}}, "duplicate id"),
-])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"id": "7", "label": "C", "probs": {"A": 0.2, "B": 0.3, "tie": 0.5}}, "'label'"),
+        ({"id": "7", "label": "A", "probs": {"A": 0.2, "B": 0.3}}, "'probs'"),
+        ({"id": "7", "label": "A", "probs": {"A": 0.2, "B": -0.3, "tie": 0.5}}, "finite numbers"),
+        ({"id": "7", "label": "A", "probs": {"A": "0.2", "B": 0.3, "tie": 0.5}}, "finite numbers"),
+        ({"id": "7", "label": "A", "probs": {"A": float("nan"), "B": 0.3, "tie": 0.5}}, "finite numbers"),
+        ({"id": "1", "label": "A", "probs": {"A": 0.2, "B": 0.3, "tie": 0.5}}, "duplicate id"),
+    ],
+)
 def test_bad_record_raises_naming_it(tmp_path, bad, message):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [pred(1, "A", 0.7, 0.2, 0.1), bad])
@@ -73,8 +80,12 @@ def test_empty_predictions_raise(tmp_path):
 
 # --- the report -------------------------------------------------------------------------------
 
-RUNS = [f"{m}.{a}.{v}" for m in ("bert-base", "distilbert") for a in ("single", "parallel")
-        for v in ("plain", "llm-augmented")] + ["llama3.1-8b.lora"]
+RUNS = [
+    f"{m}.{a}.{v}"
+    for m in ("bert-base", "distilbert")
+    for a in ("single", "parallel")
+    for v in ("plain", "llm-augmented")
+] + ["llama3.1-8b.lora"]
 TARGETS = REPO / "config" / "targets" / "band2025_results.csv"
 PARAMETERS = REPO / "config" / "targets" / "band2025_parameters.csv"
 
@@ -84,17 +95,23 @@ def metrics(loss: float) -> dict:
 
 
 def test_report_table_paper_beside_ours_with_gain_and_efficiency(tmp_path):
-    ours = {"distilbert.single.plain": metrics(1.10), "distilbert.parallel.plain": metrics(0.99),
-            "llama3.1-8b.lora": metrics(1.045)}
-    table = write_band_report(RUNS, ours, TARGETS, PARAMETERS, {"distilbert": 2_000_000, "llama3.1-8b": 5_000_000},
-                              tmp_path).set_index("run")
+    ours = {
+        "distilbert.single.plain": metrics(1.10),
+        "distilbert.parallel.plain": metrics(0.99),
+        "llama3.1-8b.lora": metrics(1.045),
+    }
+    table = write_band_report(
+        RUNS, ours, TARGETS, PARAMETERS, {"distilbert": 2_000_000, "llama3.1-8b": 5_000_000}, tmp_path
+    ).set_index("run")
     assert list(table.index) == RUNS
     assert (table["status"] == "ok").sum() == 3 and table.loc["bert-base.single.plain", "status"] == "not run"
     llama = table.loc["llama3.1-8b.lora"]
     assert llama["paper_log_loss"] == 0.98 and llama["paper_params_millions"] == 7508
     assert llama["paper_efficiency"] == pytest.approx(1 / (0.98 * 7508))  # Table 1's unit: millions
     assert llama["params_millions"] == 5.0 and llama["efficiency"] == pytest.approx(1 / (1.045 * 5.0))
-    assert table.loc["distilbert.parallel.plain", "improvement_pct"] == pytest.approx(100 * (1.10 - 0.99) / 1.10)
+    assert table.loc["distilbert.parallel.plain", "improvement_pct"] == pytest.approx(
+        100 * (1.10 - 0.99) / 1.10
+    )
     assert table.loc["distilbert.single.plain", "improvement_pct"] == 0
     assert pd.isna(table.loc["distilbert.parallel.plain", "paper_log_loss"])  # only Llama's loss is printed
     md = (tmp_path / "tables" / "log_loss.md").read_text()

@@ -29,13 +29,29 @@ from ftrepro.train.causal import (
 from ftrepro.train.launch import run_distributed, torchrun_command
 
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"
-HPARAMS = {"learning_rate": 3e-3, "lr_scheduler": "constant", "warmup_steps": 0, "max_steps": 40,
-           "per_device_batch_size": 4, "effective_batch_size": 4, "max_length": 64, "bf16": True,
-           "activation_checkpointing": False, "save_steps": 100, "seed": 0}
+HPARAMS = {
+    "learning_rate": 3e-3,
+    "lr_scheduler": "constant",
+    "warmup_steps": 0,
+    "max_steps": 40,
+    "per_device_batch_size": 4,
+    "effective_batch_size": 4,
+    "max_length": 64,
+    "bf16": True,
+    "activation_checkpointing": False,
+    "save_steps": 100,
+    "seed": 0,
+}
 # four prompts of one length (so that length-grouped batches mix them), each with its own answer
-EXAMPLES = [{"prompt": f"[INST] which topic : the {word} today label : [/INST]", "answer": answer}
-            for word, answer in (("pitcher", "sport"), ("orbit", "space"), ("doctor", "medicine"),
-                                 ("encryption", "crypt"))]
+EXAMPLES = [
+    {"prompt": f"[INST] which topic : the {word} today label : [/INST]", "answer": answer}
+    for word, answer in (
+        ("pitcher", "sport"),
+        ("orbit", "space"),
+        ("doctor", "medicine"),
+        ("encryption", "crypt"),
+    )
+]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +101,11 @@ def test_a_too_long_example_keeps_its_answer_and_the_ends_of_its_prompt(tokenize
     encoded = encode_example(tokenizer, example, 20)
     budget = 20 - len(answer)
     assert len(encoded["input_ids"]) == 20
-    assert encoded["input_ids"] == prompt[:budget // 2] + prompt[len(prompt) - (budget - budget // 2):] + answer
-    assert encoded["labels"][-len(answer):] == answer and set(encoded["labels"][:-len(answer)]) == {-100}
+    assert (
+        encoded["input_ids"]
+        == prompt[: budget // 2] + prompt[len(prompt) - (budget - budget // 2) :] + answer
+    )
+    assert encoded["labels"][-len(answer) :] == answer and set(encoded["labels"][: -len(answer)]) == {-100}
     assert cut_middle([1, 2, 3, 4, 5, 6, 7], 4) == [1, 2, 6, 7]
     assert cut_middle([1, 2, 3], 3) == [1, 2, 3]
 
@@ -109,8 +128,10 @@ def test_length_grouped_batches_keep_padding_under_a_tenth_of_the_tokens(base, t
     are under 10% padding, random batches of the same examples several times more; padding is
     masked out of attention and loss."""
     rng = random.Random(0)
-    examples = [{"prompt": "orbit " * min(400, 5 + int(rng.lognormvariate(3.5, 0.9))), "answer": "space"}
-                for _ in range(400)]
+    examples = [
+        {"prompt": "orbit " * min(400, 5 + int(rng.lognormvariate(3.5, 0.9))), "answer": "space"}
+        for _ in range(400)
+    ]
     hparams = {**HPARAMS, "per_device_batch_size": 8, "effective_batch_size": 8, "max_length": 512}
     trainer = causal_trainer(base, examples, hparams, tmp_path / "ckpt")
     batches = list(trainer.get_train_dataloader())
@@ -119,7 +140,7 @@ def test_length_grouped_batches_keep_padding_under_a_tenth_of_the_tokens(base, t
         assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()
     features = list(trainer.train_dataset)
     rng.shuffle(features)
-    naive = [trainer.data_collator(features[i:i + 8]) for i in range(0, 400, 8)]
+    naive = [trainer.data_collator(features[i : i + 8]) for i in range(0, 400, 8)]
     assert padding_share(batches) < 0.10 < 3 * padding_share(batches) < padding_share(naive)
 
 
@@ -133,7 +154,7 @@ def test_buckets_cover_every_example_once_per_epoch_and_replay_by_epoch():
     assert epochs[0] == epochs[2] != epochs[1]
     for order in epochs:
         assert sorted(order) == list(range(23))
-        buckets = [sorted(lengths[i] for i in order[j:j + 4]) for j in range(0, 23, 4)]
+        buckets = [sorted(lengths[i] for i in order[j : j + 4]) for j in range(0, 23, 4)]
         assert sorted(buckets[:-1]) == [list(range(k, k + 4)) for k in range(0, 20, 4)]
         assert buckets[-1] == [20, 21, 22]  # the smaller bucket stays last
     assert [lengths[i] for i in epochs[0][:20]] != sorted(lengths)[:20]  # buckets in random order
@@ -179,8 +200,14 @@ def test_candidate_scores_equal_a_full_forward_of_prompt_and_answer(base, tokeni
 
 
 def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
-    hparams = {**HPARAMS, "max_steps": 6, "save_steps": 3, "per_device_batch_size": 2, "effective_batch_size": 4,
-               "activation_checkpointing": True}
+    hparams = {
+        **HPARAMS,
+        "max_steps": 6,
+        "save_steps": 3,
+        "per_device_batch_size": 2,
+        "effective_batch_size": 4,
+        "activation_checkpointing": True,
+    }
     kwargs = {"out_dir": tmp_path / "model", "checkpoint_dir": tmp_path / "ckpt"}
     with pytest.raises(KeyboardInterrupt):
         train_causal_lm(base, EXAMPLES * 4, hparams, callbacks=[StopAfterFirstSave()], **kwargs)

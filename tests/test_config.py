@@ -6,10 +6,10 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 from snakemake_interface_common.exceptions import WorkflowError
 
 from ftrepro import config as cfg
-from conftest import REPO
 
 CONFIG = REPO / "config" / "config.yaml"
 
@@ -70,7 +70,9 @@ def test_model_of_the_wrong_kind_is_refused(raw):
 
 def test_token_statistics_need_a_local_model(raw):
     raw["data"]["stats_tokenizers"]["arena"] = "gpt-4"
-    with pytest.raises(cfg.ConfigError, match=r"data\.stats_tokenizers\.arena: model 'gpt-4' is an api model"):
+    with pytest.raises(
+        cfg.ConfigError, match=r"data\.stats_tokenizers\.arena: model 'gpt-4' is an api model"
+    ):
         validated(raw)
 
 
@@ -100,7 +102,9 @@ def test_preset_overrides_training_fields_and_keeps_the_rest(raw):
 def test_preset_picks_the_model_behind_a_name(raw):
     config = validated(raw)
     config["preset"] = "paper"
-    assert cfg.model_spec(config, "llama3-8b") == {"hub": {"repo": "meta-llama/Meta-Llama-3-8B-Instruct", "revision": None}}
+    assert cfg.model_spec(config, "llama3-8b") == {
+        "hub": {"repo": "meta-llama/Meta-Llama-3-8B-Instruct", "revision": None}
+    }
     assert cfg.uses_gpu(config)
     config["preset"] = "tiny"
     assert "random" in cfg.model_spec(config, "llama3-8b")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO, job_stats, snakemake
 
 from ftrepro import config as cfg
-from conftest import REPO, job_stats, snakemake
 
 # targets go before these: --config takes every word after it
 PAPER = ["--profile", "profiles/slurm", "--config", "preset=paper"]

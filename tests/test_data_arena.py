@@ -34,10 +34,20 @@ def _write_rows(path: Path, rows: list[dict], columns=COLUMNS) -> Path:
     return path
 
 
-def _row(row_id: str, winners=("1", "0", "0"), prompt='["hi"]', response_a='["a"]', response_b='["b"]') -> dict:
-    return {"id": row_id, "model_a": "m1", "model_b": "m2", "prompt": prompt, "response_a": response_a,
-            "response_b": response_b, "winner_model_a": winners[0], "winner_model_b": winners[1],
-            "winner_tie": winners[2]}
+def _row(
+    row_id: str, winners=("1", "0", "0"), prompt='["hi"]', response_a='["a"]', response_b='["b"]'
+) -> dict:
+    return {
+        "id": row_id,
+        "model_a": "m1",
+        "model_b": "m2",
+        "prompt": prompt,
+        "response_a": response_a,
+        "response_b": response_b,
+        "winner_model_a": winners[0],
+        "winner_model_b": winners[1],
+        "winner_tie": winners[2],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +74,25 @@ def test_records_decode_the_raw_rows(raw_csv, derived):
         assert record["model_a"] == row["model_a"] and record["model_b"] == row["model_b"]
         for column in ("prompt", "response_a", "response_b"):
             assert record[column] == [t if t is not None else "" for t in json.loads(row[column])]
-        assert record["label"] == expected_label[row["winner_model_a"], row["winner_model_b"], row["winner_tie"]]
+        assert (
+            record["label"] == expected_label[row["winner_model_a"], row["winner_model_b"], row["winner_tie"]]
+        )
     assert json.loads((out / "labels.json").read_text()) == {"label": ["A", "B", "tie"]}
 
 
 def test_null_turns_become_empty_strings_and_ids_stay_strings(tmp_path):
-    raw = _write_rows(tmp_path / "train.csv", [_row(f"0{i}", winners=("0", "0", "1") if i % 2 else ("0", "1", "0"),
-                                                    response_a='["first", null]', prompt='["q1", "q2"]')
-                                               for i in range(20)])
+    raw = _write_rows(
+        tmp_path / "train.csv",
+        [
+            _row(
+                f"0{i}",
+                winners=("0", "0", "1") if i % 2 else ("0", "1", "0"),
+                response_a='["first", null]',
+                prompt='["q1", "q2"]',
+            )
+            for i in range(20)
+        ],
+    )
     derive_arena(raw, tmp_path / "out", seed=0)
     records = _read(tmp_path / "out" / "train.jsonl") + _read(tmp_path / "out" / "validation.jsonl")
     assert {r["id"] for r in records} == {f"0{i}" for i in range(20)}  # "00" not 0
@@ -101,31 +122,49 @@ def test_split_is_deterministic_for_a_seed_and_differs_for_another(raw_csv, deri
     derive_arena(raw_csv, tmp_path / "other", seed=43)
     for split in ("train", "validation"):
         assert (tmp_path / "same" / f"{split}.jsonl").read_bytes() == (out / f"{split}.jsonl").read_bytes()
-    ids = {name: {r["id"] for r in _read(d / "validation.jsonl")} for name, d in (("42", out),
-                                                                                   ("43", tmp_path / "other"))}
+    ids = {
+        name: {r["id"] for r in _read(d / "validation.jsonl")}
+        for name, d in (("42", out), ("43", tmp_path / "other"))
+    }
     assert ids["42"] != ids["43"]
 
 
 def test_malformed_rows_are_reported_by_id_and_left_out(raw_csv, tmp_path):
-    bad = {"bad-json": _row("bad-json", prompt='["unclosed'),
-           "two-winners": _row("two-winners", winners=("1", "1", "0")),
-           "no-winner": _row("no-winner", winners=("0", "0", "0")),
-           "not-a-list": _row("not-a-list", response_b='{"turn": "x"}'),
-           "int-turn": _row("int-turn", response_a='["ok", 3]'),
-           "winner-2": _row("winner-2", winners=("2", "0", "0"))}
+    bad = {
+        "bad-json": _row("bad-json", prompt='["unclosed'),
+        "two-winners": _row("two-winners", winners=("1", "1", "0")),
+        "no-winner": _row("no-winner", winners=("0", "0", "0")),
+        "not-a-list": _row("not-a-list", response_b='{"turn": "x"}'),
+        "int-turn": _row("int-turn", response_a='["ok", 3]'),
+        "winner-2": _row("winner-2", winners=("2", "0", "0")),
+    }
     rows = _raw_rows(raw_csv)
     rows[10:10] = bad.values()
     rows.append(dict(rows[0]))  # a second row with the first row's id
     raw = _write_rows(tmp_path / "train.csv", rows)
     counts = derive_arena(raw, tmp_path / "out", seed=1)
-    expected = {"bad-json": "invalid_json", "two-winners": "several_winners", "no-winner": "no_winner",
-                "not-a-list": "not_a_list_of_strings", "int-turn": "not_a_list_of_strings",
-                "winner-2": "bad_winner_value", rows[0]["id"]: "duplicate_id"}
+    expected = {
+        "bad-json": "invalid_json",
+        "two-winners": "several_winners",
+        "no-winner": "no_winner",
+        "not-a-list": "not_a_list_of_strings",
+        "int-turn": "not_a_list_of_strings",
+        "winner-2": "bad_winner_value",
+        rows[0]["id"]: "duplicate_id",
+    }
     assert counts["rows_read"] == len(rows)
-    assert counts["malformed"] == {"invalid_json": 1, "not_a_list_of_strings": 2, "bad_winner_value": 1,
-                                   "no_winner": 1, "several_winners": 1, "duplicate_id": 1}
+    assert counts["malformed"] == {
+        "invalid_json": 1,
+        "not_a_list_of_strings": 2,
+        "bad_winner_value": 1,
+        "no_winner": 1,
+        "several_winners": 1,
+        "duplicate_id": 1,
+    }
     report = (tmp_path / "out" / "malformed_rows.md").read_text()
-    table = [line.split("|")[1:3] for line in report.splitlines() if line.startswith("| ") and "|" in line[2:]]
+    table = [
+        line.split("|")[1:3] for line in report.splitlines() if line.startswith("| ") and "|" in line[2:]
+    ]
     listed = {cells[0].strip(): cells[1].strip() for cells in table if cells[0].strip() in expected}
     assert listed == expected
     assert "7 of 307 rows were left out" in report

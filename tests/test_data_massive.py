@@ -15,8 +15,16 @@ from ftrepro.io import DataError
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_GZ = SHARED / "massive" / "en-US.jsonl.gz"
 
-ROW = {"id": "7", "locale": "en-US", "partition": "train", "scenario": "alarm", "intent": "alarm_set",
-       "utt": "wake me up at five am", "annot_utt": "wake me up at [time : five am]", "worker_id": "1"}
+ROW = {
+    "id": "7",
+    "locale": "en-US",
+    "partition": "train",
+    "scenario": "alarm",
+    "intent": "alarm_set",
+    "utt": "wake me up at five am",
+    "annot_utt": "wake me up at [time : five am]",
+    "worker_id": "1",
+}
 
 
 def _read(path: Path) -> list[dict]:
@@ -29,12 +37,17 @@ def _write_rows(path: Path, lines: list[str]) -> Path:
 
 
 def test_protocol_example():
-    assert word_slot_labels("wake me up at five am this week", "wake me up at [time : five am] [date : this week]") == \
-        ["Other"] * 4 + ["time", "time", "date", "date"]
+    assert word_slot_labels(
+        "wake me up at five am this week", "wake me up at [time : five am] [date : this week]"
+    ) == ["Other"] * 4 + ["time", "time", "date", "date"]
 
 
 def test_single_word_spans_adjacent_spans_and_no_spans():
-    assert word_slot_labels("play jazz now", "play [music_genre : jazz] now") == ["Other", "music_genre", "Other"]
+    assert word_slot_labels("play jazz now", "play [music_genre : jazz] now") == [
+        "Other",
+        "music_genre",
+        "Other",
+    ]
     assert word_slot_labels("monday tuesday", "[date : monday] [date : tuesday]") == ["date", "date"]
     assert word_slot_labels("tell me a joke", "tell me a joke") == ["Other"] * 4
 
@@ -67,11 +80,16 @@ def test_real_rows_from_the_protocol(real):
     test = {r["id"]: r for r in _read(real / "test.jsonl")}
     train = {r["id"]: r for r in _read(real / "train.jsonl")}
     assert test["0"]["words"] == "wake me up at five am this week".split()
-    assert test["0"]["labels"] == {"intent": "alarm_set", "slots": ["Other"] * 4 + ["time", "time", "date", "date"]}
-    assert train["1"] == {"id": "1", "text": "wake me up at nine am on friday",
-                          "words": ["wake", "me", "up", "at", "nine", "am", "on", "friday"],
-                          "labels": {"intent": "alarm_set",
-                                     "slots": ["Other"] * 4 + ["time", "time", "Other", "date"]}}
+    assert test["0"]["labels"] == {
+        "intent": "alarm_set",
+        "slots": ["Other"] * 4 + ["time", "time", "date", "date"],
+    }
+    assert train["1"] == {
+        "id": "1",
+        "text": "wake me up at nine am on friday",
+        "words": ["wake", "me", "up", "at", "nine", "am", "on", "friday"],
+        "labels": {"intent": "alarm_set", "slots": ["Other"] * 4 + ["time", "time", "Other", "date"]},
+    }
     for split in ("train", "dev", "test"):
         for r in _read(real / f"{split}.jsonl"):
             assert r["words"] == r["text"].split() and len(r["labels"]["slots"]) == len(r["words"])
@@ -87,7 +105,9 @@ def test_real_capping_is_a_deterministic_ordered_subset(real, tmp_path):
     assert capped == _read(tmp_path / "b" / "train.jsonl")
     positions = [full_ids.index(r["id"]) for r in capped]
     assert positions == sorted(positions)
-    assert json.loads((tmp_path / "a" / "labels.json").read_text()) == json.loads((real / "labels.json").read_text())
+    assert json.loads((tmp_path / "a" / "labels.json").read_text()) == json.loads(
+        (real / "labels.json").read_text()
+    )
 
 
 def test_truncated_line_names_file_and_line(tmp_path):

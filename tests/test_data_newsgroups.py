@@ -51,7 +51,15 @@ def real(tmp_path_factory) -> Path:
 
 def test_real_counts_and_labels(real):
     labels = json.loads((real / "labels.json").read_text())
-    assert len(labels["20class"]) == 20 and labels["7class"] == ["alt", "comp", "misc", "rec", "sci", "soc", "talk"]
+    assert len(labels["20class"]) == 20 and labels["7class"] == [
+        "alt",
+        "comp",
+        "misc",
+        "rec",
+        "sci",
+        "soc",
+        "talk",
+    ]
     # per-root counts straight from the archive's member names
     with tarfile.open(REAL_TAR, "r:gz") as tar:
         names = [m.name.split("/") for m in tar if m.isfile()]
@@ -81,7 +89,9 @@ def test_real_matches_the_shared_jsonl_reconstruction(real):
     with gzip.open(reference, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     for split in ("train", "test"):
-        expected = [(f"{split}/{r['label_name']}/{r['doc_id']}", r["text"]) for r in rows if r["split"] == split]
+        expected = [
+            (f"{split}/{r['label_name']}/{r['doc_id']}", r["text"]) for r in rows if r["split"] == split
+        ]
         assert [(r["id"], r["text"]) for r in _read(real / f"{split}.jsonl")] == expected
 
 
@@ -95,7 +105,9 @@ def test_real_capping_is_a_deterministic_ordered_subset(real, tmp_path):
     positions = [full.index(r) for r in capped]
     assert positions == sorted(positions)
     # labels.json describes the uncapped data
-    assert json.loads((tmp_path / "a" / "labels.json").read_text()) == json.loads((real / "labels.json").read_text())
+    assert json.loads((tmp_path / "a" / "labels.json").read_text()) == json.loads(
+        (real / "labels.json").read_text()
+    )
     derive_newsgroups(REAL_TAR, tmp_path / "c", max_rows={"train": 300}, seed=6)
     assert _read(tmp_path / "c" / "train.jsonl") != capped
 
@@ -111,15 +123,20 @@ def test_cap_rows():
 
 
 def test_remove_strips_like_scikit_learn(tmp_path):
-    raw = _tar(tmp_path / "ng.tar.gz", {
-        "20news-bydate-train/sci.space/61000": POST.encode("latin-1"),
-        "20news-bydate-test/sci.space/62000": "From: x\n\ncaf\xe9 au lait\n".encode("latin-1"),
-    })
+    raw = _tar(
+        tmp_path / "ng.tar.gz",
+        {
+            "20news-bydate-train/sci.space/61000": POST.encode("latin-1"),
+            "20news-bydate-test/sci.space/62000": "From: x\n\ncaf\xe9 au lait\n".encode("latin-1"),
+        },
+    )
     derive_newsgroups(raw, tmp_path / "kept", max_rows=None, seed=0)
     assert _read(tmp_path / "kept" / "train.jsonl")[0]["text"] == POST
     assert _read(tmp_path / "kept" / "test.jsonl")[0]["text"] == "From: x\n\ncafé au lait\n"
     derive_newsgroups(raw, tmp_path / "bare", max_rows=None, seed=0, remove=("headers", "footers", "quotes"))
-    assert _read(tmp_path / "bare" / "train.jsonl")[0]["text"] == "the shuttle reached orbit.\nnasa says so.\n"
+    assert (
+        _read(tmp_path / "bare" / "train.jsonl")[0]["text"] == "the shuttle reached orbit.\nnasa says so.\n"
+    )
     derive_newsgroups(raw, tmp_path / "noquote", max_rows=None, seed=0, remove=("quotes",))
     assert "writes:" not in _read(tmp_path / "noquote" / "train.jsonl")[0]["text"]
     with pytest.raises(ValueError, match="signatures"):
@@ -131,12 +148,19 @@ def test_remove_strips_like_scikit_learn(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "not_gzip"])
 def test_corrupt_archive_is_a_data_error_naming_the_file(damage, tmp_path):
-    good = _tar(tmp_path / "good.tar.gz", {f"20news-bydate-train/sci.space/{i}": POST.encode() * 50 for i in range(20)})
+    good = _tar(
+        tmp_path / "good.tar.gz",
+        {f"20news-bydate-train/sci.space/{i}": POST.encode() * 50 for i in range(20)},
+    )
     data = good.read_bytes()
     bad = tmp_path / "bad.tar.gz"
-    bad.write_bytes({"truncated": data[: len(data) // 2],
-                     "garbage": data[:20] + bytes(range(256)) * 4 + data[1044:],
-                     "not_gzip": b"this is not an archive\n" * 10}[damage])
+    bad.write_bytes(
+        {
+            "truncated": data[: len(data) // 2],
+            "garbage": data[:20] + bytes(range(256)) * 4 + data[1044:],
+            "not_gzip": b"this is not an archive\n" * 10,
+        }[damage]
+    )
     with pytest.raises(DataError, match="bad.tar.gz"):
         derive_newsgroups(bad, tmp_path / "out", max_rows=None, seed=0)
     assert not (tmp_path / "out" / "train.jsonl").exists()

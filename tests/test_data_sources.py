@@ -43,7 +43,9 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                server.requests.append((self.path, self.headers.get("Range"), self.headers.get("Authorization")))
+                server.requests.append(
+                    (self.path, self.headers.get("Range"), self.headers.get("Authorization"))
+                )
                 if server.fail.get(self.path, 0) > 0:
                     server.fail[self.path] -= 1
                     return self.send_error(503)
@@ -133,7 +135,9 @@ def test_checksum_mismatch_names_the_url_and_both_digests_and_keeps_the_bytes_as
     wrong = "0" * 64
     with pytest.raises(DataError) as err:
         download(f"{server.url}/f.bin", tmp_path / "f.bin", sha256=wrong, **fast())
-    assert f"{server.url}/f.bin" in str(err.value) and wrong in str(err.value) and sha(PAYLOAD) in str(err.value)
+    assert (
+        f"{server.url}/f.bin" in str(err.value) and wrong in str(err.value) and sha(PAYLOAD) in str(err.value)
+    )
     assert not (tmp_path / "f.bin").exists()
     assert (tmp_path / "f.bin.sha256-mismatch").read_bytes() == PAYLOAD
 
@@ -168,7 +172,9 @@ def test_the_20newsgroups_pin_is_scikit_learns_checksum():
 
 
 def _hub(dataset, server, tmp_path, pin, **kw):
-    return fetch(dataset, tmp_path / "raw" / dataset, source="hub", pin=pin, download_dir=tmp_path / "dl", **kw)
+    return fetch(
+        dataset, tmp_path / "raw" / dataset, source="hub", pin=pin, download_dir=tmp_path / "dl", **kw
+    )
 
 
 def _checksums(raw: Path) -> dict[str, str]:
@@ -239,8 +245,12 @@ def test_hub_arena_sends_the_token_from_the_environment(server, tmp_path, monkey
     write_synthetic_raw("arena", tmp_path / "src", seed=1, n_rows=20)
     data = (tmp_path / "src" / "train.csv").read_bytes()
     server.files["/resolve/rev1/train.csv"] = data
-    pin = {"url": f"{server.url}/resolve/{{revision}}/train.csv", "revision": "rev1", "sha256": sha(data),
-           "token_env": "FTREPRO_TEST_TOKEN"}
+    pin = {
+        "url": f"{server.url}/resolve/{{revision}}/train.csv",
+        "revision": "rev1",
+        "sha256": sha(data),
+        "token_env": "FTREPRO_TEST_TOKEN",
+    }
     monkeypatch.setenv("FTREPRO_TEST_TOKEN", "s3cret")
     _hub("arena", server, tmp_path, pin)
     assert (tmp_path / "raw" / "arena" / "train.csv").read_bytes() == data
@@ -260,8 +270,14 @@ def test_local_superni_copies_the_split_lists_and_only_the_needed_task_files(tmp
     write_synthetic_raw("superni", src, seed=1)
     test_tasks = (src / "splits/default/test_tasks.txt").read_text().split()[:2]
     train_tasks = (src / "splits/default/train_tasks.txt").read_text().split()[:3]
-    fetch("superni", tmp_path / "raw", source="local", local_dir=str(tmp_path / "mirror"),
-          superni_tasks=test_tasks, superni_train_tasks=3)
+    fetch(
+        "superni",
+        tmp_path / "raw",
+        source="local",
+        local_dir=str(tmp_path / "mirror"),
+        superni_tasks=test_tasks,
+        superni_train_tasks=3,
+    )
     assert sorted(p.stem for p in (tmp_path / "raw" / "tasks").iterdir()) == sorted(test_tasks + train_tasks)
     assert len(_checksums(tmp_path / "raw")) == 3 + 5
 
@@ -269,9 +285,16 @@ def test_local_superni_copies_the_split_lists_and_only_the_needed_task_files(tmp
 def test_local_superni_names_a_missing_task_file(tmp_path):
     src = tmp_path / "mirror" / "superni"
     write_synthetic_raw("superni", src, seed=1)
-    with pytest.raises(FileNotFoundError, match=r"tasks/task1_not_there\.json not found.*natural-instructions"):
-        fetch("superni", tmp_path / "raw", source="local", local_dir=str(tmp_path / "mirror"),
-              superni_tasks=["task1_not_there"])
+    with pytest.raises(
+        FileNotFoundError, match=r"tasks/task1_not_there\.json not found.*natural-instructions"
+    ):
+        fetch(
+            "superni",
+            tmp_path / "raw",
+            source="local",
+            local_dir=str(tmp_path / "mirror"),
+            superni_tasks=["task1_not_there"],
+        )
     assert not (tmp_path / "raw").exists()
 
 

@@ -22,11 +22,22 @@ from ftrepro.io import DataError
 from ftrepro.models.tiny import tiny_tokenizer
 
 REAL_MASSIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "massive" / "en-US.jsonl.gz"
-SPLITS = {"20newsgroups": ("train", "test"), "massive": ("train", "dev", "test"), "arena": ("train", "validation")}
+SPLITS = {
+    "20newsgroups": ("train", "test"),
+    "massive": ("train", "dev", "test"),
+    "arena": ("train", "validation"),
+}
 # (task, category, rows in train / validation / test)
-SUPERNI_TASKS = [("task001_a", "Question Rewriting", 7, 2, 5), ("task002_b", "Question Rewriting", 0, 1, 4),
-                 ("task003_c", "Title Generation", 3, 2, 6)]
-PREFINETUNE_TASKS = {"task100_x": "Text Categorization", "task101_y": "Text Categorization", "task102_z": "Misc."}
+SUPERNI_TASKS = [
+    ("task001_a", "Question Rewriting", 7, 2, 5),
+    ("task002_b", "Question Rewriting", 0, 1, 4),
+    ("task003_c", "Title Generation", 3, 2, 6),
+]
+PREFINETUNE_TASKS = {
+    "task100_x": "Text Categorization",
+    "task101_y": "Text Categorization",
+    "task102_z": "Misc.",
+}
 
 
 def _read(path: Path) -> list[dict]:
@@ -40,26 +51,50 @@ def _write(path: Path, records: list[dict]) -> None:
 
 def _superni_record(task: str, category: str, i: int) -> dict:
     words = " ".join(["word"] * (i % 5 + 1))
-    return {"task": task, "category": category, "id": f"{task}-{i}", "input": words, "references": [words],
-            "encodings": {"def_pos": f"Definition : rewrite it . Now complete the following example - Input : {words}",
-                          "input_only": words}}
+    return {
+        "task": task,
+        "category": category,
+        "id": f"{task}-{i}",
+        "input": words,
+        "references": [words],
+        "encodings": {
+            "def_pos": f"Definition : rewrite it . Now complete the following example - Input : {words}",
+            "input_only": words,
+        },
+    }
 
 
 def _write_superni(out: Path) -> None:
     for task, category, *sizes in SUPERNI_TASKS:
         for split, n in zip(("train", "validation", "test"), sizes):
-            _write(out / "tasks" / task / f"{split}.jsonl", [_superni_record(task, category, i) for i in range(n)])
-    _write(out / "prefinetune.jsonl", [_superni_record(task, category, i)
-                                       for task, category in PREFINETUNE_TASKS.items() for i in range(4)])
-    (out / "manifest.json").write_text(json.dumps({"tasks": {t: {"category": c} for t, c, *_ in SUPERNI_TASKS}}))
+            _write(
+                out / "tasks" / task / f"{split}.jsonl",
+                [_superni_record(task, category, i) for i in range(n)],
+            )
+    _write(
+        out / "prefinetune.jsonl",
+        [
+            _superni_record(task, category, i)
+            for task, category in PREFINETUNE_TASKS.items()
+            for i in range(4)
+        ],
+    )
+    (out / "manifest.json").write_text(
+        json.dumps({"tasks": {t: {"category": c} for t, c, *_ in SUPERNI_TASKS}})
+    )
 
 
 @pytest.fixture(scope="module")
 def derived(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
-    raw = {d: write_synthetic_raw(d, root / "raw" / d, seed=3, **sizes)[0]
-           for d, sizes in (("20newsgroups", {"train_per_group": 4, "test_per_group": 3}),
-                            ("massive", {"n_rows": 200}), ("arena", {"n_rows": 150}))}
+    raw = {
+        d: write_synthetic_raw(d, root / "raw" / d, seed=3, **sizes)[0]
+        for d, sizes in (
+            ("20newsgroups", {"train_per_group": 4, "test_per_group": 3}),
+            ("massive", {"n_rows": 200}),
+            ("arena", {"n_rows": 150}),
+        )
+    }
     derive_newsgroups(raw["20newsgroups"], root / "derived" / "20newsgroups")
     derive_massive(raw["massive"], root / "derived" / "massive")
     derive_arena(raw["arena"], root / "derived" / "arena")
@@ -91,24 +126,34 @@ def test_rows_and_labels_equal_counts_of_the_files(dataset, derived):
     if dataset == "arena":
         expected = {"label": {s: Counter(r["label"] for r in rows) for s, rows in records.items()}}
     elif dataset == "20newsgroups":
-        expected = {k: {s: Counter(r["labels"][k] for r in rows) for s, rows in records.items()}
-                    for k in ("20class", "7class")}
+        expected = {
+            k: {s: Counter(r["labels"][k] for r in rows) for s, rows in records.items()}
+            for k in ("20class", "7class")
+        }
     else:
-        expected = {"intent": {s: Counter(r["labels"]["intent"] for r in rows) for s, rows in records.items()},
-                    "slots": {s: Counter(w for r in rows for w in r["labels"]["slots"] if w != "Other")
-                              for s, rows in records.items()}}
-        assert stats["outside_words"] == {s: sum(r["labels"]["slots"].count("Other") for r in rows)
-                                          for s, rows in records.items()}
+        expected = {
+            "intent": {s: Counter(r["labels"]["intent"] for r in rows) for s, rows in records.items()},
+            "slots": {
+                s: Counter(w for r in rows for w in r["labels"]["slots"] if w != "Other")
+                for s, rows in records.items()
+            },
+        }
+        assert stats["outside_words"] == {
+            s: sum(r["labels"]["slots"].count("Other") for r in rows) for s, rows in records.items()
+        }
     assert stats["labels"] == expected
     assert "tokens" not in stats
 
 
 def test_superni_tasks_categories_and_prefinetune(derived):
     stats = dataset_stats("superni", derived / "superni")
-    assert stats["tasks"] == {t: {"category": c, "train": a, "validation": b, "test": n}
-                              for t, c, a, b, n in SUPERNI_TASKS}
-    assert stats["categories"] == {"Question Rewriting": {"tasks": 2, "train": 7, "validation": 3, "test": 9},
-                                   "Title Generation": {"tasks": 1, "train": 3, "validation": 2, "test": 6}}
+    assert stats["tasks"] == {
+        t: {"category": c, "train": a, "validation": b, "test": n} for t, c, a, b, n in SUPERNI_TASKS
+    }
+    assert stats["categories"] == {
+        "Question Rewriting": {"tasks": 2, "train": 7, "validation": 3, "test": 9},
+        "Title Generation": {"tasks": 1, "train": 3, "validation": 2, "test": 6},
+    }
     assert stats["rows"] == {"train": 10, "validation": 5, "test": 15, "prefinetune": 12}
     assert stats["prefinetune"] == {"rows": 12, "tasks": 3, "categories": 2}
 
@@ -125,10 +170,15 @@ def test_token_percentiles_equal_numpy_percentiles(dataset, derived, tokenizer):
 def test_superni_percentiles_of_both_encodings(derived, tokenizer):
     stats = dataset_stats("superni", derived / "superni", tokenizer)
     for encoding in ("def_pos", "input_only"):
-        test_rows = [r for t, *_ in SUPERNI_TASKS for r in _read(derived / "superni" / "tasks" / t / "test.jsonl")]
+        test_rows = [
+            r for t, *_ in SUPERNI_TASKS for r in _read(derived / "superni" / "tasks" / t / "test.jsonl")
+        ]
         expected = _percentiles(tokenizer, [r["encodings"][encoding] for r in test_rows])
         assert stats["tokens"]["lengths"][encoding]["test"] == {"rows": 15, "of": 15, **expected}
-    assert stats["tokens"]["lengths"]["def_pos"]["test"]["p50"] > stats["tokens"]["lengths"]["input_only"]["test"]["p50"]
+    assert (
+        stats["tokens"]["lengths"]["def_pos"]["test"]["p50"]
+        > stats["tokens"]["lengths"]["input_only"]["test"]["p50"]
+    )
 
 
 def test_percentiles_over_a_seeded_sample(derived, tokenizer):
@@ -144,8 +194,12 @@ def test_markdown_names_tokenizer_counts_and_sampling(derived, tokenizer, tmp_pa
     stats = {d: dataset_stats(d, derived / d, tokenizer, sample=50) for d in ("massive", "superni")}
     stats["arena"] = dataset_stats("arena", derived / "arena")
     out = tmp_path / "stats.md"
-    write_stats_md(stats, out, tokenizer_names={"massive": "tiny-bert", "superni": "tiny-t5"},
-                   skipped={"20newsgroups": "not derived"})
+    write_stats_md(
+        stats,
+        out,
+        tokenizer_names={"massive": "tiny-bert", "superni": "tiny-t5"},
+        skipped={"20newsgroups": "not derived"},
+    )
     text = out.read_text()
     for dataset in ("massive", "superni", "arena"):
         assert f"## {dataset}\n" in text
@@ -170,8 +224,22 @@ def test_cli_writes_stats_and_reports_missing_datasets(derived, tokenizer, tmp_p
     derived_copy.mkdir()
     (derived_copy / "massive").symlink_to(derived / "massive")
     out = tmp_path / "results" / "stats.md"
-    status = main(["stats", "--derived", str(derived_copy), "--out", str(out), "--tokenizer", str(tmp_path / "tok"),
-                   "--datasets", "massive", "arena", "--sample", "30"])
+    status = main(
+        [
+            "stats",
+            "--derived",
+            str(derived_copy),
+            "--out",
+            str(out),
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--datasets",
+            "massive",
+            "arena",
+            "--sample",
+            "30",
+        ]
+    )
     assert status == 0
     text = out.read_text()
     assert "## massive" in text and f"Tokenizer: `{tmp_path / 'tok'}`" in text and "(sample)" in text
@@ -183,17 +251,36 @@ def test_cli_takes_a_tokenizer_per_dataset(derived, tokenizer, tmp_path):
     tokenizer.save_pretrained(tmp_path / "tok")
     tiny_tokenizer("t5").save_pretrained(tmp_path / "t5")
     out = tmp_path / "stats.md"
-    main(["stats", "--derived", str(derived), "--out", str(out), "--datasets", "massive", "superni",
-          "--tokenizer", str(tmp_path / "tok"), "--tokenizer", f"superni={tmp_path / 't5'}"])
+    main(
+        [
+            "stats",
+            "--derived",
+            str(derived),
+            "--out",
+            str(out),
+            "--datasets",
+            "massive",
+            "superni",
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--tokenizer",
+            f"superni={tmp_path / 't5'}",
+        ]
+    )
     text = out.read_text()
     massive_part, superni_part = text.split("## superni")
-    assert f"Tokenizer: `{tmp_path / 'tok'}`" in massive_part and f"Tokenizer: `{tmp_path / 't5'}`" in superni_part
+    assert (
+        f"Tokenizer: `{tmp_path / 'tok'}`" in massive_part
+        and f"Tokenizer: `{tmp_path / 't5'}`" in superni_part
+    )
 
 
 def test_cli_bad_data_exits_with_the_error(tmp_path, capsys):
     _write(tmp_path / "arena" / "train.jsonl", [{"id": "1"}])
     with pytest.raises(SystemExit) as exit_info:
-        main(["stats", "--derived", str(tmp_path), "--out", str(tmp_path / "stats.md"), "--datasets", "arena"])
+        main(
+            ["stats", "--derived", str(tmp_path), "--out", str(tmp_path / "stats.md"), "--datasets", "arena"]
+        )
     assert exit_info.value.code == 1 and "train.jsonl: line 1" in capsys.readouterr().err
     assert not (tmp_path / "stats.md").exists()
 
@@ -206,7 +293,9 @@ def test_real_massive(tmp_path, tokenizer):
     rows = _read(raw)
     assert stats["rows"] == {"train": 11_514, "dev": 2_033, "test": 2_974}
     for split in ("train", "dev", "test"):
-        assert stats["labels"]["intent"][split] == Counter(r["intent"] for r in rows if r["partition"] == split)
+        assert stats["labels"]["intent"][split] == Counter(
+            r["intent"] for r in rows if r["partition"] == split
+        )
         words = sum(len(r["utt"].split()) for r in rows if r["partition"] == split)
         assert sum(stats["labels"]["slots"][split].values()) + stats["outside_words"][split] == words
     assert len({i for counts in stats["labels"]["intent"].values() for i in counts}) == 60

@@ -32,12 +32,16 @@ def _ids(path: Path) -> list[str]:
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 def _task(definition=("Answer the question.",), examples=(("Is it?", "Yes!"), ("Was it?", "No!"))) -> dict:
-    return {"Definition": list(definition) if isinstance(definition, tuple) else definition,
-            "Positive Examples": [{"input": i, "output": o, "explanation": "e"} for i, o in examples]}
+    return {
+        "Definition": list(definition) if isinstance(definition, tuple) else definition,
+        "Positive Examples": [{"input": i, "output": o, "explanation": "e"} for i, o in examples],
+    }
 
 
 # --- the def-pos encoding -------------------------------------------------------------------
@@ -48,7 +52,8 @@ def test_def_pos_keeps_punctuation_already_there():
         "Definition: Answer the question.\n\n"
         " Positive Example 1 -\nInput: Is it?\n Output: Yes!\n\n"
         " Positive Example 2 -\nInput: Was it?\n Output: No!\n\n"
-        "Now complete the following example -\nInput: Why?\nOutput: ")
+        "Now complete the following example -\nInput: Why?\nOutput: "
+    )
 
 
 def test_def_pos_adds_periods_and_strips_fields():
@@ -57,23 +62,27 @@ def test_def_pos_adds_periods_and_strips_fields():
         "Definition: Answer the question.\n\n"
         " Positive Example 1 -\nInput: is it.\n Output: yes.\n\n"
         " Positive Example 2 -\nInput: was it.\n Output: no.\n\n"
-        "Now complete the following example -\nInput: why.\nOutput: ")
+        "Now complete the following example -\nInput: why.\nOutput: "
+    )
 
 
 def test_def_pos_period_rule_looks_at_the_last_character_built_so_far():
     # an empty field leaves "Input: " (a space: add "."); a quote is ASCII punctuation; "…" is not
-    task = _task(definition=("Say it \"loud\"",), examples=(("", ""), ("wait…", "ok")))
+    task = _task(definition=('Say it "loud"',), examples=(("", ""), ("wait…", "ok")))
     assert def_pos_prompt(task, "") == (
-        "Definition: Say it \"loud\"\n\n"
+        'Definition: Say it "loud"\n\n'
         " Positive Example 1 -\nInput: .\n Output: .\n\n"
         " Positive Example 2 -\nInput: wait….\n Output: ok.\n\n"
-        "Now complete the following example -\nInput: .\nOutput: ")
+        "Now complete the following example -\nInput: .\nOutput: "
+    )
 
 
 def test_def_pos_definition_is_element_0_of_a_list_or_the_string():
     query = "Now complete the following example -\nInput: x.\nOutput: "
-    assert def_pos_prompt(_task(definition=("First", "Second"), examples=()), "x") == \
-        "Definition: First.\n\n" + query
+    assert (
+        def_pos_prompt(_task(definition=("First", "Second"), examples=()), "x")
+        == "Definition: First.\n\n" + query
+    )
     assert def_pos_prompt(_task(definition="Whole", examples=()), "x") == "Definition: Whole.\n\n" + query
     assert def_pos_prompt(_task(definition=("",), examples=()), "x") == "Definition: .\n\n" + query
 
@@ -82,12 +91,14 @@ def test_def_pos_uses_at_most_two_positive_examples():
     one = _task(examples=(("a", "b"),))
     assert def_pos_prompt(one, "x") == (
         "Definition: Answer the question.\n\n Positive Example 1 -\nInput: a.\n Output: b.\n\n"
-        "Now complete the following example -\nInput: x.\nOutput: ")
+        "Now complete the following example -\nInput: x.\nOutput: "
+    )
     three = _task(examples=(("a", "b"), ("c", "d"), ("e", "f")))
     assert def_pos_prompt(three, "x") == (
         "Definition: Answer the question.\n\n Positive Example 1 -\nInput: a.\n Output: b.\n\n"
         " Positive Example 2 -\nInput: c.\n Output: d.\n\n"
-        "Now complete the following example -\nInput: x.\nOutput: ")
+        "Now complete the following example -\nInput: x.\nOutput: "
+    )
 
 
 def test_def_pos_length_check_sees_what_the_collator_checks_and_stops_at_the_first_misfit():
@@ -106,7 +117,9 @@ def test_def_pos_length_check_sees_what_the_collator_checks_and_stops_at_the_fir
     assert seen == [definition + ex1 + query, definition + ex1 + ex2 + query]
     seen.clear()
     # a first example that does not fit ends example-adding, even if the second would fit
-    assert def_pos_prompt(task, "x", fits=lambda text: seen.append(text) or len(seen) > 1) == definition + query
+    assert (
+        def_pos_prompt(task, "x", fits=lambda text: seen.append(text) or len(seen) > 1) == definition + query
+    )
     assert seen == [definition + ex1 + query]
 
 
@@ -119,7 +132,8 @@ def test_def_pos_on_a_real_task_file():
         " Positive Example 2 -\nInput: Which is the best book to study TENSOR for general relativity from basic?\n"
         " Output: Which is the best book for tensor calculus?\n\n"
         "Now complete the following example -\n"
-        "Input: How is the life of a math student? Could you describe your own experiences?\nOutput: ")
+        "Input: How is the life of a math student? Could you describe your own experiences?\nOutput: "
+    )
     assert def_pos_prompt(task, task["Instances"][0]["input"]) == expected
 
 
@@ -159,7 +173,9 @@ def test_test_split_is_the_official_selection(derived, references):
     for task in SAMPLE_TASKS:
         ours, official = _read(derived / "tasks" / task / "test.jsonl"), references[task][:100]
         assert [r["references"] for r in ours] == [r["references"] for r in official]
-        differences = [(i, a["id"], b["id"]) for i, (a, b) in enumerate(zip(ours, official)) if a["id"] != b["id"]]
+        differences = [
+            (i, a["id"], b["id"]) for i, (a, b) in enumerate(zip(ours, official)) if a["id"] != b["id"]
+        ]
         if task == "task1345_glue_qqp_question_paraprashing":
             # a tie in the official reorder step: the reference's instance is at index 100 of the file
             [(index, ours_id, official_id)] = differences
@@ -177,7 +193,9 @@ def test_categories_match_the_category_table_and_the_references(derived, referen
     for task in SAMPLE_TASKS:
         assert manifest["test_tasks"][task]["category"] == table[task] == references[task][0]["task_category"]
         for split in ("test", "validation", "train"):
-            assert {r["category"] for r in _read(derived / "tasks" / task / f"{split}.jsonl")} == {table[task]}
+            assert {r["category"] for r in _read(derived / "tasks" / task / f"{split}.jsonl")} == {
+                table[task]
+            }
 
 
 def test_validation_is_the_next_ten_and_train_the_rest_reordered(derived, mirror):
@@ -189,12 +207,19 @@ def test_validation_is_the_next_ten_and_train_the_rest_reordered(derived, mirror
         train = _read(derived / "tasks" / task / "train.jsonl")
         assert sorted(r["id"] for r in train) == sorted(ids[110:]) and [r["id"] for r in train] != ids[110:]
         by_id = {i["id"]: i for i in instances}
-        assert all(r["input"] == by_id[r["id"]]["input"] and r["references"] == by_id[r["id"]]["output"]
-                   for r in train)
+        assert all(
+            r["input"] == by_id[r["id"]]["input"] and r["references"] == by_id[r["id"]]["output"]
+            for r in train
+        )
         n_train = len(instances) - 110
         assert manifest["test_tasks"][task]["counts"] == {"test": 100, "validation": 10, "train": n_train}
-        assert manifest["test_tasks"][task]["subsets"] == {"100": min(100, n_train), "200": n_train,
-                                                           "500": n_train, "1000": n_train, "all": n_train}
+        assert manifest["test_tasks"][task]["subsets"] == {
+            "100": min(100, n_train),
+            "200": n_train,
+            "500": n_train,
+            "1000": n_train,
+            "all": n_train,
+        }
     assert manifest["prefinetune"] == {"tasks": 0, "listed_tasks": 756, "per_task": 100, "rows": 0}
 
 
@@ -203,9 +228,15 @@ def test_records_carry_both_encodings(derived, mirror):
     record = _read(derived / "tasks" / "task645_summarization" / "test.jsonl")[3]
     instance = task["Instances"][3]
     assert list(record) == RECORD_KEYS
-    assert record["encodings"] == {"def_pos": def_pos_prompt(task, instance["input"]), "input_only": instance["input"]}
-    assert (record["task"], record["id"], record["input"]) == ("task645_summarization", instance["id"],
-                                                               instance["input"])
+    assert record["encodings"] == {
+        "def_pos": def_pos_prompt(task, instance["input"]),
+        "input_only": instance["input"],
+    }
+    assert (record["task"], record["id"], record["input"]) == (
+        "task645_summarization",
+        instance["id"],
+        instance["input"],
+    )
 
 
 def test_category_is_the_first_listed_one(mirror, tmp_path):
@@ -217,8 +248,9 @@ def test_category_is_the_first_listed_one(mirror, tmp_path):
     (raw / "tasks" / f"{SAMPLE_TASKS[0]}.json").write_text(json.dumps(task), encoding="utf-8")
     manifest = derive_superni(raw, tmp_path / "out", test_tasks=SAMPLE_TASKS[:1], train_tasks=0)
     assert manifest["test_tasks"][SAMPLE_TASKS[0]]["category"] == "Question Rewriting"
-    assert {r["category"] for r in _read(tmp_path / "out" / "tasks" / SAMPLE_TASKS[0] / "train.jsonl")} == \
-        {"Question Rewriting"}
+    assert {r["category"] for r in _read(tmp_path / "out" / "tasks" / SAMPLE_TASKS[0] / "train.jsonl")} == {
+        "Question Rewriting"
+    }
 
 
 # --- subsets, caps and the pre-finetuning set on synthetic tasks ------------------------------
@@ -230,8 +262,9 @@ def synthetic(tmp_path_factory) -> Path:
     raw = tmp_path_factory.mktemp("synthetic") / "superni"
     write_synthetic_raw("superni", raw, seed=3)
     big = tmp_path_factory.mktemp("synthetic_big") / "superni"
-    write_synthetic_raw("superni", big, seed=3, test_tasks=["task1_big"], n_train_tasks=0,
-                        test_instances_per_task=1500)
+    write_synthetic_raw(
+        "superni", big, seed=3, test_tasks=["task1_big"], n_train_tasks=0, test_instances_per_task=1500
+    )
     shutil.copy(big / "tasks" / "task1_big.json", raw / "tasks")
     with open(raw / "splits" / "default" / "test_tasks.txt", "a") as f:
         f.write("task1_big\n")
@@ -241,7 +274,9 @@ def synthetic(tmp_path_factory) -> Path:
 def test_default_synthetic_tasks_fill_every_split(synthetic, tmp_path):
     names = read_split(synthetic, "test")[:2]
     manifest = derive_superni(synthetic, tmp_path / "out", test_tasks=names, train_tasks=0)
-    assert [manifest["test_tasks"][n]["counts"] for n in names] == [{"test": 100, "validation": 10, "train": 40}] * 2
+    assert [manifest["test_tasks"][n]["counts"] for n in names] == [
+        {"test": 100, "validation": 10, "train": 40}
+    ] * 2
 
 
 def _train_positions(raw: Path, derived: Path, task: str) -> list[int]:
@@ -263,7 +298,9 @@ def test_subsets_are_nested_and_deterministic(synthetic, tmp_path):
     positions = [_train_positions(synthetic, tmp_path / "two", name) for name in (a, b)]
     assert sorted(positions[0]) == sorted(positions[1]) and positions[0] != positions[1]
     derive_superni(synthetic, tmp_path / "seed", test_tasks=[a], train_tasks=2, seed=7)
-    assert _ids(tmp_path / "seed" / "tasks" / a / "train.jsonl") != _ids(tmp_path / "one" / "tasks" / a / "train.jsonl")
+    assert _ids(tmp_path / "seed" / "tasks" / a / "train.jsonl") != _ids(
+        tmp_path / "one" / "tasks" / a / "train.jsonl"
+    )
     # a train cap keeps the first lines of the order: a smaller subset is inside a larger one
     derive_superni(synthetic, tmp_path / "capped", test_tasks=[a], train_tasks=0, max_rows={"train": 7})
     full = (tmp_path / "one" / "tasks" / a / "train.jsonl").read_text().splitlines()
@@ -272,16 +309,26 @@ def test_subsets_are_nested_and_deterministic(synthetic, tmp_path):
 
 def test_manifest_reports_the_available_subsets(synthetic, tmp_path):
     manifest = derive_superni(synthetic, tmp_path / "out", test_tasks=["task1_big"], train_tasks=0)
-    assert manifest["test_tasks"]["task1_big"]["subsets"] == {"100": 100, "200": 200, "500": 500, "1000": 1000,
-                                                              "all": 1390}
+    assert manifest["test_tasks"]["task1_big"]["subsets"] == {
+        "100": 100,
+        "200": 200,
+        "500": 500,
+        "1000": 1000,
+        "all": 1390,
+    }
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
 
 
 def test_test_and_validation_caps_keep_file_order(synthetic, tmp_path):
     task = "task1_big"
     derive_superni(synthetic, tmp_path / "full", test_tasks=[task], train_tasks=0)
-    manifest = derive_superni(synthetic, tmp_path / "capped", test_tasks=[task], train_tasks=0,
-                              max_rows={"test": 30, "validation": 4, "train": 50})
+    manifest = derive_superni(
+        synthetic,
+        tmp_path / "capped",
+        test_tasks=[task],
+        train_tasks=0,
+        max_rows={"test": 30, "validation": 4, "train": 50},
+    )
     assert manifest["test_tasks"][task]["counts"] == {"test": 30, "validation": 4, "train": 50}
     assert manifest["test_tasks"][task]["subsets"] == {"100": 50, "200": 50, "500": 50, "1000": 50, "all": 50}
     for split, n in (("test", 30), ("validation", 4)):
@@ -310,14 +357,23 @@ def _ni_dataset_sample(raw: Path, n_tasks: int, per_task: int, seed: int) -> lis
 def test_prefinetune_samples_as_tk_instruct_does(synthetic, tmp_path):
     manifest = derive_superni(synthetic, tmp_path / "out", test_tasks=[], seed=42)
     rows = _read(tmp_path / "out" / "prefinetune.jsonl")
-    assert manifest["prefinetune"] == {"tasks": 8, "listed_tasks": 8, "per_task": 100, "rows": 8 * 100} and len(rows) == 800
+    assert (
+        manifest["prefinetune"] == {"tasks": 8, "listed_tasks": 8, "per_task": 100, "rows": 8 * 100}
+        and len(rows) == 800
+    )
     assert [r["id"] for r in rows] == _ni_dataset_sample(synthetic, 8, 100, seed=42)
     first = read_split(synthetic, "train")[0]
     task = read_task(synthetic / "tasks" / f"{first}.json")
-    assert list(rows[0]) == RECORD_KEYS and rows[0]["task"] == first and rows[0]["category"] == task["Categories"][0]
+    assert (
+        list(rows[0]) == RECORD_KEYS
+        and rows[0]["task"] == first
+        and rows[0]["category"] == task["Categories"][0]
+    )
     assert rows[0]["encodings"]["def_pos"] == def_pos_prompt(task, rows[0]["input"])
     # a preset's cap takes the first tasks of the split file; small tasks give all they have
-    derive_superni(synthetic, tmp_path / "capped", test_tasks=[], train_tasks=3, prefinetune_per_task=120, seed=5)
+    derive_superni(
+        synthetic, tmp_path / "capped", test_tasks=[], train_tasks=3, prefinetune_per_task=120, seed=5
+    )
     assert _ids(tmp_path / "capped" / "prefinetune.jsonl") == _ni_dataset_sample(synthetic, 3, 120, seed=5)
 
 
@@ -341,17 +397,23 @@ def test_truncated_task_file_names_file_and_line(tmp_path):
         read_task(path)
 
 
-@pytest.mark.parametrize("edit, where", [
-    (lambda t: t.pop("Definition"), "field 'Definition'"),
-    (lambda t: t.update(Definition=[]), "field 'Definition'"),
-    (lambda t: t.update(Categories="Question Rewriting"), "field 'Categories'"),
-    (lambda t: t["Positive Examples"][1].pop("output"), r"field 'Positive Examples' \[1\]: 'output'"),
-    (lambda t: t.pop("Instances"), "field 'Instances'"),
-    (lambda t: t["Instances"][3].pop("output"), r"Instances\[3\] \(id 'task1345-[0-9a-f]+'\): field 'output'"),
-    (lambda t: t["Instances"][4].update(output="one answer"), r"Instances\[4\] .*field 'output'"),
-    (lambda t: t["Instances"][5].update(input=None), r"Instances\[5\] .*field 'input'"),
-    (lambda t: t["Instances"][6].pop("id"), r"Instances\[6\] \(id None\): field 'id'"),
-])
+@pytest.mark.parametrize(
+    "edit, where",
+    [
+        (lambda t: t.pop("Definition"), "field 'Definition'"),
+        (lambda t: t.update(Definition=[]), "field 'Definition'"),
+        (lambda t: t.update(Categories="Question Rewriting"), "field 'Categories'"),
+        (lambda t: t["Positive Examples"][1].pop("output"), r"field 'Positive Examples' \[1\]: 'output'"),
+        (lambda t: t.pop("Instances"), "field 'Instances'"),
+        (
+            lambda t: t["Instances"][3].pop("output"),
+            r"Instances\[3\] \(id 'task1345-[0-9a-f]+'\): field 'output'",
+        ),
+        (lambda t: t["Instances"][4].update(output="one answer"), r"Instances\[4\] .*field 'output'"),
+        (lambda t: t["Instances"][5].update(input=None), r"Instances\[5\] .*field 'input'"),
+        (lambda t: t["Instances"][6].pop("id"), r"Instances\[6\] \(id None\): field 'id'"),
+    ],
+)
 def test_missing_or_ill_typed_field_names_file_and_field(tmp_path, edit, where):
     path = _edited_task(tmp_path, edit)
     with pytest.raises(DataError, match=rf"^{path}: .*{where}"):
@@ -361,7 +423,9 @@ def test_missing_or_ill_typed_field_names_file_and_field(tmp_path, edit, where):
 def test_test_task_not_in_the_split_file(mirror, tmp_path):
     split_file = mirror / "splits" / "default" / "test_tasks.txt"
     with pytest.raises(DataError, match=rf"{split_file}.*task1_not_a_test_task"):
-        derive_superni(mirror, tmp_path / "out", test_tasks=[SAMPLE_TASKS[0], "task1_not_a_test_task"], train_tasks=0)
+        derive_superni(
+            mirror, tmp_path / "out", test_tasks=[SAMPLE_TASKS[0], "task1_not_a_test_task"], train_tasks=0
+        )
 
 
 def test_missing_task_files_are_all_named(mirror, tmp_path):

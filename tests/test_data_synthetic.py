@@ -19,12 +19,37 @@ from ftrepro.data.sources import RAW_FILES, fetch_local
 from ftrepro.data.synthetic import NEWSGROUP_WORDS, vocabulary, write_synthetic_raw
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-TASK_KEYS = ["Contributors", "Source", "URL", "Categories", "Reasoning", "Definition", "Input_language",
-             "Output_language", "Instruction_language", "Domains", "Positive Examples", "Negative Examples",
-             "Instances"]
-ARENA_COLUMNS = ["id", "model_a", "model_b", "prompt", "response_a", "response_b",
-                 "winner_model_a", "winner_model_b", "winner_tie"]
-TEST_TASKS = ["task1356_xlsum_title_generation", "task641_esnli_classification", "task1557_jfleg_answer_generation"]
+TASK_KEYS = [
+    "Contributors",
+    "Source",
+    "URL",
+    "Categories",
+    "Reasoning",
+    "Definition",
+    "Input_language",
+    "Output_language",
+    "Instruction_language",
+    "Domains",
+    "Positive Examples",
+    "Negative Examples",
+    "Instances",
+]
+ARENA_COLUMNS = [
+    "id",
+    "model_a",
+    "model_b",
+    "prompt",
+    "response_a",
+    "response_b",
+    "winner_model_a",
+    "winner_model_b",
+    "winner_tie",
+]
+TEST_TASKS = [
+    "task1356_xlsum_title_generation",
+    "task641_esnli_classification",
+    "task1557_jfleg_answer_generation",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +63,9 @@ def raw(tmp_path_factory) -> Path:
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 def _newsgroup_docs(tar_path: Path) -> dict[str, str]:
@@ -79,7 +106,9 @@ def test_vocabulary_is_sorted_unique_and_covers_every_emitted_token(raw):
 def test_newsgroups_raw_is_a_bydate_archive(raw):
     docs = _newsgroup_docs(raw / "20newsgroups" / "20news-bydate.tar.gz")
     for split in ("train", "test"):
-        per_group = {g: [n for n in docs if n.startswith(f"20news-bydate-{split}/{g}/")] for g in NEWSGROUP_WORDS}
+        per_group = {
+            g: [n for n in docs if n.startswith(f"20news-bydate-{split}/{g}/")] for g in NEWSGROUP_WORDS
+        }
         assert len(per_group) == 20 and min(len(v) for v in per_group.values()) >= 15
     for name, text in docs.items():
         assert re.fullmatch(r"20news-bydate-(train|test)/[a-z.-]+/\d+", name)
@@ -100,13 +129,16 @@ def test_newsgroups_derive_keeps_a_learnable_signal(raw, tmp_path):
     from sklearn.naive_bayes import MultinomialNB
 
     derive_newsgroups(raw / "20newsgroups" / "20news-bydate.tar.gz", tmp_path, seed=1, remove=("headers",))
-    train, test = ([json.loads(x) for x in (tmp_path / f"{s}.jsonl").read_text().splitlines()]
-                   for s in ("train", "test"))
+    train, test = (
+        [json.loads(x) for x in (tmp_path / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "test")
+    )
     assert not any(r["text"].startswith("From:") for r in train)
     vectorizer = CountVectorizer()
     x_train = vectorizer.fit_transform([r["text"] for r in train])
     model = MultinomialNB().fit(x_train, [r["labels"]["20class"] for r in train])
-    accuracy = model.score(vectorizer.transform([r["text"] for r in test]), [r["labels"]["20class"] for r in test])
+    accuracy = model.score(
+        vectorizer.transform([r["text"] for r in test]), [r["labels"]["20class"] for r in test]
+    )
     assert accuracy > 0.9
 
 
@@ -114,10 +146,21 @@ def test_massive_raw_has_the_release_fields_and_consistent_annotations(raw, tmp_
     rows = [json.loads(line) for line in (raw / "massive" / "en-US.jsonl").read_text().splitlines()]
     assert len(rows) >= 300
     for row in rows:
-        assert list(row) == ["id", "locale", "partition", "scenario", "intent", "utt", "annot_utt", "worker_id"]
+        assert list(row) == [
+            "id",
+            "locale",
+            "partition",
+            "scenario",
+            "intent",
+            "utt",
+            "annot_utt",
+            "worker_id",
+        ]
         # removing the "[slot :" and "]" marks from annot_utt gives utt back exactly
         assert re.sub(r"\[\w+ : ([^\]]*)\]", r"\1", row["annot_utt"]) == row["utt"]
-        assert len(word_slot_labels(row["utt"], row["annot_utt"], record_id=row["id"])) == len(row["utt"].split())
+        assert len(word_slot_labels(row["utt"], row["annot_utt"], record_id=row["id"])) == len(
+            row["utt"].split()
+        )
     assert {r["partition"] for r in rows} == {"train", "dev", "test"}
     assert [r["id"] for r in rows] == [str(i) for i in range(len(rows))]
     counts = derive_massive(raw / "massive" / "en-US.jsonl", tmp_path, max_rows=None, seed=1)
@@ -160,8 +203,15 @@ def test_superni_outputs_are_functions_of_the_inputs(raw):
 
 
 def test_superni_categories_can_be_given(tmp_path):
-    write_synthetic_raw("superni", tmp_path, seed=1, test_tasks=["task1_a"], categories={"task1_a": "Title Generation"},
-                        n_train_tasks=2, instances_per_task=5)
+    write_synthetic_raw(
+        "superni",
+        tmp_path,
+        seed=1,
+        test_tasks=["task1_a"],
+        categories={"task1_a": "Title Generation"},
+        n_train_tasks=2,
+        instances_per_task=5,
+    )
     task = json.loads((tmp_path / "tasks" / "task1_a.json").read_text())
     assert task["Categories"] == ["Title Generation"] and len(task["Instances"]) == 5
 
@@ -172,7 +222,10 @@ def test_arena_raw_is_a_kaggle_csv_with_a_preference_signal(raw):
     df = _arena(raw / "arena" / "train.csv")
     assert len(df) >= 200 and df["id"].is_unique
     assert (df[["winner_model_a", "winner_model_b", "winner_tie"]].sum(axis=1) == 1).all()
-    turns = [(json.loads(p), json.loads(a), json.loads(b)) for p, a, b in zip(df.prompt, df.response_a, df.response_b)]
+    turns = [
+        (json.loads(p), json.loads(a), json.loads(b))
+        for p, a, b in zip(df.prompt, df.response_a, df.response_b)
+    ]
     assert all(len(p) == len(a) == len(b) >= 1 for p, a, b in turns)
     assert any(None in a + b for _, a, b in turns)  # null turns, as in the real data
 
@@ -223,13 +276,18 @@ def test_fetch_local_decompresses_gzipped_massive(raw, tmp_path):
     assert (tmp_path / "out" / "en-US.jsonl").read_bytes() == data
 
 
-@pytest.mark.parametrize("dataset, missing, hint", [
-    ("20newsgroups", "20news-bydate.tar.gz", "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"),
-    ("massive", "en-US.jsonl", "AmazonScience/massive"),
-    ("superni", "tasks/*.json", "https://github.com/allenai/natural-instructions"),
-    ("arena", "train.csv", "lmsys/lmsys-arena-human-preference-55k"),
-])
-def test_fetch_local_names_the_missing_file_where_it_looked_and_how_to_get_it(dataset, missing, hint, tmp_path):
+@pytest.mark.parametrize(
+    "dataset, missing, hint",
+    [
+        ("20newsgroups", "20news-bydate.tar.gz", "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"),
+        ("massive", "en-US.jsonl", "AmazonScience/massive"),
+        ("superni", "tasks/*.json", "https://github.com/allenai/natural-instructions"),
+        ("arena", "train.csv", "lmsys/lmsys-arena-human-preference-55k"),
+    ],
+)
+def test_fetch_local_names_the_missing_file_where_it_looked_and_how_to_get_it(
+    dataset, missing, hint, tmp_path
+):
     with pytest.raises(FileNotFoundError) as err:
         fetch_local(dataset, tmp_path / "empty", tmp_path / "out")
     message = str(err.value)

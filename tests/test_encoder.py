@@ -17,10 +17,21 @@ from ftrepro.models.encoder import IGNORE_INDEX, EncoderCollator, MultiHeadEncod
 from ftrepro.train.encoder import encode_dataset, load_tokenizer, train_encoder
 
 # Each intent has its own keyword, which is also the only slot-filled word: an obvious signal.
-KEYWORDS = {"alarm_set": ("alarm", "time"), "play_music": ("music", "song"), "weather_query": ("weather", "place")}
+KEYWORDS = {
+    "alarm_set": ("alarm", "time"),
+    "play_music": ("music", "song"),
+    "weather_query": ("weather", "place"),
+}
 FILLER = ["please", "the", "me", "now", "today", "for", "can", "you", "a"]
-HPARAMS = {"learning_rate": 2e-3, "batch_size": 8, "epochs": 5, "max_length": 16, "weight_decay": 0.0,
-           "warmup_ratio": 0.0, "seed": 0}
+HPARAMS = {
+    "learning_rate": 2e-3,
+    "batch_size": 8,
+    "epochs": 5,
+    "max_length": 16,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "seed": 0,
+}
 
 
 def make_records(n: int, seed: int) -> list[dict]:
@@ -34,8 +45,14 @@ def make_records(n: int, seed: int) -> list[dict]:
         words.insert(at, keyword)
         slots = ["Other"] * len(words)
         slots[at] = slot
-        records.append({"id": f"{seed}-{i}", "text": " ".join(words), "words": words,
-                        "labels": {"intent": intent, "slots": slots}})
+        records.append(
+            {
+                "id": f"{seed}-{i}",
+                "text": " ".join(words),
+                "words": words,
+                "labels": {"intent": intent, "slots": slots},
+            }
+        )
     return records
 
 
@@ -45,15 +62,20 @@ def data(tmp_path_factory):
     prepare_base_model({"random": {"architecture": "roberta"}}, "encoder", root / "base")
     write_jsonl(root / "train.jsonl", make_records(60, seed=0))
     write_jsonl(root / "test.jsonl", make_records(30, seed=1))
-    write_json(root / "labels.json", {"intent": sorted(KEYWORDS), "slots": ["Other", "place", "song", "time"]})
+    write_json(
+        root / "labels.json", {"intent": sorted(KEYWORDS), "slots": ["Other", "place", "song", "time"]}
+    )
     return root
 
 
 def two_head_model(base_dir) -> MultiHeadEncoder:
     torch.manual_seed(0)
-    return MultiHeadEncoder.from_base(base_dir, {"intent": ("sequence", 3), "slots": ("token", 4)},
-                                      label_names={"intent": ["a", "b", "c"], "slots": ["O", "p", "q", "r"]},
-                                      max_length=16)
+    return MultiHeadEncoder.from_base(
+        base_dir,
+        {"intent": ("sequence", 3), "slots": ("token", 4)},
+        label_names={"intent": ["a", "b", "c"], "slots": ["O", "p", "q", "r"]},
+        max_length=16,
+    )
 
 
 def test_forward_loss_is_sum_of_head_cross_entropies(data):
@@ -66,8 +88,9 @@ def test_forward_loss_is_sum_of_head_cross_entropies(data):
     out = model(**batch, labels=labels)
     intent_logits, slot_logits = out["logits"]["intent"], out["logits"]["slots"]
     assert intent_logits.shape == (2, 3) and slot_logits.shape == (*batch["input_ids"].shape, 4)
-    expected = (F.cross_entropy(intent_logits, labels["intent"])
-                + F.cross_entropy(torch.stack([slot_logits[0, 1], slot_logits[1, 2]]), torch.tensor([2, 3])))
+    expected = F.cross_entropy(intent_logits, labels["intent"]) + F.cross_entropy(
+        torch.stack([slot_logits[0, 1], slot_logits[1, 2]]), torch.tensor([2, 3])
+    )
     assert torch.allclose(out["loss"], expected)
     out["loss"].backward()
     assert model.heads["slots"][1].weight.grad is not None
@@ -76,18 +99,46 @@ def test_forward_loss_is_sum_of_head_cross_entropies(data):
 
 
 def test_first_subword_labels_crafted():
-    assert first_subword_labels([None, 0, 0, 1, 2, 2, 2, None], [5, 6, 7]) == [-100, 5, -100, 6, 7, -100, -100, -100]
+    assert first_subword_labels([None, 0, 0, 1, 2, 2, 2, None], [5, 6, 7]) == [
+        -100,
+        5,
+        -100,
+        6,
+        7,
+        -100,
+        -100,
+        -100,
+    ]
 
 
 def test_encode_dataset_labels_first_subword(data, tmp_path):
     words = ["(qq)", "x", "qzx"]  # not in the vocabulary: one piece per character
-    write_jsonl(tmp_path / "one.jsonl", [{"id": "1", "text": " ".join(words), "words": words,
-                                          "labels": {"intent": "alarm_set", "slots": ["time", "Other", "time"]}}])
+    write_jsonl(
+        tmp_path / "one.jsonl",
+        [
+            {
+                "id": "1",
+                "text": " ".join(words),
+                "words": words,
+                "labels": {"intent": "alarm_set", "slots": ["time", "Other", "time"]},
+            }
+        ],
+    )
     tok = load_tokenizer(data / "base", word_level=True)
     names = {"intent": sorted(KEYWORDS), "slots": ["Other", "place", "song", "time"]}
     (feature,) = encode_dataset(tmp_path / "one.jsonl", tok, names, max_length=16)
-    assert tok.convert_ids_to_tokens(feature["input_ids"]) == ["<s>", "(", "##q", "##q", "##)", "x", "q", "##z",
-                                                               "##x", "</s>"]
+    assert tok.convert_ids_to_tokens(feature["input_ids"]) == [
+        "<s>",
+        "(",
+        "##q",
+        "##q",
+        "##)",
+        "x",
+        "q",
+        "##z",
+        "##x",
+        "</s>",
+    ]
     assert feature["labels"]["slots"] == [-100, 3, -100, -100, -100, 0, 3, -100, -100, -100]
     assert feature["labels"]["intent"] == 0
     (short,) = encode_dataset(tmp_path / "one.jsonl", tok, names, max_length=4)
@@ -95,18 +146,35 @@ def test_encode_dataset_labels_first_subword(data, tmp_path):
 
 
 def test_encode_dataset_rejects_unknown_label(data, tmp_path):
-    write_jsonl(tmp_path / "bad.jsonl", [{"id": "7", "text": "x", "words": ["x"],
-                                          "labels": {"intent": "fly_away", "slots": ["Other"]}}])
+    write_jsonl(
+        tmp_path / "bad.jsonl",
+        [{"id": "7", "text": "x", "words": ["x"], "labels": {"intent": "fly_away", "slots": ["Other"]}}],
+    )
     tok = load_tokenizer(data / "base", word_level=True)
     with pytest.raises(DataError, match=r"bad.jsonl: record 1 .*'fly_away'"):
         encode_dataset(tmp_path / "bad.jsonl", tok, {"intent": sorted(KEYWORDS)}, max_length=16)
 
 
 def test_byte_level_tokenizer_gets_prefix_space_for_words(tmp_path):
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4, "h": 5, "i": 6, "Ġ": 7, "Ġh": 8, "Ġhi": 9}
+    vocab = {
+        "<s>": 0,
+        "<pad>": 1,
+        "</s>": 2,
+        "<unk>": 3,
+        "<mask>": 4,
+        "h": 5,
+        "i": 6,
+        "Ġ": 7,
+        "Ġh": 8,
+        "Ġhi": 9,
+    }
     RobertaTokenizer(vocab=vocab, merges=[("Ġ", "h"), ("Ġh", "i")]).save_pretrained(tmp_path)
     assert load_tokenizer(tmp_path, word_level=True)(["hi", "hi"], is_split_into_words=True).tokens() == [
-        "<s>", "Ġhi", "Ġhi", "</s>"]
+        "<s>",
+        "Ġhi",
+        "Ġhi",
+        "</s>",
+    ]
     assert load_tokenizer(tmp_path, word_level=False)("hi").tokens() == ["<s>", "h", "i", "</s>"]
 
 
@@ -123,23 +191,31 @@ def test_save_load_round_trip(data, tmp_path):
 
 
 def test_predict_gives_other_to_truncated_words(data, tmp_path):
-    model = MultiHeadEncoder.from_base(data / "base", {"slots": ("token", 2)},
-                                       label_names={"slots": ["Other", "time"]}, max_length=5)
+    model = MultiHeadEncoder.from_base(
+        data / "base", {"slots": ("token", 2)}, label_names={"slots": ["Other", "time"]}, max_length=5
+    )
     with torch.no_grad():  # every word the model sees is "time"
         model.heads["slots"][1].bias.copy_(torch.tensor([-50.0, 50.0]))
     model.save_pretrained(tmp_path / "m", load_tokenizer(data / "base", word_level=True))
     words = ["wake", "me", "up", "at", "seven", "please"]
-    write_jsonl(tmp_path / "t.jsonl", [{"id": "1", "text": " ".join(words), "words": words,
-                                        "labels": {"slots": ["Other"] * 6}}])
+    write_jsonl(
+        tmp_path / "t.jsonl",
+        [{"id": "1", "text": " ".join(words), "words": words, "labels": {"slots": ["Other"] * 6}}],
+    )
     (pred,) = predict_encoder(tmp_path / "m", tmp_path / "t.jsonl", batch_size=2)
-    assert pred == {"id": "1", "gold": {"slots": ["Other"] * 6},  # <s> + 3 words + </s> = 5 tokens
-                    "pred": {"slots": ["time", "time", "time", "Other", "Other", "Other"]}}
+    assert pred == {
+        "id": "1",
+        "gold": {"slots": ["Other"] * 6},  # <s> + 3 words + </s> = 5 tokens
+        "pred": {"slots": ["time", "time", "time", "Other", "Other", "Other"]},
+    }
 
 
 def test_collator_pads_token_labels_with_ignore_index(data):
     tok = load_tokenizer(data / "base", word_level=True)
-    features = [{**tok(["a"], is_split_into_words=True), "labels": {"slots": [-100, 1, -100], "intent": 2}},
-                {**tok(["a", "b"], is_split_into_words=True), "labels": {"slots": [-100, 0, 1, -100], "intent": 0}}]
+    features = [
+        {**tok(["a"], is_split_into_words=True), "labels": {"slots": [-100, 1, -100], "intent": 2}},
+        {**tok(["a", "b"], is_split_into_words=True), "labels": {"slots": [-100, 0, 1, -100], "intent": 0}},
+    ]
     batch = EncoderCollator(tok)(features)
     assert batch["labels"]["slots"].tolist() == [[-100, 1, -100, -100], [-100, 0, 1, -100]]
     assert batch["labels"]["intent"].tolist() == [2, 0]
@@ -148,8 +224,15 @@ def test_collator_pads_token_labels_with_ignore_index(data):
 
 @pytest.mark.parametrize("subtasks", [["intent"], ["slots"], ["intent", "slots"]], ids="+".join)
 def test_training_beats_chance(data, tmp_path, subtasks):
-    summary = train_encoder(data / "base", data / "train.jsonl", data / "labels.json", subtasks, HPARAMS,
-                            tmp_path / "model", tmp_path / "ckpt")
+    summary = train_encoder(
+        data / "base",
+        data / "train.jsonl",
+        data / "labels.json",
+        subtasks,
+        HPARAMS,
+        tmp_path / "model",
+        tmp_path / "ckpt",
+    )
     assert summary["global_step"] == 5 * 8 and summary["resumed_from"] is None
     assert not (tmp_path / "ckpt").exists()
     predictions = predict_encoder(tmp_path / "model", data / "test.jsonl", batch_size=16)
@@ -162,8 +245,15 @@ def test_training_beats_chance(data, tmp_path, subtasks):
 
 def test_training_resumes_from_last_checkpoint(data, tmp_path):
     hparams = {**HPARAMS, "epochs": 2}
-    args = (data / "base", data / "train.jsonl", data / "labels.json", ["intent"], hparams,
-            tmp_path / "model", tmp_path / "ckpt")
+    args = (
+        data / "base",
+        data / "train.jsonl",
+        data / "labels.json",
+        ["intent"],
+        hparams,
+        tmp_path / "model",
+        tmp_path / "ckpt",
+    )
     with pytest.raises(KeyboardInterrupt):
         train_encoder(*args, callbacks=[StopAfterFirstSave()])
     assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["checkpoint-8"]

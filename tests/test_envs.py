@@ -7,13 +7,15 @@ import tomllib
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 _PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 PINNED = dict(
     dep.split("==")
-    for dep in [*_PROJECT["dependencies"], *(d for extra in _PROJECT["optional-dependencies"].values() for d in extra)]
+    for dep in [
+        *_PROJECT["dependencies"],
+        *(d for extra in _PROJECT["optional-dependencies"].values() for d in extra),
+    ]
 )
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
@@ -33,18 +34,14 @@ class FakeModel:
 
 
 def run(model: FakeModel, work: Path, fingerprint: dict, keep: Path | None = None):
-    return fit_and_predict(
-        model.train, model.predict, work_dir=work, fingerprint=fingerprint, keep_dir=keep
-    )
+    return fit_and_predict(model.train, model.predict, work_dir=work, fingerprint=fingerprint, keep_dir=keep)
 
 
 def test_killed_job_resumes_its_checkpoint_and_cleans_up(tmp_path):
     work, fp = tmp_path / "work", {"params": {"lr": 1}}
     dying = FakeModel(die_after_checkpoint=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(dying, work, fp)
-    except KeyboardInterrupt:
-        pass
     assert (work / "checkpoints" / "step-1").exists()
     model = FakeModel()
     assert run(model, work, fp) == [{"id": "1", "weights": "w"}]
@@ -54,10 +51,8 @@ def test_killed_job_resumes_its_checkpoint_and_cleans_up(tmp_path):
 
 def test_work_of_another_configuration_is_not_resumed(tmp_path):
     work = tmp_path / "work"
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(FakeModel(die_after_checkpoint=True), work, {"params": {"lr": 1}})
-    except KeyboardInterrupt:
-        pass
     model = FakeModel()
     run(model, work, {"params": {"lr": 2}})
     assert model.resumed_from == [False]
@@ -67,10 +62,8 @@ def test_model_trained_before_a_kill_is_not_trained_again(tmp_path, monkeypatch)
     work, fp = tmp_path / "work", {"params": {}}
     model = FakeModel()
     monkeypatch.setattr(FakeModel, "predict", staticmethod(lambda d: 1 / 0))
-    try:
+    with contextlib.suppress(ZeroDivisionError):
         run(model, work, fp)
-    except ZeroDivisionError:
-        pass
     monkeypatch.undo()
     assert run(model, work, fp)[0]["weights"] == "w"
     assert model.trained == 1

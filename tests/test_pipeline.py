@@ -6,10 +6,10 @@ import csv
 import json
 
 import pytest
+from conftest import REPO, SHARED_DATA, WORKFLOW_FILES, snakemake
 
 from ftrepro import config as cfg
 from ftrepro.io import read_jsonl
-from conftest import REPO, SHARED_DATA, WORKFLOW_FILES, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,12 @@ def test_every_encoder_run_writes_predictions_and_metrics(tiny_run):
     assert len(runs) == 12 + 12 and sum(".roberta-" in run for run in runs) == 12
     joint = json.loads((tiny_run / "results/zhao2025/massive-joint.roberta-base.ft/metrics.json").read_text())
     assert set(joint) == {
-        "intent_accuracy", "slots_f1", "slots_precision", "slots_recall", "exact_match", "n_examples"
+        "intent_accuracy",
+        "slots_f1",
+        "slots_precision",
+        "slots_recall",
+        "exact_match",
+        "n_examples",
     }
     predictions = read_jsonl(tiny_run / "results/zhao2025/massive-joint.roberta-base.ft/predictions.jsonl")
     assert len(predictions) == joint["n_examples"]

@@ -25,8 +25,11 @@ def band_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("band")
     for name in WORKFLOW_FILES:
         (workdir / name).symlink_to(REPO / name)
-    result = snakemake(["band2025", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
-                       workdir, timeout=1800)
+    result = snakemake(
+        ["band2025", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
+        workdir,
+        timeout=1800,
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 
@@ -56,7 +59,9 @@ def test_report_and_submissions(band_run):
     rows = list(csv.DictReader((band_run / "results/band2025/tables/log_loss.csv").open()))
     assert [row["run"] for row in rows] == matrix.runs(TINY, "band2025")
     implemented = matrix.runs(TINY, "band2025", implemented_only=True)
-    assert implemented == [row["run"] for row in rows], "band2025 families are not in IMPLEMENTED_FAMILIES yet"
+    assert implemented == [row["run"] for row in rows], (
+        "band2025 families are not in IMPLEMENTED_FAMILIES yet"
+    )
     assert all(row["status"] == "ok" and row["log_loss"] for row in rows)
     for i in (10, 11):
         assert (band_run / f"results/band2025/figures/figure{i}.png").read_bytes()[:4] == b"\x89PNG"

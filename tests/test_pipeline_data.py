@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 SAMPLE_TASKS = sorted(p.stem for p in (SHARED_DATA / "superni" / "tasks-sample").glob("*.json"))
 # the tiny preset keeps the first N tasks of the test-task list
-TINY_TASKS = SAMPLE_TASKS[:cfg.load(REPO / "config" / "config.yaml")["presets"]["tiny"]["data"]["superni_tasks"]]
+TINY_TASKS = SAMPLE_TASKS[
+    : cfg.load(REPO / "config" / "config.yaml")["presets"]["tiny"]["data"]["superni_tasks"]
+]
 STATS = "results/data/stats.md"
 
 
@@ -36,7 +38,8 @@ def mirror(tmp_path_factory):
         (superni / "tasks" / path.name).symlink_to(path)
     (superni / "splits" / "default" / "test_tasks.txt").unlink()
     (superni / "splits" / "default" / "test_tasks.txt").symlink_to(
-        SHARED_DATA / "superni" / "splits" / "default" / "test_tasks.txt")
+        SHARED_DATA / "superni" / "splits" / "default" / "test_tasks.txt"
+    )
     (root / "test_tasks.txt").write_text("".join(f"{name}\n" for name in SAMPLE_TASKS))
     return root
 
@@ -46,8 +49,11 @@ def data_run(mirror, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("data")
     for name in WORKFLOW_FILES:
         (workdir / name).symlink_to(REPO / name)
-    config = ["preset=tiny", f"data={{'source': 'local', 'local_dir': '{mirror}'}}",
-              f"gupta2023={{'test_tasks_file': '{mirror / 'test_tasks.txt'}'}}"]
+    config = [
+        "preset=tiny",
+        f"data={{'source': 'local', 'local_dir': '{mirror}'}}",
+        f"gupta2023={{'test_tasks_file': '{mirror / 'test_tasks.txt'}'}}",
+    ]
     result = snakemake([STATS, "--profile", "profiles/local", "--cores", "2", "--config", *config], workdir)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
@@ -58,7 +64,10 @@ def test_raw_checksums_record_the_real_bytes(data_run):
     real = hashlib.sha256((SHARED_DATA / "20newsgroups" / "20news-bydate.tar.gz").read_bytes()).hexdigest()
     assert line == f"{real}  20news-bydate.tar.gz\n"
     massive = (data_run / "resources/raw/massive/SHA256SUMS").read_text().split()[0]
-    assert massive == hashlib.sha256(gzip.decompress((SHARED_DATA / "massive/en-US.jsonl.gz").read_bytes())).hexdigest()
+    assert (
+        massive
+        == hashlib.sha256(gzip.decompress((SHARED_DATA / "massive/en-US.jsonl.gz").read_bytes())).hexdigest()
+    )
 
 
 def test_superni_test_splits_are_the_official_selection_capped_by_the_preset(data_run):

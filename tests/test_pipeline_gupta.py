@@ -7,11 +7,11 @@ import csv
 import json
 
 import pytest
-
-from ftrepro import matrix
-from ftrepro import config as cfg
-from ftrepro.io import read_jsonl
 from conftest import REPO, WORKFLOW_FILES, snakemake
+
+from ftrepro import config as cfg
+from ftrepro import matrix
+from ftrepro.io import read_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +23,11 @@ def gupta_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("gupta")
     for name in WORKFLOW_FILES:
         (workdir / name).symlink_to(REPO / name)
-    result = snakemake(["gupta2023", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
-                       workdir, timeout=1800)
+    result = snakemake(
+        ["gupta2023", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
+        workdir,
+        timeout=1800,
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 
@@ -43,9 +46,9 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
 
 
 def test_weights_are_deleted_and_predictions_kept(gupta_run):
-    assert not (gupta_run / "resources/models/gupta2023").exists() or \
-        list((gupta_run / "resources/models/gupta2023").iterdir()) == [
-            gupta_run / "resources/models/gupta2023/prefinetuned"]
+    assert not (gupta_run / "resources/models/gupta2023").exists() or list(
+        (gupta_run / "resources/models/gupta2023").iterdir()
+    ) == [gupta_run / "resources/models/gupta2023/prefinetuned"]
     assert not list((gupta_run / "resources").glob("scratch/gupta2023/*"))
 
 

@@ -29,8 +29,11 @@ def decoder_run(tmp_path_factory):
     for name in WORKFLOW_FILES:
         (workdir / name).symlink_to(REPO / name)
     targets = [f"results/zhao2025/{run}/metrics.json" for run in RUNS]
-    result = snakemake(["--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny", "--", *targets],
-                       workdir, timeout=900)
+    result = snakemake(
+        ["--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny", "--", *targets],
+        workdir,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 

@@ -26,8 +26,18 @@ from ftrepro.models.preference import (
 from ftrepro.train.preference import prefinetune_properties, property_features, train_preference
 
 ALLOCATION = {"single": [0.1, 0.45, 0.45], "parallel": [0.1, 0.9], "redistribute": False}
-HPARAMS = {"learning_rate": 2e-3, "batch_size": 8, "gradient_accumulation_steps": 1, "epochs": 4,
-           "weight_decay": 0.01, "warmup_steps": 0, "eval_steps": 6, "fp16": True, "max_length": 32, "seed": 0}
+HPARAMS = {
+    "learning_rate": 2e-3,
+    "batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "epochs": 4,
+    "weight_decay": 0.01,
+    "warmup_steps": 0,
+    "eval_steps": 6,
+    "fp16": True,
+    "max_length": 32,
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +52,18 @@ def words(token: str, n: int) -> str:
     return " ".join([token] * n)  # single characters: one token each in the tiny vocabulary
 
 
-def arena_record(prompt: list[str], response_a: list[str], response_b: list[str], label="A", id_="r1") -> dict:
-    return {"id": id_, "model_a": "m1", "model_b": "m2", "prompt": prompt, "response_a": response_a,
-            "response_b": response_b, "label": label}
+def arena_record(
+    prompt: list[str], response_a: list[str], response_b: list[str], label="A", id_="r1"
+) -> dict:
+    return {
+        "id": id_,
+        "model_a": "m1",
+        "model_b": "m2",
+        "prompt": prompt,
+        "response_a": response_a,
+        "response_b": response_b,
+        "label": label,
+    }
 
 
 def segments(tokenizer, input_ids: list[int]) -> list[list[str]]:
@@ -62,6 +81,7 @@ def segments(tokenizer, input_ids: list[int]) -> list[list[str]]:
 
 
 # --- token allocation -----------------------------------------------------------------------
+
 
 def test_single_fixed_shares_of_512_after_specials(bases):
     tok = AutoTokenizer.from_pretrained(bases / "bert")
@@ -87,10 +107,12 @@ def test_parallel_pairs_get_ten_and_ninety_percent(bases):
 def test_short_segment_budget_unused_by_default_and_shared_with_redistribute(bases):
     tok = AutoTokenizer.from_pretrained(bases / "bert")
     record = arena_record([words("p", 10)], [words("a", 240)], [words("b", 1000)])
-    fixed, = encode_preference(tok, [record], "single", Allocation((0.1, 0.45, 0.45), 512))
+    (fixed,) = encode_preference(tok, [record], "single", Allocation((0.1, 0.45, 0.45), 512))
     assert [len(s) for s in segments(tok, fixed["input_ids"])] == [10, 228, 228]
     assert fixed["token_type_ids"] == [0] * 12 + [1] * 458
-    shared, = encode_preference(tok, [record], "single", Allocation((0.1, 0.45, 0.45), 512, redistribute=True))
+    (shared,) = encode_preference(
+        tok, [record], "single", Allocation((0.1, 0.45, 0.45), 512, redistribute=True)
+    )
     # the prompt's unused 40 -> 249 each for the responses; a needs 240, so b takes the other 258
     assert [len(s) for s in segments(tok, shared["input_ids"])] == [10, 240, 258]
     assert len(shared["input_ids"]) == 512
@@ -124,7 +146,9 @@ def test_allocation_rejects_bad_shares(shares):
 
 def test_turns_are_joined_in_order(bases):
     tok = AutoTokenizer.from_pretrained(bases / "bert")
-    record = arena_record([words("p", 3), words("q", 60)], [words("a", 5), "", words("c", 5)], [words("b", 2)])
+    record = arena_record(
+        [words("p", 3), words("q", 60)], [words("a", 5), "", words("c", 5)], [words("b", 2)]
+    )
     (feature,) = encode_preference(tok, [record], "single", allocation_for("single", ALLOCATION, 104))
     # 100 tokens: 10 / 45 / 45; the prompt's second turn loses its tail
     assert segments(tok, feature["input_ids"]) == [["p"] * 3 + ["q"] * 7, ["a"] * 5 + ["c"] * 5, ["b"] * 2]
@@ -132,8 +156,10 @@ def test_turns_are_joined_in_order(bases):
 
 def test_collator_stacks_parallel_pairs(bases):
     tok = AutoTokenizer.from_pretrained(bases / "bert")
-    records = [arena_record([words("p", 2)], [words("a", 1)], [words("b", 5)]),
-               arena_record([words("p", 1)], [words("a", 3)], [words("b", 1)])]
+    records = [
+        arena_record([words("p", 2)], [words("a", 1)], [words("b", 5)]),
+        arena_record([words("p", 1)], [words("a", 3)], [words("b", 1)]),
+    ]
     features = encode_preference(tok, records, "parallel", allocation_for("parallel", ALLOCATION, 64))
     batch = PreferenceCollator(tok)([{**f, "labels": i} for i, f in enumerate(features)])
     assert batch["input_ids"].shape == (2, 2, 10)  # the longest pair: [CLS] 2 [SEP] 5 [SEP]
@@ -143,10 +169,15 @@ def test_collator_stacks_parallel_pairs(bases):
 
 # --- models ---------------------------------------------------------------------------------
 
+
 def batch_of(tok, architecture: str, n: int = 3, seed: int = 0) -> dict:
     rng = random.Random(seed)
-    records = [arena_record([words("p", rng.randint(1, 6))], [words("a", rng.randint(1, 9))],
-                            [words("b", rng.randint(1, 9))]) for _ in range(n)]
+    records = [
+        arena_record(
+            [words("p", rng.randint(1, 6))], [words("a", rng.randint(1, 9))], [words("b", rng.randint(1, 9))]
+        )
+        for _ in range(n)
+    ]
     allocation = allocation_for(architecture, ALLOCATION, 32)
     return PreferenceCollator(tok)(encode_preference(tok, records, architecture, allocation))
 
@@ -154,7 +185,9 @@ def batch_of(tok, architecture: str, n: int = 3, seed: int = 0) -> dict:
 def test_parallel_runs_one_shared_encoder_on_both_pairs(bases):
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(bases / "bert")
-    model = PreferenceClassifier.from_base(bases / "bert", "parallel", allocation_for("parallel", ALLOCATION, 32))
+    model = PreferenceClassifier.from_base(
+        bases / "bert", "parallel", allocation_for("parallel", ALLOCATION, 32)
+    )
     model.eval()
     hidden = model.backbone.config.hidden_size
     backbone_params = {id(p) for p in model.backbone.parameters()}
@@ -174,13 +207,18 @@ def test_parallel_runs_one_shared_encoder_on_both_pairs(bases):
 @pytest.mark.parametrize("encoder", ["bert", "distilbert"])
 def test_single_head_shape_and_loss(bases, encoder):
     tok = AutoTokenizer.from_pretrained(bases / encoder)
-    model = PreferenceClassifier.from_base(bases / encoder, "single", allocation_for("single", ALLOCATION, 32))
+    model = PreferenceClassifier.from_base(
+        bases / encoder, "single", allocation_for("single", ALLOCATION, 32)
+    )
     model.eval()
     batch = batch_of(tok, "single")
     assert batch["input_ids"].dim() == 2 and ("token_type_ids" in batch) == (encoder == "bert")
     labels = torch.tensor([2, 0, 1])
     out = model(**batch, labels=labels)
-    assert out["logits"].shape == (3, 3) and model.classifier.weight.shape == (3, model.backbone.config.hidden_size)
+    assert out["logits"].shape == (3, 3) and model.classifier.weight.shape == (
+        3,
+        model.backbone.config.hidden_size,
+    )
     assert torch.allclose(out["loss"], F.cross_entropy(out["logits"], labels))
 
 
@@ -196,7 +234,11 @@ def test_save_load_round_trip(bases, tmp_path, architecture):
     model = PreferenceClassifier.from_base(bases / "bert", architecture, allocation).eval()
     model.save_pretrained(tmp_path / "m", tok)
     loaded = PreferenceClassifier.from_pretrained(tmp_path / "m")
-    assert (loaded.architecture, loaded.allocation, loaded.labels) == (architecture, allocation, ["A", "B", "tie"])
+    assert (loaded.architecture, loaded.allocation, loaded.labels) == (
+        architecture,
+        allocation,
+        ["A", "B", "tie"],
+    )
     assert not loaded.training
     batch = batch_of(tok, architecture)
     assert torch.allclose(model(**batch)["logits"], loaded(**batch)["logits"])
@@ -225,6 +267,7 @@ def test_freeze_lower_layers_names_the_first_blocks(bases):
 
 # --- training and prediction ----------------------------------------------------------------
 
+
 def preference_records(n: int, seed: int) -> list[dict]:
     """The better response says 'y', the worse says 'n'; a tie when both say 'y'."""
     rng = random.Random(seed)
@@ -233,7 +276,9 @@ def preference_records(n: int, seed: int) -> list[dict]:
         label = ("A", "B", "tie")[i % 3]
         good_a, good_b = label in ("A", "tie"), label in ("B", "tie")
         respond = [words("y" if good else "n", rng.randint(2, 6)) for good in (good_a, good_b)]
-        records.append(arena_record([words("p", rng.randint(1, 4))], [respond[0]], [respond[1]], label, f"{seed}-{i}"))
+        records.append(
+            arena_record([words("p", rng.randint(1, 4))], [respond[0]], [respond[1]], label, f"{seed}-{i}")
+        )
     return records
 
 
@@ -247,23 +292,41 @@ def arena(tmp_path_factory):
 
 @pytest.mark.parametrize("architecture", ["single", "parallel"])
 def test_training_learns_and_predicts_probabilities(bases, arena, tmp_path, architecture):
-    summary = train_preference(bases / "distilbert", arena / "train.jsonl", arena / "validation.jsonl",
-                               architecture, HPARAMS, ALLOCATION, tmp_path / "model", tmp_path / "ckpt")
+    summary = train_preference(
+        bases / "distilbert",
+        arena / "train.jsonl",
+        arena / "validation.jsonl",
+        architecture,
+        HPARAMS,
+        ALLOCATION,
+        tmp_path / "model",
+        tmp_path / "ckpt",
+    )
     assert summary["global_step"] == 4 * 6 and summary["best_checkpoint"] is not None
     assert not (tmp_path / "ckpt").exists()
     predictions = predict_preference(tmp_path / "model", arena / "validation.jsonl", batch_size=16)
     gold = preference_records(24, seed=1)
     assert [(p["id"], p["label"]) for p in predictions] == [(r["id"], r["label"]) for r in gold]
-    assert all(set(p["probs"]) == {"A", "B", "tie"} and abs(sum(p["probs"].values()) - 1) < 1e-5
-               for p in predictions)
+    assert all(
+        set(p["probs"]) == {"A", "B", "tie"} and abs(sum(p["probs"].values()) - 1) < 1e-5 for p in predictions
+    )
     log_loss = -sum(torch.tensor(p["probs"][p["label"]]).log() for p in predictions) / len(predictions)
     assert log_loss < 0.7  # chance (uniform) is ln 3 = 1.10
 
 
 def test_frozen_layers_do_not_change_trainable_ones_do(bases, arena, tmp_path):
     before = AutoModel.from_pretrained(bases / "bert").state_dict()
-    train_preference(bases / "bert", arena / "train.jsonl", arena / "validation.jsonl", "single",
-                     {**HPARAMS, "epochs": 1}, ALLOCATION, tmp_path / "model", tmp_path / "ckpt", frozen_layers=1)
+    train_preference(
+        bases / "bert",
+        arena / "train.jsonl",
+        arena / "validation.jsonl",
+        "single",
+        {**HPARAMS, "epochs": 1},
+        ALLOCATION,
+        tmp_path / "model",
+        tmp_path / "ckpt",
+        frozen_layers=1,
+    )
     after = PreferenceClassifier.from_pretrained(tmp_path / "model").backbone.state_dict()
     changed = {name for name, value in after.items() if not torch.equal(value, before[name])}
     layer0 = {name for name in before if name.startswith("encoder.layer.0.")}
@@ -273,8 +336,16 @@ def test_frozen_layers_do_not_change_trainable_ones_do(bases, arena, tmp_path):
 
 
 def test_training_resumes_from_last_checkpoint(bases, arena, tmp_path):
-    args = (bases / "distilbert", arena / "train.jsonl", arena / "validation.jsonl", "parallel",
-            {**HPARAMS, "epochs": 2}, ALLOCATION, tmp_path / "model", tmp_path / "ckpt")
+    args = (
+        bases / "distilbert",
+        arena / "train.jsonl",
+        arena / "validation.jsonl",
+        "parallel",
+        {**HPARAMS, "epochs": 2},
+        ALLOCATION,
+        tmp_path / "model",
+        tmp_path / "ckpt",
+    )
     with pytest.raises(KeyboardInterrupt):
         train_preference(*args, callbacks=[StopAfterFirstSave()])
     assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["checkpoint-6"]
@@ -287,20 +358,27 @@ def test_training_resumes_from_last_checkpoint(bases, arena, tmp_path):
 
 # --- pre-fine-tuning on the annotations -----------------------------------------------------
 
+
 def annotation(id_: str, offset: int) -> dict:
-    return {"id": id_, "status": "ok",
-            "response_a": {p: (i + offset) % 4 for i, p in enumerate(RESPONSE_PROPERTIES)},
-            "response_b": {p: (i + offset + 1) % 4 for i, p in enumerate(RESPONSE_PROPERTIES)},
-            "prompt": {p: 1 for p in PROMPT_PROPERTIES}}
+    return {
+        "id": id_,
+        "status": "ok",
+        "response_a": {p: (i + offset) % 4 for i, p in enumerate(RESPONSE_PROPERTIES)},
+        "response_b": {p: (i + offset + 1) % 4 for i, p in enumerate(RESPONSE_PROPERTIES)},
+        "prompt": {p: 1 for p in PROMPT_PROPERTIES},
+    }
 
 
 def test_property_features_two_examples_per_annotated_row(bases, arena, tmp_path):
     tok = AutoTokenizer.from_pretrained(bases / "bert")
     train = preference_records(48, seed=0)
-    write_jsonl(tmp_path / "ann.jsonl", [annotation("0-3", 0), {"id": "0-4", "status": "failed", "error": "x"},
-                                         annotation("0-7", 2)])
-    features = property_features(tmp_path / "ann.jsonl", arena / "train.jsonl", tok,
-                                 allocation_for("parallel", ALLOCATION, 32))
+    write_jsonl(
+        tmp_path / "ann.jsonl",
+        [annotation("0-3", 0), {"id": "0-4", "status": "failed", "error": "x"}, annotation("0-7", 2)],
+    )
+    features = property_features(
+        tmp_path / "ann.jsonl", arena / "train.jsonl", tok, allocation_for("parallel", ALLOCATION, 32)
+    )
     assert len(features) == 4
     first = segments(tok, features[0]["input_ids"])
     assert first == [tok.tokenize(train[3]["prompt"][0]), tok.tokenize(train[3]["response_a"][0])]
@@ -309,21 +387,35 @@ def test_property_features_two_examples_per_annotated_row(bases, arena, tmp_path
     assert features[3]["labels"] == annotation("0-7", 2)["response_b"]
     write_jsonl(tmp_path / "bad.jsonl", [annotation("not-a-train-row", 0)])
     with pytest.raises(DataError, match="not-a-train-row"):
-        property_features(tmp_path / "bad.jsonl", arena / "train.jsonl", tok,
-                          allocation_for("parallel", ALLOCATION, 32))
+        property_features(
+            tmp_path / "bad.jsonl", arena / "train.jsonl", tok, allocation_for("parallel", ALLOCATION, 32)
+        )
 
 
 def test_prefinetuned_encoder_is_a_start_for_llm_augmented_runs(bases, arena, tmp_path):
     write_jsonl(tmp_path / "ann.jsonl", [annotation(f"0-{i}", i) for i in range(12)])
     hparams = {k: v for k, v in HPARAMS.items() if k != "eval_steps"} | {"epochs": 2}
-    summary = prefinetune_properties(bases / "bert", tmp_path / "ann.jsonl", arena / "train.jsonl", hparams,
-                                     ALLOCATION, tmp_path / "pre", tmp_path / "ckpt")
+    summary = prefinetune_properties(
+        bases / "bert",
+        tmp_path / "ann.jsonl",
+        arena / "train.jsonl",
+        hparams,
+        ALLOCATION,
+        tmp_path / "pre",
+        tmp_path / "ckpt",
+    )
     assert summary["global_step"] == 2 * 3  # 24 examples, batch 8
     assert set(PropertyHeadsEncoder.from_pretrained(tmp_path / "pre").heads) == set(RESPONSE_PROPERTIES)
     base = AutoModel.from_pretrained(bases / "bert").state_dict()
     pre = AutoModel.from_pretrained(tmp_path / "pre").state_dict()
-    assert not torch.equal(pre["encoder.layer.0.attention.self.query.weight"],
-                           base["encoder.layer.0.attention.self.query.weight"])
-    model = PreferenceClassifier.from_base(tmp_path / "pre", "single", allocation_for("single", ALLOCATION, 32))
-    assert torch.equal(model.backbone.state_dict()["encoder.layer.0.attention.self.query.weight"],
-                       pre["encoder.layer.0.attention.self.query.weight"])
+    assert not torch.equal(
+        pre["encoder.layer.0.attention.self.query.weight"],
+        base["encoder.layer.0.attention.self.query.weight"],
+    )
+    model = PreferenceClassifier.from_base(
+        tmp_path / "pre", "single", allocation_for("single", ALLOCATION, 32)
+    )
+    assert torch.equal(
+        model.backbone.state_dict()["encoder.layer.0.attention.self.query.weight"],
+        pre["encoder.layer.0.attention.self.query.weight"],
+    )

@@ -18,11 +18,13 @@ from ftrepro.prompts.zhao2025 import (
 
 # The listings' text, transcribed from the paper's appendix (wrapped PDF lines joined); the
 # label lists are spelled out once here. <EXAMPLES> stands for the five-shot block.
-NG20 = ("['alt.atheism', 'comp.graphics', 'comp.os.ms-windows.misc', 'comp.sys.ibm.pc.hardware', "
-        "'comp.sys.mac.hardware', 'comp.windows.x', 'misc.forsale', 'rec.autos', 'rec.motorcycles', "
-        "'rec.sport.baseball', 'rec.sport.hockey', 'sci.crypt', 'sci.electronics', 'sci.med', 'sci.space', "
-        "'soc.religion.christian', 'talk.politics.guns', 'talk.politics.mideast', 'talk.politics.misc', "
-        "'talk.religion.misc']")
+NG20 = (
+    "['alt.atheism', 'comp.graphics', 'comp.os.ms-windows.misc', 'comp.sys.ibm.pc.hardware', "
+    "'comp.sys.mac.hardware', 'comp.windows.x', 'misc.forsale', 'rec.autos', 'rec.motorcycles', "
+    "'rec.sport.baseball', 'rec.sport.hockey', 'sci.crypt', 'sci.electronics', 'sci.med', 'sci.space', "
+    "'soc.religion.christian', 'talk.politics.guns', 'talk.politics.mideast', 'talk.politics.misc', "
+    "'talk.religion.misc']"
+)
 NG7 = '["alt", "comp", "misc", "rec", "sci", "soc", "talk"]'
 NG7_UNQUOTED_TALK = '["alt", "comp", "misc", "rec", "sci", "soc", talk]'  # Listings 5 and 6 as printed
 
@@ -60,8 +62,11 @@ Beginning of <<Examples>>
 End of <<Examples>>
 """
 
-LISTING_3 = LISTING_1.removeprefix("[INST]").removesuffix(" [/INST]\nsci.space").replace(
-    "\n\nOutput the label", FIVE_SHOT_BLOCK + "\nOutput the label")
+LISTING_3 = (
+    LISTING_1.removeprefix("[INST]")
+    .removesuffix(" [/INST]\nsci.space")
+    .replace("\n\nOutput the label", FIVE_SHOT_BLOCK + "\nOutput the label")
+)
 LISTING_4 = LISTING_2.replace("\n\nOutput the label", FIVE_SHOT_BLOCK + "\nOutput the label")
 
 LISTING_5 = """You will be given a news text.
@@ -112,7 +117,9 @@ Slots:"""
 
 LISTING_10 = LISTING_9.replace(
     "\n\nOutput the Slots",
-    FIVE_SHOT_BLOCK.replace("correct classification", "correct slot filling classification") + "\nOutput the Slots")
+    FIVE_SHOT_BLOCK.replace("correct classification", "correct slot filling classification")
+    + "\nOutput the Slots",
+)
 
 LISTING_11_SYSTEM = """You will be given an utter text.
 You are given two classification tasks.
@@ -134,15 +141,38 @@ LISTING_12 = LISTING_11.replace("\n\nOutput the two", FIVE_SHOT_BLOCK + "\nOutpu
 
 NG_LABELS = {"20class": json.loads(NG20.replace("'", '"')), "7class": json.loads(NG7)}
 MASSIVE_LABELS = {"intent": ["alarm_set", "play_music"], "slots": ["Other", "date", "time"]}
-NG_RECORD = {"id": "ng-test-1", "text": "A {brace} in the news", "labels": {"20class": "sci.space", "7class": "sci"}}
-MASSIVE_RECORD = {"id": "m-test-1", "text": "wake me up at nine", "words": ["wake", "me", "up", "at", "nine"],
-                  "labels": {"intent": "alarm_set", "slots": ["Other", "Other", "Other", "Other", "time"]}}
-NG_TRAIN = [{"id": f"ng-train-{i}", "text": f"news number {i}",
-             "labels": {"20class": NG_LABELS["20class"][i], "7class": NG_LABELS["20class"][i].split(".")[0]}}
-            for i in range(20)]
-MASSIVE_TRAIN = [{"id": f"m-train-{i}", "text": f"play song {i}", "words": ["play", "song", str(i)],
-                  "labels": {"intent": "play_music", "slots": ["Other", "Other", "time"]}} for i in range(10)]
-DATA = {"20newsgroups": (NG_RECORD, NG_TRAIN, NG_LABELS), "massive": (MASSIVE_RECORD, MASSIVE_TRAIN, MASSIVE_LABELS)}
+NG_RECORD = {
+    "id": "ng-test-1",
+    "text": "A {brace} in the news",
+    "labels": {"20class": "sci.space", "7class": "sci"},
+}
+MASSIVE_RECORD = {
+    "id": "m-test-1",
+    "text": "wake me up at nine",
+    "words": ["wake", "me", "up", "at", "nine"],
+    "labels": {"intent": "alarm_set", "slots": ["Other", "Other", "Other", "Other", "time"]},
+}
+NG_TRAIN = [
+    {
+        "id": f"ng-train-{i}",
+        "text": f"news number {i}",
+        "labels": {"20class": NG_LABELS["20class"][i], "7class": NG_LABELS["20class"][i].split(".")[0]},
+    }
+    for i in range(20)
+]
+MASSIVE_TRAIN = [
+    {
+        "id": f"m-train-{i}",
+        "text": f"play song {i}",
+        "words": ["play", "song", str(i)],
+        "labels": {"intent": "play_music", "slots": ["Other", "Other", "time"]},
+    }
+    for i in range(10)
+]
+DATA = {
+    "20newsgroups": (NG_RECORD, NG_TRAIN, NG_LABELS),
+    "massive": (MASSIVE_RECORD, MASSIVE_TRAIN, MASSIVE_LABELS),
+}
 
 CASES = {  # listing: (dataset, subtasks, five-shot, user text, system text)
     2: ("20newsgroups", ["7class"], False, LISTING_2, None),
@@ -161,14 +191,20 @@ CASES = {  # listing: (dataset, subtasks, five-shot, user text, system text)
 
 def _example_block(dataset: str, demos: list[dict], label_line) -> str:
     tag = "News" if dataset == "20newsgroups" else "Utter"
-    return "\n\n".join(f"Beginning of <<{tag}>>\n{d['text']}\nEnd of <<{tag}>>\n\n{label_line(d)}" for d in demos)
+    return "\n\n".join(
+        f"Beginning of <<{tag}>>\n{d['text']}\nEnd of <<{tag}>>\n\n{label_line(d)}" for d in demos
+    )
 
 
 def _label_line(subtasks: list[str]):
     if subtasks == ["20class", "7class"]:
-        return lambda d: f'Output: {{"task1": "{d["labels"]["7class"]}", "task2": "{d["labels"]["20class"]}"}}'
+        return lambda d: (
+            f'Output: {{"task1": "{d["labels"]["7class"]}", "task2": "{d["labels"]["20class"]}"}}'
+        )
     if subtasks == ["intent", "slots"]:
-        return lambda d: f'Output: {{"task1": "{d["labels"]["intent"]}", "task2": {json.dumps(d["labels"]["slots"])}}}'
+        return lambda d: (
+            f'Output: {{"task1": "{d["labels"]["intent"]}", "task2": {json.dumps(d["labels"]["slots"])}}}'
+        )
     if subtasks == ["slots"]:
         return lambda d: f"Slots: {json.dumps(d['labels']['slots'])}"
     return lambda d: f"Label: {d['labels'][subtasks[0]]}"
@@ -182,7 +218,9 @@ def test_prompt_equals_listing(listing):
     [example] = prompt_examples([record], subtasks, dataset, demos, labels=labels)
     if five_shot:
         user = user.replace("<EXAMPLES>", _example_block(dataset, demos, _label_line(subtasks)))
-    expected = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    expected = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}
+    ]
     assert example["messages"] == expected
 
 
@@ -217,11 +255,16 @@ def test_answers_are_the_label_a_json_slot_list_or_the_consolidated_json():
         return prompt_examples([record], subtasks, dataset, None, labels=labels)[0]["answer"]
 
     assert answer("20newsgroups", ["7class"], NG_RECORD) == "sci"
-    assert answer("20newsgroups", ["20class", "7class"], NG_RECORD) == '{"task1": "sci", "task2": "sci.space"}'
+    assert (
+        answer("20newsgroups", ["20class", "7class"], NG_RECORD) == '{"task1": "sci", "task2": "sci.space"}'
+    )
     assert answer("massive", ["slots"], MASSIVE_RECORD, MASSIVE_LABELS) == (
-        '["Other", "Other", "Other", "Other", "time"]')
+        '["Other", "Other", "Other", "Other", "time"]'
+    )
     assert json.loads(answer("massive", ["intent", "slots"], MASSIVE_RECORD, MASSIVE_LABELS)) == {
-        "task1": "alarm_set", "task2": ["Other", "Other", "Other", "Other", "time"]}
+        "task1": "alarm_set",
+        "task2": ["Other", "Other", "Other", "Other", "time"],
+    }
 
 
 def test_example_carries_id_gold_in_config_order_and_words():
@@ -279,10 +322,18 @@ def test_answer_candidates():
 WORDS = ["wake", "me", "up", "at", "nine"]
 
 
-@pytest.mark.parametrize("output", [
-    "sci.space", "  Sci.Space \n", '"sci.space"', "sci.space.", "```\nsci.space\n```", '{"label": "sci.space"}',
-    "The label is sci.space because it is about rockets.",
-])
+@pytest.mark.parametrize(
+    "output",
+    [
+        "sci.space",
+        "  Sci.Space \n",
+        '"sci.space"',
+        "sci.space.",
+        "```\nsci.space\n```",
+        '{"label": "sci.space"}',
+        "The label is sci.space because it is about rockets.",
+    ],
+)
 def test_a_label_is_read_from_plain_quoted_fenced_json_or_free_text(output):
     assert parse_output(output, ["20class"], NG_LABELS) == ({"20class": "sci.space"}, True)
 
@@ -297,15 +348,18 @@ def test_no_label_is_a_parse_failure(output):
     assert parse_output(output, ["20class"], NG_LABELS) == ({"20class": None}, False)
 
 
-@pytest.mark.parametrize("output, slots", [
-    ('["Other", "Other", "Other", "Other", "time"]', ["Other", "Other", "Other", "Other", "time"]),
-    ("['Other', 'O', 'other', 'Other', 'TIME'] that's all", ["Other", "Other", "Other", "Other", "time"]),
-    ('["Other", "Other"]', ["Other"] * 5),  # padded with Other
-    ('["time", "time", "time", "time", "time", "date", "date"]', ["time"] * 5),  # extras cut
-    ('{"slots": ["B-time", "I-time"]}', ["time", "time", "Other", "Other", "Other"]),
-    ("Other Other Other Other time", ["Other", "Other", "Other", "Other", "time"]),
-    ('["Other", "alarm_type"]', ["Other", "alarm_type", "Other", "Other", "Other"]),  # unknown label kept
-])
+@pytest.mark.parametrize(
+    "output, slots",
+    [
+        ('["Other", "Other", "Other", "Other", "time"]', ["Other", "Other", "Other", "Other", "time"]),
+        ("['Other', 'O', 'other', 'Other', 'TIME'] that's all", ["Other", "Other", "Other", "Other", "time"]),
+        ('["Other", "Other"]', ["Other"] * 5),  # padded with Other
+        ('["time", "time", "time", "time", "time", "date", "date"]', ["time"] * 5),  # extras cut
+        ('{"slots": ["B-time", "I-time"]}', ["time", "time", "Other", "Other", "Other"]),
+        ("Other Other Other Other time", ["Other", "Other", "Other", "Other", "time"]),
+        ('["Other", "alarm_type"]', ["Other", "alarm_type", "Other", "Other", "Other"]),  # unknown label kept
+    ],
+)
 def test_slot_lists_are_read_and_aligned_to_the_words(output, slots):
     assert parse_output(output, ["slots"], MASSIVE_LABELS, WORDS) == ({"slots": slots}, True)
 
@@ -323,7 +377,10 @@ def test_slots_need_the_words():
 def test_consolidated_json_with_trailing_text_or_in_python_syntax():
     subtasks = ["20class", "7class"]
     expected = ({"20class": "sci.space", "7class": "sci"}, True)
-    assert parse_output('{"task1": "sci", "task2": "sci.space"}\nHope this helps!', subtasks, NG_LABELS) == expected
+    assert (
+        parse_output('{"task1": "sci", "task2": "sci.space"}\nHope this helps!', subtasks, NG_LABELS)
+        == expected
+    )
     assert parse_output("Output: {'task1': 'SCI', 'task2': 'sci.space'}", subtasks, NG_LABELS) == expected
     assert parse_output('{"7class": "sci", "20class": "sci.space"}', subtasks, NG_LABELS) == expected
 
@@ -335,7 +392,9 @@ def test_consolidated_output_cut_off_keeps_the_complete_field():
 
 
 def test_consolidated_field_with_a_wrong_label_is_none_not_searched():
-    pred, parsed = parse_output('{"task1": "science", "task2": "sci.space"}', ["20class", "7class"], NG_LABELS)
+    pred, parsed = parse_output(
+        '{"task1": "science", "task2": "sci.space"}', ["20class", "7class"], NG_LABELS
+    )
     assert (pred, parsed) == ({"20class": "sci.space", "7class": None}, False)
 
 

@@ -31,15 +31,27 @@ from ftrepro.train.seq2seq import (
 )
 
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"
-HPARAMS = {"learning_rate": 5e-3, "lr_scheduler": "constant", "warmup_steps": 0, "epochs": 1,
-           "per_device_batch_size": 4, "effective_batch_size": 4, "max_source_length": 64,
-           "max_target_length": 16, "bf16": True, "seed": 0, "instructions": False}
+HPARAMS = {
+    "learning_rate": 5e-3,
+    "lr_scheduler": "constant",
+    "warmup_steps": 0,
+    "epochs": 1,
+    "per_device_batch_size": 4,
+    "effective_batch_size": 4,
+    "max_source_length": 64,
+    "max_target_length": 16,
+    "bf16": True,
+    "seed": 0,
+    "instructions": False,
+}
 
 
 def superni_with_t5(root: Path) -> Path:
     """Derived SuperNI with 8 test tasks (the 8th, Keyword Tagging, has two references per
     instance) of 20 training instances each, and a tiny random T5."""
-    write_synthetic_raw("superni", root / "raw", seed=0, n_test_tasks=8, n_train_tasks=2, instances_per_task=130)
+    write_synthetic_raw(
+        "superni", root / "raw", seed=0, n_test_tasks=8, n_train_tasks=2, instances_per_task=130
+    )
     derive_superni(root / "raw", root / "derived", test_tasks=read_split(root / "raw", "test"))
     prepare_base_model({"random": {"architecture": "t5"}}, "seq2seq", root / "base")
     return root
@@ -72,8 +84,10 @@ def test_records_are_the_first_lines_of_each_task_concatenated(data):
     assert task_records(data / "derived", [first], "train", "all") == train_lines(data, first)
     assert len(train_lines(data, first)) == 20
     assert task_records(data / "derived", [first], "train", 500) == train_lines(data, first)  # fewer: all
-    assert task_records(data / "derived", [first, second], "train", 2) == \
-        train_lines(data, first)[:2] + train_lines(data, second)[:2]
+    assert (
+        task_records(data / "derived", [first, second], "train", 2)
+        == train_lines(data, first)[:2] + train_lines(data, second)[:2]
+    )
     for bad in (0, "100", None):
         with pytest.raises(ValueError, match="samples"):
             task_records(data / "derived", [first], "train", bad)
@@ -100,7 +114,9 @@ def test_def_pos_drops_the_examples_that_do_not_fit(data, tokenizer):
     task_name = tasks(data)[0]
     record = train_lines(data, task_name)[0]
     task = read_task(data / "raw" / "tasks" / f"{task_name}.json")
-    one_example = def_pos_prompt({**task, "Positive Examples": task["Positive Examples"][:1]}, record["input"])
+    one_example = def_pos_prompt(
+        {**task, "Positive Examples": task["Positive Examples"][:1]}, record["input"]
+    )
     limit = len(tokenizer(one_example)["input_ids"])  # room for the first example, not the second
 
     def fits(text: str) -> bool:
@@ -144,7 +160,9 @@ def test_collator_draws_a_reference_each_time_and_pads_labels_with_ignore_index(
 
 def test_targets_are_cut_to_max_target_length(data, tokenizer):
     record = {**train_lines(data, tasks(data)[0])[0], "references": ["a b c d e f g h"]}
-    labels = Seq2SeqCollator(SourceText(tokenizer, 64, instructions=False), max_target_length=4)([record])["labels"]
+    labels = Seq2SeqCollator(SourceText(tokenizer, 64, instructions=False), max_target_length=4)([record])[
+        "labels"
+    ]
     assert labels.tolist() == [tokenizer(text_target="a b c")["input_ids"]]
 
 
@@ -165,25 +183,42 @@ def distinct_target_records(data, n: int) -> list[dict]:
 
 def test_training_memorises_and_prediction_comes_back_in_input_order(data, tmp_path):
     records = distinct_target_records(data, 4)
-    summary = train_seq2seq(data / "base", records * 25, hparams=HPARAMS, out_dir=tmp_path / "model",
-                            checkpoint_dir=tmp_path / "ckpt")
+    summary = train_seq2seq(
+        data / "base",
+        records * 25,
+        hparams=HPARAMS,
+        out_dir=tmp_path / "model",
+        checkpoint_dir=tmp_path / "ckpt",
+    )
     assert summary["global_step"] == 25 and summary["resumed_from"] is None
     assert not (tmp_path / "ckpt").exists()
-    predictions = predict_seq2seq(tmp_path / "model", records, instructions=False, batch_size=2,
-                                  max_source_length=64)
+    predictions = predict_seq2seq(
+        tmp_path / "model", records, instructions=False, batch_size=2, max_source_length=64
+    )
     assert [p["id"] for p in predictions] == [r["id"] for r in records]
     assert all(set(p) == {"task", "category", "id", "prediction", "references"} for p in predictions)
-    assert [(p["task"], p["category"], p["references"]) for p in predictions] == \
-        [(r["task"], r["category"], r["references"]) for r in records]
+    assert [(p["task"], p["category"], p["references"]) for p in predictions] == [
+        (r["task"], r["category"], r["references"]) for r in records
+    ]
     assert [p["prediction"] for p in predictions] == [r["references"][0] for r in records]
 
 
 def test_training_with_instructions_resumes_from_the_epoch_checkpoint(data, tmp_path):
-    hparams = {**HPARAMS, "epochs": 2, "per_device_batch_size": 2, "effective_batch_size": 2, "max_source_length": 128,
-               "instructions": True}
+    hparams = {
+        **HPARAMS,
+        "epochs": 2,
+        "per_device_batch_size": 2,
+        "effective_batch_size": 2,
+        "max_source_length": 128,
+        "instructions": True,
+    }
     records = task_records(data / "derived", tasks(data)[:2], "train", 3)
-    kwargs = {"hparams": hparams, "out_dir": tmp_path / "model", "checkpoint_dir": tmp_path / "ckpt",
-              "raw_dir": data / "raw"}
+    kwargs = {
+        "hparams": hparams,
+        "out_dir": tmp_path / "model",
+        "checkpoint_dir": tmp_path / "ckpt",
+        "raw_dir": data / "raw",
+    }
     with pytest.raises(KeyboardInterrupt):
         train_seq2seq(data / "base", records, callbacks=[StopAfterFirstSave()], **kwargs)
     assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["checkpoint-3"]
@@ -199,8 +234,13 @@ def test_training_with_instructions_resumes_from_the_epoch_checkpoint(data, tmp_
 
 def test_missing_hparams_are_named(data, tmp_path):
     with pytest.raises(ValueError, match="max_target_length"):
-        train_seq2seq(data / "base", [{}], hparams={k: v for k, v in HPARAMS.items() if k != "max_target_length"},
-                      out_dir=tmp_path / "m", checkpoint_dir=tmp_path / "c")
+        train_seq2seq(
+            data / "base",
+            [{}],
+            hparams={k: v for k, v in HPARAMS.items() if k != "max_target_length"},
+            out_dir=tmp_path / "m",
+            checkpoint_dir=tmp_path / "c",
+        )
 
 
 # --- DeepSpeed --------------------------------------------------------------------------------
@@ -211,7 +251,12 @@ def test_zero2_offload_config_is_tk_instructs_stage2_with_auto_fields():
     zero = config["zero_optimization"]
     assert zero["stage"] == 2 and zero["offload_optimizer"] == {"device": "cpu", "pin_memory": True}
     assert zero["overlap_comm"] and zero["contiguous_gradients"]
-    auto = {"train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "gradient_clipping"}
+    auto = {
+        "train_batch_size",
+        "train_micro_batch_size_per_gpu",
+        "gradient_accumulation_steps",
+        "gradient_clipping",
+    }
     assert all(config[key] == "auto" for key in auto)
     assert config["bf16"]["enabled"] == "auto" and config["optimizer"]["params"]["lr"] == "auto"
 

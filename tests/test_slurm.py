@@ -43,11 +43,16 @@ def test_tiny_run_through_slurm_submits_gpu_rules_and_keeps_local_rules_local(sl
     result = snakemake(
         [
             TARGET,
-            "--profile", "profiles/slurm",
-            "--retries", "0",
-            "--slurm-status-command", "squeue",
-            "--slurm-init-seconds-before-status-checks", "2",
-            "--config", "preset=tiny",
+            "--profile",
+            "profiles/slurm",
+            "--retries",
+            "0",
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--config",
+            "preset=tiny",
         ],
         workdir,
         timeout=600,
@@ -66,18 +71,32 @@ def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
     group run one member after another within one job's cores and memory."""
     tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
     task = matrix.superni_test_tasks(tiny)[0]
-    targets = [f"results/gupta2023/{run}/predictions.jsonl" for run in matrix.gupta_stl_runs(tiny)
-               if run.startswith(f"stl.{task}.")]
+    targets = [
+        f"results/gupta2023/{run}/predictions.jsonl"
+        for run in matrix.gupta_stl_runs(tiny)
+        if run.startswith(f"stl.{task}.")
+    ]
     result = snakemake(
         [
             *targets,
-            "--profile", "profiles/slurm",
-            "--retries", "0",
-            "--slurm-status-command", "squeue",
-            "--slurm-init-seconds-before-status-checks", "2",
-            "--groups", "fit_gupta_stl=stl", "--group-components", "stl=8",
-            "--cores", "2", "--resources", "mem_mb=8000",
-            "--config", "preset=tiny",
+            "--profile",
+            "profiles/slurm",
+            "--retries",
+            "0",
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--groups",
+            "fit_gupta_stl=stl",
+            "--group-components",
+            "stl=8",
+            "--cores",
+            "2",
+            "--resources",
+            "mem_mb=8000",
+            "--config",
+            "preset=tiny",
         ],
         workdir,
         timeout=900,

@@ -19,8 +19,10 @@ from ftrepro.superni_decoder import (
 )
 from ftrepro.train.seq2seq import train_seq2seq
 
-CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}" \
-                "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +45,11 @@ def test_prompts_wrap_the_tk_instruct_source_in_the_chat_template(data, decoder)
     tokenizer = AutoTokenizer.from_pretrained(decoder)
     task = distinct_target_records(data, 2)[0]["task"]
     record = task_records(data / "derived", [task], "test")[0]
-    bare, = superni_prompts(tokenizer, [record], instructions=False, max_source_length=512, raw_dir=None)
+    (bare,) = superni_prompts(tokenizer, [record], instructions=False, max_source_length=512, raw_dir=None)
     assert bare == f"<|user|>{record['input']}\n<|assistant|>"
-    instructed, = superni_prompts(tokenizer, [record], instructions=True, max_source_length=512,
-                                  raw_dir=data / "raw")
+    (instructed,) = superni_prompts(
+        tokenizer, [record], instructions=True, max_source_length=512, raw_dir=data / "raw"
+    )
     definition = read_task(data / "raw" / "tasks" / f"{task}.json")["Definition"][0]
     assert instructed.startswith(f"<|user|>Definition: {definition}") and "Positive Example 1" in instructed
     assert instructed.endswith(f"Input: {record['input']}\nOutput: \n<|assistant|>")
@@ -65,11 +68,13 @@ def test_decoder_memorises_and_predicts_in_input_order(data, decoder, tmp_path):
     assert is_decoder_only(decoder)
     records = distinct_target_records(data, 4)
     hparams = {**HPARAMS, "epochs": 30, "learning_rate": 3e-3}
-    summary = train_superni_decoder(decoder, records, hparams=hparams, out_dir=tmp_path / "model",
-                                    checkpoint_dir=tmp_path / "ckpt")
+    summary = train_superni_decoder(
+        decoder, records, hparams=hparams, out_dir=tmp_path / "model", checkpoint_dir=tmp_path / "ckpt"
+    )
     assert summary["global_step"] == 30 and not (tmp_path / "ckpt").exists()
-    predictions = predict_superni_decoder(tmp_path / "model", records, instructions=False, batch_size=2,
-                                          max_source_length=64, max_new_tokens=8)
+    predictions = predict_superni_decoder(
+        tmp_path / "model", records, instructions=False, batch_size=2, max_source_length=64, max_new_tokens=8
+    )
     assert [p["id"] for p in predictions] == [r["id"] for r in records]
     assert all(set(p) == {"task", "category", "id", "prediction", "references"} for p in predictions)
     assert [p["prediction"] for p in predictions] == [r["references"][0] for r in records]
@@ -77,12 +82,20 @@ def test_decoder_memorises_and_predicts_in_input_order(data, decoder, tmp_path):
 
 def test_warm_started_encoder_decoder_trains_like_t5(data, tmp_path):
     prepare_base_model({"random": {"architecture": "bert"}}, "encoder", tmp_path / "bert")
-    prepare_base_model({"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "seq2seq", tmp_path / "base")
+    prepare_base_model(
+        {"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "seq2seq", tmp_path / "base"
+    )
     assert not is_decoder_only(tmp_path / "base")
     records = distinct_target_records(data, 4)
-    train_seq2seq(tmp_path / "base", records * 60, hparams={**HPARAMS, "learning_rate": 3e-3},
-                  out_dir=tmp_path / "model", checkpoint_dir=tmp_path / "ckpt")
-    predictions = predict_seq2seq(tmp_path / "model", records, instructions=False, batch_size=2,
-                                  max_source_length=64, max_new_tokens=8)
+    train_seq2seq(
+        tmp_path / "base",
+        records * 60,
+        hparams={**HPARAMS, "learning_rate": 3e-3},
+        out_dir=tmp_path / "model",
+        checkpoint_dir=tmp_path / "ckpt",
+    )
+    predictions = predict_seq2seq(
+        tmp_path / "model", records, instructions=False, batch_size=2, max_source_length=64, max_new_tokens=8
+    )
     # the tiny BERT tokenizer is uncased, so are its answers
     assert [p["prediction"] for p in predictions] == [r["references"][0].lower() for r in records]

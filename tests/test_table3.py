@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from ftrepro.io import DataError
 from ftrepro.report.table3 import (
@@ -16,7 +17,6 @@ from ftrepro.report.table3 import (
     table3_runs,
     write_table3,
 )
-from conftest import REPO
 
 TARGETS = Path(__file__).resolve().parents[1] / "config" / "targets" / "zhao2025_table3.csv"
 HEADER = "model,shots,finetuned," + ",".join(CELLS)
@@ -96,7 +96,12 @@ def test_run_names_round_trip(targets):
     assert len(runs) == len(set(runs)) == 24 * 6
     for _, row in targets.iterrows():
         for _, _, task, _ in CELLS.values():
-            expected = {"task": task, "model": row["model"], "shots": row["shots"], "finetuned": row["finetuned"]}
+            expected = {
+                "task": task,
+                "model": row["model"],
+                "shots": row["shots"],
+                "finetuned": row["finetuned"],
+            }
             assert parse_run_name(run_name(row["model"], row["shots"], row["finetuned"], task)) == expected
 
 
@@ -111,13 +116,22 @@ def test_parse_run_name_rejects(bad):
 
 METRICS = {
     "20ng-joint.roberta-base.ft": {"20class_accuracy": 87.0, "7class_accuracy": 93.0, "n_examples": 7532},
-    "massive-slots.llama3-8b.five-shot.ft": {"slots_f1": 86.75, "slots_precision": 86.0, "slots_recall": 87.5},
+    "massive-slots.llama3-8b.five-shot.ft": {
+        "slots_f1": 86.75,
+        "slots_precision": 86.0,
+        "slots_recall": 87.5,
+    },
     "massive-intent.gpt-4.zero-shot.noft": {"status": "not run"},
 }
 
 
 def cell(table, model, shots, finetuned, column):
-    hit = table[(table.model == model) & (table.shots == shots) & (table.finetuned == finetuned) & (table.column == column)]
+    hit = table[
+        (table.model == model)
+        & (table.shots == shots)
+        & (table.finetuned == finetuned)
+        & (table.column == column)
+    ]
     assert len(hit) == 1
     return hit.iloc[0]
 
@@ -128,7 +142,12 @@ def test_build_table3_cells(targets):
     paper_20 = targets.loc[(targets.model == "roberta-base"), "ng20_consolidated_20class"].item()
     c = cell(table, "roberta-base", "", "yes", "ng20_consolidated_20class")
     assert (c.run, c.task, c.metric, c.setup, c.dataset) == (
-        "20ng-joint.roberta-base.ft", "20ng-joint", "20class_accuracy", "consolidated", "20newsgroups")
+        "20ng-joint.roberta-base.ft",
+        "20ng-joint",
+        "20class_accuracy",
+        "consolidated",
+        "20newsgroups",
+    )
     assert (c.paper, c.ours, c.status) == (paper_20, 87.0, "ok")
     assert c["diff"] == pytest.approx(87.0 - paper_20)
     # diff is ours - paper: check the sign on both sides of the paper's value
@@ -177,10 +196,11 @@ def test_write_table3(tmp_path, targets):
     paper_7 = targets.loc[targets.model == "roberta-base", "ng20_consolidated_7class"].item()
     assert f"{paper_20:.1f} / 87.0 ({87.0 - paper_20:+.1f})" in roberta
     assert f"{paper_7:.1f} / 93.0 ({93.0 - paper_7:+.1f})" in roberta
-    assert f"{targets.loc[targets.model == 'roberta-base', 'ng20_dual_20class'].item():.1f} / not run" in roberta
+    assert (
+        f"{targets.loc[targets.model == 'roberta-base', 'ng20_dual_20class'].item():.1f} / not run" in roberta
+    )
     assert "3 of 192 cells run" in md
     assert not list(tmp_path.glob("t/.*.tmp"))  # atomic writes leave no temporaries
-
 
 
 def test_every_run_table3_needs_is_planned_by_the_dag(targets, monkeypatch):
@@ -197,12 +217,26 @@ def test_every_run_table3_needs_is_planned_by_the_dag(targets, monkeypatch):
 
 GENERATED = {
     "20ng-joint.llama3-8b.zero-shot.noft": {
-        "20class_accuracy": 40.0, "7class_accuracy": 50.0, "constrained_20class_accuracy": 61.0,
-        "constrained_7class_accuracy": 72.0, "parse_failure_rate": 12.5, "too_long_rate": 0.0},
+        "20class_accuracy": 40.0,
+        "7class_accuracy": 50.0,
+        "constrained_20class_accuracy": 61.0,
+        "constrained_7class_accuracy": 72.0,
+        "parse_failure_rate": 12.5,
+        "too_long_rate": 0.0,
+    },
     "massive-joint.llama3-8b.zero-shot.noft": {
-        "intent_accuracy": 30.0, "slots_f1": 5.0, "exact_match": 1.0, "constrained_intent_accuracy": 44.0,
-        "parse_failure_rate": 20.0, "too_long_rate": 2.5},
-    "massive-intent.gpt-4o.five-shot.noft": {"intent_accuracy": 80.0, "parse_failure_rate": 1.0, "too_long_rate": 0.0},
+        "intent_accuracy": 30.0,
+        "slots_f1": 5.0,
+        "exact_match": 1.0,
+        "constrained_intent_accuracy": 44.0,
+        "parse_failure_rate": 20.0,
+        "too_long_rate": 2.5,
+    },
+    "massive-intent.gpt-4o.five-shot.noft": {
+        "intent_accuracy": 80.0,
+        "parse_failure_rate": 1.0,
+        "too_long_rate": 0.0,
+    },
 }
 
 
@@ -222,7 +256,12 @@ def test_constrained_and_failure_rates_sit_beside_the_generation_numbers(targets
 
 
 def test_a_bad_constrained_value_is_an_error(targets):
-    bad = {"20ng-7class.llama3-8b.zero-shot.noft": {"7class_accuracy": 1.0, "constrained_7class_accuracy": "high"}}
+    bad = {
+        "20ng-7class.llama3-8b.zero-shot.noft": {
+            "7class_accuracy": 1.0,
+            "constrained_7class_accuracy": "high",
+        }
+    }
     with pytest.raises(DataError, match="'constrained_7class_accuracy' must be a finite number"):
         build_table3(targets, bad)
 
@@ -246,7 +285,10 @@ def test_markdown_shows_constrained_and_failures_in_tables_of_their_own(tmp_path
     assert "MASSIVE consolidated slots F1" not in row and "20NG dual 20-class" not in row
     rows = {row["model"]: row for row in markdown_rows(failures)}
     assert set(rows) == {"llama3-8b", "gpt-4o"}
-    assert (rows["llama3-8b"]["20ng-joint"], rows["llama3-8b"]["massive-joint"]) == ("12.5 / 0.0", "20.0 / 2.5")
+    assert (rows["llama3-8b"]["20ng-joint"], rows["llama3-8b"]["massive-joint"]) == (
+        "12.5 / 0.0",
+        "20.0 / 2.5",
+    )
     assert rows["llama3-8b"]["20ng-7class"] == "" and rows["gpt-4o"]["massive-intent"] == "1.0 / 0.0"
     back = pd.read_csv(tmp_path / "table3.csv")
     assert {"constrained", "parse_failure_rate", "too_long_rate"} <= set(back.columns)

@@ -15,10 +15,9 @@ def fake_snakemake(tmp_path):
 
 def test_job_failure_lands_in_the_log(tmp_path):
     sm = fake_snakemake(tmp_path)
-    with pytest.raises(ValueError):
-        with job(sm) as log:
-            log.info("started")
-            raise ValueError("bad row 7")
+    with pytest.raises(ValueError), job(sm) as log:
+        log.info("started")
+        raise ValueError("bad row 7")
     text = (tmp_path / "job.log").read_text()
     assert "started" in text and "ValueError: bad row 7" in text
 

@@ -21,8 +21,16 @@ from ftrepro.metrics import score_predictions
 from ftrepro.prompts.zhao2025 import prompt_examples
 
 KEY = "sk-test-0123456789"
-CONTEXT_ERROR = (400, {"error": {"message": "This model's maximum context length is 8192 tokens.",
-                                 "type": "invalid_request_error", "code": "context_length_exceeded"}})
+CONTEXT_ERROR = (
+    400,
+    {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens.",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+        }
+    },
+)
 
 
 class FakeEndpoint:
@@ -42,9 +50,15 @@ class FakeEndpoint:
         content = self.reply(body)
         if isinstance(content, tuple):
             return content
-        return 200, {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": content}}]}
+        return 200, {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+        }
 
 
 def _handler(endpoint: FakeEndpoint):
@@ -72,8 +86,14 @@ def endpoint():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    fake.settings = {"base_url": f"http://127.0.0.1:{server.server_address[1]}/v1", "key_env": "FTREPRO_TEST_KEY",
-                     "max_concurrency": 2, "max_retries": 3, "timeout_s": 10, "max_tokens": 64}
+    fake.settings = {
+        "base_url": f"http://127.0.0.1:{server.server_address[1]}/v1",
+        "key_env": "FTREPRO_TEST_KEY",
+        "max_concurrency": 2,
+        "max_retries": 3,
+        "timeout_s": 10,
+        "max_tokens": 64,
+    }
     yield fake
     server.shutdown()
     server.server_close()
@@ -114,10 +134,21 @@ def test_the_last_error_is_raised_after_max_retries(endpoint, client):
     assert len(endpoint.requests) == 1 + endpoint.settings["max_retries"]
 
 
-@pytest.mark.parametrize("error", [
-    CONTEXT_ERROR,
-    (400, {"error": {"message": "the request exceeds the available context size", "type": "exceed_context_size_error"}}),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        CONTEXT_ERROR,
+        (
+            400,
+            {
+                "error": {
+                    "message": "the request exceeds the available context size",
+                    "type": "exceed_context_size_error",
+                }
+            },
+        ),
+    ],
+)
 def test_a_prompt_over_the_context_is_too_long_not_retried(endpoint, client, error):
     endpoint.script = [error]
     with pytest.raises(PromptTooLong):
@@ -152,10 +183,14 @@ def _requests(n: int) -> dict[str, list[dict]]:
 
 
 def test_chat_many_answers_every_request_and_marks_too_long_ones(endpoint, client, tmp_path):
-    endpoint.reply = lambda body: CONTEXT_ERROR if body["messages"][0]["content"] == "q3" else body["messages"][0]["content"].upper()
+    endpoint.reply = lambda body: (
+        CONTEXT_ERROR if body["messages"][0]["content"] == "q3" else body["messages"][0]["content"].upper()
+    )
     answers = chat_many(client, "gpt-x", _requests(5), tmp_path / "partial.jsonl", max_concurrency=3)
-    assert answers == {str(i): ({"output": None, "too_long": True} if i == 3 else {"output": f"Q{i}", "too_long": False})
-                       for i in range(5)}
+    assert answers == {
+        str(i): ({"output": None, "too_long": True} if i == 3 else {"output": f"Q{i}", "too_long": False})
+        for i in range(5)
+    }
     assert sorted(row["id"] for row in read_jsonl(tmp_path / "partial.jsonl")) == [str(i) for i in range(5)]
 
 
@@ -171,8 +206,9 @@ def test_chat_many_resumes_from_the_partial_file_and_cuts_a_torn_line(endpoint, 
 
 
 def test_chat_many_stops_at_a_failed_request_keeping_the_answers_so_far(endpoint, client, tmp_path):
-    endpoint.reply = lambda body: ((401, {"error": {"message": "bad key"}}) if body["messages"][0]["content"] == "q2"
-                                   else "fine")
+    endpoint.reply = lambda body: (
+        (401, {"error": {"message": "bad key"}}) if body["messages"][0]["content"] == "q2" else "fine"
+    )
     with pytest.raises(openai.AuthenticationError):
         chat_many(client, "gpt-x", _requests(20), tmp_path / "partial.jsonl", max_concurrency=1)
     kept = [row["id"] for row in read_jsonl(tmp_path / "partial.jsonl")]
@@ -187,20 +223,28 @@ def _massive_records():
     words = [["set", "alarm", "at", "nine"], ["play", "jazz"], ["wake", "me", "at", "six"]]
     slots = [["Other", "Other", "Other", "time"], ["Other", "genre"], ["Other", "Other", "Other", "time"]]
     intents = ["alarm_set", "play_music", "alarm_set"]
-    return [{"id": f"t{i}", "text": " ".join(w), "words": w, "labels": {"intent": intent, "slots": s}}
-            for i, (w, s, intent) in enumerate(zip(words, slots, intents))]
+    return [
+        {"id": f"t{i}", "text": " ".join(w), "words": w, "labels": {"intent": intent, "slots": s}}
+        for i, (w, s, intent) in enumerate(zip(words, slots, intents))
+    ]
 
 
 def test_api_run_writes_scored_records_and_drops_its_work_dir(endpoint, monkeypatch, tmp_path):
     monkeypatch.setenv("FTREPRO_TEST_KEY", KEY)
     labels = {"intent": ["alarm_set", "play_music"], "slots": ["Other", "genre", "time"]}
     examples = prompt_examples(_massive_records(), ["intent", "slots"], "massive", None, labels=labels)
-    replies = {"set alarm at nine": '{"task1": "alarm_set", "task2": ["Other", "Other", "Other", "time"]}',
-               "play jazz": '```json\n{"task1": "play_music", "task2": ["Other"]}\n```',
-               "wake me at six": "I cannot help with that."}
-    endpoint.reply = lambda body: next(v for k, v in replies.items() if f"\n{k}\n" in body["messages"][1]["content"])
+    replies = {
+        "set alarm at nine": '{"task1": "alarm_set", "task2": ["Other", "Other", "Other", "time"]}',
+        "play jazz": '```json\n{"task1": "play_music", "task2": ["Other"]}\n```',
+        "wake me at six": "I cannot help with that.",
+    }
+    endpoint.reply = lambda body: next(
+        v for k, v in replies.items() if f"\n{k}\n" in body["messages"][1]["content"]
+    )
     out, work = tmp_path / "predictions.jsonl", tmp_path / "work"
-    records = predict_api(examples, labels, "gpt-x", endpoint.settings, out, work_dir=work, fingerprint={"run": 1})
+    records = predict_api(
+        examples, labels, "gpt-x", endpoint.settings, out, work_dir=work, fingerprint={"run": 1}
+    )
     assert read_jsonl(out) == records and not work.exists()
     assert [r["parsed"] for r in records] == [True, True, False]
     assert records[1]["pred"] == {"intent": "play_music", "slots": ["Other", "Other"]}
@@ -247,7 +291,11 @@ def test_an_api_run_through_snakemake_on_the_tiny_preset(workdir, endpoint, monk
     intent = {}  # utterance -> gold intent, read from the derived test split once it exists
 
     def reply(body):
-        utter = body["messages"][-1]["content"].split("Beginning of <<Utter>>\n")[-1].split("\nEnd of <<Utter>>")[0]
+        utter = (
+            body["messages"][-1]["content"]
+            .split("Beginning of <<Utter>>\n")[-1]
+            .split("\nEnd of <<Utter>>")[0]
+        )
         if not intent:
             intent.update({r["text"]: r["labels"]["intent"] for r in read_jsonl(workdir / TEST_SPLIT)})
         return CONTEXT_ERROR if utter == min(intent) else intent[utter]
@@ -256,8 +304,20 @@ def test_an_api_run_through_snakemake_on_the_tiny_preset(workdir, endpoint, monk
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     run = "results/zhao2025/massive-intent.gpt-4o.five-shot.noft"
     api = json.dumps({"base_url": endpoint.settings["base_url"]})
-    result = snakemake([f"{run}/metrics.json", "--profile", "profiles/local", "--cores", "1",
-                        "--config", "preset=tiny", f"api={api}"], workdir, timeout=600)
+    result = snakemake(
+        [
+            f"{run}/metrics.json",
+            "--profile",
+            "profiles/local",
+            "--cores",
+            "1",
+            "--config",
+            "preset=tiny",
+            f"api={api}",
+        ],
+        workdir,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((workdir / run / "metrics.json").read_text())
     n = metrics["n_examples"]

@@ -11,8 +11,12 @@ from ftrepro.infer import zhao2025
 from ftrepro.models.base import prepare_base_model
 from ftrepro.prompts.zhao2025 import task_demos, template
 
-LABELS = {"20class": ["comp.graphics", "rec.autos", "sci.space"], "7class": ["comp", "rec", "sci"],
-          "intent": ["alarm_set", "play_music"], "slots": ["Other", "date", "time"]}
+LABELS = {
+    "20class": ["comp.graphics", "rec.autos", "sci.space"],
+    "7class": ["comp", "rec", "sci"],
+    "intent": ["alarm_set", "play_music"],
+    "slots": ["Other", "date", "time"],
+}
 
 
 def test_consolidated_20ng_candidates_are_every_whole_answer(monkeypatch):
@@ -23,7 +27,9 @@ def test_consolidated_20ng_candidates_are_every_whole_answer(monkeypatch):
         return [text for text in candidates[0] if '"sci"' in text and '"sci.space"' in text][:1] + [None]
 
     monkeypatch.setattr(zhao2025, "choose", choose)
-    picks = zhao2025.constrained_predictions("m", ["p1", "p2"], ["20class", "7class"], "20newsgroups", LABELS, 4)
+    picks = zhao2025.constrained_predictions(
+        "m", ["p1", "p2"], ["20class", "7class"], "20newsgroups", LABELS, 4
+    )
     texts, whole = offered[0]
     assert whole and len(texts) == 9 and len(offered) == 1
     assert {json.loads(t)["task1"] for t in texts} == set(LABELS["7class"])  # task1 is the 7-class label
@@ -53,8 +59,15 @@ def test_a_label_after_another_subtask_cannot_be_scored_alone():
 
 def test_training_examples_leave_out_the_five_shot_demos(tmp_path):
     prepare_base_model({"random": {"architecture": "llama"}}, "decoder", tmp_path / "base")
-    records = [{"id": str(i), "text": f"wake me up at {i}", "words": ["wake", "me", "up", "at", str(i)],
-                "labels": {"intent": "alarm_set", "slots": ["Other"] * 4 + ["time"]}} for i in range(12)]
+    records = [
+        {
+            "id": str(i),
+            "text": f"wake me up at {i}",
+            "words": ["wake", "me", "up", "at", str(i)],
+            "labels": {"intent": "alarm_set", "slots": ["Other"] * 4 + ["time"]},
+        }
+        for i in range(12)
+    ]
     demos = task_demos(records, ["intent"], "five-shot", seed=0)
     assert len(demos) == 5 and task_demos(records, ["intent"], "zero-shot", seed=0) is None
     examples = zhao2025.training_examples(tmp_path / "base", records, ["intent"], "massive", LABELS, demos)

@@ -39,17 +39,35 @@ PROMPT_FILE = Path(__file__).with_name("prompts") / "band2025.yaml"
 
 # Li et al.'s query-free characteristics (rated from the response alone), in their order.
 BASIC_PROPERTIES = (
-    "harmlessness", "grammar_spelling_punctuation", "friendly", "polite", "interactive", "authoritative_tone",
-    "funny_and_humorous", "rhetorical_devices", "complex_word_usage", "supporting_materials", "well_formatted",
-    "admit_limitations", "persuade_user", "step_by_step", "informal_expressions", "repetitive",
-    "clear_and_understandable", "information_richness",
+    "harmlessness",
+    "grammar_spelling_punctuation",
+    "friendly",
+    "polite",
+    "interactive",
+    "authoritative_tone",
+    "funny_and_humorous",
+    "rhetorical_devices",
+    "complex_word_usage",
+    "supporting_materials",
+    "well_formatted",
+    "admit_limitations",
+    "persuade_user",
+    "step_by_step",
+    "informal_expressions",
+    "repetitive",
+    "clear_and_understandable",
+    "information_richness",
 )
 # Li et al.'s query-aware characteristics (rated against the query).
 QUERY_AWARE_PROPERTIES = ("innovative_and_novel", "relevance")
 RESPONSE_PROPERTIES: tuple[str, ...] = BASIC_PROPERTIES + QUERY_AWARE_PROPERTIES
 # Li et al.'s query check, as yes/no facts about the prompt.
 PROMPT_PROPERTIES: tuple[str, ...] = (
-    "clear_intent", "expresses_feelings", "explicit_constraints", "subjective_stances", "mistakes_or_biases",
+    "clear_intent",
+    "expresses_feelings",
+    "explicit_constraints",
+    "subjective_stances",
+    "mistakes_or_biases",
 )
 RATINGS = (0, 1, 2, 3)
 PROMPT_VALUES = (0, 1)
@@ -120,7 +138,10 @@ def read_annotations(path: str | os.PathLike) -> list[dict]:
 def prompt_spec() -> dict:
     """The annotation prompt (prompts/band2025.yaml), checked against the property lists above."""
     spec = yaml.safe_load(PROMPT_FILE.read_text(encoding="utf-8"))
-    if tuple(spec["response_properties"]) != RESPONSE_PROPERTIES or tuple(spec["prompt_properties"]) != PROMPT_PROPERTIES:
+    if (
+        tuple(spec["response_properties"]) != RESPONSE_PROPERTIES
+        or tuple(spec["prompt_properties"]) != PROMPT_PROPERTIES
+    ):
         raise ValueError(f"{PROMPT_FILE}: the property definitions do not match RESPONSE/PROMPT_PROPERTIES")
     check_annotation({"id": "example", "status": "ok", **spec["example"]["ratings"]})
     return spec
@@ -128,7 +149,9 @@ def prompt_spec() -> dict:
 
 def json_template() -> str:
     """The answer's JSON shape, each value the allowed digits."""
-    shape = {part: {name: "/".join(map(str, allowed)) for name in names} for part, names, allowed in RATED_PARTS}
+    shape = {
+        part: {name: "/".join(map(str, allowed)) for name in names} for part, names, allowed in RATED_PARTS
+    }
     return json.dumps({part: shape[part] for part in ANSWER_ORDER}, indent=2)
 
 
@@ -142,7 +165,9 @@ def annotation_messages(row: dict, max_chars: int) -> list[dict]:
     """The chat messages that ask for one arena row's annotation."""
     spec, example = prompt_spec(), prompt_spec()["example"]
     values = {
-        "characteristics": "\n".join(f"- {name}: {text}" for name, text in spec["response_properties"].items()),
+        "characteristics": "\n".join(
+            f"- {name}: {text}" for name, text in spec["response_properties"].items()
+        ),
         "questions": "\n".join(f"- {name}: {text}" for name, text in spec["prompt_properties"].items()),
         "rating_scale": spec["rating_scale"],
         **{f"example_{key}": example[key] for key in ("prompt", "response_a", "response_b", "draft")},
@@ -168,13 +193,13 @@ def parse_answer(text: str | None) -> tuple[dict, str | None]:
     """
     text = text or ""
     ends = list(_REASONING_END.finditer(text))
-    reasoning = text[:ends[-1].start()].strip() if ends else None
-    answer = text[ends[-1].end():] if ends else text
+    reasoning = text[: ends[-1].start()].strip() if ends else None
+    answer = text[ends[-1].end() :] if ends else text
     start, end = answer.find("{"), answer.rfind("}")
     if start < 0 or end < start:
         raise DataError(f"no JSON object in the answer: {answer[:200]!r}")
     try:
-        value = json.loads(answer[start:end + 1])
+        value = json.loads(answer[start : end + 1])
     except json.JSONDecodeError as e:
         raise DataError(f"invalid JSON in the answer: {e}") from None
     if not isinstance(value, dict):
@@ -183,7 +208,9 @@ def parse_answer(text: str | None) -> tuple[dict, str | None]:
     for part, names, allowed in RATED_PARTS:
         given = value.get(part)
         if isinstance(given, dict):
-            given = {name: int(v) if isinstance(v, str) and v.strip().isdigit() else v for name, v in given.items()}
+            given = {
+                name: int(v) if isinstance(v, str) and v.strip().isdigit() else v for name, v in given.items()
+            }
         try:
             ratings[part] = check_ratings(given, names, allowed)
         except DataError as e:
@@ -210,11 +237,23 @@ class ApiAnnotator:
     the job, and the rows they hit are annotated on rerun.
     """
 
-    def __init__(self, client, model: str, *, attempts: int, temperature: float, max_tokens: int, json_mode: bool,
-                 max_chars: int):
+    def __init__(
+        self,
+        client,
+        model: str,
+        *,
+        attempts: int,
+        temperature: float,
+        max_tokens: int,
+        json_mode: bool,
+        max_chars: int,
+    ):
         self.client, self.model, self.attempts, self.max_chars = client, model, attempts, max_chars
-        self.request = {"temperature": temperature, "max_tokens": max_tokens,
-                        **({"response_format": {"type": "json_object"}} if json_mode else {})}
+        self.request = {
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            **({"response_format": {"type": "json_object"}} if json_mode else {}),
+        }
 
     def __call__(self, row: dict) -> dict:
         from ftrepro.infer.api import PromptTooLong, chat
@@ -223,13 +262,19 @@ class ApiAnnotator:
         errors = []
         for _ in range(self.attempts):
             try:
-                return ok_record(row["id"], *parse_answer(chat(self.client, self.model, messages, **self.request)))
+                return ok_record(
+                    row["id"], *parse_answer(chat(self.client, self.model, messages, **self.request))
+                )
             except DataError as e:
                 errors.append(str(e))
             except PromptTooLong as e:
                 return {"id": row["id"], "status": "failed", "error": f"prompt too long: {e}"}
         log.warning("row %s: no valid answer in %d attempts: %s", row["id"], self.attempts, errors[-1])
-        return {"id": row["id"], "status": "failed", "error": f"{self.attempts} malformed answers; last: {errors[-1]}"}
+        return {
+            "id": row["id"],
+            "status": "failed",
+            "error": f"{self.attempts} malformed answers; last: {errors[-1]}",
+        }
 
 
 class LocalAnnotator:
@@ -279,14 +324,22 @@ class LocalAnnotator:
         once and cut back to it before each row."""
         if self._prefix is None or self._prefix[0] != prefix:
             ids = self.tokenizer(prefix, return_tensors="pt").input_ids.to(self.device)
-            self._prefix = (prefix, self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values, ids.shape[1])
+            self._prefix = (
+                prefix,
+                self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values,
+                ids.shape[1],
+            )
         _, cache, length = self._prefix
         cache.crop(length - cache.get_seq_length())  # transformers v5: a negative count of tokens to drop
         return cache
 
     def _forward(self, ids: list[int], cache):
-        return self.model(input_ids=self.torch.tensor([ids], device=self.device), past_key_values=cache,
-                          use_cache=True, logits_to_keep=1)
+        return self.model(
+            input_ids=self.torch.tensor([ids], device=self.device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
 
 
 def answer_skeleton() -> tuple[list[str], list[tuple[str, str, tuple[int, ...]]]]:
@@ -317,8 +370,14 @@ def select_rows(train_path: str | os.PathLike, rows: int, seed: int) -> list[dic
     return [record for i, record in enumerate(records) if i in chosen]
 
 
-def annotate_rows(rows: Sequence[dict], annotate: Annotator, out_path: str | os.PathLike, *,
-                  work_dir: str | os.PathLike, fingerprint: dict) -> dict[str, int]:
+def annotate_rows(
+    rows: Sequence[dict],
+    annotate: Annotator,
+    out_path: str | os.PathLike,
+    *,
+    work_dir: str | os.PathLike,
+    fingerprint: dict,
+) -> dict[str, int]:
     """Annotate every row not yet in the work directory's partial file, appending each at once; then write all,
     in row order, to `out_path` atomically and drop the work directory. Returns {ok, failed, resumed} counts."""
     work_dir = Path(work_dir)
@@ -327,8 +386,10 @@ def annotate_rows(rows: Sequence[dict], annotate: Annotator, out_path: str | os.
     done = read_appended_jsonl(partial, check_annotation)
     todo = [row for row in rows if row["id"] not in done]
     log.info("%d rows to annotate, %d already done", len(todo), len(rows) - len(todo))
-    with open(partial, "a", encoding="utf-8") as f, tqdm(total=len(rows), initial=len(rows) - len(todo),
-                                                          desc="annotating", mininterval=10) as bar:
+    with (
+        open(partial, "a", encoding="utf-8") as f,
+        tqdm(total=len(rows), initial=len(rows) - len(todo), desc="annotating", mininterval=10) as bar,
+    ):
         for row in todo:
             record = check_annotation(annotate(row))
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -342,8 +403,9 @@ def annotate_rows(rows: Sequence[dict], annotate: Annotator, out_path: str | os.
     return {"ok": len(records) - failed, "failed": failed, "resumed": len(rows) - len(todo)}
 
 
-def use_supplied_annotations(path: str | os.PathLike, train_path: str | os.PathLike,
-                             out_path: str | os.PathLike) -> int:
+def use_supplied_annotations(
+    path: str | os.PathLike, train_path: str | os.PathLike, out_path: str | os.PathLike
+) -> int:
     """Copy a user's annotation file to `out_path` as is, once every line is valid and names a train row once."""
     train_ids = {record["id"] for record in iter_jsonl(train_path)}
     seen = set()

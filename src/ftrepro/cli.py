@@ -20,8 +20,14 @@ def _tokenizers(specs: list[str], datasets: list[str]) -> dict[str, str]:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    skipped = stats_report(args.derived, args.out, tokenizers=_tokenizers(args.tokenizer, args.datasets),
-                           datasets=args.datasets, sample=args.sample, seed=args.seed)
+    skipped = stats_report(
+        args.derived,
+        args.out,
+        tokenizers=_tokenizers(args.tokenizer, args.datasets),
+        datasets=args.datasets,
+        sample=args.sample,
+        seed=args.seed,
+    )
     for dataset, reason in skipped.items():
         print(f"ftrepro stats: skipping {dataset}: {reason}", file=sys.stderr)
     print(f"ftrepro stats: wrote {args.out}")
@@ -31,19 +37,45 @@ def _stats(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ftrepro", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    stats = commands.add_parser("stats", help="rows, label distributions and token lengths of the derived data")
-    stats.add_argument("--derived", type=Path, default=Path("resources/derived"),
-                       help="directory holding one derived directory per dataset (default: %(default)s)")
-    stats.add_argument("--out", type=Path, default=Path("results/data/stats.md"),
-                       help="Markdown file to write (default: %(default)s)")
-    stats.add_argument("--tokenizer", action="append", default=[], metavar="[DATASET=]PATH",
-                       help="local model directory or name for AutoTokenizer, for every dataset or, as "
-                            "DATASET=PATH, for one (repeatable); without it, token lengths are not computed")
-    stats.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
-                       help="datasets to measure (default: all); missing directories are skipped with a note")
-    stats.add_argument("--sample", type=int, default=10_000,
-                       help="rows per split measured in tokens, a seeded sample when larger (default: %(default)s)")
-    stats.add_argument("--seed", type=int, default=0, help="seed of the token-length sample (default: %(default)s)")
+    stats = commands.add_parser(
+        "stats", help="rows, label distributions and token lengths of the derived data"
+    )
+    stats.add_argument(
+        "--derived",
+        type=Path,
+        default=Path("resources/derived"),
+        help="directory holding one derived directory per dataset (default: %(default)s)",
+    )
+    stats.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/data/stats.md"),
+        help="Markdown file to write (default: %(default)s)",
+    )
+    stats.add_argument(
+        "--tokenizer",
+        action="append",
+        default=[],
+        metavar="[DATASET=]PATH",
+        help="local model directory or name for AutoTokenizer, for every dataset or, as "
+        "DATASET=PATH, for one (repeatable); without it, token lengths are not computed",
+    )
+    stats.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=DATASETS,
+        default=list(DATASETS),
+        help="datasets to measure (default: all); missing directories are skipped with a note",
+    )
+    stats.add_argument(
+        "--sample",
+        type=int,
+        default=10_000,
+        help="rows per split measured in tokens, a seeded sample when larger (default: %(default)s)",
+    )
+    stats.add_argument(
+        "--seed", type=int, default=0, help="seed of the token-length sample (default: %(default)s)"
+    )
     stats.set_defaults(run=_stats)
     return parser
 

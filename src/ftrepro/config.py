@@ -69,7 +69,9 @@ def check_references(config: dict) -> None:
             raise ConfigError(f"config key {key}: model '{name}' is not declared under 'models'")
         if kind == "local":
             if models[name]["kind"] == "api":
-                raise ConfigError(f"config key {key}: model '{name}' is an api model; a local model is needed")
+                raise ConfigError(
+                    f"config key {key}: model '{name}' is an api model; a local model is needed"
+                )
         elif kind and models[name]["kind"] != kind:
             raise ConfigError(
                 f"config key {key}: model '{name}' is a {models[name]['kind']} model, expected {kind}"

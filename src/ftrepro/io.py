@@ -70,11 +70,10 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
     """Write one JSON object per line (gzip if the name ends in .gz); return the count."""
     path = Path(path)
     n = 0
-    with atomic_path(path) as tmp:
-        with _open_text(tmp, "w", gz=path.suffix == ".gz") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                n += 1
+    with atomic_path(path) as tmp, _open_text(tmp, "w", gz=path.suffix == ".gz") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n += 1
     return n
 
 
@@ -95,7 +94,9 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     return list(iter_jsonl(path))
 
 
-def read_appended_jsonl(path: str | os.PathLike, check: Callable[[dict], dict] | None = None) -> dict[str, dict]:
+def read_appended_jsonl(
+    path: str | os.PathLike, check: Callable[[dict], dict] | None = None
+) -> dict[str, dict]:
     """{id: record} of an append-only JSONL file that a killed job may have left (resumable
     annotation and API runs). A torn last line, cut short mid-write, is cut off the file; a
     malformed line before it is an error. `check` validates each record (ValueError when bad)."""
@@ -110,7 +111,9 @@ def read_appended_jsonl(path: str | os.PathLike, check: Callable[[dict], dict] |
                 record = check(record) if check else record
             except ValueError:
                 if line.endswith(b"\n"):
-                    raise DataError(f"{path}: byte {good_bytes}: a malformed line before the last one") from None
+                    raise DataError(
+                        f"{path}: byte {good_bytes}: a malformed line before the last one"
+                    ) from None
                 break  # no newline: the write was cut short
             done[record["id"]] = record
             good_bytes += len(line)

@@ -27,11 +27,18 @@ PAPERS = ("zhao2025", "gupta2023", "band2025")
 
 # Families whose train/predict code exists. Tables wait only for these; the other families'
 # rules are in the DAG (dry-runs plan them) and their cells read "not run" until they land.
-IMPLEMENTED_FAMILIES = frozenset({
-    "zhao2025-encoder", "zhao2025-decoder", "zhao2025-api",
-    "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor",
-    "band2025-encoder", "band2025-llm",
-})
+IMPLEMENTED_FAMILIES = frozenset(
+    {
+        "zhao2025-encoder",
+        "zhao2025-decoder",
+        "zhao2025-api",
+        "gupta2023-stl",
+        "gupta2023-mtl",
+        "gupta2023-anchor",
+        "band2025-encoder",
+        "band2025-llm",
+    }
+)
 
 
 def zhao_run(task: str, model: str, shots: str | None = None, mode: str = "ft") -> str:

@@ -127,8 +127,16 @@ def _columns(records: Iterable[Mapping], subtasks: Sequence[str], source: str):
     pred = {s: [] for s in subtasks}
     seen = set()
     for i, rec in enumerate(records, start=1):
-        where = f"{source}: record {i} (id={rec.get('id')!r})" if isinstance(rec, Mapping) else f"{source}: record {i}"
-        if not isinstance(rec, Mapping) or not isinstance(rec.get("gold"), Mapping) or not isinstance(rec.get("pred"), Mapping):
+        where = (
+            f"{source}: record {i} (id={rec.get('id')!r})"
+            if isinstance(rec, Mapping)
+            else f"{source}: record {i}"
+        )
+        if (
+            not isinstance(rec, Mapping)
+            or not isinstance(rec.get("gold"), Mapping)
+            or not isinstance(rec.get("pred"), Mapping)
+        ):
             raise DataError(f"{where}: expected an object with 'id', 'gold' and 'pred' objects")
         if rec.get("id") in seen:
             raise DataError(f"{where}: duplicate id")
@@ -177,7 +185,10 @@ def score_predictions(
             metrics[f"{s}_accuracy"] = 100.0 * accuracy(gold[s], ["" if p is None else p for p in pred[s]])
     if "intent" in subtasks and "slots" in subtasks:
         gold_bio, pred_bio = _bio_pairs(gold["slots"], [p or [] for p in pred["slots"]], OUTSIDE)
-        hits = [gi == pi and gb == pb for gi, pi, gb, pb in zip(gold["intent"], pred["intent"], gold_bio, pred_bio)]
+        hits = [
+            gi == pi and gb == pb
+            for gi, pi, gb, pb in zip(gold["intent"], pred["intent"], gold_bio, pred_bio)
+        ]
         metrics["exact_match"] = 100.0 * sum(hits) / len(hits)
     metrics.update(_generation_rates(records, source))
     metrics.update(_constrained_accuracies(records, subtasks, gold, source))
@@ -212,8 +223,9 @@ def _generation_rates(records: Sequence[Mapping], source: str) -> dict[str, floa
     return rates
 
 
-def _constrained_accuracies(records: Sequence[Mapping], subtasks: Sequence[str], gold: Mapping,
-                            source: str) -> dict[str, float]:
+def _constrained_accuracies(
+    records: Sequence[Mapping], subtasks: Sequence[str], gold: Mapping, source: str
+) -> dict[str, float]:
     """constrained_<subtask>_accuracy for the sequence-level subtasks of ``pred_constrained``."""
     chosen = _field_in_all(records, "pred_constrained", source)
     if chosen is None:
@@ -253,7 +265,9 @@ def rouge_l(prediction: str, references: str | Sequence[str]) -> float:
     Fraction in [0, 1]; the corpus score is the mean x 100 (protocols 1.4).
     """
     scorer = _rouge_l_scorer()
-    return max(scorer.score(target=ref, prediction=prediction)["rougeL"].fmeasure for ref in _references(references))
+    return max(
+        scorer.score(target=ref, prediction=prediction)["rougeL"].fmeasure for ref in _references(references)
+    )
 
 
 _PUNCTUATION = frozenset(string.punctuation)
@@ -295,8 +309,13 @@ def _superni_row(rec: Any, where: str) -> dict:
     refs = rec.get("references")
     if not (isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs)):
         raise DataError(f"{where}: 'references' must be a non-empty list of strings, got {refs!r:.80}")
-    return {"task": rec["task"], "category": category_key(rec["category"]), "id": rec.get("id"),
-            "rougeL": rouge_l(prediction, refs), "exact_match": superni_exact_match(prediction, refs)}
+    return {
+        "task": rec["task"],
+        "category": category_key(rec["category"]),
+        "id": rec.get("id"),
+        "rougeL": rouge_l(prediction, refs),
+        "exact_match": superni_exact_match(prediction, refs),
+    }
 
 
 def _superni_rows(records: Iterable[Any], source: str) -> list[dict]:
@@ -307,7 +326,9 @@ def _superni_rows(records: Iterable[Any], source: str) -> list[dict]:
         if (row["task"], row["id"]) in seen:
             raise DataError(f"{where}: duplicate id in task {row['task']}")
         if categories.setdefault(row["task"], row["category"]) != row["category"]:
-            raise DataError(f"{where}: task {row['task']} has categories {categories[row['task']]} and {row['category']}")
+            raise DataError(
+                f"{where}: task {row['task']} has categories {categories[row['task']]} and {row['category']}"
+            )
         seen.add((row["task"], row["id"]))
         rows.append(row)
     if not rows:
@@ -318,8 +339,11 @@ def _superni_rows(records: Iterable[Any], source: str) -> list[dict]:
 def _group_scores(rows: Sequence[Mapping]) -> dict[str, float | int]:
     """compute_metrics.py on one group: mean x 100, rounded to 4 decimals; plus the group size."""
     n = len(rows)
-    return {"rougeL": round(100.0 * sum(r["rougeL"] for r in rows) / n, 4),
-            "exact_match": round(100.0 * sum(r["exact_match"] for r in rows) / n, 4), "n": n}
+    return {
+        "rougeL": round(100.0 * sum(r["rougeL"] for r in rows) / n, 4),
+        "exact_match": round(100.0 * sum(r["exact_match"] for r in rows) / n, 4),
+        "n": n,
+    }
 
 
 def _grouped(rows: Sequence[Mapping], key: str) -> dict[str, list[Mapping]]:
@@ -339,11 +363,18 @@ def score_superni_predictions(records: Iterable[Mapping], source: str = "predict
     """
     rows = _superni_rows(records, source)
     overall = _group_scores(rows)
-    per_task = {task: {**_group_scores(group), "category": group[0]["category"]}
-                for task, group in _grouped(rows, "task").items()}
+    per_task = {
+        task: {**_group_scores(group), "category": group[0]["category"]}
+        for task, group in _grouped(rows, "task").items()
+    }
     per_category = {key: _group_scores(group) for key, group in _grouped(rows, "category").items()}
-    return {"rougeL": overall["rougeL"], "exact_match": overall["exact_match"], "n_examples": overall["n"],
-            "per_task": per_task, "per_category": per_category}
+    return {
+        "rougeL": overall["rougeL"],
+        "exact_match": overall["exact_match"],
+        "n_examples": overall["n"],
+        "per_task": per_task,
+        "per_category": per_category,
+    }
 
 
 # --------------------------------------------------------------------------- Kaggle log loss
@@ -359,7 +390,9 @@ def kaggle_log_loss(y_true: Sequence[int], probs) -> float:
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y_true)
     if probs.ndim != 2 or len(probs) != len(y) or len(y) == 0:
-        raise ValueError(f"log loss: need n labels and an n x k probability array, got {len(y)} labels and shape {probs.shape}")
+        raise ValueError(
+            f"log loss: need n labels and an n x k probability array, got {len(y)} labels and shape {probs.shape}"
+        )
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= probs.shape[1]:
         raise ValueError(f"log loss: labels must be class indices in [0, {probs.shape[1]})")
     if not np.isfinite(probs).all():
@@ -380,12 +413,18 @@ def _preference_row(rec: Any, where: str) -> tuple[int, list[float]]:
     if not isinstance(rec.get("id"), str) or not rec["id"]:
         raise DataError(f"{where}: 'id' must be a non-empty string, got {rec.get('id')!r:.80}")
     if rec.get("label") not in PREFERENCE_LABELS:
-        raise DataError(f"{where}: 'label' must be one of {list(PREFERENCE_LABELS)}, got {rec.get('label')!r:.80}")
+        raise DataError(
+            f"{where}: 'label' must be one of {list(PREFERENCE_LABELS)}, got {rec.get('label')!r:.80}"
+        )
     probs = rec.get("probs")
     if not isinstance(probs, Mapping) or set(probs) != set(PREFERENCE_LABELS):
-        raise DataError(f"{where}: 'probs' must map exactly {list(PREFERENCE_LABELS)} to numbers, got {probs!r:.80}")
+        raise DataError(
+            f"{where}: 'probs' must map exactly {list(PREFERENCE_LABELS)} to numbers, got {probs!r:.80}"
+        )
     row = [probs[label] for label in PREFERENCE_LABELS]
-    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < float("inf") for p in row):
+    if not all(
+        isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < float("inf") for p in row
+    ):
         raise DataError(f"{where}: probabilities must be finite numbers >= 0, got {row!r:.80}")
     return PREFERENCE_LABELS.index(rec["label"]), row
 
@@ -406,5 +445,8 @@ def score_preference_predictions(records: Iterable[Mapping], source: str = "pred
         probs.append(row)
     if not y:
         raise DataError(f"{source}: no predictions to score")
-    return {"log_loss": kaggle_log_loss(y, probs), "accuracy": accuracy(y, np.argmax(probs, axis=1).tolist()),
-            "n_examples": len(y)}
+    return {
+        "log_loss": kaggle_log_loss(y, probs),
+        "accuracy": accuracy(y, np.argmax(probs, axis=1).tolist()),
+        "n_examples": len(y),
+    }

@@ -11,7 +11,6 @@ from ftrepro import matrix
 from ftrepro.data import DATASETS
 from ftrepro.resources import job_resources
 
-
 validate(config, "../schemas/config.schema.yaml")
 ftconfig.check_references(config)
 
@@ -75,10 +74,18 @@ def results(paper, runs, name):
 @functools.cache
 def _sized(model, mode):
     res = job_resources(
-        config["models"][model].get("params_b"), mode, config["cluster"], ftconfig.uses_gpu(config)
+        config["models"][model].get("params_b"),
+        mode,
+        config["cluster"],
+        ftconfig.uses_gpu(config),
     )
     partition = config["cluster"]["gpu_partition" if res["gpu"] else "cpu_partition"]
-    return {**res, "slurm_partition": partition or "", "slurm_account": ACCOUNT, "nodes": 1}
+    return {
+        **res,
+        "slurm_partition": partition or "",
+        "slurm_account": ACCOUNT,
+        "nodes": 1,
+    }
 
 
 # wildcard -> {value: model name}: which model a job loads, read off its wildcards
@@ -89,12 +96,21 @@ MODEL_OF = {
     "band_encoder": {m: m for m in B["encoders"]},
     "llm": {B["llm"]: B["llm"]},
 }
-RESOURCE_KEYS = ("gpu", "mem_mb", "runtime", "cpus_per_task", "slurm_partition", "slurm_account", "nodes")
+RESOURCE_KEYS = (
+    "gpu",
+    "mem_mb",
+    "runtime",
+    "cpus_per_task",
+    "slurm_partition",
+    "slurm_account",
+    "nodes",
+)
 
 
 def sized_resources(mode, wildcard=None, model=None):
     """Resources of a job that loads `model`, or the model its `wildcard` names, in `mode`
-    (full | lora | inference); ftrepro.resources says how size becomes GPUs and memory."""
+    (full | lora | inference); ftrepro.resources says how size becomes GPUs and memory.
+    """
     return {key: _per_job(mode, wildcard, model, key) for key in RESOURCE_KEYS}
 
 
@@ -104,7 +120,8 @@ def sized_threads(mode, wildcard=None, model=None):
 
 def _per_job(mode, wildcard, model, key):
     """A constant when every model the rule can load agrees (per-job callables are what a
-    dry-run of thousands of jobs spends its time on), else a function of the wildcards."""
+    dry-run of thousands of jobs spends its time on), else a function of the wildcards.
+    """
     models = MODEL_OF[wildcard] if wildcard else {model: model}
     values = {_sized(m, mode)[key] for m in models.values()}
     if len(values) == 1:
@@ -114,4 +131,7 @@ def _per_job(mode, wildcard, model, key):
 
 # "" leaves the flag out of sbatch (the cluster's default partition / account)
 ACCOUNT = config["cluster"]["account"] or ""
-CPU_RESOURCES = {"slurm_partition": config["cluster"]["cpu_partition"] or "", "slurm_account": ACCOUNT}
+CPU_RESOURCES = {
+    "slurm_partition": config["cluster"]["cpu_partition"] or "",
+    "slurm_account": ACCOUNT,
+}

@@ -9,16 +9,16 @@ rule derive_20newsgroups:
         train=derived("20newsgroups", "train"),
         test=derived("20newsgroups", "test"),
         labels=labels("20newsgroups"),
+    log:
+        "logs/derive/20newsgroups.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        **CPU_RESOURCES,
     params:
         max_rows=ftconfig.max_rows(config),
         seed=config["data"]["seed"],
         strip=config["data"]["newsgroups_remove"],
-    resources:
-        **CPU_RESOURCES,
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/derive/20newsgroups.log",
     script:
         "../scripts/derive_20newsgroups.py"
 
@@ -31,40 +31,41 @@ rule derive_massive:
         dev=derived("massive", "dev"),
         test=derived("massive", "test"),
         labels=labels("massive"),
+    log:
+        "logs/derive/massive.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        **CPU_RESOURCES,
     params:
         max_rows=ftconfig.max_rows(config),
         seed=config["data"]["seed"],
-    resources:
-        **CPU_RESOURCES,
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/derive/massive.log",
     script:
         "../scripts/derive_massive.py"
 
 
 rule derive_superni:
     """Per test task: test (first 100 instances), validation (next 10), train (the rest, in a
-    seeded order so every sample size is a prefix); the pre-finetuning set; a manifest."""
+    seeded order so every sample size is a prefix); the pre-finetuning set; a manifest.
+    """
     input:
         "resources/raw/superni",
     output:
         directory("resources/derived/superni"),
+    log:
+        "logs/derive/superni.log",
+    benchmark:
+        "logs/derive/superni.benchmark.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        **CPU_RESOURCES,
     params:
         test_tasks=SUPERNI_TASKS,
         train_tasks=ftconfig.preset(config)["data"].get("superni_train_tasks"),
         prefinetune_per_task=G["prefinetune"]["samples_per_task"],
         max_rows=ftconfig.max_rows(config),
         seed=config["data"]["seed"],
-    resources:
-        **CPU_RESOURCES,
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/derive/superni.log",
-    benchmark:
-        "logs/derive/superni.benchmark.tsv"
     script:
         "../scripts/derive_superni.py"
 
@@ -79,16 +80,16 @@ rule derive_arena:
         validation=derived("arena", "validation"),
         labels=labels("arena"),
         report="resources/derived/arena/malformed_rows.md",
+    log:
+        "logs/derive/arena.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        **CPU_RESOURCES,
     params:
         validation_fraction=config["data"]["arena_validation_fraction"],
         max_rows=ftconfig.max_rows(config),
         seed=config["data"]["seed"],
-    resources:
-        **CPU_RESOURCES,
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/derive/arena.log",
     script:
         "../scripts/derive_arena.py"
 
@@ -102,9 +103,17 @@ rule data_stats:
             "resources/derived/superni",
             labels("arena"),
         ],
-        tokenizers=sorted({base_model(m) for m in config["data"]["stats_tokenizers"].values()}),
+        tokenizers=sorted(
+            {base_model(m) for m in config["data"]["stats_tokenizers"].values()}
+        ),
     output:
         "results/data/stats.md",
+    log:
+        "logs/derive/stats.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        **CPU_RESOURCES,
     params:
         derived_root="resources/derived",
         tokenizers={
@@ -114,11 +123,5 @@ rule data_stats:
         tokenizer_names=config["data"]["stats_tokenizers"],
         sample=config["data"]["stats_sample"],
         seed=config["data"]["seed"],
-    resources:
-        **CPU_RESOURCES,
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/derive/stats.log",
     script:
         "../scripts/data_stats.py"

@@ -12,6 +12,10 @@ localrules:
 rule download:
     output:
         directory("resources/raw/{dataset}"),
+    log:
+        "logs/download/{dataset}.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         source=config["data"]["source"],
         local_dir=config["data"]["local_dir"],
@@ -25,10 +29,6 @@ rule download:
             if wc.dataset == "superni"
             else None
         ),
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/download/{dataset}.log",
     script:
         "../scripts/download.py"
 
@@ -37,12 +37,12 @@ rule prepare_model:
     """A base model directory (weights + tokenizer) for the model name in the chosen preset."""
     output:
         directory("resources/models/base/{model}"),
+    log:
+        "logs/prepare_model/{model}.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         spec=lambda wc: ftconfig.model_spec(config, wc.model),
         kind=lambda wc: config["models"][wc.model]["kind"],
-    conda:
-        "../../envs/data.yaml"
-    log:
-        "logs/prepare_model/{model}.log",
     script:
         "../scripts/prepare_model.py"

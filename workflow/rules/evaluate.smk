@@ -19,20 +19,22 @@ rule predict_zhao_decoder:
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
         "results/zhao2025/{task}.{decoder}.{shots}.noft/predictions.jsonl",
+    log:
+        "logs/zhao2025/predict/{task}.{decoder}.{shots}.noft.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("inference", wildcard="decoder")
+    resources:
+        **sized_resources("inference", wildcard="decoder"),
     params:
         subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
         dataset=zhao_dataset,
         # generation settings of the fine-tuned runs, so that ft and noft differ only in training
-        decoding={k: ZHAO_DECODER_RECIPE[k] for k in ("max_new_tokens", "predict_batch_size")},
+        decoding={
+            k: ZHAO_DECODER_RECIPE[k] for k in ("max_new_tokens", "predict_batch_size")
+        },
         demo_seed=config["data"]["seed"],
         constrained=Z["constrained_decoding"],
-    threads: sized_threads("inference", wildcard="decoder")
-    resources:
-        **sized_resources("inference", wildcard="decoder"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/zhao2025/predict/{task}.{decoder}.{shots}.noft.log",
     script:
         "../scripts/predict_zhao_decoder.py"
 
@@ -46,16 +48,16 @@ rule predict_zhao_api:
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
         "results/zhao2025/{task}.{api_model}.{shots}.noft/predictions.jsonl",
+    log:
+        "logs/zhao2025/predict/{task}.{api_model}.{shots}.noft.log",
+    conda:
+        "../../envs/train.yaml"
     params:
         model_id=lambda wc: ftconfig.model_spec(config, wc.api_model)["api"],
         task=lambda wc: Z["tasks"][wc.task],
         demo_seed=config["data"]["seed"],
         api=config["api"],
         work_dir="resources/scratch/zhao2025/{task}.{api_model}.{shots}.noft",
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/zhao2025/predict/{task}.{api_model}.{shots}.noft.log",
     script:
         "../scripts/predict_zhao_api.py"
 
@@ -68,12 +70,12 @@ rule predict_gupta_anchor:
         data="resources/derived/superni",
     output:
         "results/gupta2023/anchor.{method}/predictions.jsonl",
+    log:
+        "logs/gupta2023/predict/anchor.{method}.log",
     wildcard_constraints:
         method=one_of(matrix.GUPTA_ANCHORS),
     conda:
         "../../envs/evaluate.yaml"
-    log:
-        "logs/gupta2023/predict/anchor.{method}.log",
     script:
         "../scripts/predict_gupta_anchor.py"
 
@@ -83,9 +85,9 @@ rule score:
         "results/{paper}/{run}/predictions.jsonl",
     output:
         "results/{paper}/{run}/metrics.json",
-    conda:
-        "../../envs/evaluate.yaml"
     log:
         "logs/{paper}/score/{run}.log",
+    conda:
+        "../../envs/evaluate.yaml"
     script:
         "../scripts/score.py"

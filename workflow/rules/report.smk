@@ -21,10 +21,10 @@ rule zhao2025_table3:
     output:
         csv="results/zhao2025/tables/table3.csv",
         md="results/zhao2025/tables/table3.md",
-    conda:
-        "../../envs/report.yaml"
     log:
         "logs/zhao2025/table3.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/zhao2025_table3.py"
 
@@ -35,8 +35,6 @@ rule gupta2023_report:
         metrics=implemented_metrics("gupta2023"),
         results="config/targets/gupta2023_results.csv",
         categories="config/targets/gupta2023_categories.csv",
-    params:
-        settings=G["settings"],
     output:
         tables=expand(
             "results/gupta2023/tables/{table}.{ext}",
@@ -44,10 +42,12 @@ rule gupta2023_report:
             ext=["csv", "md"],
         ),
         figures=expand("results/gupta2023/figures/figure5_{i}.png", i=[1, 2, 3, 4]),
-    conda:
-        "../../envs/report.yaml"
     log:
         "logs/gupta2023/report.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        settings=G["settings"],
     script:
         "../scripts/gupta2023_report.py"
 
@@ -64,16 +64,16 @@ rule band2025_report:
         parameters="config/targets/band2025_parameters.csv",
         # the efficiency score counts the parameters of the models behind the runs
         bases=sorted({base_model(matrix.band_run_model(run)) for run in BAND_RUNS}),
-    params:
-        runs=matrix.runs(config, "band2025"),
     output:
         tables=expand("results/band2025/tables/log_loss.{ext}", ext=["csv", "md"]),
         figures=expand("results/band2025/figures/figure{i}.png", i=[10, 11]),
         submissions=expand("results/band2025/submissions/{run}.csv", run=BAND_RUNS),
-    conda:
-        "../../envs/report.yaml"
     log:
         "logs/band2025/report.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=matrix.runs(config, "band2025"),
     script:
         "../scripts/band2025_report.py"
 
@@ -81,7 +81,11 @@ rule band2025_report:
 rule zhao2025:
     input:
         rules.zhao2025_table3.output,
-        results("zhao2025", matrix.runs(config, "zhao2025", with_api=API_KEY_SET), "metrics.json"),
+        results(
+            "zhao2025",
+            matrix.runs(config, "zhao2025", with_api=API_KEY_SET),
+            "metrics.json",
+        ),
 
 
 rule gupta2023:

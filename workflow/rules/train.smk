@@ -14,7 +14,9 @@ def fit_params(paper, run):
     """Where a fit job works and, with keep_checkpoints, where its weights stay."""
     return {
         "work_dir": f"resources/scratch/{paper}/{run}",
-        "keep_dir": f"resources/models/{paper}/{run}" if config["keep_checkpoints"] else None,
+        "keep_dir": (
+            f"resources/models/{paper}/{run}" if config["keep_checkpoints"] else None
+        ),
     }
 
 
@@ -30,19 +32,19 @@ rule fit_zhao_encoder:
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
         "results/zhao2025/{task}.{encoder}.ft/predictions.jsonl",
-    params:
-        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
-        hparams=zhao_encoder_hparams,
-        fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.encoder}.ft"),
-    threads: sized_threads("full", wildcard="encoder")
-    resources:
-        **sized_resources("full", wildcard="encoder"),
-    conda:
-        "../../envs/train.yaml"
     log:
         "logs/zhao2025/fit/{task}.{encoder}.ft.log",
     benchmark:
         "logs/zhao2025/fit/{task}.{encoder}.ft.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", wildcard="encoder")
+    resources:
+        **sized_resources("full", wildcard="encoder"),
+    params:
+        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
+        hparams=zhao_encoder_hparams,
+        fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.encoder}.ft"),
     script:
         "../scripts/fit_zhao_encoder.py"
 
@@ -53,7 +55,9 @@ ZHAO_DECODER_RECIPE = ftconfig.training_recipe(config, "zhao2025-decoder")
 def zhao_decoder_size(wildcards):
     """The paper's small (7-8B) or large (70B) recipe, by the model's paper-scale size."""
     params_b = config["models"][wildcards.decoder]["params_b"]
-    return "large" if params_b >= ZHAO_DECODER_RECIPE["large_from_params_b"] else "small"
+    return (
+        "large" if params_b >= ZHAO_DECODER_RECIPE["large_from_params_b"] else "small"
+    )
 
 
 def zhao_decoder_hparams(wildcards):
@@ -77,6 +81,15 @@ rule fit_zhao_decoder:
         labels=lambda wc: labels(zhao_dataset(wc)),
     output:
         "results/zhao2025/{task}.{decoder}.{shots}.ft/predictions.jsonl",
+    log:
+        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.log",
+    benchmark:
+        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", wildcard="decoder")
+    resources:
+        **sized_resources("full", wildcard="decoder"),
     params:
         subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
         dataset=zhao_dataset,
@@ -85,15 +98,6 @@ rule fit_zhao_decoder:
         demo_seed=config["data"]["seed"],
         constrained=Z["constrained_decoding"],
         fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.decoder}.{wc.shots}.ft"),
-    threads: sized_threads("full", wildcard="decoder")
-    resources:
-        **sized_resources("full", wildcard="decoder"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.log",
-    benchmark:
-        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.benchmark.tsv"
     script:
         "../scripts/fit_zhao_decoder.py"
 
@@ -121,19 +125,19 @@ rule prefinetune_t5:
         data="resources/derived/superni",
     output:
         directory("resources/models/gupta2023/prefinetuned"),
-    params:
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        work_dir="resources/scratch/gupta2023/prefinetuned",
-    threads: sized_threads("full", model=G["prefinetune"]["model"])
-    resources:
-        **sized_resources("full", model=G["prefinetune"]["model"]),
-    conda:
-        "../../envs/train.yaml"
     log:
         "logs/gupta2023/fit/prefinetuned.log",
     benchmark:
         "logs/gupta2023/fit/prefinetuned.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", model=G["prefinetune"]["model"])
+    resources:
+        **sized_resources("full", model=G["prefinetune"]["model"]),
+    params:
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
+        work_dir="resources/scratch/gupta2023/prefinetuned",
     script:
         "../scripts/prefinetune_t5.py"
 
@@ -147,21 +151,21 @@ rule fit_gupta_stl:
         raw="resources/raw/superni",  # definitions and examples of the instruction prompt
     output:
         "results/gupta2023/stl.{superni_task}.{setting}/predictions.jsonl",
+    log:
+        "logs/gupta2023/fit/stl.{superni_task}.{setting}.log",
+    benchmark:
+        "logs/gupta2023/fit/stl.{superni_task}.{setting}.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", wildcard="setting")
+    resources:
+        **sized_resources("full", wildcard="setting"),
     params:
         tasks=lambda wc: [wc.superni_task],
         setting=lambda wc: G["settings"][wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
         fit=lambda wc: fit_params("gupta2023", f"stl.{wc.superni_task}.{wc.setting}"),
-    threads: sized_threads("full", wildcard="setting")
-    resources:
-        **sized_resources("full", wildcard="setting"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/gupta2023/fit/stl.{superni_task}.{setting}.log",
-    benchmark:
-        "logs/gupta2023/fit/stl.{superni_task}.{setting}.benchmark.tsv"
     script:
         "../scripts/fit_gupta.py"
 
@@ -174,21 +178,21 @@ rule fit_gupta_mtl:
         raw="resources/raw/superni",
     output:
         "results/gupta2023/mtl.{setting}/predictions.jsonl",
+    log:
+        "logs/gupta2023/fit/mtl.{setting}.log",
+    benchmark:
+        "logs/gupta2023/fit/mtl.{setting}.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", wildcard="setting")
+    resources:
+        **sized_resources("full", wildcard="setting"),
     params:
         tasks=SUPERNI_TASKS,
         setting=lambda wc: G["settings"][wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
         fit=lambda wc: fit_params("gupta2023", f"mtl.{wc.setting}"),
-    threads: sized_threads("full", wildcard="setting")
-    resources:
-        **sized_resources("full", wildcard="setting"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/gupta2023/fit/mtl.{setting}.log",
-    benchmark:
-        "logs/gupta2023/fit/mtl.{setting}.benchmark.tsv"
     script:
         "../scripts/fit_gupta.py"
 
@@ -214,19 +218,22 @@ rule annotate_arena:
         train=derived("arena", "train"),
     output:
         "resources/annotations/band2025/properties.jsonl",
-    params:
-        annotation=ANNOTATION,
-        rows=min(ANNOTATION["rows"], ftconfig.preset(config)["data"].get("annotation_rows", ANNOTATION["rows"])),
-        spec=ANNOTATOR_SPEC,
-        api=config["api"],
-        work_dir="resources/scratch/band2025/annotations",
+    log:
+        "logs/band2025/annotate_arena.log",
+    conda:
+        "../../envs/train.yaml"
     threads: sized_threads("inference", model=B["annotator"])
     resources:
         **sized_resources("inference", model=B["annotator"]),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/band2025/annotate_arena.log",
+    params:
+        annotation=ANNOTATION,
+        rows=min(
+            ANNOTATION["rows"],
+            ftconfig.preset(config)["data"].get("annotation_rows", ANNOTATION["rows"]),
+        ),
+        spec=ANNOTATOR_SPEC,
+        api=config["api"],
+        work_dir="resources/scratch/band2025/annotations",
     script:
         "../scripts/annotate_arena.py"
 
@@ -239,19 +246,19 @@ rule prefinetune_band_encoder:
         train=derived("arena", "train"),  # the texts of the annotated rows
     output:
         directory("resources/models/band2025/{band_encoder}.prefinetuned"),
-    params:
-        hparams=ftconfig.training_recipe(config, "band2025-prefinetune"),
-        allocation=B["allocation"],
-        work_dir="resources/scratch/band2025/{band_encoder}.prefinetuned",
-    threads: sized_threads("full", wildcard="band_encoder")
-    resources:
-        **sized_resources("full", wildcard="band_encoder"),
-    conda:
-        "../../envs/train.yaml"
     log:
         "logs/band2025/fit/{band_encoder}.prefinetuned.log",
     benchmark:
         "logs/band2025/fit/{band_encoder}.prefinetuned.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", wildcard="band_encoder")
+    resources:
+        **sized_resources("full", wildcard="band_encoder"),
+    params:
+        hparams=ftconfig.training_recipe(config, "band2025-prefinetune"),
+        allocation=B["allocation"],
+        work_dir="resources/scratch/band2025/{band_encoder}.prefinetuned",
     script:
         "../scripts/prefinetune_band_encoder.py"
 
@@ -270,6 +277,15 @@ rule fit_band_encoder:
         validation=derived("arena", "validation"),
     output:
         "results/band2025/{band_encoder}.{architecture}.{variant}/predictions.jsonl",
+    log:
+        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.log",
+    benchmark:
+        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("full", wildcard="band_encoder")
+    resources:
+        **sized_resources("full", wildcard="band_encoder"),
     params:
         hparams=ftconfig.training_recipe(config, "band2025-encoder"),
         allocation=B["allocation"],
@@ -282,15 +298,6 @@ rule fit_band_encoder:
         fit=lambda wc: fit_params(
             "band2025", f"{wc.band_encoder}.{wc.architecture}.{wc.variant}"
         ),
-    threads: sized_threads("full", wildcard="band_encoder")
-    resources:
-        **sized_resources("full", wildcard="band_encoder"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.log",
-    benchmark:
-        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.benchmark.tsv"
     script:
         "../scripts/fit_band_encoder.py"
 
@@ -303,17 +310,17 @@ rule fit_band_lora:
         validation=derived("arena", "validation"),
     output:
         "results/band2025/{llm}.lora/predictions.jsonl",
-    params:
-        hparams=ftconfig.training_recipe(config, "band2025-lora"),
-        fit=lambda wc: fit_params("band2025", f"{wc.llm}.lora"),
-    threads: sized_threads("lora", wildcard="llm")
-    resources:
-        **sized_resources("lora", wildcard="llm"),
-    conda:
-        "../../envs/train.yaml"
     log:
         "logs/band2025/fit/{llm}.lora.log",
     benchmark:
         "logs/band2025/fit/{llm}.lora.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: sized_threads("lora", wildcard="llm")
+    resources:
+        **sized_resources("lora", wildcard="llm"),
+    params:
+        hparams=ftconfig.training_recipe(config, "band2025-lora"),
+        fit=lambda wc: fit_params("band2025", f"{wc.llm}.lora"),
     script:
         "../scripts/fit_band_lora.py"

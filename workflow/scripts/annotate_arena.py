@@ -1,6 +1,12 @@
 """LLM property ratings of a seeded sample of arena train rows (band2025), resumable; or a supplied file."""
 
-from ftrepro.annotate import ApiAnnotator, LocalAnnotator, annotate_rows, select_rows, use_supplied_annotations
+from ftrepro.annotate import (
+    ApiAnnotator,
+    LocalAnnotator,
+    annotate_rows,
+    select_rows,
+    use_supplied_annotations,
+)
 from ftrepro.fit import job_fingerprint
 from ftrepro.infer.api import make_client
 from ftrepro.workflow import job
@@ -13,12 +19,22 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         log.info("%d supplied annotations from %s", n, settings["file"])
     else:
         if "api" in spec:
-            annotator = ApiAnnotator(make_client(sm.params.api), spec["api"], attempts=settings["attempts"],
-                                     temperature=settings["temperature"], max_tokens=settings["max_tokens"],
-                                     json_mode=settings["json_mode"], max_chars=settings["max_chars"])
+            annotator = ApiAnnotator(
+                make_client(sm.params.api),
+                spec["api"],
+                attempts=settings["attempts"],
+                temperature=settings["temperature"],
+                max_tokens=settings["max_tokens"],
+                json_mode=settings["json_mode"],
+                max_chars=settings["max_chars"],
+            )
         else:
             annotator = LocalAnnotator(sm.input.model[0], max_chars=settings["max_chars"])
         rows = select_rows(sm.input.train, sm.params.rows, settings["seed"])
-        fingerprint = job_fingerprint({"annotation": settings, "rows": sm.params.rows, "spec": spec}, list(sm.input))
-        counts = annotate_rows(rows, annotator, sm.output[0], work_dir=sm.params.work_dir, fingerprint=fingerprint)
+        fingerprint = job_fingerprint(
+            {"annotation": settings, "rows": sm.params.rows, "spec": spec}, list(sm.input)
+        )
+        counts = annotate_rows(
+            rows, annotator, sm.output[0], work_dir=sm.params.work_dir, fingerprint=fingerprint
+        )
         log.info("annotated %d rows: %s", len(rows), counts)

@@ -10,8 +10,16 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     metrics = {Path(p).parent.name: read_json(p) for p in sm.input.metrics}
     our_params = {Path(base).name: parameter_count(base) for base in sm.input.bases}
-    table = write_band_report(sm.params.runs, metrics, sm.input.targets, sm.input.parameters, our_params,
-                              Path(sm.output.tables[0]).parents[1])
+    table = write_band_report(
+        sm.params.runs,
+        metrics,
+        sm.input.targets,
+        sm.input.parameters,
+        our_params,
+        Path(sm.output.tables[0]).parents[1],
+    )
     log.info("log loss:\n%s", table.to_string())
-    for predictions, submission in zip(sm.input.predictions, sm.output.submissions, strict=True):  # same run order
+    for predictions, submission in zip(
+        sm.input.predictions, sm.output.submissions, strict=True
+    ):  # same run order
         log.info("%s: %d rows", submission, write_submission(predictions, submission))

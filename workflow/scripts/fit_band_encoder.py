@@ -8,20 +8,33 @@ from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    params = {"architecture": sm.wildcards.architecture, "hparams": sm.params.hparams,
-              "allocation": sm.params.allocation, "frozen_layers": sm.params.frozen_layers}
+    params = {
+        "architecture": sm.wildcards.architecture,
+        "hparams": sm.params.hparams,
+        "allocation": sm.params.allocation,
+        "frozen_layers": sm.params.frozen_layers,
+    }
     log.info("%s", params)
 
     def train(model_dir, checkpoint_dir):
-        summary = train_preference(sm.input.base, sm.input.train, sm.input.validation, params["architecture"],
-                                   params["hparams"], params["allocation"], model_dir, checkpoint_dir,
-                                   frozen_layers=params["frozen_layers"])
+        summary = train_preference(
+            sm.input.base,
+            sm.input.train,
+            sm.input.validation,
+            params["architecture"],
+            params["hparams"],
+            params["allocation"],
+            model_dir,
+            checkpoint_dir,
+            frozen_layers=params["frozen_layers"],
+        )
         log.info("trained: %s", summary)
 
     records = fit_and_predict(
         train=train,
-        predict=lambda model_dir: predict_preference(model_dir, sm.input.validation,
-                                                     batch_size=params["hparams"]["batch_size"]),
+        predict=lambda model_dir: predict_preference(
+            model_dir, sm.input.validation, batch_size=params["hparams"]["batch_size"]
+        ),
         fingerprint=job_fingerprint(params, list(sm.input)),
         **sm.params.fit,
     )

@@ -11,10 +11,15 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     log.info("hyperparameters %s", hparams)
     records = fit_and_predict(
         train=lambda model_dir, checkpoint_dir: train_lora_classifier(
-            sm.input.base, sm.input.train, hparams, model_dir, checkpoint_dir),
+            sm.input.base, sm.input.train, hparams, model_dir, checkpoint_dir
+        ),
         predict=lambda model_dir: predict_lora_classifier(
-            sm.input.base, model_dir, sm.input.validation, max_length=hparams["max_length"],
-            batch_size=hparams["predict_batch_size"]),
+            sm.input.base,
+            model_dir,
+            sm.input.validation,
+            max_length=hparams["max_length"],
+            batch_size=hparams["predict_batch_size"],
+        ),
         fingerprint=job_fingerprint({"hparams": hparams}, list(sm.input)),
         **sm.params.fit,
     )

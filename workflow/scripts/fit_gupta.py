@@ -16,22 +16,40 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     hparams = {**recipe, "instructions": setting["instructions"]}
     records = task_records(sm.input.data, sm.params.tasks, "train", setting["samples"])
     test = task_records(sm.input.data, sm.params.tasks, "test")
-    train, predict = ((train_superni_decoder, predict_superni_decoder) if is_decoder_only(sm.input.base)
-                      else (train_seq2seq, predict_seq2seq))
-    log.info("setting %s (%s): %d training records, %d test records", setting, train.__name__, len(records),
-             len(test))
+    train, predict = (
+        (train_superni_decoder, predict_superni_decoder)
+        if is_decoder_only(sm.input.base)
+        else (train_seq2seq, predict_seq2seq)
+    )
+    log.info(
+        "setting %s (%s): %d training records, %d test records",
+        setting,
+        train.__name__,
+        len(records),
+        len(test),
+    )
     predictions = fit_and_predict(
         train=lambda model_dir, checkpoint_dir: train(
-            sm.input.base, records, hparams=hparams, out_dir=model_dir, checkpoint_dir=checkpoint_dir,
-            raw_dir=sm.input.raw, deepspeed=sm.params.deepspeed,
+            sm.input.base,
+            records,
+            hparams=hparams,
+            out_dir=model_dir,
+            checkpoint_dir=checkpoint_dir,
+            raw_dir=sm.input.raw,
+            deepspeed=sm.params.deepspeed,
         ),
         predict=lambda model_dir: predict(
-            model_dir, test, instructions=setting["instructions"], batch_size=recipe["predict_batch_size"],
-            max_source_length=recipe["max_source_length"], raw_dir=sm.input.raw,
+            model_dir,
+            test,
+            instructions=setting["instructions"],
+            batch_size=recipe["predict_batch_size"],
+            max_source_length=recipe["max_source_length"],
+            raw_dir=sm.input.raw,
             max_new_tokens=recipe["max_target_length"],  # Tk-Instruct: generation_max_length = 128
         ),
-        fingerprint=job_fingerprint({"tasks": sm.params.tasks, "hparams": hparams, "setting": setting},
-                                    [sm.input.base, sm.input.data]),
+        fingerprint=job_fingerprint(
+            {"tasks": sm.params.tasks, "hparams": hparams, "setting": setting}, [sm.input.base, sm.input.data]
+        ),
         **sm.params.fit,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], predictions))

@@ -15,23 +15,49 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     labels = read_json(sm.input.labels)
     train = read_jsonl(sm.input.train)
     demos = task_demos(train, subtasks, sm.wildcards.shots, sm.params.demo_seed)
-    examples = [{"prompt": e["prompt"], "answer": e["answer"]}
-                for e in training_examples(sm.input.base, train, subtasks, dataset, labels, demos)]
+    examples = [
+        {"prompt": e["prompt"], "answer": e["answer"]}
+        for e in training_examples(sm.input.base, train, subtasks, dataset, labels, demos)
+    ]
     test = rendered_examples(sm.input.base, read_jsonl(sm.input.test), subtasks, dataset, labels, demos)
-    log.info("%s %s: %d training examples, %d test prompts, %d GPU(s), hyperparameters %s",
-             sm.wildcards.task, sm.wildcards.shots, len(examples), len(test), sm.resources.gpu, hparams)
+    log.info(
+        "%s %s: %d training examples, %d test prompts, %d GPU(s), hyperparameters %s",
+        sm.wildcards.task,
+        sm.wildcards.shots,
+        len(examples),
+        len(test),
+        sm.resources.gpu,
+        hparams,
+    )
     predictions = fit_and_predict(
         train=lambda model_dir, checkpoint_dir: train_on_job_gpus(
-            sm.resources.gpu, sm.input.base, examples, hparams, model_dir, checkpoint_dir,
+            sm.resources.gpu,
+            sm.input.base,
+            examples,
+            hparams,
+            model_dir,
+            checkpoint_dir,
             deepspeed=sm.params.deepspeed,
         ),
         predict=lambda model_dir: predict_records(
-            model_dir, test, subtasks, dataset, labels, max_new_tokens=hparams["max_new_tokens"],
-            batch_size=hparams["predict_batch_size"], constrained=sm.params.constrained,
+            model_dir,
+            test,
+            subtasks,
+            dataset,
+            labels,
+            max_new_tokens=hparams["max_new_tokens"],
+            batch_size=hparams["predict_batch_size"],
+            constrained=sm.params.constrained,
         ),
         fingerprint=job_fingerprint(
-            {"subtasks": subtasks, "shots": sm.wildcards.shots, "hparams": hparams, "deepspeed": sm.params.deepspeed,
-             "demo_seed": sm.params.demo_seed, "constrained": sm.params.constrained},
+            {
+                "subtasks": subtasks,
+                "shots": sm.wildcards.shots,
+                "hparams": hparams,
+                "deepspeed": sm.params.deepspeed,
+                "demo_seed": sm.params.demo_seed,
+                "constrained": sm.params.constrained,
+            },
             [sm.input.base, sm.input.train, sm.input.test, sm.input.labels],
         ),
         **sm.params.fit,

@@ -9,6 +9,13 @@ from ftrepro.workflow import job
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     stl, mtl, anchors = group_runs({Path(p).parent.name: read_json(p) for p in sm.input.metrics})
-    headline = write_gupta_report(stl, mtl, anchors, sm.input.results, sm.input.categories,
-                                  Path(sm.output.tables[0]).parents[1], settings=sm.params.settings)
+    headline = write_gupta_report(
+        stl,
+        mtl,
+        anchors,
+        sm.input.results,
+        sm.input.categories,
+        Path(sm.output.tables[0]).parents[1],
+        settings=sm.params.settings,
+    )
     log.info("headline:\n%s", headline.to_string())

@@ -9,16 +9,37 @@ from ftrepro.workflow import job
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     labels = read_json(sm.input.labels)
-    examples = run_examples(sm.params.task, sm.wildcards.shots, sm.input.train, sm.input.test, labels,
-                            sm.params.demo_seed)
-    log.info("%d %s prompts for %s at %s", len(examples), sm.wildcards.shots, sm.params.model_id,
-             sm.params.api["base_url"] or "the default endpoint")
+    examples = run_examples(
+        sm.params.task, sm.wildcards.shots, sm.input.train, sm.input.test, labels, sm.params.demo_seed
+    )
+    log.info(
+        "%d %s prompts for %s at %s",
+        len(examples),
+        sm.wildcards.shots,
+        sm.params.model_id,
+        sm.params.api["base_url"] or "the default endpoint",
+    )
     # answers of another model, prompt, endpoint or answer length are never reused
     request = {key: sm.params.api[key] for key in ("base_url", "max_tokens")}
-    params = {"model_id": sm.params.model_id, "task": sm.params.task, "shots": sm.wildcards.shots,
-              "demo_seed": sm.params.demo_seed, **request}
-    records = predict_api(examples, labels, sm.params.model_id, sm.params.api, sm.output[0],
-                          work_dir=sm.params.work_dir,
-                          fingerprint=job_fingerprint(params, [*sm.input, str(TEMPLATES_FILE)]))
-    log.info("%d predictions, %d unparsed, %d too long", len(records),
-             sum(not r["parsed"] and not r["too_long"] for r in records), sum(r["too_long"] for r in records))
+    params = {
+        "model_id": sm.params.model_id,
+        "task": sm.params.task,
+        "shots": sm.wildcards.shots,
+        "demo_seed": sm.params.demo_seed,
+        **request,
+    }
+    records = predict_api(
+        examples,
+        labels,
+        sm.params.model_id,
+        sm.params.api,
+        sm.output[0],
+        work_dir=sm.params.work_dir,
+        fingerprint=job_fingerprint(params, [*sm.input, str(TEMPLATES_FILE)]),
+    )
+    log.info(
+        "%d predictions, %d unparsed, %d too long",
+        len(records),
+        sum(not r["parsed"] and not r["too_long"] for r in records),
+        sum(r["too_long"] for r in records),
+    )

@@ -14,7 +14,13 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     test = rendered_examples(sm.input.model, read_jsonl(sm.input.test), subtasks, dataset, labels, demos)
     log.info("%s %s: %d test prompts", sm.wildcards.task, sm.wildcards.shots, len(test))
     records = predict_records(
-        sm.input.model, test, subtasks, dataset, labels, max_new_tokens=decoding["max_new_tokens"],
-        batch_size=decoding["predict_batch_size"], constrained=sm.params.constrained,
+        sm.input.model,
+        test,
+        subtasks,
+        dataset,
+        labels,
+        max_new_tokens=decoding["max_new_tokens"],
+        batch_size=decoding["predict_batch_size"],
+        constrained=sm.params.constrained,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], records))

@@ -11,10 +11,18 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     work_dir = Path(sm.params.work_dir)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
-    prepare_work_dir(work_dir, job_fingerprint({"hparams": sm.params.hparams, "allocation": sm.params.allocation},
-                                               list(sm.input)))
-    summary = prefinetune_properties(sm.input.base, sm.input.annotations, sm.input.train, sm.params.hparams,
-                                     sm.params.allocation, out_dir=sm.output[0],
-                                     checkpoint_dir=work_dir / "checkpoints")
+    prepare_work_dir(
+        work_dir,
+        job_fingerprint({"hparams": sm.params.hparams, "allocation": sm.params.allocation}, list(sm.input)),
+    )
+    summary = prefinetune_properties(
+        sm.input.base,
+        sm.input.annotations,
+        sm.input.train,
+        sm.params.hparams,
+        sm.params.allocation,
+        out_dir=sm.output[0],
+        checkpoint_dir=work_dir / "checkpoints",
+    )
     shutil.rmtree(work_dir)
     log.info("pre-finetuned: %s", summary)

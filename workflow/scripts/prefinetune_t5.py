@@ -14,8 +14,13 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     work_dir = Path(sm.params.work_dir)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
     prepare_work_dir(work_dir, job_fingerprint({"hparams": hparams}, [sm.input.base, sm.input.data]))
-    summary = train_seq2seq(sm.input.base, prefinetune_records(sm.input.data), hparams=hparams,
-                            out_dir=sm.output[0], checkpoint_dir=work_dir / "checkpoints",
-                            deepspeed=sm.params.deepspeed)
+    summary = train_seq2seq(
+        sm.input.base,
+        prefinetune_records(sm.input.data),
+        hparams=hparams,
+        out_dir=sm.output[0],
+        checkpoint_dir=work_dir / "checkpoints",
+        deepspeed=sm.params.deepspeed,
+    )
     shutil.rmtree(work_dir)
     log.info("pre-finetuned: %s", summary)

@@ -23,8 +23,14 @@ TURN_COLUMNS = ("prompt", "response_a", "response_b")
 WINNER_COLUMNS = {"winner_model_a": "A", "winner_model_b": "B", "winner_tie": "tie"}
 COLUMNS = ("id", "model_a", "model_b", *TURN_COLUMNS, *WINNER_COLUMNS)
 # Reasons a row is left out, as named in malformed_rows.md and in the returned counts.
-MALFORMED_REASONS = ("invalid_json", "not_a_list_of_strings", "bad_winner_value", "no_winner", "several_winners",
-                     "duplicate_id")
+MALFORMED_REASONS = (
+    "invalid_json",
+    "not_a_list_of_strings",
+    "bad_winner_value",
+    "no_winner",
+    "several_winners",
+    "duplicate_id",
+)
 
 
 class MalformedRow(Exception):
@@ -64,8 +70,13 @@ def winner_label(row: dict[str, str]) -> str:
 def arena_record(row: dict[str, str]) -> dict:
     """The shared-format record of one raw row (all cells strings); raises MalformedRow."""
     turns = {column: decode_turns(column, row[column]) for column in TURN_COLUMNS}
-    return {"id": row["id"], "model_a": row["model_a"], "model_b": row["model_b"], **turns,
-            "label": winner_label(row)}
+    return {
+        "id": row["id"],
+        "model_a": row["model_a"],
+        "model_b": row["model_b"],
+        **turns,
+        "label": winner_label(row),
+    }
 
 
 def read_arena_csv(raw_csv: Path) -> pd.DataFrame:
@@ -98,28 +109,51 @@ def read_arena(raw_csv: Path) -> tuple[list[dict], list[tuple[str, str, str]], i
 def split_arena(records: list[dict], *, validation_fraction: float, seed: int) -> dict[str, list[dict]]:
     """A seeded split stratified by label; each split keeps file order."""
     train_idx, validation_idx = train_test_split(
-        list(range(len(records))), test_size=validation_fraction, random_state=seed,
-        stratify=[r["label"] for r in records])
-    return {"train": [records[i] for i in sorted(train_idx)],
-            "validation": [records[i] for i in sorted(validation_idx)]}
+        list(range(len(records))),
+        test_size=validation_fraction,
+        random_state=seed,
+        stratify=[r["label"] for r in records],
+    )
+    return {
+        "train": [records[i] for i in sorted(train_idx)],
+        "validation": [records[i] for i in sorted(validation_idx)],
+    }
 
 
 def malformed_report(raw_csv: Path, malformed: list[tuple[str, str, str]], n_rows: int) -> str:
     """Markdown: rows per reason, then one table row per malformed row."""
-    lines = [f"# Malformed rows of `{raw_csv.name}`", "",
-             f"{len(malformed)} of {n_rows} rows were left out of the splits.", ""]
+    lines = [
+        f"# Malformed rows of `{raw_csv.name}`",
+        "",
+        f"{len(malformed)} of {n_rows} rows were left out of the splits.",
+        "",
+    ]
     if malformed:
         table = pd.DataFrame(malformed, columns=["id", "reason", "detail"])
         per_reason = table["reason"].value_counts().rename_axis("reason").reset_index(name="rows")
         # a "|" inside a cell would end it
         table = table.map(lambda cell: cell.replace("|", r"\|"))
-        lines += ["## Rows per reason", "", per_reason.to_markdown(index=False), "",
-                  "## Rows", "", table.to_markdown(index=False), ""]
+        lines += [
+            "## Rows per reason",
+            "",
+            per_reason.to_markdown(index=False),
+            "",
+            "## Rows",
+            "",
+            table.to_markdown(index=False),
+            "",
+        ]
     return "\n".join(lines)
 
 
-def derive_arena(raw_csv: Path, out_dir: Path, *, validation_fraction: float = 0.1,
-                 max_rows: dict[str, int] | None = None, seed: int = 42) -> dict:
+def derive_arena(
+    raw_csv: Path,
+    out_dir: Path,
+    *,
+    validation_fraction: float = 0.1,
+    max_rows: dict[str, int] | None = None,
+    seed: int = 42,
+) -> dict:
     """Write train/validation.jsonl, labels.json and malformed_rows.md into `out_dir`; return counts.
 
     `max_rows` caps a split after splitting, by a seeded sample that keeps file order (caps of
@@ -129,8 +163,12 @@ def derive_arena(raw_csv: Path, out_dir: Path, *, validation_fraction: float = 0
     raw_csv, out_dir = Path(raw_csv), Path(out_dir)
     records, malformed, n_rows = read_arena(raw_csv)
     splits = split_arena(records, validation_fraction=validation_fraction, seed=seed)
-    counts: dict = {"rows_read": n_rows, "rows": {}, "labels": {},
-                    "malformed": dict.fromkeys(MALFORMED_REASONS, 0) | Counter(r for _, r, _ in malformed)}
+    counts: dict = {
+        "rows_read": n_rows,
+        "rows": {},
+        "labels": {},
+        "malformed": dict.fromkeys(MALFORMED_REASONS, 0) | Counter(r for _, r, _ in malformed),
+    }
     for split, rows in splits.items():
         rows = cap_rows(rows, (max_rows or {}).get(split), seed)
         counts["rows"][split] = write_jsonl(out_dir / f"{split}.jsonl", rows)

@@ -70,8 +70,10 @@ def download(
                 break
             except _Retryable as e:
                 if attempt == retries:
-                    raise DownloadError(f"{url}: failed after {retries} attempts ({e}); {part} is kept "
-                                        "and the next run resumes it") from e
+                    raise DownloadError(
+                        f"{url}: failed after {retries} attempts ({e}); {part} is kept "
+                        "and the next run resumes it"
+                    ) from e
                 wait = backoff_s * 2 ** (attempt - 1)
                 log.warning("%s: %s; retry %d/%d in %.0f s", url, e, attempt, retries - 1, wait)
                 time.sleep(wait)
@@ -84,8 +86,9 @@ class _Retryable(Exception):
     pass
 
 
-def _fetch_rest(session: requests.Session, url: str, part: Path, headers: dict, timeout_s: float,
-                progress: bool) -> None:
+def _fetch_rest(
+    session: requests.Session, url: str, part: Path, headers: dict, timeout_s: float, progress: bool
+) -> None:
     """Append the bytes `part` lacks (all of them if the server ignores the Range request)."""
     have = part.stat().st_size if part.exists() else 0
     if have:
@@ -99,9 +102,17 @@ def _fetch_rest(session: requests.Session, url: str, part: Path, headers: dict, 
                 have = 0  # the server sent the whole file again
             size = response.headers.get("Content-Length")
             total = have + int(size) if size else None
-            with open(part, "ab" if have else "wb") as f, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5], disable=not progress,
-            ) as bar:
+            with (
+                open(part, "ab" if have else "wb") as f,
+                tqdm(
+                    total=total,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    desc=part.name[:-5],
+                    disable=not progress,
+                ) as bar,
+            ):
                 for chunk in response.iter_content(CHUNK_BYTES):
                     f.write(chunk)
                     bar.update(len(chunk))
@@ -117,9 +128,11 @@ def _raise_for_status(response: requests.Response, url: str) -> None:
         return
     if status in RETRYABLE_STATUS:
         raise _Retryable(f"HTTP {status}")
-    hint = {401: "the source needs a token: set the variable named by the pin's token_env",
-            403: "access denied: accept the dataset's terms on its page, and check the token",
-            404: "not found: check the pinned revision or commit"}.get(status, "")
+    hint = {
+        401: "the source needs a token: set the variable named by the pin's token_env",
+        403: "access denied: accept the dataset's terms on its page, and check the token",
+        404: "not found: check the pinned revision or commit",
+    }.get(status, "")
     raise DownloadError(f"{url}: HTTP {status} {response.reason}" + (f"; {hint}" if hint else ""))
 
 
@@ -130,6 +143,8 @@ def _verify(part: Path, url: str, sha256: str | None, dest: Path) -> None:
     if got != sha256:
         kept = dest.with_name(dest.name + ".sha256-mismatch")
         os.replace(part, kept)
-        raise DataError(f"{url}: checksum mismatch: sha256 {got}, pinned {sha256}; the bytes are kept in {kept}. "
-                        "If the source changed on purpose, check it and update the pin in config/config.yaml "
-                        "(data.hub)")
+        raise DataError(
+            f"{url}: checksum mismatch: sha256 {got}, pinned {sha256}; the bytes are kept in {kept}. "
+            "If the source changed on purpose, check it and update the pin in config/config.yaml "
+            "(data.hub)"
+        )

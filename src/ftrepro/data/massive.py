@@ -37,8 +37,10 @@ def word_slot_labels(utt: str, annot_utt: str, *, record_id: str | None = None) 
         i += 1
     n_words = len(utt.split())
     if len(labels) != n_words:
-        raise DataError(f"id {record_id}: annot_utt gives {len(labels)} word labels but utt has {n_words} words "
-                        f"(utt={utt!r}, annot_utt={annot_utt!r})")
+        raise DataError(
+            f"id {record_id}: annot_utt gives {len(labels)} word labels but utt has {n_words} words "
+            f"(utt={utt!r}, annot_utt={annot_utt!r})"
+        )
     return labels
 
 
@@ -56,18 +58,27 @@ def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:
                 problem = "missing" if field not in row else f"not a string ({row[field]!r})"
                 raise DataError(f"{where}: field {field!r} {problem}")
         if row["partition"] not in splits:
-            raise DataError(f"{where}: field 'partition' is {row['partition']!r}; expected one of {list(SPLITS)}")
+            raise DataError(
+                f"{where}: field 'partition' is {row['partition']!r}; expected one of {list(SPLITS)}"
+            )
         try:
             slots = word_slot_labels(row["utt"], row["annot_utt"], record_id=row["id"])
         except DataError as e:
             raise DataError(f"{where}: field 'annot_utt': {e}") from e
-        splits[row["partition"]].append({"id": row["id"], "text": row["utt"], "words": row["utt"].split(),
-                                         "labels": {"intent": row["intent"], "slots": slots}})
+        splits[row["partition"]].append(
+            {
+                "id": row["id"],
+                "text": row["utt"],
+                "words": row["utt"].split(),
+                "labels": {"intent": row["intent"], "slots": slots},
+            }
+        )
     return splits
 
 
-def derive_massive(raw_jsonl: Path, out_dir: Path, *, max_rows: dict[str, int] | None = None,
-                   seed: int = 42) -> dict[str, int]:
+def derive_massive(
+    raw_jsonl: Path, out_dir: Path, *, max_rows: dict[str, int] | None = None, seed: int = 42
+) -> dict[str, int]:
     """Write train/dev/test.jsonl and labels.json into `out_dir`; return rows written per split.
 
     `max_rows` caps a split by a seeded sample that keeps file order (a preset caps every
@@ -77,10 +88,14 @@ def derive_massive(raw_jsonl: Path, out_dir: Path, *, max_rows: dict[str, int] |
     out_dir = Path(out_dir)
     splits = read_massive(raw_jsonl)
     rows = [r for records in splits.values() for r in records]
-    labels = {"intent": sorted({r["labels"]["intent"] for r in rows}),
-              "slots": sorted({s for r in rows for s in r["labels"]["slots"]} | {OUTSIDE})}
+    labels = {
+        "intent": sorted({r["labels"]["intent"] for r in rows}),
+        "slots": sorted({s for r in rows for s in r["labels"]["slots"]} | {OUTSIDE}),
+    }
     counts = {}
     for split, records in splits.items():
-        counts[split] = write_jsonl(out_dir / f"{split}.jsonl", cap_rows(records, (max_rows or {}).get(split), seed))
+        counts[split] = write_jsonl(
+            out_dir / f"{split}.jsonl", cap_rows(records, (max_rows or {}).get(split), seed)
+        )
     write_json(out_dir / "labels.json", labels)
     return counts

@@ -23,7 +23,11 @@ from ftrepro.io import DataError, write_json, write_jsonl
 
 SPLITS = ("train", "test")
 # Applied in scikit-learn's order.
-_STRIPPERS = {"headers": strip_newsgroup_header, "footers": strip_newsgroup_footer, "quotes": strip_newsgroup_quoting}
+_STRIPPERS = {
+    "headers": strip_newsgroup_header,
+    "footers": strip_newsgroup_footer,
+    "quotes": strip_newsgroup_quoting,
+}
 _MEMBER = re.compile(r"20news-bydate-(train|test)/([^/]+)/([^/]+)")
 
 
@@ -42,8 +46,10 @@ def read_newsgroups_tar(raw_tar: Path) -> dict[str, list[tuple[str, str, str]]]:
                     continue
                 match = _MEMBER.fullmatch(member.name)
                 if not match:
-                    raise DataError(f"{raw_tar}: member {member.name!r}: expected "
-                                    "20news-bydate-{train,test}/<group>/<id>")
+                    raise DataError(
+                        f"{raw_tar}: member {member.name!r}: expected "
+                        "20news-bydate-{train,test}/<group>/<id>"
+                    )
                 split, group, msgid = match.groups()
                 docs[split].append((group, msgid, tar.extractfile(member).read().decode("latin-1")))
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
@@ -55,8 +61,14 @@ def read_newsgroups_tar(raw_tar: Path) -> dict[str, list[tuple[str, str, str]]]:
     return docs
 
 
-def derive_newsgroups(raw_tar: Path, out_dir: Path, *, max_rows: dict[str, int] | None = None, seed: int = 42,
-                      remove: tuple[str, ...] = ()) -> dict[str, int]:
+def derive_newsgroups(
+    raw_tar: Path,
+    out_dir: Path,
+    *,
+    max_rows: dict[str, int] | None = None,
+    seed: int = 42,
+    remove: tuple[str, ...] = (),
+) -> dict[str, int]:
     """Write train.jsonl, test.jsonl and labels.json into `out_dir`; return rows written per split.
 
     `remove` strips "headers" / "footers" / "quotes" like scikit-learn; `max_rows` caps a split
@@ -74,7 +86,9 @@ def derive_newsgroups(raw_tar: Path, out_dir: Path, *, max_rows: dict[str, int] 
         rows = cap_rows(docs[split], (max_rows or {}).get(split), seed)
         records = (_record(split, group, msgid, text, remove) for group, msgid, text in rows)
         counts[split] = write_jsonl(out_dir / f"{split}.jsonl", records)
-    write_json(out_dir / "labels.json", {"20class": groups, "7class": sorted({root_label(g) for g in groups})})
+    write_json(
+        out_dir / "labels.json", {"20class": groups, "7class": sorted({root_label(g) for g in groups})}
+    )
     return counts
 
 
@@ -82,5 +96,8 @@ def _record(split: str, group: str, msgid: str, text: str, remove: tuple[str, ..
     for part, strip in _STRIPPERS.items():
         if part in remove:
             text = strip(text)
-    return {"id": f"{split}/{group}/{msgid}", "text": text,
-            "labels": {"20class": group, "7class": root_label(group)}}
+    return {
+        "id": f"{split}/{group}/{msgid}",
+        "text": text,
+        "labels": {"20class": group, "7class": root_label(group)},
+    }

@@ -39,13 +39,13 @@ SUPERNI_SPLITS = tuple(f"splits/default/{s}_tasks.txt" for s in ("train", "test"
 # How to obtain each dataset by hand, quoted in "not found" errors.
 HOW_TO_GET: dict[str, str] = {
     "20newsgroups": "download http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz "
-                    "(the archive scikit-learn's fetch_20newsgroups uses), or set data.source: hub",
+    "(the archive scikit-learn's fetch_20newsgroups uses), or set data.source: hub",
     "massive": "download https://amazon-massive-nlu-dataset.s3.amazonaws.com/amazon-massive-dataset-1.1.tar.gz "
-               "and take member 1.1/data/en-US.jsonl (hub id: AmazonScience/massive), or set data.source: hub",
+    "and take member 1.1/data/en-US.jsonl (hub id: AmazonScience/massive), or set data.source: hub",
     "superni": "clone https://github.com/allenai/natural-instructions and copy its tasks/ and "
-               "splits/default/ folders, or set data.source: hub",
+    "splits/default/ folders, or set data.source: hub",
     "arena": "download train.csv of the Kaggle competition https://www.kaggle.com/competitions/lmsys-chatbot-arena "
-             "(hub id: lmsys/lmsys-arena-human-preference-55k), or set data.source: hub",
+    "(hub id: lmsys/lmsys-arena-human-preference-55k), or set data.source: hub",
 }
 
 
@@ -72,8 +72,9 @@ def fetch(
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(RAW_FILES)}")
     selection = {"superni_tasks": superni_tasks, "superni_train_tasks": superni_train_tasks}
     if source == "synthetic":
-        written = write_synthetic_raw(dataset, out_dir, seed=seed,
-                                      **({"test_tasks": superni_tasks} if dataset == "superni" else {}))
+        written = write_synthetic_raw(
+            dataset, out_dir, seed=seed, **({"test_tasks": superni_tasks} if dataset == "superni" else {})
+        )
     elif source == "local":
         if not local_dir:
             raise ValueError("config key data.local_dir: required when data.source is 'local'")
@@ -84,10 +85,14 @@ def fetch(
         try:
             written = fetch_hub(dataset, out_dir, pin=pin, download_dir=Path(download_dir), **selection)
         except DownloadError as e:
-            raise DownloadError(f"{dataset}: {e}. Offline, point data.local_dir at a mirror with data.source: "
-                                f"local; to get the files by hand, {HOW_TO_GET[dataset]}") from e
+            raise DownloadError(
+                f"{dataset}: {e}. Offline, point data.local_dir at a mirror with data.source: "
+                f"local; to get the files by hand, {HOW_TO_GET[dataset]}"
+            ) from e
     else:
-        raise ValueError(f"config key data.source: unknown source {source!r}; expected synthetic, local or hub")
+        raise ValueError(
+            f"config key data.source: unknown source {source!r}; expected synthetic, local or hub"
+        )
     write_checksums(out_dir)
     return written
 
@@ -107,11 +112,19 @@ def write_checksums(raw_dir: Path) -> Path:
 
 def _missing(dataset: str, what: str, searched: Path | list[Path]) -> FileNotFoundError:
     where = " or ".join(str(p) for p in searched) if isinstance(searched, list) else str(searched)
-    return FileNotFoundError(f"{dataset}: {what} not found (searched {where}); to get it, {HOW_TO_GET[dataset]}")
+    return FileNotFoundError(
+        f"{dataset}: {what} not found (searched {where}); to get it, {HOW_TO_GET[dataset]}"
+    )
 
 
-def fetch_local(dataset: str, local_dir: Path, out_dir: Path, *, superni_tasks: list[str] | None = None,
-                superni_train_tasks: int | None = None) -> list[Path]:
+def fetch_local(
+    dataset: str,
+    local_dir: Path,
+    out_dir: Path,
+    *,
+    superni_tasks: list[str] | None = None,
+    superni_train_tasks: int | None = None,
+) -> list[Path]:
     """Copy `dataset`'s raw files from `local_dir/<dataset>/` into `out_dir` (its raw directory).
 
     MASSIVE may be stored gzipped (en-US.jsonl.gz) and is written uncompressed. Returns the
@@ -176,8 +189,15 @@ def superni_task_files(raw_dir: Path, test_tasks: list[str], train_cap: int | No
 # --- pinned public sources -----------------------------------------------------------------
 
 
-def fetch_hub(dataset: str, out_dir: Path, *, pin: dict, download_dir: Path,
-              superni_tasks: list[str] | None = None, superni_train_tasks: int | None = None) -> list[Path]:
+def fetch_hub(
+    dataset: str,
+    out_dir: Path,
+    *,
+    pin: dict,
+    download_dir: Path,
+    superni_tasks: list[str] | None = None,
+    superni_train_tasks: int | None = None,
+) -> list[Path]:
     """Download `dataset` from its pinned source (config `data.hub.<dataset>`) into `out_dir`.
 
     Downloads land in `download_dir/<dataset>/<revision>/`, outside the job's output, so a
@@ -188,7 +208,9 @@ def fetch_hub(dataset: str, out_dir: Path, *, pin: dict, download_dir: Path,
     if dataset == "massive":
         return [_massive_from_archive(pin, cache, headers, Path(out_dir))]
     if dataset == "superni":
-        return [_superni_from_repo(pin, cache, headers, Path(out_dir), superni_tasks or [], superni_train_tasks)]
+        return [
+            _superni_from_repo(pin, cache, headers, Path(out_dir), superni_tasks or [], superni_train_tasks)
+        ]
     name = Path(RAW_FILES[dataset][0]).name
     got = download(pin_url(pin), cache / name, sha256=pin.get("sha256"), headers=headers)
     with atomic_path(Path(out_dir) / name) as tmp:
@@ -219,26 +241,34 @@ def _massive_from_archive(pin: dict, cache: Path, headers: dict, out_dir: Path) 
                 with open(tmp, "wb") as f:
                     shutil.copyfileobj(member, f)
         except KeyError as e:
-            raise DataError(f"{archive}: member {pin['member']!r} (config data.hub.massive.member) not in the "
-                            "archive") from e
+            raise DataError(
+                f"{archive}: member {pin['member']!r} (config data.hub.massive.member) not in the archive"
+            ) from e
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-            raise DataError(f"{archive}: not a readable tar archive ({e}); delete it to download it again") from e
+            raise DataError(
+                f"{archive}: not a readable tar archive ({e}); delete it to download it again"
+            ) from e
         got = sha256_of(tmp)
         if pin.get("sha256") and got != pin["sha256"]:
-            raise DataError(f"{archive}: member {pin['member']}: checksum mismatch: sha256 {got}, pinned "
-                            f"{pin['sha256']} (config data.hub.massive.sha256)")
+            raise DataError(
+                f"{archive}: member {pin['member']}: checksum mismatch: sha256 {got}, pinned "
+                f"{pin['sha256']} (config data.hub.massive.sha256)"
+            )
     return target
 
 
-def _superni_from_repo(pin: dict, cache: Path, headers: dict, out_dir: Path, test_tasks: list[str],
-                       train_cap: int | None) -> Path:
+def _superni_from_repo(
+    pin: dict, cache: Path, headers: dict, out_dir: Path, test_tasks: list[str], train_cap: int | None
+) -> Path:
     """The split lists, then the task files the run needs, from the repository at the pinned commit.
 
     The commit pins every file's content; split lists may also carry sha256 pins.
     """
     pinned = pin.get("sha256") or {}
     for split in SUPERNI_SPLITS:
-        download(pin_url(pin, split), cache / split, sha256=pinned.get(split), headers=headers, progress=False)
+        download(
+            pin_url(pin, split), cache / split, sha256=pinned.get(split), headers=headers, progress=False
+        )
     names = superni_task_files(cache, test_tasks, train_cap)
     _download_all(pin, cache, headers, names)
     with atomic_path(out_dir) as tmp:
@@ -253,8 +283,13 @@ def _download_all(pin: dict, cache: Path, headers: dict, names: Iterable[str], w
     names = list(names)
 
     def one(name: str) -> Path:
-        return download(pin_url(pin, name), cache / name, sha256=(pin.get("sha256") or {}).get(name),
-                        headers=headers, progress=False)
+        return download(
+            pin_url(pin, name),
+            cache / name,
+            sha256=(pin.get("sha256") or {}).get(name),
+            headers=headers,
+            progress=False,
+        )
 
     with ThreadPoolExecutor(workers) as pool:
         for _ in tqdm(pool.map(one, names), total=len(names), unit="file", desc="superni tasks"):

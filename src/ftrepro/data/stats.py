@@ -35,7 +35,9 @@ class Layout:
     """Where a derived dataset's splits are and what to count in one record."""
 
     split_files: Callable[[Path], dict[str, list[Path]]]
-    labels: Callable[[dict], dict[str, list]]  # subtask -> the record's labels (one per word for word subtasks)
+    labels: Callable[
+        [dict], dict[str, list]
+    ]  # subtask -> the record's labels (one per word for word subtasks)
     inputs: dict[str, Callable[[dict], str]]  # input encoding -> the text a model reads
 
 
@@ -50,18 +52,28 @@ def _superni_files(derived: Path) -> dict[str, list[Path]]:
 
 
 def _labels_field(record: dict) -> dict[str, list]:
-    return {subtask: value if isinstance(value, list) else [value] for subtask, value in record["labels"].items()}
+    return {
+        subtask: value if isinstance(value, list) else [value] for subtask, value in record["labels"].items()
+    }
 
 
 LAYOUTS = {
-    "20newsgroups": Layout(_flat_files(newsgroups.SPLITS), _labels_field, {"text": operator.itemgetter("text")}),
+    "20newsgroups": Layout(
+        _flat_files(newsgroups.SPLITS), _labels_field, {"text": operator.itemgetter("text")}
+    ),
     "massive": Layout(_flat_files(massive.SPLITS), _labels_field, {"text": operator.itemgetter("text")}),
-    "arena": Layout(_flat_files(arena.SPLITS), lambda r: {"label": [r["label"]]},
-                    {"prompt+responses": arena_input_text}),
+    "arena": Layout(
+        _flat_files(arena.SPLITS), lambda r: {"label": [r["label"]]}, {"prompt+responses": arena_input_text}
+    ),
     # (task, category) pairs, turned into the per-task table by _superni_tasks
-    "superni": Layout(_superni_files, lambda r: {"task": [(r["task"], r["category"])]},
-                      {"def_pos": lambda r: r["encodings"]["def_pos"],
-                       "input_only": lambda r: r["encodings"]["input_only"]}),
+    "superni": Layout(
+        _superni_files,
+        lambda r: {"task": [(r["task"], r["category"])]},
+        {
+            "def_pos": lambda r: r["encodings"]["def_pos"],
+            "input_only": lambda r: r["encodings"]["input_only"],
+        },
+    ),
 }
 
 
@@ -74,7 +86,9 @@ def _fields(paths: list[Path], extract: Callable[[dict], object]) -> Iterator:
             try:
                 value = extract(record)
             except (KeyError, TypeError) as e:
-                raise DataError(f"{path}: line {lineno}: unexpected record layout ({type(e).__name__}: {e})") from e
+                raise DataError(
+                    f"{path}: line {lineno}: unexpected record layout ({type(e).__name__}: {e})"
+                ) from e
             yield value
 
 
@@ -82,26 +96,36 @@ def token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
     """Tokens per text, special tokens included, in batches through the tokenizer."""
     lengths: list[int] = []
     for start in range(0, len(texts), _TOKENIZER_BATCH):
-        encoded = tokenizer(texts[start:start + _TOKENIZER_BATCH], return_attention_mask=False,
-                            return_token_type_ids=False, verbose=False)
+        encoded = tokenizer(
+            texts[start : start + _TOKENIZER_BATCH],
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )
         lengths += map(len, encoded["input_ids"])
     return np.array(lengths, dtype=int)
 
 
 def _length_summary(lengths: np.ndarray, n_rows: int) -> dict:
     values = np.percentile(lengths, PERCENTILES) if len(lengths) else [None] * len(PERCENTILES)
-    return {"rows": len(lengths), "of": n_rows,
-            **{f"p{q}": None if v is None else float(v) for q, v in zip(PERCENTILES, values)}}
+    return {
+        "rows": len(lengths),
+        "of": n_rows,
+        **{f"p{q}": None if v is None else float(v) for q, v in zip(PERCENTILES, values)},
+    }
 
 
-def _token_stats(layout: Layout, files: dict[str, list[Path]], rows: dict[str, int], tokenizer, sample: int,
-                 seed: int) -> dict:
+def _token_stats(
+    layout: Layout, files: dict[str, list[Path]], rows: dict[str, int], tokenizer, sample: int, seed: int
+) -> dict:
     """{encoding: {split: {"rows" measured, "of" rows in split, "p50", "p90", "p99"}}}."""
     lengths: dict = defaultdict(dict)
     for split, paths in files.items():
         chosen = set(cap_rows(range(rows[split]), sample, seed))
         texts = defaultdict(list)
-        for i, record_texts in enumerate(_fields(paths, lambda r: {k: f(r) for k, f in layout.inputs.items()})):
+        for i, record_texts in enumerate(
+            _fields(paths, lambda r: {k: f(r) for k, f in layout.inputs.items()})
+        ):
             if i in chosen:
                 for encoding, text in record_texts.items():
                     texts[encoding].append(text)
@@ -126,11 +150,16 @@ def _superni_tasks(stats: dict) -> None:
     prefinetune = by_task.get("prefinetune", {})
     stats["tasks"] = dict(sorted(tasks.items()))
     stats["categories"] = dict(sorted(categories.items()))
-    stats["prefinetune"] = {"rows": stats["rows"]["prefinetune"], "tasks": len({t for t, _ in prefinetune}),
-                            "categories": len({c for _, c in prefinetune})}
+    stats["prefinetune"] = {
+        "rows": stats["rows"]["prefinetune"],
+        "tasks": len({t for t, _ in prefinetune}),
+        "categories": len({c for _, c in prefinetune}),
+    }
 
 
-def dataset_stats(dataset: str, derived_dir: Path, tokenizer=None, *, sample: int = 10_000, seed: int = 0) -> dict:
+def dataset_stats(
+    dataset: str, derived_dir: Path, tokenizer=None, *, sample: int = 10_000, seed: int = 0
+) -> dict:
     """Rows, label counts and (with a tokenizer) input token-length percentiles of one derived dataset.
 
     Returns {"dataset", "rows": {split: n}, "labels": {subtask: {split: {label: n}}}}, plus
@@ -147,7 +176,8 @@ def dataset_stats(dataset: str, derived_dir: Path, tokenizer=None, *, sample: in
     for split, paths in files.items():
         counts: dict[str, Counter] = defaultdict(Counter)
         n_rows = 0
-        for n_rows, record_labels in enumerate(_fields(paths, layout.labels), start=1):
+        for record_labels in _fields(paths, layout.labels):
+            n_rows += 1
             for subtask, labels in record_labels.items():
                 counts[subtask].update(labels)
         stats["rows"][split] = n_rows
@@ -155,13 +185,17 @@ def dataset_stats(dataset: str, derived_dir: Path, tokenizer=None, *, sample: in
             stats["labels"][subtask][split] = dict(sorted(counter.items()))
     stats["labels"] = dict(stats["labels"])
     for subtask in WORD_SUBTASKS & stats["labels"].keys():
-        stats["outside_words"] = {split: by_label.pop(massive.OUTSIDE, 0)
-                                  for split, by_label in stats["labels"][subtask].items()}
+        stats["outside_words"] = {
+            split: by_label.pop(massive.OUTSIDE, 0) for split, by_label in stats["labels"][subtask].items()
+        }
     if dataset == "superni":
         _superni_tasks(stats)
     if tokenizer is not None:
-        stats["tokens"] = {"sample": sample, "seed": seed,
-                           "lengths": _token_stats(layout, files, stats["rows"], tokenizer, sample, seed)}
+        stats["tokens"] = {
+            "sample": sample,
+            "seed": seed,
+            "lengths": _token_stats(layout, files, stats["rows"], tokenizer, sample, seed),
+        }
     return stats
 
 
@@ -184,20 +218,40 @@ def _token_table(tokens: dict) -> str:
     rows = []
     for encoding, by_split in tokens["lengths"].items():
         for split, s in by_split.items():
-            measured = f"{s['rows']:,} of {s['of']:,} (sample)" if s["rows"] < s["of"] else f"{s['rows']:,} (all)"
-            rows.append({"input": encoding, "split": split, "rows measured": measured,
-                         **{f"p{q}": s[f"p{q}"] for q in PERCENTILES}})
+            measured = (
+                f"{s['rows']:,} of {s['of']:,} (sample)" if s["rows"] < s["of"] else f"{s['rows']:,} (all)"
+            )
+            rows.append(
+                {
+                    "input": encoding,
+                    "split": split,
+                    "rows measured": measured,
+                    **{f"p{q}": s[f"p{q}"] for q in PERCENTILES},
+                }
+            )
     return _markdown(pd.DataFrame(rows))
 
 
 def _superni_section(stats: dict) -> list[str]:
     pre = stats["prefinetune"]
     tasks = pd.DataFrame.from_dict(stats["tasks"], orient="index").rename_axis("task").reset_index()
-    categories = pd.DataFrame.from_dict(stats["categories"], orient="index").rename_axis("category").reset_index()
-    return ["### Pre-finetuning set", "",
-            f"{pre['rows']:,} rows from {pre['tasks']:,} tasks in {pre['categories']:,} categories.", "",
-            "### Test tasks per category", "", _markdown(categories), "",
-            "### Test tasks", "", _markdown(tasks), ""]
+    categories = (
+        pd.DataFrame.from_dict(stats["categories"], orient="index").rename_axis("category").reset_index()
+    )
+    return [
+        "### Pre-finetuning set",
+        "",
+        f"{pre['rows']:,} rows from {pre['tasks']:,} tasks in {pre['categories']:,} categories.",
+        "",
+        "### Test tasks per category",
+        "",
+        _markdown(categories),
+        "",
+        "### Test tasks",
+        "",
+        _markdown(tasks),
+        "",
+    ]
 
 
 def _dataset_section(stats: dict, tokenizer_name: str | None) -> list[str]:
@@ -216,17 +270,24 @@ def _dataset_section(stats: dict, tokenizer_name: str | None) -> list[str]:
         lines += [f'Words outside every slot ("{massive.OUTSIDE}", not in the table): {outside}.', ""]
     if "tokens" in stats:
         tokens = stats["tokens"]
-        note = (f"Tokenizer: `{tokenizer_name}`; special tokens included. Splits with more than "
-                f"{tokens['sample']:,} rows are measured on a seeded sample of {tokens['sample']:,} rows "
-                f"(seed {tokens['seed']}), marked (sample); the others on every row.")
+        note = (
+            f"Tokenizer: `{tokenizer_name}`; special tokens included. Splits with more than "
+            f"{tokens['sample']:,} rows are measured on a seeded sample of {tokens['sample']:,} rows "
+            f"(seed {tokens['seed']}), marked (sample); the others on every row."
+        )
         lines += ["### Input length in tokens", "", note, "", _token_table(tokens), ""]
     else:
         lines += ["Token lengths not computed (no tokenizer given).", ""]
     return lines
 
 
-def write_stats_md(stats_by_dataset: Mapping[str, dict], path: Path, *, tokenizer_names: Mapping[str, str],
-                   skipped: Mapping[str, str] | None = None) -> None:
+def write_stats_md(
+    stats_by_dataset: Mapping[str, dict],
+    path: Path,
+    *,
+    tokenizer_names: Mapping[str, str],
+    skipped: Mapping[str, str] | None = None,
+) -> None:
     """Write one Markdown section per dataset of `dataset_stats` results, naming each one's tokenizer.
 
     `skipped` maps datasets that were not measured to the reason, listed at the top.
@@ -240,9 +301,16 @@ def write_stats_md(stats_by_dataset: Mapping[str, dict], path: Path, *, tokenize
         tmp.write_text("\n".join(lines), encoding="utf-8")
 
 
-def stats_report(derived_root: Path, out: Path, *, tokenizers: Mapping[str, str | None],
-                 datasets: Iterable[str] = DATASETS, sample: int = 10_000, seed: int = 0,
-                 tokenizer_names: Mapping[str, str] | None = None) -> dict[str, str]:
+def stats_report(
+    derived_root: Path,
+    out: Path,
+    *,
+    tokenizers: Mapping[str, str | None],
+    datasets: Iterable[str] = DATASETS,
+    sample: int = 10_000,
+    seed: int = 0,
+    tokenizer_names: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Measure each dataset under `derived_root/<dataset>/` with its tokenizer (a model directory
     or name for AutoTokenizer, or None: no token lengths) and write `out`, where each tokenizer
     is called by its name in `tokenizer_names` (default: the path).

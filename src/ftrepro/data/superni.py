@@ -55,8 +55,12 @@ def read_task(path: Path) -> dict:
     if not isinstance(instances, list):
         raise _field_error(path, "Instances", instances, "a list")
     for i, instance in enumerate(instances):
-        if not (isinstance(instance, dict) and isinstance(instance.get("id"), str)
-                and isinstance(instance.get("input"), str) and _is_str_list(instance.get("output"))):
+        if not (
+            isinstance(instance, dict)
+            and isinstance(instance.get("id"), str)
+            and isinstance(instance.get("input"), str)
+            and _is_str_list(instance.get("output"))
+        ):
             raise _instance_error(path, i, instance)
     return task
 
@@ -74,12 +78,17 @@ def _instance_error(path: Path, index: int, instance) -> DataError:
     where = f"{path}: Instances[{index}]"
     if not isinstance(instance, dict):
         return DataError(f"{where}: expected an object, got {type(instance).__name__}")
-    checks = {"id": isinstance(instance.get("id"), str), "input": isinstance(instance.get("input"), str),
-              "output": _is_str_list(instance.get("output"))}
+    checks = {
+        "id": isinstance(instance.get("id"), str),
+        "input": isinstance(instance.get("input"), str),
+        "output": _is_str_list(instance.get("output")),
+    }
     field = next(name for name, ok in checks.items() if not ok)
     expected = "a non-empty list of strings" if field == "output" else "a string"
-    return DataError(f"{where} (id {instance.get('id')!r}): field {field!r}: expected {expected}, "
-                     f"got {instance.get(field)!r:.80}")
+    return DataError(
+        f"{where} (id {instance.get('id')!r}): field {field!r}: expected {expected}, "
+        f"got {instance.get(field)!r:.80}"
+    )
 
 
 # --- encodings --------------------------------------------------------------------------------
@@ -134,16 +143,32 @@ def def_pos_prompt(task: dict, input_text: str, *, fits: Callable[[str], bool] |
 def _records(name: str, task: dict, instances: Iterable[dict]) -> Iterator[dict]:
     category, prefix = task["Categories"][0], def_pos_prefix(task)
     for instance in instances:
-        yield {"task": name, "category": category, "id": instance["id"], "input": instance["input"],
-               "references": instance["output"],
-               "encodings": {"def_pos": prefix + query_block(instance["input"]), "input_only": instance["input"]}}
+        yield {
+            "task": name,
+            "category": category,
+            "id": instance["id"],
+            "input": instance["input"],
+            "references": instance["output"],
+            "encodings": {
+                "def_pos": prefix + query_block(instance["input"]),
+                "input_only": instance["input"],
+            },
+        }
 
 
 # --- derivation -------------------------------------------------------------------------------
 
 
-def derive_superni(raw_dir: Path, out_dir: Path, *, test_tasks: Iterable[str], train_tasks: int | None = None,
-                   prefinetune_per_task: int = 100, max_rows: dict[str, int] | None = None, seed: int = 42) -> dict:
+def derive_superni(
+    raw_dir: Path,
+    out_dir: Path,
+    *,
+    test_tasks: Iterable[str],
+    train_tasks: int | None = None,
+    prefinetune_per_task: int = 100,
+    max_rows: dict[str, int] | None = None,
+    seed: int = 42,
+) -> dict:
     """Write tasks/<task>/{test,validation,train}.jsonl, prefinetune.jsonl and manifest.json.
 
     `test_tasks` must be listed in splits/default/test_tasks.txt; `train_tasks` (None: all)
@@ -164,12 +189,19 @@ def derive_superni(raw_dir: Path, out_dir: Path, *, test_tasks: Iterable[str], t
     with atomic_path(out_dir) as tmp:
         manifest = {"seed": seed, "test_tasks": {}}
         for name in test_tasks:
-            manifest["test_tasks"][name] = _derive_test_task(raw_dir, name, tmp / "tasks" / name,
-                                                             max_rows or {}, seed)
-        rows = write_jsonl(tmp / "prefinetune.jsonl",
-                           _prefinetune_records(raw_dir, pretrain_tasks, prefinetune_per_task, seed))
-        manifest["prefinetune"] = {"tasks": len(pretrain_tasks), "listed_tasks": len(listed_train_tasks),
-                                   "per_task": prefinetune_per_task, "rows": rows}
+            manifest["test_tasks"][name] = _derive_test_task(
+                raw_dir, name, tmp / "tasks" / name, max_rows or {}, seed
+            )
+        rows = write_jsonl(
+            tmp / "prefinetune.jsonl",
+            _prefinetune_records(raw_dir, pretrain_tasks, prefinetune_per_task, seed),
+        )
+        manifest["prefinetune"] = {
+            "tasks": len(pretrain_tasks),
+            "listed_tasks": len(listed_train_tasks),
+            "per_task": prefinetune_per_task,
+            "rows": rows,
+        }
         write_json(tmp / "manifest.json", manifest)
     return manifest
 
@@ -191,12 +223,18 @@ def _derive_test_task(raw_dir: Path, name: str, out_dir: Path, max_rows: dict[st
     pool = instances[end_validation:]
     # a per-task seed: adding or removing other tasks never changes this task's order
     random.Random(f"{seed}:{name}").shuffle(pool)
-    splits = {"test": cap_rows(instances[:TEST_SIZE], max_rows.get("test"), seed),
-              "validation": cap_rows(instances[TEST_SIZE:end_validation], max_rows.get("validation"), seed),
-              "train": pool[:max_rows.get("train")]}  # the first n of the order keeps subsets nested
-    counts = {split: write_jsonl(out_dir / f"{split}.jsonl", _records(name, task, rows))
-              for split, rows in splits.items()}
-    subsets = {str(size): counts["train"] if size == "all" else min(size, counts["train"]) for size in SAMPLE_SIZES}
+    splits = {
+        "test": cap_rows(instances[:TEST_SIZE], max_rows.get("test"), seed),
+        "validation": cap_rows(instances[TEST_SIZE:end_validation], max_rows.get("validation"), seed),
+        "train": pool[: max_rows.get("train")],
+    }  # the first n of the order keeps subsets nested
+    counts = {
+        split: write_jsonl(out_dir / f"{split}.jsonl", _records(name, task, rows))
+        for split, rows in splits.items()
+    }
+    subsets = {
+        str(size): counts["train"] if size == "all" else min(size, counts["train"]) for size in SAMPLE_SIZES
+    }
     return {"category": task["Categories"][0], "counts": counts, "subsets": subsets}
 
 
@@ -214,8 +252,9 @@ def _prefinetune_records(raw_dir: Path, names: list[str], per_task: int, seed: i
 # --- reading the derived layout -------------------------------------------------------------
 
 
-def task_records(derived_dir: Path, tasks: Iterable[str], split: str = "train",
-                 samples: int | str = "all") -> list[dict]:
+def task_records(
+    derived_dir: Path, tasks: Iterable[str], split: str = "train", samples: int | str = "all"
+) -> list[dict]:
     """The first `samples` lines ("all": every line) of each task's derived `split` file, tasks
     in order: for train, the N-sample subset (all a task has when it has fewer)."""
     if samples != "all" and not (isinstance(samples, int) and samples > 0):

@@ -24,62 +24,81 @@ from ftrepro.io import atomic_path
 NEWSGROUP_WORDS: dict[str, list[str]] = {
     "alt.atheism": (
         "god atheism atheist religion belief bible faith islam morality argument existence theism moral "
-        "scripture evidence deity").split(),
+        "scripture evidence deity"
+    ).split(),
     "comp.graphics": (
         "graphics image pixel render polygon texture format jpeg gif color software viewer animation "
-        "bitmap raytrace vertex").split(),
+        "bitmap raytrace vertex"
+    ).split(),
     "comp.os.ms-windows.misc": (
         "windows dos driver microsoft install memory setup program icon desktop crash config font swap "
-        "printer win31").split(),
+        "printer win31"
+    ).split(),
     "comp.sys.ibm.pc.hardware": (
-        "ide scsi controller motherboard bios drive jumper floppy card isa bus cpu irq port modem cache").split(),
+        "ide scsi controller motherboard bios drive jumper floppy card isa bus cpu irq port modem cache"
+    ).split(),
     "comp.sys.mac.hardware": (
-        "mac apple quadra powerbook centris simm monitor lc duo nubus upgrade rom adb performa iisi fpu").split(),
+        "mac apple quadra powerbook centris simm monitor lc duo nubus upgrade rom adb performa iisi fpu"
+    ).split(),
     "comp.windows.x": (
         "xterm motif widget server client display window xlib openwindows toolkit resource event xview "
-        "compile colormap x11r5").split(),
+        "compile colormap x11r5"
+    ).split(),
     "misc.forsale": (
         "sale offer price shipping condition sell brand new asking obo used warranty manual box "
-        "interested cheap").split(),
+        "interested cheap"
+    ).split(),
     "rec.autos": (
         "car engine dealer ford toyota mileage brakes tires transmission sedan wagon honda oil speed "
-        "highway v8").split(),
+        "highway v8"
+    ).split(),
     "rec.motorcycles": (
         "bike motorcycle helmet ride rider dod harley bmw yamaha kawasaki countersteering throttle gear "
-        "leathers biker clutch").split(),
+        "leathers biker clutch"
+    ).split(),
     "rec.sport.baseball": (
         "baseball pitcher hitter inning season braves yankees runs batting league homer catcher mets "
-        "outfield stats pitching").split(),
+        "outfield stats pitching"
+    ).split(),
     "rec.sport.hockey": (
         "hockey nhl goalie puck playoff penguins rangers leafs bruins wings ice coach stanley cup period "
-        "defenseman").split(),
+        "defenseman"
+    ).split(),
     "sci.crypt": (
-        "encryption clipper key chip nsa crypto privacy escrow cipher des pgp wiretap secure rsa decrypt "
-        "keys").split(),
+        "encryption clipper key chip nsa crypto privacy escrow cipher des pgp wiretap secure rsa decrypt keys"
+    ).split(),
     "sci.electronics": (
         "circuit voltage resistor amplifier capacitor battery wire signal power transistor ground current "
-        "diode output led solder").split(),
+        "diode output led solder"
+    ).split(),
     "sci.med": (
         "doctor patient disease treatment medicine symptoms pain drug cancer diet infection clinical "
-        "therapy msg vitamin physician").split(),
+        "therapy msg vitamin physician"
+    ).split(),
     "sci.space": (
         "space nasa orbit launch shuttle moon satellite mission earth rocket spacecraft lunar planet mars "
-        "station solar").split(),
+        "station solar"
+    ).split(),
     "soc.religion.christian": (
         "jesus church christ sin prayer christians lord holy spirit heaven salvation catholic grace "
-        "gospel worship sacrament").split(),
+        "gospel worship sacrament"
+    ).split(),
     "talk.politics.guns": (
         "gun guns firearms weapons rifle handgun nra batf amendment waco fbi militia criminals ammunition "
-        "shooting carry").split(),
+        "shooting carry"
+    ).split(),
     "talk.politics.mideast": (
         "israel israeli arab armenian turkish palestinian jews lebanon turkey genocide armenians "
-        "azerbaijan territories gaza peace occupation").split(),
+        "azerbaijan territories gaza peace occupation"
+    ).split(),
     "talk.politics.misc": (
         "government president clinton tax taxes congress law policy rights state federal administration "
-        "vote citizens budget liberal").split(),
+        "vote citizens budget liberal"
+    ).split(),
     "talk.religion.misc": (
         "koresh cult religious prophet revelation morals truth compassion biblical teachings "
-        "fundamentalist divine doctrine spiritual believers sect").split(),
+        "fundamentalist divine doctrine spiritual believers sect"
+    ).split(),
 }
 
 FILLER_WORDS = (
@@ -125,29 +144,64 @@ MASSIVE_SLOT_VALUES: dict[str, list[str]] = {
 }
 
 MASSIVE_TEMPLATES: dict[tuple[str, str], list[str]] = {
-    ("alarm", "alarm_set"): ["wake me up at {time} {date}", "set an alarm for {time}",
-                             "please set an alarm {date} at {time}"],
-    ("alarm", "alarm_query"): ["what alarms do i have {date}", "show me my alarms", "is there an alarm set for {time}"],
-    ("alarm", "alarm_remove"): ["delete the alarm for {time}", "remove my {date} alarm", "cancel all my alarms"],
-    ("weather", "weather_query"): ["what is the weather in {place_name} {date}", "will it {weather_descriptor} {date}",
-                                   "how is the weather this {timeofday}"],
-    ("play", "play_music"): ["play {artist_name}", "play some {music_genre} music",
-                             "i want to hear {artist_name} songs"],
-    ("calendar", "calendar_set"): ["remind me about the {event_name} {date} at {time}",
-                                   "add {event_name} to my calendar for {date}"],
+    ("alarm", "alarm_set"): [
+        "wake me up at {time} {date}",
+        "set an alarm for {time}",
+        "please set an alarm {date} at {time}",
+    ],
+    ("alarm", "alarm_query"): [
+        "what alarms do i have {date}",
+        "show me my alarms",
+        "is there an alarm set for {time}",
+    ],
+    ("alarm", "alarm_remove"): [
+        "delete the alarm for {time}",
+        "remove my {date} alarm",
+        "cancel all my alarms",
+    ],
+    ("weather", "weather_query"): [
+        "what is the weather in {place_name} {date}",
+        "will it {weather_descriptor} {date}",
+        "how is the weather this {timeofday}",
+    ],
+    ("play", "play_music"): [
+        "play {artist_name}",
+        "play some {music_genre} music",
+        "i want to hear {artist_name} songs",
+    ],
+    ("calendar", "calendar_set"): [
+        "remind me about the {event_name} {date} at {time}",
+        "add {event_name} to my calendar for {date}",
+    ],
     ("calendar", "calendar_query"): ["what is on my calendar {date}", "when is my {event_name}"],
-    ("iot", "iot_hue_lightoff"): ["turn off the lights in the {house_place}", "switch off the {house_place} lights"],
-    ("iot", "iot_hue_lightchange"): ["change the lights to {color_type}", "make the {house_place} lights {color_type}"],
+    ("iot", "iot_hue_lightoff"): [
+        "turn off the lights in the {house_place}",
+        "switch off the {house_place} lights",
+    ],
+    ("iot", "iot_hue_lightchange"): [
+        "change the lights to {color_type}",
+        "make the {house_place} lights {color_type}",
+    ],
     ("iot", "iot_cleaning"): ["start the {device_type}", "turn on the {device_type} in the {house_place}"],
-    ("takeaway", "takeaway_order"): ["order {food_type} from {business_name}", "i want to order some {food_type}"],
-    ("transport", "transport_ticket"): ["book a {transport_type} ticket to {place_name}",
-                                        "get me a {transport_type} ticket for {date}"],
+    ("takeaway", "takeaway_order"): [
+        "order {food_type} from {business_name}",
+        "i want to order some {food_type}",
+    ],
+    ("transport", "transport_ticket"): [
+        "book a {transport_type} ticket to {place_name}",
+        "get me a {transport_type} ticket for {date}",
+    ],
     ("news", "news_query"): ["show me the latest {news_topic} news", "what is new in {news_topic} {date}"],
     ("general", "general_joke"): ["tell me a joke", "make me laugh", "say something funny please"],
-    ("email", "email_sendemail"): ["send an email to {person} about the {event_name}",
-                                   "email my {relation} that i will be late"],
+    ("email", "email_sendemail"): [
+        "send an email to {person} about the {event_name}",
+        "email my {relation} that i will be late",
+    ],
     ("datetime", "datetime_query"): ["what time is it in {place_name}", "what is the date {date}"],
-    ("qa", "qa_currency"): ["convert ten dollars to {currency_name}", "how much is one euro in {currency_name}"],
+    ("qa", "qa_currency"): [
+        "convert ten dollars to {currency_name}",
+        "how much is one euro in {currency_name}",
+    ],
     ("cooking", "cooking_recipe"): ["how do i make {food_type}", "give me a recipe for {food_type}"],
     ("audio", "audio_volume_up"): ["turn the volume up", "make it louder", "increase the volume please"],
 }
@@ -165,15 +219,16 @@ _SUPERNI_FILLER = "the a my our this that big small old new very often today alw
 
 SUPERNI_DEFINITIONS: dict[str, str] = {
     "topic": "In this task, you are given a sentence. Classify its topic as one of: "
-             + ", ".join(SUPERNI_TOPIC_WORDS) + ".",
+    + ", ".join(SUPERNI_TOPIC_WORDS)
+    + ".",
     "contains": "In this task, you are given a sentence and a word. Answer yes if the sentence contains the word, "
-                "otherwise answer no.",
+    "otherwise answer no.",
     "first_words": "In this task, you are given a sentence. Write its first three words.",
     "reverse": "In this task, you are given a sentence. Write its words in reverse order.",
     "keywords": "In this task, you are given a sentence. List its keywords, the words that are not common words, "
-                "in the order they appear.",
+    "in the order they appear.",
     "dedup": "In this task, you are given a sentence in which some words are repeated. Write the sentence "
-             "without the repeated words.",
+    "without the repeated words.",
     "title": "In this task, you are given a sentence. Write a short title for it that names its topic.",
     "join": "In this task, you are given a list of words separated by commas. Write them as one sentence.",
 }
@@ -197,27 +252,55 @@ SUPERNI_CATEGORY_KINDS: dict[str, str] = {
     "Grammar Error Correction": "dedup",
 }
 _TRAIN_CATEGORIES = {
-    "topic": "Text Categorization", "contains": "Answer Verification", "first_words": "Text Completion",
-    "reverse": "Word Semantics", "keywords": "Keyword Tagging", "dedup": "Grammar Error Correction",
-    "title": "Title Generation", "join": "Data to Text",
+    "topic": "Text Categorization",
+    "contains": "Answer Verification",
+    "first_words": "Text Completion",
+    "reverse": "Word Semantics",
+    "keywords": "Keyword Tagging",
+    "dedup": "Grammar Error Correction",
+    "title": "Title Generation",
+    "join": "Data to Text",
 }
 
 # SuperNI at the real default track's size, for benchmarks (write_synthetic_raw("superni", ...,
 # **SUPERNI_REAL_SIZE)): 119 test tasks whose training pools (the instances after the first 110)
 # hold ~375k instances in all, and 756 training tasks.
-SUPERNI_REAL_SIZE = {"n_test_tasks": 119, "test_instances_per_task": 3260, "n_train_tasks": 756,
-                     "instances_per_task": 150}
+SUPERNI_REAL_SIZE = {
+    "n_test_tasks": 119,
+    "test_instances_per_task": 3260,
+    "n_train_tasks": 756,
+    "instances_per_task": 150,
+}
 
 # Chatbot Arena: real model names; good answers stay on topic, bad ones refuse or wander off.
 ARENA_MODELS = [
-    "gpt-4-1106-preview", "gpt-4-0613", "gpt-3.5-turbo-0613", "claude-2.1", "claude-instant-1",
-    "llama-2-70b-chat", "mixtral-8x7b-instruct-v0.1", "vicuna-13b", "mistral-medium", "gemini-pro",
+    "gpt-4-1106-preview",
+    "gpt-4-0613",
+    "gpt-3.5-turbo-0613",
+    "claude-2.1",
+    "claude-instant-1",
+    "llama-2-70b-chat",
+    "mixtral-8x7b-instruct-v0.1",
+    "vicuna-13b",
+    "mistral-medium",
+    "gemini-pro",
 ]
-_ARENA_PROMPTS = ["tell me about {w}", "how do i learn about {w}?", "can you explain {w} to me?",
-                  "write a short note on {w}"]
-_ARENA_GOOD = ["sure! here is a clear answer about {w}: {s}. i hope this helps.",
-               "great question. {w} is interesting: {s}. let me know if you want more detail."]
-_ARENA_BAD = ["sorry, i can not help with that.", "i do not know.", "as an ai model i can not answer.", "{s}."]
+_ARENA_PROMPTS = [
+    "tell me about {w}",
+    "how do i learn about {w}?",
+    "can you explain {w} to me?",
+    "write a short note on {w}",
+]
+_ARENA_GOOD = [
+    "sure! here is a clear answer about {w}: {s}. i hope this helps.",
+    "great question. {w} is interesting: {s}. let me know if you want more detail.",
+]
+_ARENA_BAD = [
+    "sorry, i can not help with that.",
+    "i do not know.",
+    "as an ai model i can not answer.",
+    "{s}.",
+]
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -225,9 +308,15 @@ def _all_text_sources() -> list[str]:
     """Every string the generators assemble text from, plus the label names."""
     texts: list[str] = [" ".join(ws) for ws in NEWSGROUP_WORDS.values()]
     texts += [" ".join(FILLER_WORDS), " ".join(_FIRST_NAMES), " ".join(_LAST_NAMES), " ".join(_HOSTS)]
-    texts += _ORGANIZATIONS + list(NEWSGROUP_WORDS) + ["From: Subject: Re: Organization: Lines: Nntp-Posting-Host:",
-                                                      "In article < > writes: > -- . ? @ ( )",
-                                                      " ".join(_FIRST_NAMES).lower()]
+    texts += (
+        _ORGANIZATIONS
+        + list(NEWSGROUP_WORDS)
+        + [
+            "From: Subject: Re: Organization: Lines: Nntp-Posting-Host:",
+            "In article < > writes: > -- . ? @ ( )",
+            " ".join(_FIRST_NAMES).lower(),
+        ]
+    )
     texts += [" ".join(v) for v in MASSIVE_SLOT_VALUES.values()] + list(MASSIVE_SLOT_VALUES)
     texts += [t for ts in MASSIVE_TEMPLATES.values() for t in ts] + [i for _, i in MASSIVE_TEMPLATES]
     texts += [s for s, _ in MASSIVE_TEMPLATES] + ["[ : ] Other"]
@@ -263,15 +352,21 @@ def write_synthetic_raw(dataset: str, out_dir: Path, *, seed: int, **sizes) -> l
     others; SUPERNI_REAL_SIZE gives the real dataset's size); arena `n_rows=300`. Returns the
     paths written.
     """
-    writers = {"20newsgroups": _write_newsgroups, "massive": _write_massive,
-               "superni": _write_superni, "arena": _write_arena}
+    writers = {
+        "20newsgroups": _write_newsgroups,
+        "massive": _write_massive,
+        "superni": _write_superni,
+        "arena": _write_arena,
+    }
     if dataset not in writers:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(writers)}")
     rng = random.Random(f"{dataset}:{seed}")  # str seeds hash deterministically
     return writers[dataset](Path(out_dir), rng, **sizes)
 
 
-def _sentence(rng: random.Random, topical: list[str], filler: list[str], n: int, p_topical: float) -> list[str]:
+def _sentence(
+    rng: random.Random, topical: list[str], filler: list[str], n: int, p_topical: float
+) -> list[str]:
     return [rng.choice(topical) if rng.random() < p_topical else rng.choice(filler) for _ in range(n)]
 
 
@@ -285,7 +380,10 @@ def _newsgroup_post(rng: random.Random, group: str) -> str:
     if rng.random() < 0.3:  # a quoted reply, for remove=("quotes",)
         other = rng.choice(_FIRST_NAMES).lower() + "@" + rng.choice(_HOSTS)
         body.append(f"In article <{other}> {other} writes:")
-        body += ["> " + " ".join(_sentence(rng, words, FILLER_WORDS, 8, 0.6)) + "." for _ in range(rng.randint(1, 2))]
+        body += [
+            "> " + " ".join(_sentence(rng, words, FILLER_WORDS, 8, 0.6)) + "."
+            for _ in range(rng.randint(1, 2))
+        ]
         body.append("")
         subject = "Re: " + subject
     for _ in range(rng.randint(2, 6)):
@@ -310,21 +408,25 @@ def _tar_add(tar: tarfile.TarFile, name: str, data: bytes | None) -> None:
         tar.addfile(info, io.BytesIO(data))
 
 
-def _write_newsgroups(out_dir: Path, rng: random.Random, *, train_per_group: int = 20,
-                      test_per_group: int = 15) -> list[Path]:
+def _write_newsgroups(
+    out_dir: Path, rng: random.Random, *, train_per_group: int = 20, test_per_group: int = 15
+) -> list[Path]:
     target = out_dir / "20news-bydate.tar.gz"
     next_id = {g: 50000 + 1000 * i for i, g in enumerate(NEWSGROUP_WORDS)}
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for split, per_group in (("train", train_per_group), ("test", test_per_group)):
-                _tar_add(tar, f"20news-bydate-{split}/", None)
-                for group in sorted(NEWSGROUP_WORDS):
-                    _tar_add(tar, f"20news-bydate-{split}/{group}/", None)
-                    for _ in range(per_group):
-                        next_id[group] += rng.randint(1, 40)  # ids grow with date, as in bydate
-                        text = _newsgroup_post(rng, group)
-                        _tar_add(tar, f"20news-bydate-{split}/{group}/{next_id[group]}", text.encode("latin-1"))
+    with (
+        atomic_path(target) as tmp,
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
+        for split, per_group in (("train", train_per_group), ("test", test_per_group)):
+            _tar_add(tar, f"20news-bydate-{split}/", None)
+            for group in sorted(NEWSGROUP_WORDS):
+                _tar_add(tar, f"20news-bydate-{split}/{group}/", None)
+                for _ in range(per_group):
+                    next_id[group] += rng.randint(1, 40)  # ids grow with date, as in bydate
+                    text = _newsgroup_post(rng, group)
+                    _tar_add(tar, f"20news-bydate-{split}/{group}/{next_id[group]}", text.encode("latin-1"))
     return [target]
 
 
@@ -353,8 +455,18 @@ def _write_massive(out_dir: Path, rng: random.Random, *, n_rows: int = 450) -> l
     for i, partition in enumerate(partitions):
         scenario, intent = intents[i % len(intents)] if i < len(intents) else rng.choice(intents)
         utt, annot = _massive_record(rng, scenario, intent)
-        rows.append({"id": str(i), "locale": "en-US", "partition": partition, "scenario": scenario,
-                     "intent": intent, "utt": utt, "annot_utt": annot, "worker_id": str(rng.randint(1, 60))})
+        rows.append(
+            {
+                "id": str(i),
+                "locale": "en-US",
+                "partition": partition,
+                "scenario": scenario,
+                "intent": intent,
+                "utt": utt,
+                "annot_utt": annot,
+                "worker_id": str(rng.randint(1, 60)),
+            }
+        )
     target = out_dir / "en-US.jsonl"
     with atomic_path(target) as tmp:
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -408,9 +520,15 @@ def _superni_task(rng: random.Random, name: str, category: str, kind: str, n_ins
         x, ys = _superni_instance(rng, kind, word)
         instances.append({"id": f"{prefix}-{rng.getrandbits(128):032x}", "input": x, "output": ys})
     return {
-        "Contributors": ["Synthetic Generator"], "Source": ["synthetic"], "URL": ["https://example.org/synthetic"],
-        "Categories": [category], "Reasoning": [], "Definition": [SUPERNI_DEFINITIONS[kind]],
-        "Input_language": ["English"], "Output_language": ["English"], "Instruction_language": ["English"],
+        "Contributors": ["Synthetic Generator"],
+        "Source": ["synthetic"],
+        "URL": ["https://example.org/synthetic"],
+        "Categories": [category],
+        "Reasoning": [],
+        "Definition": [SUPERNI_DEFINITIONS[kind]],
+        "Input_language": ["English"],
+        "Output_language": ["English"],
+        "Instruction_language": ["English"],
         "Domains": ["Synthetic"],
         "Positive Examples": [example(True) for _ in range(rng.randint(2, 3))],
         "Negative Examples": [example(False)],
@@ -418,10 +536,17 @@ def _superni_task(rng: random.Random, name: str, category: str, kind: str, n_ins
     }
 
 
-def _write_superni(out_dir: Path, rng: random.Random, *, test_tasks: list[str] | None = None,
-                   n_test_tasks: int = len(SUPERNI_CATEGORY_KINDS), categories: dict[str, str] | None = None,
-                   n_train_tasks: int = 8, instances_per_task: int = 150,
-                   test_instances_per_task: int | None = None) -> list[Path]:
+def _write_superni(
+    out_dir: Path,
+    rng: random.Random,
+    *,
+    test_tasks: list[str] | None = None,
+    n_test_tasks: int = len(SUPERNI_CATEGORY_KINDS),
+    categories: dict[str, str] | None = None,
+    n_train_tasks: int = 8,
+    instances_per_task: int = 150,
+    test_instances_per_task: int | None = None,
+) -> list[Path]:
     eval_categories = list(SUPERNI_CATEGORY_KINDS)
     if test_tasks is None:
         slugs = [c.lower().replace(" ", "_") for c in eval_categories]
@@ -461,8 +586,17 @@ def _arena_response(rng: random.Random, good: bool, word: str, topical: list[str
 
 
 def _write_arena(out_dir: Path, rng: random.Random, *, n_rows: int = 300) -> list[Path]:
-    columns = ["id", "model_a", "model_b", "prompt", "response_a", "response_b",
-               "winner_model_a", "winner_model_b", "winner_tie"]
+    columns = [
+        "id",
+        "model_a",
+        "model_b",
+        "prompt",
+        "response_a",
+        "response_b",
+        "winner_model_a",
+        "winner_model_b",
+        "winner_tie",
+    ]
     banks = list(NEWSGROUP_WORDS.values())
     row_id = 30000
     buf = io.StringIO()
@@ -487,8 +621,19 @@ def _write_arena(out_dir: Path, rng: random.Random, *, n_rows: int = 300) -> lis
         else:
             better, worse = ("a", "b") if score_a > score_b else ("b", "a")
             winner = rng.choices([better, worse, "t"], weights=[8, 1, 1])[0]
-        writer.writerow([row_id, model_a, model_b, json.dumps(prompts), json.dumps(resp_a), json.dumps(resp_b),
-                         int(winner == "a"), int(winner == "b"), int(winner == "t")])
+        writer.writerow(
+            [
+                row_id,
+                model_a,
+                model_b,
+                json.dumps(prompts),
+                json.dumps(resp_a),
+                json.dumps(resp_b),
+                int(winner == "a"),
+                int(winner == "b"),
+                int(winner == "t"),
+            ]
+        )
     target = out_dir / "train.csv"
     with atomic_path(target) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")

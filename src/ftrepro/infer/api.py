@@ -43,9 +43,15 @@ def make_client(settings: Mapping[str, Any]) -> openai.OpenAI:
     key_env, max_retries, timeout_s."""
     key = os.environ.get(settings["key_env"])
     if not key:
-        raise MissingApiKey(f"the API key's environment variable {settings['key_env']} is not set (config api.key_env)")
-    return openai.OpenAI(api_key=key, base_url=settings["base_url"], max_retries=settings["max_retries"],
-                         timeout=settings["timeout_s"])
+        raise MissingApiKey(
+            f"the API key's environment variable {settings['key_env']} is not set (config api.key_env)"
+        )
+    return openai.OpenAI(
+        api_key=key,
+        base_url=settings["base_url"],
+        max_retries=settings["max_retries"],
+        timeout=settings["timeout_s"],
+    )
 
 
 def _is_context_error(error: openai.BadRequestError) -> bool:
@@ -60,8 +66,9 @@ def chat(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]
     Raises PromptTooLong when the endpoint says the prompt does not fit the model's context.
     """
     try:
-        response = client.chat.completions.create(model=model, messages=list(messages),
-                                                  **{"temperature": 0, **request})
+        response = client.chat.completions.create(
+            model=model, messages=list(messages), **{"temperature": 0, **request}
+        )
     except openai.BadRequestError as e:
         if _is_context_error(e):
             raise PromptTooLong(str(e)) from e
@@ -69,15 +76,24 @@ def chat(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]
     return response.choices[0].message.content or ""
 
 
-def _answer(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]], request: Mapping) -> dict:
+def _answer(
+    client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]], request: Mapping
+) -> dict:
     try:
         return {"output": chat(client, model, messages, **request), "too_long": False}
     except PromptTooLong:
         return {"output": None, "too_long": True}
 
 
-def chat_many(client: openai.OpenAI, model: str, requests: Mapping[str, Sequence[Mapping[str, str]]],
-              partial_path: str | os.PathLike, *, max_concurrency: int, **request: Any) -> dict[str, dict]:
+def chat_many(
+    client: openai.OpenAI,
+    model: str,
+    requests: Mapping[str, Sequence[Mapping[str, str]]],
+    partial_path: str | os.PathLike,
+    *,
+    max_concurrency: int,
+    **request: Any,
+) -> dict[str, dict]:
     """{id: {"output": reply or None, "too_long": bool}} for every id of ``requests`` (id -> messages).
 
     Answers already in ``partial_path`` are reused and the rest asked, ``max_concurrency`` at a time;

@@ -33,7 +33,9 @@ def load_for_inference(model_dir: str | Path):
     return tokenizer, model.eval()
 
 
-def generate(model_dir: str | Path, prompts: list[str], max_new_tokens: int, batch_size: int) -> list[str | None]:
+def generate(
+    model_dir: str | Path, prompts: list[str], max_new_tokens: int, batch_size: int
+) -> list[str | None]:
     """Greedy continuation of every prompt (special tokens dropped, stripped), in input order;
     None for a prompt longer than the context minus `max_new_tokens`.
 
@@ -46,22 +48,38 @@ def generate(model_dir: str | Path, prompts: list[str], max_new_tokens: int, bat
     room = model.config.max_position_embeddings - max_new_tokens
     ids = [encode_prompt(tokenizer, prompt) for prompt in prompts]
     fitting = sorted((i for i in range(len(ids)) if len(ids[i]) <= room), key=lambda i: -len(ids[i]))
-    log.info("generating for %d prompts (%d longer than %d tokens)", len(fitting), len(ids) - len(fitting), room)
+    log.info(
+        "generating for %d prompts (%d longer than %d tokens)", len(fitting), len(ids) - len(fitting), room
+    )
     outputs: list[str | None] = [None] * len(prompts)
     for start in tqdm(range(0, len(fitting), batch_size), desc="generate", unit="batch"):
-        rows = fitting[start:start + batch_size]
+        rows = fitting[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt").to(model.device)
         with torch.inference_mode():
-            tokens = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                    temperature=None, top_p=None, top_k=None, pad_token_id=pad_id)
-        new = tokens[:, batch["input_ids"].shape[1]:]
+            tokens = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=pad_id,
+            )
+        new = tokens[:, batch["input_ids"].shape[1] :]
         for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
             outputs[i] = text.strip()
     return outputs
 
 
-def choose(model_dir: str | Path, prompts: list[str], candidates: list[list[str]], batch_size: int,
-           *, whole_answers: bool = True) -> list[str | None]:
+def choose(
+    model_dir: str | Path,
+    prompts: list[str],
+    candidates: list[list[str]],
+    batch_size: int,
+    *,
+    whole_answers: bool = True,
+) -> list[str | None]:
     """For each prompt the candidate continuation with the highest log-likelihood: the sum of
     the log-probabilities of its tokens. With `whole_answers` the EOS after a candidate is scored
     too, as the model was trained to end an answer (else "rec" would beat "rec.autos" by being a
@@ -72,8 +90,12 @@ def choose(model_dir: str | Path, prompts: list[str], candidates: list[list[str]
     chosen: list[str | None] = []
     for prompt, options in tqdm(list(zip(prompts, candidates, strict=True)), desc="choose", unit="prompt"):
         prompt_ids = encode_prompt(tokenizer, prompt)
-        answers = [encode_answer(tokenizer, option) if whole_answers else
-                   tokenizer(option, add_special_tokens=False)["input_ids"] for option in options]
+        answers = [
+            encode_answer(tokenizer, option)
+            if whole_answers
+            else tokenizer(option, add_special_tokens=False)["input_ids"]
+            for option in options
+        ]
         if len(prompt_ids) + max(map(len, answers)) > context:
             chosen.append(None)
             continue
@@ -82,25 +104,29 @@ def choose(model_dir: str | Path, prompts: list[str], candidates: list[list[str]
     return chosen
 
 
-def candidate_log_likelihoods(model, prompt_ids: list[int], answers: list[list[int]],
-                              batch_size: int) -> list[float]:
+def candidate_log_likelihoods(
+    model, prompt_ids: list[int], answers: list[list[int]], batch_size: int
+) -> list[float]:
     """log P(answer | prompt) for each answer. The prompt goes through the model once; its KV
     cache is copied for each batch of answers, which are right-padded (padding comes after the
     tokens that are scored, so it cannot change them)."""
     device = model.device
     with torch.inference_mode():
         prompt_out = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
-        first = torch.log_softmax(prompt_out.logits[0, -1].float(), dim=-1)  # predicts each answer's 1st token
+        first = torch.log_softmax(
+            prompt_out.logits[0, -1].float(), dim=-1
+        )  # predicts each answer's 1st token
         scores = []
         for start in range(0, len(answers), batch_size):
-            chunk = answers[start:start + batch_size]
+            chunk = answers[start : start + batch_size]
             width = max(map(len, chunk))
             ids = torch.tensor([a + [a[-1]] * (width - len(a)) for a in chunk], device=device)
             real = torch.tensor([[j < len(a) for j in range(width)] for a in chunk], device=device)
             cache = copy.deepcopy(prompt_out.past_key_values)
             cache.batch_repeat_interleave(len(chunk))
-            mask = torch.cat([torch.ones(len(chunk), len(prompt_ids), dtype=torch.long, device=device),
-                              real.long()], dim=1)
+            mask = torch.cat(
+                [torch.ones(len(chunk), len(prompt_ids), dtype=torch.long, device=device), real.long()], dim=1
+            )
             logits = model(input_ids=ids, attention_mask=mask, past_key_values=cache).logits.float()
             follow = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, ids[:, 1:, None])[..., 0]
             token_scores = torch.cat([first[ids[:, 0]][:, None], follow], dim=1)

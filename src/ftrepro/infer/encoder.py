@@ -32,7 +32,7 @@ def predict_encoder(model_dir: str | Path, test_path: str | Path, batch_size: in
     log.info("predicting %s for %d records of %s", "+".join(model.head_specs), len(records), test_path)
     predictions = []
     for start in tqdm(range(0, len(records), batch_size), desc="predict", unit="batch"):
-        batch_records = records[start:start + batch_size]
+        batch_records = records[start : start + batch_size]
         encodings = [tokenize_record(tokenizer, r, word_level, max_length) for r in batch_records]
         batch = {k: v.to(device) for k, v in collate([dict(e) for e in encodings]).items()}
         with torch.inference_mode():
@@ -43,10 +43,14 @@ def predict_encoder(model_dir: str | Path, test_path: str | Path, batch_size: in
             pred = {}
             for name, (kind, _) in model.head_specs.items():
                 names = model.label_names[name]
-                pred[name] = (names[best[name][i]] if kind == "sequence" else
-                              _word_labels(names, best[name][i], encoding, len(record["words"]), pad_left))
-            predictions.append({"id": record["id"], "gold": _gold(record, model.head_specs, test_path),
-                                "pred": pred})
+                pred[name] = (
+                    names[best[name][i]]
+                    if kind == "sequence"
+                    else _word_labels(names, best[name][i], encoding, len(record["words"]), pad_left)
+                )
+            predictions.append(
+                {"id": record["id"], "gold": _gold(record, model.head_specs, test_path), "pred": pred}
+            )
     return predictions
 
 
@@ -60,6 +64,8 @@ def _word_labels(names: list[str], best: list[int], encoding, n_words: int, pad_
 def _gold(record: dict, head_specs: dict, test_path) -> dict:
     labels = record.get("labels")
     if not isinstance(labels, dict) or any(name not in labels for name in head_specs):
-        raise DataError(f"{test_path}: record {record.get('id')!r}: gold labels for "
-                        f"{', '.join(head_specs)} expected, got {labels!r}")
+        raise DataError(
+            f"{test_path}: record {record.get('id')!r}: gold labels for "
+            f"{', '.join(head_specs)} expected, got {labels!r}"
+        )
     return {name: labels[name] for name in head_specs}

@@ -29,8 +29,10 @@ def predict_preference(model_dir: str | Path, records_path: str | Path, batch_si
     log.info("predicting %s preferences for %d records of %s", model.architecture, len(records), records_path)
     probs: list[list[float]] = []
     for start in tqdm(range(0, len(features), batch_size), desc="predict", unit="batch"):
-        batch = {k: v.to(device) for k, v in collate(features[start:start + batch_size]).items()}
+        batch = {k: v.to(device) for k, v in collate(features[start : start + batch_size]).items()}
         with torch.inference_mode():
             probs += torch.softmax(model(**batch)["logits"].float(), dim=-1).cpu().tolist()
-    return [{"id": r["id"], "label": label, "probs": dict(zip(model.labels, p))}
-            for r, label, p in zip(records, gold, probs)]
+    return [
+        {"id": r["id"], "label": label, "probs": dict(zip(model.labels, p))}
+        for r, label, p in zip(records, gold, probs)
+    ]

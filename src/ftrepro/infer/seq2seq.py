@@ -16,9 +16,16 @@ from ftrepro.train.seq2seq import SourceText
 log = logging.getLogger(__name__)
 
 
-def predict_seq2seq(model_dir: str | Path, records: list[dict], *, instructions: bool, batch_size: int,
-                    max_source_length: int, max_new_tokens: int = 128,
-                    raw_dir: str | Path | None = None) -> list[dict]:
+def predict_seq2seq(
+    model_dir: str | Path,
+    records: list[dict],
+    *,
+    instructions: bool,
+    batch_size: int,
+    max_source_length: int,
+    max_new_tokens: int = 128,
+    raw_dir: str | Path | None = None,
+) -> list[dict]:
     """Generate for every record with the same model input as training (`SourceText`).
 
     Batches hold sources of similar length (longest first: padding is wasted compute, and an
@@ -33,11 +40,19 @@ def predict_seq2seq(model_dir: str | Path, records: list[dict], *, instructions:
     log.info("predicting %d records from %s", len(records), model_dir)
     predictions: list[str] = [""] * len(records)
     for start in tqdm(range(0, len(order), batch_size), desc="predict", unit="batch"):
-        indices = order[start:start + batch_size]
+        indices = order[start : start + batch_size]
         batch = tokenizer.pad([encodings[i] for i in indices], return_tensors="pt").to(device)
         with torch.inference_mode():
             output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
         for i, text in zip(indices, tokenizer.batch_decode(output, skip_special_tokens=True), strict=True):
             predictions[i] = text.strip()
-    return [{"task": r["task"], "category": r["category"], "id": r["id"], "prediction": p,
-             "references": r["references"]} for r, p in zip(records, predictions, strict=True)]
+    return [
+        {
+            "task": r["task"],
+            "category": r["category"],
+            "id": r["id"],
+            "prediction": p,
+            "references": r["references"],
+        }
+        for r, p in zip(records, predictions, strict=True)
+    ]

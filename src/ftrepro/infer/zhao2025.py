@@ -29,16 +29,30 @@ from ftrepro.prompts.zhao2025 import (
 log = logging.getLogger(__name__)
 
 
-def rendered_examples(model_dir: str | Path, records: Sequence[dict], subtasks: list[str], dataset: str,
-                      labels: Mapping, demos: list[dict] | None) -> list[dict]:
+def rendered_examples(
+    model_dir: str | Path,
+    records: Sequence[dict],
+    subtasks: list[str],
+    dataset: str,
+    labels: Mapping,
+    demos: list[dict] | None,
+) -> list[dict]:
     """Prompt examples (ftrepro.prompts.zhao2025) with "prompt": the text rendered for the model."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    return [{**example, "prompt": render_prompt(tokenizer, example["messages"])}
-            for example in prompt_examples(records, subtasks, dataset, demos, labels)]
+    return [
+        {**example, "prompt": render_prompt(tokenizer, example["messages"])}
+        for example in prompt_examples(records, subtasks, dataset, demos, labels)
+    ]
 
 
-def training_examples(model_dir: str | Path, train_records: Sequence[dict], subtasks: list[str], dataset: str,
-                      labels: Mapping, demos: list[dict] | None) -> list[dict]:
+def training_examples(
+    model_dir: str | Path,
+    train_records: Sequence[dict],
+    subtasks: list[str],
+    dataset: str,
+    labels: Mapping,
+    demos: list[dict] | None,
+) -> list[dict]:
     """Every training record as a prompt and its answer, but the five-shot examples themselves:
     a prompt never shows the record it asks about."""
     demo_ids = {demo["id"] for demo in demos or []}
@@ -46,25 +60,49 @@ def training_examples(model_dir: str | Path, train_records: Sequence[dict], subt
     return rendered_examples(model_dir, records, subtasks, dataset, labels, demos)
 
 
-def predict_records(model_dir: str | Path, examples: list[dict], subtasks: list[str], dataset: str, labels: Mapping,
-                    *, max_new_tokens: int, batch_size: int, constrained: bool) -> list[dict]:
+def predict_records(
+    model_dir: str | Path,
+    examples: list[dict],
+    subtasks: list[str],
+    dataset: str,
+    labels: Mapping,
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    constrained: bool,
+) -> list[dict]:
     """Generate, parse and (with `constrained`) choose for every rendered example."""
     prompts = [example["prompt"] for example in examples]
     outputs = generate(model_dir, prompts, max_new_tokens, batch_size)
-    records = [prediction_record(example, output, labels, too_long=output is None)
-               for example, output in zip(examples, outputs, strict=True)]
+    records = [
+        prediction_record(example, output, labels, too_long=output is None)
+        for example, output in zip(examples, outputs, strict=True)
+    ]
     if constrained:
-        for record, choice in zip(records, constrained_predictions(model_dir, prompts, subtasks, dataset, labels,
-                                                                   batch_size), strict=True):
+        for record, choice in zip(
+            records,
+            constrained_predictions(model_dir, prompts, subtasks, dataset, labels, batch_size),
+            strict=True,
+        ):
             if choice is not None:
                 record["pred_constrained"] = choice
-    log.info("%d predictions, %d unparsed, %d too long", len(records),
-             sum(not r["parsed"] for r in records), sum(r["too_long"] for r in records))
+    log.info(
+        "%d predictions, %d unparsed, %d too long",
+        len(records),
+        sum(not r["parsed"] for r in records),
+        sum(r["too_long"] for r in records),
+    )
     return records
 
 
-def constrained_predictions(model_dir: str | Path, prompts: list[str], subtasks: list[str], dataset: str,
-                            labels: Mapping, batch_size: int) -> list[dict | None]:
+def constrained_predictions(
+    model_dir: str | Path,
+    prompts: list[str],
+    subtasks: list[str],
+    dataset: str,
+    labels: Mapping,
+    batch_size: int,
+) -> list[dict | None]:
     """{subtask: label} per prompt for the sequence-level subtasks, chosen by likelihood among
     answers in the trained format (answer_text). When every subtask is sequence-level the
     candidates are the whole answers of every label combination (a consolidated 20NG model
@@ -83,9 +121,13 @@ def constrained_predictions(model_dir: str | Path, prompts: list[str], subtasks:
     picks: list[dict | None] = [{} for _ in prompts]
     for subtask in sequence:
         beginnings = {answer_beginning(tpl, subtask, label, subtasks): label for label in options[subtask]}
-        chosen = choose(model_dir, prompts, [list(beginnings)] * len(prompts), batch_size, whole_answers=False)
-        picks = [None if pick is None or text is None else {**pick, subtask: beginnings[text]}
-                 for pick, text in zip(picks, chosen, strict=True)]
+        chosen = choose(
+            model_dir, prompts, [list(beginnings)] * len(prompts), batch_size, whole_answers=False
+        )
+        picks = [
+            None if pick is None or text is None else {**pick, subtask: beginnings[text]}
+            for pick, text in zip(picks, chosen, strict=True)
+        ]
     return picks
 
 
@@ -96,8 +138,10 @@ def answer_beginning(tpl: dict, subtask: str, label: str, subtasks: list[str]) -
     for filler in ([], ["Other"]):
         text = answer_text(tpl, {s: label if s == subtask else filler for s in subtasks})
         quoted = json.dumps(label, ensure_ascii=False)
-        beginnings.add(text[:text.index(quoted) + len(quoted)])
+        beginnings.add(text[: text.index(quoted) + len(quoted)])
     if len(beginnings) != 1:
-        raise ValueError(f"the {tpl['dataset']} answer puts another subtask before {subtask!r}: "
-                         f"its label cannot be scored alone")
+        raise ValueError(
+            f"the {tpl['dataset']} answer puts another subtask before {subtask!r}: "
+            f"its label cannot be scored alone"
+        )
     return beginnings.pop()

@@ -13,8 +13,16 @@ from ftrepro.io import write_jsonl
 from ftrepro.prompts.zhao2025 import prediction_record
 
 
-def predict_api(examples: Sequence[Mapping], labels: Mapping, model_id: str, settings: Mapping[str, Any],
-                out_path: str | Path, *, work_dir: str | Path, fingerprint: dict) -> list[dict]:
+def predict_api(
+    examples: Sequence[Mapping],
+    labels: Mapping,
+    model_id: str,
+    settings: Mapping[str, Any],
+    out_path: str | Path,
+    *,
+    work_dir: str | Path,
+    fingerprint: dict,
+) -> list[dict]:
     """Write the prediction records of ``examples`` (ftrepro.prompts.zhao2025) answered by ``model_id``.
 
     Answers collect in ``work_dir`` (resumed when its fingerprint matches, ftrepro.fit); the
@@ -22,11 +30,18 @@ def predict_api(examples: Sequence[Mapping], labels: Mapping, model_id: str, set
     """
     work_dir = Path(work_dir)
     prepare_work_dir(work_dir, fingerprint)
-    answers = chat_many(make_client(settings), model_id, {ex["id"]: ex["messages"] for ex in examples},
-                        work_dir / "answers.partial.jsonl", max_concurrency=settings["max_concurrency"],
-                        max_tokens=settings["max_tokens"])
-    records = [prediction_record(ex, answers[ex["id"]]["output"], labels, answers[ex["id"]]["too_long"])
-               for ex in examples]
+    answers = chat_many(
+        make_client(settings),
+        model_id,
+        {ex["id"]: ex["messages"] for ex in examples},
+        work_dir / "answers.partial.jsonl",
+        max_concurrency=settings["max_concurrency"],
+        max_tokens=settings["max_tokens"],
+    )
+    records = [
+        prediction_record(ex, answers[ex["id"]]["output"], labels, answers[ex["id"]]["too_long"])
+        for ex in examples
+    ]
     write_jsonl(out_path, records)
     shutil.rmtree(work_dir)
     return records

@@ -47,11 +47,18 @@ def prepare_base_model(spec: dict, kind: str, out_dir: Path) -> None:
     if kind not in AUTO_CLASSES:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(AUTO_CLASSES)}")
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise ValueError(f"a model spec has exactly one key (random, hub, package, local, gguf, warm_start), "
-                         f"got {spec!r}")
-    (source, args), = spec.items()
-    writers = {"random": _write_random, "hub": _write_hub, "package": _write_package, "local": _write_local,
-               "gguf": _write_gguf, "warm_start": _write_warm_start}
+        raise ValueError(
+            f"a model spec has exactly one key (random, hub, package, local, gguf, warm_start), got {spec!r}"
+        )
+    ((source, args),) = spec.items()
+    writers = {
+        "random": _write_random,
+        "hub": _write_hub,
+        "package": _write_package,
+        "local": _write_local,
+        "gguf": _write_gguf,
+        "warm_start": _write_warm_start,
+    }
     if source == "api":
         raise ValueError("api models have no weights to prepare; their runs go straight to prediction")
     if source not in writers:
@@ -82,11 +89,23 @@ def _write_hub(args: dict, kind: str, out: Path) -> None:
     repo, revision = args["repo"], args.get("revision")
     token = os.environ.get("HF_TOKEN") or None  # None: the hub's own login, if any
     try:
-        snapshot_download(repo, revision=revision, local_dir=out, token=token,
-                          allow_patterns=_HUB_FILES, ignore_patterns=_HUB_SKIP)
+        snapshot_download(
+            repo,
+            revision=revision,
+            local_dir=out,
+            token=token,
+            allow_patterns=_HUB_FILES,
+            ignore_patterns=_HUB_SKIP,
+        )
         if not any(out.glob("*.safetensors")):  # older repos ship only pickled weights
-            snapshot_download(repo, revision=revision, local_dir=out, token=token,
-                              allow_patterns=["*.bin"], ignore_patterns=_HUB_SKIP)
+            snapshot_download(
+                repo,
+                revision=revision,
+                local_dir=out,
+                token=token,
+                allow_patterns=["*.bin"],
+                ignore_patterns=_HUB_SKIP,
+            )
     except Exception as e:  # offline, unreachable, gated or missing: same way out for the user
         raise RuntimeError(
             f"could not download {repo!r} (revision {revision or 'main'}) from the Hugging Face Hub: {e}\n"
@@ -116,7 +135,8 @@ def _write_gguf(args: dict, kind: str, out: Path) -> None:
     directory, file = _gguf_location(args)
     _check_auto_class(AutoConfig.from_pretrained(directory, gguf_file=file), kind)
     model = AUTO_CLASSES[kind].from_pretrained(
-        directory, gguf_file=file, quantization_config=GgufConfig(dequantize=True))
+        directory, gguf_file=file, quantization_config=GgufConfig(dequantize=True)
+    )
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(directory, gguf_file=file).save_pretrained(out)
 
@@ -134,8 +154,11 @@ def _write_warm_start(args: dict, kind: str, out: Path) -> None:
     finally:
         shutil.rmtree(encoder_dir)
     # BERT-style tokens: the decoder starts from [CLS] and stops at [SEP]
-    special = {"decoder_start_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id,
-               "pad_token_id": tokenizer.pad_token_id}
+    special = {
+        "decoder_start_token_id": tokenizer.cls_token_id,
+        "eos_token_id": tokenizer.sep_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
     for config in (model.config, model.generation_config):
         for key, value in special.items():
             setattr(config, key, value)
@@ -153,13 +176,17 @@ def _gguf_location(args: dict) -> tuple[Path, str]:
     # Located, never imported: such packages import the plugin host they were built for.
     spec = importlib.util.find_spec(args["module"])
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"model package {args['module']!r} is not installed (see the Makefile's MODEL_PACKAGES)")
+        raise RuntimeError(
+            f"model package {args['module']!r} is not installed (see the Makefile's MODEL_PACKAGES)"
+        )
     directory = Path(spec.submodule_search_locations[0])
     if args.get("file"):
         return directory, args["file"]
     files = sorted(p.name for p in directory.glob("*.gguf"))
     if len(files) != 1:
-        raise ValueError(f"{directory}: expected one .gguf file, found {files or 'none'}; name one with 'file'")
+        raise ValueError(
+            f"{directory}: expected one .gguf file, found {files or 'none'}; name one with 'file'"
+        )
     return directory, files[0]
 
 

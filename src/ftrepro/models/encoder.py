@@ -32,9 +32,14 @@ class MultiHeadEncoder(nn.Module):
     in the usual format next to heads.json (kinds, label names) and heads.safetensors.
     """
 
-    def __init__(self, backbone: nn.Module, heads: dict[str, tuple[str, int]],
-                 label_names: dict[str, list[str]] | None = None, dropout: float = 0.1,
-                 max_length: int | None = None):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        heads: dict[str, tuple[str, int]],
+        label_names: dict[str, list[str]] | None = None,
+        dropout: float = 0.1,
+        max_length: int | None = None,
+    ):
         super().__init__()
         if not heads:
             raise ValueError("a MultiHeadEncoder needs at least one head")
@@ -42,26 +47,34 @@ class MultiHeadEncoder(nn.Module):
             if kind not in HEAD_KINDS:
                 raise ValueError(f"head {name!r}: kind must be one of {HEAD_KINDS}, got {kind!r}")
             if label_names and len(label_names.get(name, ())) != num_labels:
-                raise ValueError(f"head {name!r}: {num_labels} labels but label names "
-                                 f"{label_names.get(name)!r}")
+                raise ValueError(
+                    f"head {name!r}: {num_labels} labels but label names {label_names.get(name)!r}"
+                )
         self.backbone = backbone
         self.head_specs = {name: (kind, int(n)) for name, (kind, n) in heads.items()}
         self.label_names = {name: list(label_names[name]) for name in heads} if label_names else None
         self.dropout = dropout
         self.max_length = max_length  # the truncation it was trained with, so prediction matches
         hidden = backbone.config.hidden_size
-        self.heads = nn.ModuleDict({
-            name: nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n))
-            for name, (_, n) in self.head_specs.items()})
+        self.heads = nn.ModuleDict(
+            {
+                name: nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n))
+                for name, (_, n) in self.head_specs.items()
+            }
+        )
 
     @classmethod
     def from_base(cls, base_dir: str | Path, heads: dict[str, tuple[str, int]], **kwargs) -> MultiHeadEncoder:
         """Fresh heads on the pretrained encoder in `base_dir`."""
         return cls(AutoModel.from_pretrained(base_dir), heads, **kwargs)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None,
-                labels: dict[str, torch.Tensor] | None = None) -> dict:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: dict[str, torch.Tensor] | None = None,
+    ) -> dict:
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         logits = {}
@@ -90,11 +103,21 @@ class MultiHeadEncoder(nn.Module):
             tokenizer.save_pretrained(out_dir)
         weights = {k: v.detach().contiguous().cpu() for k, v in self.heads.state_dict().items()}
         save_file(weights, out_dir / HEAD_WEIGHTS_FILE)
-        meta = {"heads": {name: {"kind": kind, "num_labels": n,
-                                 "labels": self.label_names[name] if self.label_names else None}
-                          for name, (kind, n) in self.head_specs.items()},
-                "dropout": self.dropout, "max_length": self.max_length}
-        (out_dir / HEADS_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        meta = {
+            "heads": {
+                name: {
+                    "kind": kind,
+                    "num_labels": n,
+                    "labels": self.label_names[name] if self.label_names else None,
+                }
+                for name, (kind, n) in self.head_specs.items()
+            },
+            "dropout": self.dropout,
+            "max_length": self.max_length,
+        }
+        (out_dir / HEADS_FILE).write_text(
+            json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path) -> MultiHeadEncoder:
@@ -105,14 +128,19 @@ class MultiHeadEncoder(nn.Module):
         meta = json.loads((model_dir / HEADS_FILE).read_text(encoding="utf-8"))
         heads = {name: (h["kind"], h["num_labels"]) for name, h in meta["heads"].items()}
         names = {name: h["labels"] for name, h in meta["heads"].items()}
-        model = cls(AutoModel.from_pretrained(model_dir), heads,
-                    label_names=names if all(v is not None for v in names.values()) else None,
-                    dropout=meta["dropout"], max_length=meta.get("max_length"))
+        model = cls(
+            AutoModel.from_pretrained(model_dir),
+            heads,
+            label_names=names if all(v is not None for v in names.values()) else None,
+            dropout=meta["dropout"],
+            max_length=meta.get("max_length"),
+        )
         model.heads.load_state_dict(load_file(model_dir / HEAD_WEIGHTS_FILE))
         return model.eval()
 
 
 # --- inputs: shared by training and prediction ---------------------------------------------
+
 
 def tokenize_record(tokenizer, record: dict, word_level: bool, max_length: int):
     """Tokenise one record: its `words` (split into words) when a token head needs word
@@ -155,7 +183,8 @@ class EncoderCollator:
             length = batch["input_ids"].shape[1]
             batch["labels"] = {
                 name: torch.tensor([self._pad(f["labels"][name], length) for f in features])
-                for name in features[0]["labels"]}
+                for name in features[0]["labels"]
+            }
         return batch
 
     def _pad(self, label, length: int):

@@ -43,6 +43,7 @@ LAYER_PATHS = ("encoder.layer", "transformer.layer")
 
 # --- token allocation -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Allocation:
     """Shares of a `max_length`-token input for its segments (in input order)."""
@@ -55,7 +56,9 @@ class Allocation:
         if not self.shares or any(s <= 0 for s in self.shares) or not math.isclose(sum(self.shares), 1.0):
             raise ValueError(f"allocation shares must be positive and sum to 1, got {list(self.shares)}")
         if self.max_length <= self.special_tokens:
-            raise ValueError(f"max_length {self.max_length} leaves no room beside {self.special_tokens} special tokens")
+            raise ValueError(
+                f"max_length {self.max_length} leaves no room beside {self.special_tokens} special tokens"
+            )
 
     @property
     def special_tokens(self) -> int:
@@ -100,7 +103,9 @@ def encode_segments(tokenizer, segments: list[list[int]], allocation: Allocation
     """[CLS] seg_1 [SEP] seg_2 [SEP] ... from pre-tokenised segments (ids without specials), each cut
     to its budget. Token types: 0 for [CLS] and the first segment (the prompt) and its [SEP], 1 after."""
     if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-        raise ValueError(f"{type(tokenizer).__name__} has no [CLS]/[SEP] tokens; a BERT-style tokenizer is needed")
+        raise ValueError(
+            f"{type(tokenizer).__name__} has no [CLS]/[SEP] tokens; a BERT-style tokenizer is needed"
+        )
     input_ids, token_types = [tokenizer.cls_token_id], [0]
     for n, (ids, budget) in enumerate(zip(segments, allocation.budgets([len(s) for s in segments]))):
         kept = ids[:budget] + [tokenizer.sep_token_id]
@@ -117,21 +122,24 @@ def tokenize_texts(tokenizer, texts: list[str]) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
 
 
-def encode_preference(tokenizer, records: list[dict], architecture: str, allocation: Allocation,
-                      chunk_size: int = 1000) -> list[dict]:
+def encode_preference(
+    tokenizer, records: list[dict], architecture: str, allocation: Allocation, chunk_size: int = 1000
+) -> list[dict]:
     """Model inputs of arena records: one encoding each (single) or a pair of encodings, one per
     response, as lists of two (parallel). Tokenised in chunks: full responses run to thousands of
     tokens, and only the allocated ones are kept."""
     features = []
     for start in range(0, len(records), chunk_size):
-        chunk = records[start:start + chunk_size]
+        chunk = records[start : start + chunk_size]
         texts = [join_turns(r[field]) for r in chunk for field in ("prompt", "response_a", "response_b")]
         ids = tokenize_texts(tokenizer, texts)
         for prompt, response_a, response_b in zip(ids[0::3], ids[1::3], ids[2::3]):
             if architecture == "single":
                 features.append(encode_segments(tokenizer, [prompt, response_a, response_b], allocation))
             else:
-                pairs = [encode_segments(tokenizer, [prompt, r], allocation) for r in (response_a, response_b)]
+                pairs = [
+                    encode_segments(tokenizer, [prompt, r], allocation) for r in (response_a, response_b)
+                ]
                 features.append({key: [p[key] for p in pairs] for key in pairs[0]})
     return features
 
@@ -166,6 +174,7 @@ class PreferenceCollator:
 
 # --- models ---------------------------------------------------------------------------------
 
+
 class PreferenceClassifier(nn.Module):
     """Single BERT (one input -> CLS -> dropout -> linear hidden x 3) or Parallel BERT (the SAME
     encoder on (prompt, response_a) and (prompt, response_b) as one batch of 2B sequences; the two
@@ -175,14 +184,22 @@ class PreferenceClassifier(nn.Module):
     needs. Saved as the backbone's own files plus classifier.json and classifier.safetensors.
     """
 
-    def __init__(self, backbone: nn.Module, architecture: str, allocation: Allocation,
-                 dropout: float = 0.1, labels: Sequence[str] = LABELS):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        architecture: str,
+        allocation: Allocation,
+        dropout: float = 0.1,
+        labels: Sequence[str] = LABELS,
+    ):
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
         expected_segments = 3 if architecture == "single" else 2
         if len(allocation.shares) != expected_segments:
-            raise ValueError(f"{architecture}: allocation needs {expected_segments} shares, got {allocation.shares}")
+            raise ValueError(
+                f"{architecture}: allocation needs {expected_segments} shares, got {allocation.shares}"
+            )
         self.backbone = backbone
         self.architecture = architecture
         self.allocation = allocation
@@ -196,8 +213,13 @@ class PreferenceClassifier(nn.Module):
         """A fresh head on the pretrained (or pre-finetuned) encoder in `base_dir`."""
         return cls(AutoModel.from_pretrained(base_dir), architecture, allocation, **kwargs)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> dict:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> dict:
         batch_size, length = input_ids.shape[0], input_ids.shape[-1]
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
         flat = {k: v.reshape(-1, length) for k, v in inputs.items() if v is not None}  # parallel: 2B rows
@@ -214,9 +236,16 @@ class PreferenceClassifier(nn.Module):
             tokenizer.save_pretrained(out_dir)
         weights = {k: v.detach().contiguous().cpu() for k, v in self.classifier.state_dict().items()}
         save_file(weights, out_dir / CLASSIFIER_WEIGHTS_FILE)
-        meta = {"architecture": self.architecture, "labels": self.labels, "dropout": self.dropout.p,
-                "allocation": {"shares": list(self.allocation.shares), "max_length": self.allocation.max_length,
-                               "redistribute": self.allocation.redistribute}}
+        meta = {
+            "architecture": self.architecture,
+            "labels": self.labels,
+            "dropout": self.dropout.p,
+            "allocation": {
+                "shares": list(self.allocation.shares),
+                "max_length": self.allocation.max_length,
+                "redistribute": self.allocation.redistribute,
+            },
+        }
         (out_dir / CLASSIFIER_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -224,12 +253,22 @@ class PreferenceClassifier(nn.Module):
         """Load a saved classifier (in eval mode, like transformers' from_pretrained)."""
         model_dir = Path(model_dir)
         if not (model_dir / CLASSIFIER_FILE).is_file():
-            raise FileNotFoundError(f"{model_dir}: no {CLASSIFIER_FILE}; not a PreferenceClassifier directory")
+            raise FileNotFoundError(
+                f"{model_dir}: no {CLASSIFIER_FILE}; not a PreferenceClassifier directory"
+            )
         meta = json.loads((model_dir / CLASSIFIER_FILE).read_text(encoding="utf-8"))
-        allocation = Allocation(tuple(meta["allocation"]["shares"]), meta["allocation"]["max_length"],
-                                meta["allocation"]["redistribute"])
-        model = cls(AutoModel.from_pretrained(model_dir), meta["architecture"], allocation,
-                    dropout=meta["dropout"], labels=meta["labels"])
+        allocation = Allocation(
+            tuple(meta["allocation"]["shares"]),
+            meta["allocation"]["max_length"],
+            meta["allocation"]["redistribute"],
+        )
+        model = cls(
+            AutoModel.from_pretrained(model_dir),
+            meta["architecture"],
+            allocation,
+            dropout=meta["dropout"],
+            labels=meta["labels"],
+        )
         model.classifier.load_state_dict(load_file(model_dir / CLASSIFIER_WEIGHTS_FILE))
         return model.eval()
 
@@ -243,10 +282,13 @@ class PropertyHeadsEncoder(MultiHeadEncoder):
     RATINGS = ("0", "1", "2", "3")
 
     @classmethod
-    def for_properties(cls, base_dir: str | Path, properties: Sequence[str], max_length: int) -> PropertyHeadsEncoder:
+    def for_properties(
+        cls, base_dir: str | Path, properties: Sequence[str], max_length: int
+    ) -> PropertyHeadsEncoder:
         heads = {p: ("sequence", len(cls.RATINGS)) for p in properties}
-        return cls.from_base(base_dir, heads, label_names={p: list(cls.RATINGS) for p in properties},
-                             max_length=max_length)
+        return cls.from_base(
+            base_dir, heads, label_names={p: list(cls.RATINGS) for p in properties}, max_length=max_length
+        )
 
     def loss(self, logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
         return super().loss(logits, labels) / len(labels)

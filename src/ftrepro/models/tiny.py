@@ -17,16 +17,28 @@ MAX_LENGTH = 512
 # role of each, the post-processor templates and the model inputs, per architecture.
 _BERT = {
     "specials": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-    "roles": {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
-              "mask_token": "[MASK]"},
+    "roles": {
+        "pad_token": "[PAD]",
+        "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "mask_token": "[MASK]",
+    },
     "single": "[CLS] $A [SEP]",
     "pair": "[CLS] $A [SEP] $B:1 [SEP]:1",
 }
 _TOKENIZER_LAYOUTS = {
     "roberta": {
         "specials": ["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        "roles": {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>",
-                  "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>"},
+        "roles": {
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "cls_token": "<s>",
+            "sep_token": "</s>",
+            "pad_token": "<pad>",
+            "unk_token": "<unk>",
+            "mask_token": "<mask>",
+        },
         "single": "<s> $A </s>",
         "pair": "<s> $A </s> </s> $B </s>",
         "inputs": ["input_ids", "attention_mask"],
@@ -83,11 +95,18 @@ def tiny_tokenizer(architecture: str) -> PreTrainedTokenizerFast:
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
-    used = {t.split(":")[0] for t in (layout["single"] + " " + layout["pair"]).split() if not t.startswith("$")}
+    used = {
+        t.split(":")[0] for t in (layout["single"] + " " + layout["pair"]).split() if not t.startswith("$")
+    }
     tok.post_processor = processors.TemplateProcessing(
-        single=layout["single"], pair=layout["pair"], special_tokens=[(t, vocab[t]) for t in sorted(used)])
+        single=layout["single"], pair=layout["pair"], special_tokens=[(t, vocab[t]) for t in sorted(used)]
+    )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, model_max_length=MAX_LENGTH, model_input_names=layout["inputs"], **layout["roles"])
+        tokenizer_object=tok,
+        model_max_length=MAX_LENGTH,
+        model_input_names=layout["inputs"],
+        **layout["roles"],
+    )
 
 
 def _config_defaults(architecture: str, tokenizer: PreTrainedTokenizerFast) -> dict:
@@ -96,20 +115,44 @@ def _config_defaults(architecture: str, tokenizer: PreTrainedTokenizerFast) -> d
         ids["bos_token_id"] = tokenizer.bos_token_id
     if tokenizer.eos_token_id is not None:
         ids["eos_token_id"] = tokenizer.eos_token_id
-    bert_like = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
+    bert_like = {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 128,
+    }
     if architecture == "roberta":  # positions start after the pad index, hence 512 + 2
         return {**bert_like, "max_position_embeddings": MAX_LENGTH + 2, "type_vocab_size": 1, **ids}
     if architecture == "bert":
         return {**bert_like, "max_position_embeddings": MAX_LENGTH, "type_vocab_size": 2, **ids}
     if architecture == "distilbert":
-        return {"dim": 64, "n_layers": 2, "n_heads": 2, "hidden_dim": 128, "max_position_embeddings": MAX_LENGTH,
-                **ids}
+        return {
+            "dim": 64,
+            "n_layers": 2,
+            "n_heads": 2,
+            "hidden_dim": 128,
+            "max_position_embeddings": MAX_LENGTH,
+            **ids,
+        }
     if architecture == "llama":  # rotary positions cost no parameters: room for five-shot prompts
-        return {**bert_like, "num_key_value_heads": 2, "max_position_embeddings": 4 * MAX_LENGTH,
-                "tie_word_embeddings": False, **ids}
+        return {
+            **bert_like,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4 * MAX_LENGTH,
+            "tie_word_embeddings": False,
+            **ids,
+        }
     # t5: relative positions, no length limit in the model
-    return {"d_model": 64, "d_kv": 32, "d_ff": 128, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 2,
-            "decoder_start_token_id": tokenizer.pad_token_id, **ids}
+    return {
+        "d_model": 64,
+        "d_kv": 32,
+        "d_ff": 128,
+        "num_layers": 2,
+        "num_decoder_layers": 2,
+        "num_heads": 2,
+        "decoder_start_token_id": tokenizer.pad_token_id,
+        **ids,
+    }
 
 
 def tiny_config(architecture: str, **overrides) -> PretrainedConfig:

@@ -28,7 +28,9 @@ def llama2_layout(messages: Sequence[Mapping]) -> str:
     """The listings' layout: ``[INST]{user} [/INST]\\n``, a system message in Llama 2's <<SYS>> block."""
     roles = [m["role"] for m in messages]
     if roles not in (["user"], ["system", "user"]):
-        raise ValueError(f"the [INST] layout takes a user message, optionally after a system one; got {roles}")
+        raise ValueError(
+            f"the [INST] layout takes a user message, optionally after a system one; got {roles}"
+        )
     system = f"<<SYS>>\n{messages[0]['content']}\n<</SYS>>\n\n" if roles[0] == "system" else ""
     return f"[INST]{system}{messages[-1]['content']} [/INST]\n"
 
@@ -44,4 +46,4 @@ def render_prompt(tokenizer: Any, messages: Sequence[Mapping]) -> str:
         return llama2_layout(messages)
     text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
     bos = tokenizer.bos_token
-    return text[len(bos):] if bos and text.startswith(bos) else text
+    return text[len(bos) :] if bos and text.startswith(bos) else text

@@ -82,7 +82,9 @@ def answer_text(tpl: dict, gold: Mapping) -> str:
     return json.dumps({key: gold[s] for key, s in tpl["tasks"].items()}, ensure_ascii=False)
 
 
-def few_shot_demos(train_records: Sequence[Mapping], subtasks: Sequence[str], seed: int, n: int = 5) -> list[dict]:
+def few_shot_demos(
+    train_records: Sequence[Mapping], subtasks: Sequence[str], seed: int, n: int = 5
+) -> list[dict]:
     """``n`` training records drawn with ``seed``: the five-shot examples of every model and record."""
     if len(train_records) < n:
         raise DataError(f"five-shot prompts need {n} training records, got {len(train_records)}")
@@ -95,7 +97,10 @@ def few_shot_demos(train_records: Sequence[Mapping], subtasks: Sequence[str], se
 
 def _examples_block(tpl: dict, dataset: str, demos: Sequence[Mapping]) -> str:
     return EXAMPLE_SEPARATOR.join(
-        fill(tpl["example"], {TEXT_PLACEHOLDER[dataset]: d["text"], "Label": answer_text(tpl, _gold(d, tpl["subtasks"]))})
+        fill(
+            tpl["example"],
+            {TEXT_PLACEHOLDER[dataset]: d["text"], "Label": answer_text(tpl, _gold(d, tpl["subtasks"]))},
+        )
         for d in demos
     )
 
@@ -105,8 +110,13 @@ def _messages(tpl: dict, shots: str, values: Mapping[str, str]) -> list[dict]:
     return messages + [{"role": "user", "content": fill(tpl["user"][shots], values)}]
 
 
-def prompt_examples(records: Sequence[Mapping], subtasks: Sequence[str], dataset: str,
-                    demos: Sequence[Mapping] | None, labels: Mapping | None = None) -> list[dict]:
+def prompt_examples(
+    records: Sequence[Mapping],
+    subtasks: Sequence[str],
+    dataset: str,
+    demos: Sequence[Mapping] | None,
+    labels: Mapping | None = None,
+) -> list[dict]:
     """One prompt example per record; ``demos`` None = zero-shot, else the five-shot examples.
 
     ``labels`` (labels.json) fills the label lists of the MASSIVE prompts (20NG prompts print theirs).
@@ -118,14 +128,23 @@ def prompt_examples(records: Sequence[Mapping], subtasks: Sequence[str], dataset
     if demos is not None:
         leaked = {d["id"] for d in demos} & {r["id"] for r in records}
         if not demos or leaked:
-            raise DataError(f"five-shot examples must be training records not evaluated; shared ids: {sorted(leaked)}")
+            raise DataError(
+                f"five-shot examples must be training records not evaluated; shared ids: {sorted(leaked)}"
+            )
         values["Examples"] = _examples_block(tpl, dataset, demos)
     examples = []
     for record in records:
         gold = _gold(record, tpl["subtasks"])
         messages = _messages(tpl, shots, {**values, TEXT_PLACEHOLDER[dataset]: record["text"]})
-        examples.append({"id": record["id"], "messages": messages, "answer": answer_text(tpl, gold),
-                         "gold": {s: gold[s] for s in subtasks}, "words": record.get("words")})
+        examples.append(
+            {
+                "id": record["id"],
+                "messages": messages,
+                "answer": answer_text(tpl, gold),
+                "gold": {s: gold[s] for s in subtasks},
+                "words": record.get("words"),
+            }
+        )
     return examples
 
 
@@ -159,7 +178,7 @@ def _literal(text: str) -> Any:
             pass
         closing = "]" if match.group() == "[" else "}"
         try:
-            return ast.literal_eval(text[match.start():text.rfind(closing) + 1])
+            return ast.literal_eval(text[match.start() : text.rfind(closing) + 1])
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             pass
     return _NOTHING
@@ -236,7 +255,7 @@ def _task_field(text: str, key: str) -> Any:
     match = re.search(rf"[\"']?{re.escape(key)}[\"']?\s*:\s*", text)
     if not match:
         return _NOTHING
-    rest = text[match.end():]
+    rest = text[match.end() :]
     try:
         return json.JSONDecoder().raw_decode(rest)[0]
     except ValueError:
@@ -258,8 +277,9 @@ def _subtask_values(text: str, tpl: dict) -> dict[str, Any]:
     return values
 
 
-def parse_output(text: str | None, subtasks: Sequence[str], labels: Mapping,
-                 words: Sequence[str] | None = None) -> tuple[dict, bool]:
+def parse_output(
+    text: str | None, subtasks: Sequence[str], labels: Mapping, words: Sequence[str] | None = None
+) -> tuple[dict, bool]:
     """(prediction per subtask, parsed_ok) from a model's output.
 
     JSON first (also inside code fences or before trailing text), then a tolerant fallback:
@@ -285,15 +305,18 @@ def parse_output(text: str | None, subtasks: Sequence[str], labels: Mapping,
 # --------------------------------------------------------------------------- runs
 
 
-def run_examples(task: Mapping, shots: str, train_path: str | Path, test_path: str | Path, labels: Mapping,
-                 seed: int) -> list[dict]:
+def run_examples(
+    task: Mapping, shots: str, train_path: str | Path, test_path: str | Path, labels: Mapping, seed: int
+) -> list[dict]:
     """The prompt examples of one run's test split: ``task`` is a config zhao2025 task, ``shots``
     zero-shot | five-shot, ``seed`` that of the five-shot demos (config data.seed, as for the decoders)."""
     demos = task_demos(read_jsonl(train_path), task["subtasks"], shots, seed)
     return prompt_examples(read_jsonl(test_path), task["subtasks"], task["dataset"], demos, labels)
 
 
-def task_demos(train_records: Sequence[Mapping], subtasks: Sequence[str], shots: str, seed: int) -> list[dict] | None:
+def task_demos(
+    train_records: Sequence[Mapping], subtasks: Sequence[str], shots: str, seed: int
+) -> list[dict] | None:
     """The five-shot demos of a run (training records), None for zero-shot."""
     if shots not in ("zero-shot", "five-shot"):
         raise ValueError(f"shots must be zero-shot or five-shot, got {shots!r}")
@@ -304,5 +327,11 @@ def prediction_record(example: Mapping, output: str | None, labels: Mapping, too
     """The prediction record of one example's output (None when the prompt was too long), as scored
     by ftrepro.metrics.score_predictions: {"id", "gold", "pred", "output", "parsed", "too_long"}."""
     pred, parsed = parse_output(output, list(example["gold"]), labels, example["words"])
-    return {"id": example["id"], "gold": example["gold"], "pred": pred, "output": output, "parsed": parsed,
-            "too_long": too_long}
+    return {
+        "id": example["id"],
+        "gold": example["gold"],
+        "pred": pred,
+        "output": output,
+        "parsed": parsed,
+        "too_long": too_long,
+    }

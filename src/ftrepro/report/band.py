@@ -33,7 +33,9 @@ def run_label(run: str) -> str:
     if run.endswith(".lora"):
         return f"{DISPLAY.get(band_run_model(run), band_run_model(run))} LoRA"
     model, architecture, variant = run.split(".")
-    return f"{DISPLAY.get(model, model)} {architecture}" + (" + LLM data" if variant == "llm-augmented" else "")
+    return f"{DISPLAY.get(model, model)} {architecture}" + (
+        " + LLM data" if variant == "llm-augmented" else ""
+    )
 
 
 def read_numbers(path: str | PathLike, value: str) -> dict[str, float]:
@@ -42,7 +44,9 @@ def read_numbers(path: str | PathLike, value: str) -> dict[str, float]:
     if not {"model", value} <= set(table.columns):
         raise DataError(f"{path}: columns model and {value} needed (has {list(table.columns)})")
     if table["model"].duplicated().any():
-        raise DataError(f"{path}: model {table['model'][table['model'].duplicated()].iloc[0]!r} appears twice")
+        raise DataError(
+            f"{path}: model {table['model'][table['model'].duplicated()].iloc[0]!r} appears twice"
+        )
     try:
         return {row["model"]: float(row[value]) for _, row in table.iterrows()}
     except ValueError as e:
@@ -70,8 +74,13 @@ def efficiency(log_loss: float | None, params_millions: float | None) -> float |
     return 1.0 / (log_loss * params_millions)
 
 
-def log_loss_table(runs: Iterable[str], metrics: Mapping[str, Mapping], paper_loss: Mapping[str, float],
-                   paper_params: Mapping[str, float], our_params: Mapping[str, int]) -> pd.DataFrame:
+def log_loss_table(
+    runs: Iterable[str],
+    metrics: Mapping[str, Mapping],
+    paper_loss: Mapping[str, float],
+    paper_params: Mapping[str, float],
+    our_params: Mapping[str, int],
+) -> pd.DataFrame:
     """One row per run: paper and our log loss, accuracy, gain over single DistilBERT, parameters, efficiency."""
     unknown = sorted(set(metrics) - set(runs))
     if unknown:
@@ -82,17 +91,26 @@ def log_loss_table(runs: Iterable[str], metrics: Mapping[str, Mapping], paper_lo
         model, ours = band_run_model(run), metrics.get(run)
         loss = ours["log_loss"] if ours else None
         params = our_params.get(model) / 1e6 if ours and model in our_params else None
-        rows.append({
-            "run": run, "model": run_label(run), "status": "ok" if ours else NOT_RUN,
-            "paper_log_loss": paper_loss.get(model) if run.endswith(".lora") else None,
-            "log_loss": loss, "accuracy": ours["accuracy"] if ours else None,
-            "n_examples": ours["n_examples"] if ours else None,
-            "improvement_pct": 100 * (base - loss) / base if base is not None and loss is not None else None,
-            "paper_params_millions": paper_params.get(model), "params_millions": params,
-            "paper_efficiency": efficiency(paper_loss.get(model), paper_params.get(model))
-            if run.endswith(".lora") else None,
-            "efficiency": efficiency(loss, params),
-        })
+        rows.append(
+            {
+                "run": run,
+                "model": run_label(run),
+                "status": "ok" if ours else NOT_RUN,
+                "paper_log_loss": paper_loss.get(model) if run.endswith(".lora") else None,
+                "log_loss": loss,
+                "accuracy": ours["accuracy"] if ours else None,
+                "n_examples": ours["n_examples"] if ours else None,
+                "improvement_pct": 100 * (base - loss) / base
+                if base is not None and loss is not None
+                else None,
+                "paper_params_millions": paper_params.get(model),
+                "params_millions": params,
+                "paper_efficiency": efficiency(paper_loss.get(model), paper_params.get(model))
+                if run.endswith(".lora")
+                else None,
+                "efficiency": efficiency(loss, params),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -101,21 +119,31 @@ def _fmt(value, spec: str, missing: str = "") -> str:
 
 
 def table_markdown(table: pd.DataFrame) -> str:
-    layout = pd.DataFrame({
-        "model": table["model"],
-        "log loss (paper, test)": table["paper_log_loss"].map(lambda v: _fmt(v, ".2f", "–")),
-        "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
-        "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
-        "vs single DistilBERT": table["improvement_pct"].map(lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")),
-        "params (M, paper / ours)": [f"{_fmt(p, '.0f', '–')} / {_fmt(o, '.2f', '–')}"
-                                     for p, o in zip(table["paper_params_millions"], table["params_millions"])],
-        "1/(loss x M params) (paper / ours)": [f"{_fmt(p, '.3g', '–')} / {_fmt(o, '.3g', '–')}"
-                                               for p, o in zip(table["paper_efficiency"], table["efficiency"])],
-    })
+    layout = pd.DataFrame(
+        {
+            "model": table["model"],
+            "log loss (paper, test)": table["paper_log_loss"].map(lambda v: _fmt(v, ".2f", "–")),
+            "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
+            "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
+            "vs single DistilBERT": table["improvement_pct"].map(
+                lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")
+            ),
+            "params (M, paper / ours)": [
+                f"{_fmt(p, '.0f', '–')} / {_fmt(o, '.2f', '–')}"
+                for p, o in zip(table["paper_params_millions"], table["params_millions"])
+            ],
+            "1/(loss x M params) (paper / ours)": [
+                f"{_fmt(p, '.3g', '–')} / {_fmt(o, '.3g', '–')}"
+                for p, o in zip(table["paper_efficiency"], table["efficiency"])
+            ],
+        }
+    )
     n_run = int((table["status"] == "ok").sum())
-    return (f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
-            "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
-            "on the validation split.\n\n" + layout.to_markdown(index=False, disable_numparse=True) + "\n")
+    return (
+        f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
+        "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
+        "on the validation split.\n\n" + layout.to_markdown(index=False, disable_numparse=True) + "\n"
+    )
 
 
 def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
@@ -123,11 +151,22 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
     x = range(len(table))
-    ax.bar(x, table["log_loss"].fillna(0), color=["C0" if s == "ok" else "none" for s in table["status"]],
-           edgecolor="C0", label="ours (validation)")
+    ax.bar(
+        x,
+        table["log_loss"].fillna(0),
+        color=["C0" if s == "ok" else "none" for s in table["status"]],
+        edgecolor="C0",
+        label="ours (validation)",
+    )
     paper = table["paper_log_loss"].notna()
-    ax.scatter([i for i, p in zip(x, paper) if p], table["paper_log_loss"][paper], marker="D", color="C3", zorder=3,
-               label="paper (Kaggle test)")
+    ax.scatter(
+        [i for i, p in zip(x, paper) if p],
+        table["paper_log_loss"][paper],
+        marker="D",
+        color="C3",
+        zorder=3,
+        label="paper (Kaggle test)",
+    )
     for i, status in zip(x, table["status"]):
         if status != "ok":
             ax.text(i, 0.02, NOT_RUN, rotation=90, ha="center", va="bottom", color="grey")
@@ -148,7 +187,10 @@ def plot_improvement(table: pd.DataFrame, path: Path) -> None:
         ax.text(0.5, 0.5, f"single DistilBERT: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
-    ax.set(ylabel="improvement over single DistilBERT (%)", title="Figure 11: percentage improvement over baseline")
+    ax.set(
+        ylabel="improvement over single DistilBERT (%)",
+        title="Figure 11: percentage improvement over baseline",
+    )
     _save(fig, path)
 
 
@@ -165,18 +207,33 @@ def write_submission(predictions_path: str | PathLike, out_path: str | PathLike)
         writer.writerow(["id", *SUBMISSION_COLUMNS])
         for n, record in enumerate(iter_jsonl(predictions_path), start=1):
             try:
-                writer.writerow([record["id"], *(float(record["probs"][label]) for label in SUBMISSION_COLUMNS.values())])
+                writer.writerow(
+                    [record["id"], *(float(record["probs"][label]) for label in SUBMISSION_COLUMNS.values())]
+                )
             except (KeyError, TypeError, ValueError) as e:
-                raise DataError(f"{predictions_path}: record {n}: no id or probabilities for A, B, tie ({e})") from e
+                raise DataError(
+                    f"{predictions_path}: record {n}: no id or probabilities for A, B, tie ({e})"
+                ) from e
     return n
 
 
-def write_band_report(runs: list[str], metrics: Mapping[str, Mapping], targets: str | PathLike,
-                      parameters: str | PathLike, our_params: Mapping[str, int], out_dir: str | PathLike) -> pd.DataFrame:
+def write_band_report(
+    runs: list[str],
+    metrics: Mapping[str, Mapping],
+    targets: str | PathLike,
+    parameters: str | PathLike,
+    our_params: Mapping[str, int],
+    out_dir: str | PathLike,
+) -> pd.DataFrame:
     """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table."""
     out_dir = Path(out_dir)
-    table = log_loss_table(runs, metrics, read_numbers(targets, "log_loss"), read_numbers(parameters, "params_millions"),
-                           our_params)
+    table = log_loss_table(
+        runs,
+        metrics,
+        read_numbers(targets, "log_loss"),
+        read_numbers(parameters, "params_millions"),
+        our_params,
+    )
     with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:

@@ -26,12 +26,30 @@ from matplotlib.ticker import NullLocator
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
 
-THESIS_CATEGORIES = ("answerability_classification", "coreference_resolution", "data_to_text",
-                     "question_rewriting", "textual_entailment", "title_generation")
+THESIS_CATEGORIES = (
+    "answerability_classification",
+    "coreference_resolution",
+    "data_to_text",
+    "question_rewriting",
+    "textual_entailment",
+    "title_generation",
+)
 OTHER_CATEGORIES = "other_categories"
 COLUMNS = (*THESIS_CATEGORIES, OTHER_CATEGORIES)
-HEADERS = dict(zip(COLUMNS, ("Answerability Classification", "Coreference Resolution", "Data to Text",
-                             "Question Rewriting", "Textual Entailment", "Title Generation", "Other Categories")))
+HEADERS = dict(
+    zip(
+        COLUMNS,
+        (
+            "Answerability Classification",
+            "Coreference Resolution",
+            "Data to Text",
+            "Question Rewriting",
+            "Textual Entailment",
+            "Title Generation",
+            "Other Categories",
+        ),
+    )
+)
 # Tk-Instruct README, default track ROUGE-L on the 119-task test split (protocols 1.5)
 ANCHORS = {"copy_input": 14.20, "copy_demo": 28.54}
 PARADIGMS = ("stl", "mtl")
@@ -50,7 +68,9 @@ def pool(groups: Iterable[Mapping]) -> dict[str, float | int]:
     n = sum(g["n"] for g in groups)
     if not n:
         raise ValueError("pool: no examples")
-    means = {metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in ("rougeL", "exact_match")}
+    means = {
+        metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in ("rougeL", "exact_match")
+    }
     return {**means, "n": n}
 
 
@@ -65,8 +85,13 @@ def pool_stl(runs: Iterable[Mapping]) -> dict:
     overall = pool(per_task.values())
     categories = sorted({m["category"] for m in per_task.values()})
     per_category = {c: pool(m for m in per_task.values() if m["category"] == c) for c in categories}
-    return {"rougeL": overall["rougeL"], "exact_match": overall["exact_match"], "n_examples": overall["n"],
-            "per_task": per_task, "per_category": per_category}
+    return {
+        "rougeL": overall["rougeL"],
+        "exact_match": overall["exact_match"],
+        "n_examples": overall["n"],
+        "per_task": per_task,
+        "per_category": per_category,
+    }
 
 
 def thesis_column(category: str) -> str:
@@ -77,7 +102,9 @@ def thesis_column(category: str) -> str:
 def thesis_categories(metrics: Mapping) -> dict[str, dict]:
     """The run's per-category metrics pooled into the thesis's columns (only columns with examples)."""
     per_category = metrics["per_category"]
-    columns = {column: [m for c, m in per_category.items() if thesis_column(c) == column] for column in COLUMNS}
+    columns = {
+        column: [m for c, m in per_category.items() if thesis_column(c) == column] for column in COLUMNS
+    }
     return {column: pool(groups) for column, groups in columns.items() if groups}
 
 
@@ -96,7 +123,11 @@ def _prediction(record: Mapping, prediction: str) -> dict:
 def copy_input_predictions(derived_dir: str | PathLike, tasks: Iterable[str] | None = None) -> list[dict]:
     """Prediction records whose prediction is the instance input; tasks default to the manifest's."""
     derived_dir = Path(derived_dir)
-    return [_prediction(r, r["input"]) for task in _tasks(derived_dir, tasks) for r in task_records(derived_dir, [task], "test")]
+    return [
+        _prediction(r, r["input"])
+        for task in _tasks(derived_dir, tasks)
+        for r in task_records(derived_dir, [task], "test")
+    ]
 
 
 def _first_demo_output(raw_dir: Path, task: str) -> str:
@@ -107,8 +138,9 @@ def _first_demo_output(raw_dir: Path, task: str) -> str:
     return examples[0]["output"]
 
 
-def copy_demo_predictions(raw_dir: str | PathLike, derived_dir: str | PathLike,
-                          tasks: Iterable[str] | None = None) -> list[dict]:
+def copy_demo_predictions(
+    raw_dir: str | PathLike, derived_dir: str | PathLike, tasks: Iterable[str] | None = None
+) -> list[dict]:
     """Prediction records whose prediction is the task's first positive example output."""
     raw_dir, derived_dir = Path(raw_dir), Path(derived_dir)
     records = []
@@ -148,7 +180,9 @@ def read_targets(path: str | PathLike, value_columns: Sequence[str]) -> pd.DataF
         raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
     bad = table[~table["setting"].isin(PARADIGMS)]
     if len(bad):
-        raise DataError(f"{path}: setting must be stl or mtl, got {bad['setting'].iloc[0]!r} ({bad['system'].iloc[0]})")
+        raise DataError(
+            f"{path}: setting must be stl or mtl, got {bad['setting'].iloc[0]!r} ({bad['system'].iloc[0]})"
+        )
     try:
         table = table.astype({c: float for c in value_columns})
     except ValueError as e:
@@ -178,23 +212,33 @@ def _check_names(kind: str, given: Iterable[str], known: Iterable[str]) -> None:
         raise DataError(f"gupta2023 report: unknown {kind} {unknown}; known: {sorted(known)}")
 
 
-def ours_by_paradigm(stl_metrics: Mapping[str, Mapping[str, Mapping]], mtl_metrics: Mapping[str, Mapping],
-                     settings: Mapping[str, Mapping]) -> dict[str, dict[str, Mapping | None]]:
+def ours_by_paradigm(
+    stl_metrics: Mapping[str, Mapping[str, Mapping]],
+    mtl_metrics: Mapping[str, Mapping],
+    settings: Mapping[str, Mapping],
+) -> dict[str, dict[str, Mapping | None]]:
     """{paradigm: {setting: metrics or None (not run)}}; a setting's STL runs pooled over the tasks
     run (the headline's n_tasks shows how many)."""
     _check_names("STL settings", stl_metrics, settings)
     _check_names("MTL settings", mtl_metrics, settings)
     stl = {name: [m for m in stl_metrics.get(name, {}).values() if _ours(m)] for name in settings}
-    return {"stl": {name: pool_stl(runs) if runs else None for name, runs in stl.items()},
-            "mtl": {name: _ours(mtl_metrics.get(name)) for name in settings}}
+    return {
+        "stl": {name: pool_stl(runs) if runs else None for name, runs in stl.items()},
+        "mtl": {name: _ours(mtl_metrics.get(name)) for name in settings},
+    }
 
 
 # --- tables -----------------------------------------------------------------------------------
 
 
 def _keys(paradigm: str, name: str, setting: Mapping) -> dict:
-    return {"paradigm": paradigm, "setting": name, "system": target_system(name, setting),
-            "samples_per_task": str(setting["samples"]), "instructions": bool(setting["instructions"])}
+    return {
+        "paradigm": paradigm,
+        "setting": name,
+        "system": target_system(name, setting),
+        "samples_per_task": str(setting["samples"]),
+        "instructions": bool(setting["instructions"]),
+    }
 
 
 def _rouge(metrics: Mapping | None) -> float | None:
@@ -203,27 +247,37 @@ def _rouge(metrics: Mapping | None) -> float | None:
 
 def _compare(paper: float, ours: float | None) -> dict:
     nan = float("nan")
-    return {"paper": paper, "ours": nan if ours is None else ours,
-            "diff": nan if ours is None else ours - paper, "status": NOT_RUN if ours is None else "ok"}
+    return {
+        "paper": paper,
+        "ours": nan if ours is None else ours,
+        "diff": nan if ours is None else ours - paper,
+        "status": NOT_RUN if ours is None else "ok",
+    }
 
 
 def _sizes(metrics: Mapping | None) -> dict:
     if metrics is None:
         return {"exact_match": float("nan"), "n_tasks": 0, "n_examples": 0}
-    return {"exact_match": metrics["exact_match"], "n_tasks": len(metrics["per_task"]),
-            "n_examples": metrics["n_examples"]}
+    return {
+        "exact_match": metrics["exact_match"],
+        "n_tasks": len(metrics["per_task"]),
+        "n_examples": metrics["n_examples"],
+    }
 
 
 def _check_covered(targets: pd.DataFrame, keys: set, columns: list[str]) -> None:
     """Every targets row must belong to a configured setting, or its number would silently vanish."""
     for _, row in targets.iterrows():
         if tuple(row[c] for c in columns) not in keys:
-            raise DataError(f"{targets.attrs.get('source', 'targets')}: row {dict(row[columns])} "
-                            "matches no gupta2023 setting of the config")
+            raise DataError(
+                f"{targets.attrs.get('source', 'targets')}: row {dict(row[columns])} "
+                "matches no gupta2023 setting of the config"
+            )
 
 
-def headline_table(ours: Mapping, anchors: Mapping[str, Mapping], settings: Mapping[str, Mapping],
-                   results: pd.DataFrame) -> pd.DataFrame:
+def headline_table(
+    ours: Mapping, anchors: Mapping[str, Mapping], settings: Mapping[str, Mapping], results: pd.DataFrame
+) -> pd.DataFrame:
     """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status."""
     key_columns = ["setting", "system", "samples_per_task"]
     paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
@@ -237,13 +291,23 @@ def headline_table(ours: Mapping, anchors: Mapping[str, Mapping], settings: Mapp
     _check_names("anchors", anchors, ANCHORS)
     for method, target in ANCHORS.items():
         metrics = _ours(anchors.get(method))
-        rows.append({"paradigm": "no training", "setting": method, "system": "heuristic", "samples_per_task": "",
-                     "instructions": False, **_compare(target, _rouge(metrics)), **_sizes(metrics)})
+        rows.append(
+            {
+                "paradigm": "no training",
+                "setting": method,
+                "system": "heuristic",
+                "samples_per_task": "",
+                "instructions": False,
+                **_compare(target, _rouge(metrics)),
+                **_sizes(metrics),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def category_table(ours: Mapping, settings: Mapping[str, Mapping], categories: pd.DataFrame,
-                   paradigm: str) -> pd.DataFrame:
+def category_table(
+    ours: Mapping, settings: Mapping[str, Mapping], categories: pd.DataFrame, paradigm: str
+) -> pd.DataFrame:
     """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column."""
     paper = {(r["setting"], r["system"]): r for _, r in categories.iterrows()}
     rows = []
@@ -254,8 +318,14 @@ def category_table(ours: Mapping, settings: Mapping[str, Mapping], categories: p
         for column in COLUMNS:
             value = target[column] if target is not None else float("nan")
             group = columns.get(column)
-            rows.append({**keys, "column": column, **_compare(value, _rouge(group)),
-                         "n_examples": group["n"] if group else 0})
+            rows.append(
+                {
+                    **keys,
+                    "column": column,
+                    **_compare(value, _rouge(group)),
+                    "n_examples": group["n"] if group else 0,
+                }
+            )
     systems = {(paradigm, f"{r['system']}-{r['samples_per_task']}") for r in rows}
     _check_covered(categories[categories["setting"] == paradigm], systems, ["setting", "system"])
     return pd.DataFrame(rows)
@@ -275,18 +345,30 @@ def category_layout(table: pd.DataFrame) -> pd.DataFrame:
     """The thesis's layout: one row per setting, one "paper / ours (diff)" cell per column."""
     rows = []
     for (setting, samples), cells in table.groupby(["setting", "samples_per_task"], sort=False):
-        rows.append({"setting": setting, "samples/task": samples,
-                     **{HEADERS[cell["column"]]: _cell(cell) for _, cell in cells.iterrows()}})
+        rows.append(
+            {
+                "setting": setting,
+                "samples/task": samples,
+                **{HEADERS[cell["column"]]: _cell(cell) for _, cell in cells.iterrows()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "paradigm": table["paradigm"], "setting": table["setting"], "samples/task": table["samples_per_task"],
-        "paper": table["paper"].map(lambda v: _number(v, "–")), "ours": table["ours"].map(lambda v: _number(v, NOT_RUN)),
-        "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
-        "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
-        "tasks": table["n_tasks"], "examples": table["n_examples"]})
+    return pd.DataFrame(
+        {
+            "paradigm": table["paradigm"],
+            "setting": table["setting"],
+            "samples/task": table["samples_per_task"],
+            "paper": table["paper"].map(lambda v: _number(v, "–")),
+            "ours": table["ours"].map(lambda v: _number(v, NOT_RUN)),
+            "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
+            "tasks": table["n_tasks"],
+            "examples": table["n_examples"],
+        }
+    )
 
 
 def write_table(table: pd.DataFrame, layout: pd.DataFrame, title: str, csv_path: Path, md_path: Path) -> None:
@@ -313,8 +395,15 @@ def _plot_series(ax, rows: pd.DataFrame) -> None:
     for i, (_, row) in enumerate(rows[~rows["instructions"]].iterrows(), start=1):
         for column, face, source in (("paper", "none", "thesis"), ("ours", f"C{i}", "ours")):
             if pd.notna(row[column]):
-                ax.scatter(row["x"], row[column], marker="s", s=50, edgecolors=f"C{i}", facecolors=face,
-                           label=f"{row['setting']} ({source})")
+                ax.scatter(
+                    row["x"],
+                    row[column],
+                    marker="s",
+                    s=50,
+                    edgecolors=f"C{i}",
+                    facecolors=face,
+                    label=f"{row['setting']} ({source})",
+                )
     if rows["ours"].isna().all():
         ax.text(0.5, 0.04, f"ours: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.set_xscale("log")
@@ -357,10 +446,16 @@ def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
 # --- the report -------------------------------------------------------------------------------
 
 
-def write_gupta_report(stl_metrics: Mapping[str, Mapping[str, Mapping]], mtl_metrics: Mapping[str, Mapping],
-                       anchors: Mapping[str, Mapping], targets_results_csv: str | PathLike,
-                       targets_categories_csv: str | PathLike, out_dir: str | PathLike, *,
-                       settings: Mapping[str, Mapping]) -> pd.DataFrame:
+def write_gupta_report(
+    stl_metrics: Mapping[str, Mapping[str, Mapping]],
+    mtl_metrics: Mapping[str, Mapping],
+    anchors: Mapping[str, Mapping],
+    targets_results_csv: str | PathLike,
+    targets_categories_csv: str | PathLike,
+    out_dir: str | PathLike,
+    *,
+    settings: Mapping[str, Mapping],
+) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
@@ -372,14 +467,23 @@ def write_gupta_report(stl_metrics: Mapping[str, Mapping[str, Mapping]], mtl_met
     results = read_targets(targets_results_csv, ["rougeL_overall"])
     categories = read_targets(targets_categories_csv, list(COLUMNS))
     headline = headline_table(ours, anchors, settings, results)
-    write_table(headline, headline_layout(headline), "gupta2023 headline ROUGE-L: paper / ours",
-                out_dir / "tables" / "headline.csv", out_dir / "tables" / "headline.md")
+    write_table(
+        headline,
+        headline_layout(headline),
+        "gupta2023 headline ROUGE-L: paper / ours",
+        out_dir / "tables" / "headline.csv",
+        out_dir / "tables" / "headline.md",
+    )
     # paradigm -> (table, overall figure, category figure) numbers of the thesis
     for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
         table = category_table(ours, settings, categories, paradigm)
-        write_table(table, category_layout(table),
-                    f"gupta2023 Table 5.{table_no}: {paradigm.upper()} category-wise ROUGE-L, paper / ours",
-                    out_dir / "tables" / f"table5_{table_no}.csv", out_dir / "tables" / f"table5_{table_no}.md")
+        write_table(
+            table,
+            category_layout(table),
+            f"gupta2023 Table 5.{table_no}: {paradigm.upper()} category-wise ROUGE-L, paper / ours",
+            out_dir / "tables" / f"table5_{table_no}.csv",
+            out_dir / "tables" / f"table5_{table_no}.md",
+        )
         plot_overall(headline, paradigm, out_dir / "figures" / f"figure5_{overall_no}.png")
         plot_categories(table, paradigm, out_dir / "figures" / f"figure5_{category_no}.png")
     return headline

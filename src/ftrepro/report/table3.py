@@ -94,7 +94,9 @@ def run_name(model: str, shots: str, finetuned: str, task: str) -> str:
     "<task>.<model>.ft" for encoders (no shots, fine-tuned), else
     "<task>.<model>.<zero-shot|five-shot>.<ft|noft>"."""
     if shots not in SHOTS or finetuned not in FINETUNED:
-        raise ValueError(f"run_name: shots must be five/zero/'' and finetuned yes/no, got {shots!r}, {finetuned!r}")
+        raise ValueError(
+            f"run_name: shots must be five/zero/'' and finetuned yes/no, got {shots!r}, {finetuned!r}"
+        )
     if not shots:
         if finetuned != "yes":
             raise ValueError(f"run_name: a row without shots must be fine-tuned ({task}, {model})")
@@ -149,16 +151,30 @@ def build_table3(targets: pd.DataFrame, metrics: Mapping[str, Mapping]) -> pd.Da
             run = run_name(target["model"], shots, target["finetuned"], task)
             paper = float(target[column])
             ours = _ours(run, metric, metrics)
-            rows.append({
-                "model": target["model"], "shots": shots, "finetuned": target["finetuned"],
-                "column": column, "dataset": dataset, "setup": setup, "task": task, "metric": metric,
-                "run": run, "paper": paper,
-                "ours": float("nan") if ours is None else ours,
-                "diff": float("nan") if ours is None else ours - paper,
-                "status": NOT_RUN if ours is None else "ok",
-                "constrained": _optional(run, f"constrained_{metric}", metrics) if ours is not None else math.nan,
-                **{rate: _optional(run, rate, metrics) if ours is not None else math.nan for rate in RATES},
-            })
+            rows.append(
+                {
+                    "model": target["model"],
+                    "shots": shots,
+                    "finetuned": target["finetuned"],
+                    "column": column,
+                    "dataset": dataset,
+                    "setup": setup,
+                    "task": task,
+                    "metric": metric,
+                    "run": run,
+                    "paper": paper,
+                    "ours": float("nan") if ours is None else ours,
+                    "diff": float("nan") if ours is None else ours - paper,
+                    "status": NOT_RUN if ours is None else "ok",
+                    "constrained": _optional(run, f"constrained_{metric}", metrics)
+                    if ours is not None
+                    else math.nan,
+                    **{
+                        rate: _optional(run, rate, metrics) if ours is not None else math.nan
+                        for rate in RATES
+                    },
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -191,26 +207,35 @@ def constrained_layout(table: pd.DataFrame) -> pd.DataFrame:
     headers = [HEADERS[c] for c in CELLS if c in set(cells["column"])]
     rows = []
     for keys, group in cells.groupby(KEY_COLUMNS, sort=False):
-        rows.append({**dict(zip(KEY_COLUMNS, keys)), **dict.fromkeys(headers, ""),
-                     **{HEADERS[c["column"]]: f"{c['constrained']:.1f}" for _, c in group.iterrows()}})
+        rows.append(
+            {
+                **dict(zip(KEY_COLUMNS, keys)),
+                **dict.fromkeys(headers, ""),
+                **{HEADERS[c["column"]]: f"{c['constrained']:.1f}" for _, c in group.iterrows()},
+            }
+        )
     return pd.DataFrame(rows, columns=KEY_COLUMNS + headers)
 
 
 def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
-    """"parse failures / too long" (percent of test records) per run, for the generated ones."""
+    """ "parse failures / too long" (percent of test records) per run, for the generated ones."""
     runs = table.dropna(subset=list(RATES), how="all").drop_duplicates("run")
     tasks = list(dict.fromkeys(task for _, _, task, _ in CELLS.values()))
     rows = []
     for keys, group in runs.groupby(KEY_COLUMNS, sort=False):
         row = {**dict(zip(KEY_COLUMNS, keys)), **dict.fromkeys(tasks, "")}
         for _, run in group.iterrows():
-            row[run["task"]] = " / ".join("-" if math.isnan(run[rate]) else f"{run[rate]:.1f}" for rate in RATES)
+            row[run["task"]] = " / ".join(
+                "-" if math.isnan(run[rate]) else f"{run[rate]:.1f}" for rate in RATES
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=KEY_COLUMNS + tasks)
 
 
 def _section(title: str, layout: pd.DataFrame) -> str:
-    return f"\n## {title}\n\n{layout.to_markdown(index=False, disable_numparse=True)}\n" if len(layout) else ""
+    return (
+        f"\n## {title}\n\n{layout.to_markdown(index=False, disable_numparse=True)}\n" if len(layout) else ""
+    )
 
 
 def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike) -> None:
@@ -225,10 +250,14 @@ def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | P
         f"{n_run} of {len(table)} cells run.\n\n"
         + paper_layout(table).to_markdown(index=False)
         + "\n"
-        + _section("Constrained decoding (ours, not in the paper): the candidate label of highest likelihood",
-                   constrained_layout(table))
-        + _section("Generated outputs: parse failures / prompts too long for the context (% of test records)",
-                   failure_layout(table))
+        + _section(
+            "Constrained decoding (ours, not in the paper): the candidate label of highest likelihood",
+            constrained_layout(table),
+        )
+        + _section(
+            "Generated outputs: parse failures / prompts too long for the context (% of test records)",
+            failure_layout(table),
+        )
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -23,7 +23,9 @@ class StderrProgress(ProgressCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero:
-            log.info("step %d: %s", state.global_step, {k: v for k, v in (logs or {}).items() if k != "total_flos"})
+            log.info(
+                "step %d: %s", state.global_step, {k: v for k, v in (logs or {}).items() if k != "total_flos"}
+            )
 
 
 def accumulation_steps(hparams: dict, world_size: int | None = None) -> int:
@@ -32,13 +34,19 @@ def accumulation_steps(hparams: dict, world_size: int | None = None) -> int:
     world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
     per_step = hparams["per_device_batch_size"] * world_size
     if hparams["effective_batch_size"] % per_step:
-        raise ValueError(f"effective_batch_size {hparams['effective_batch_size']} is not a multiple of "
-                         f"per_device_batch_size x {world_size} GPU(s) = {per_step}")
+        raise ValueError(
+            f"effective_batch_size {hparams['effective_batch_size']} is not a multiple of "
+            f"per_device_batch_size x {world_size} GPU(s) = {per_step}"
+        )
     return hparams["effective_batch_size"] // per_step
 
 
-def train_and_save(trainer: Trainer, checkpoint_dir: str | Path, out_dir: str | Path,
-                   save: Callable[[Path], None] | None = None) -> dict:
+def train_and_save(
+    trainer: Trainer,
+    checkpoint_dir: str | Path,
+    out_dir: str | Path,
+    save: Callable[[Path], None] | None = None,
+) -> dict:
     """Train, resuming from the last checkpoint in `checkpoint_dir`; write the model to `out_dir`
     atomically, then drop the checkpoints.
 
@@ -63,5 +71,9 @@ def train_and_save(trainer: Trainer, checkpoint_dir: str | Path, out_dir: str | 
             else:
                 save(tmp)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return {"global_step": result.global_step, "training_loss": result.training_loss,
-            "train_runtime": result.metrics.get("train_runtime"), "resumed_from": resume}
+    return {
+        "global_step": result.global_step,
+        "training_loss": result.training_loss,
+        "train_runtime": result.metrics.get("train_runtime"),
+        "resumed_from": resume,
+    }

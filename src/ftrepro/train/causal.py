@@ -36,8 +36,18 @@ from ftrepro.train import accumulation_steps, train_and_save
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = ("learning_rate", "lr_scheduler", "warmup_steps", "per_device_batch_size", "effective_batch_size",
-               "max_length", "bf16", "activation_checkpointing", "save_steps", "seed")
+HPARAM_KEYS = (
+    "learning_rate",
+    "lr_scheduler",
+    "warmup_steps",
+    "per_device_batch_size",
+    "effective_batch_size",
+    "max_length",
+    "bf16",
+    "activation_checkpointing",
+    "save_steps",
+    "seed",
+)
 
 
 # --- examples -> token ids ----------------------------------------------------------------------
@@ -63,7 +73,7 @@ def cut_middle(ids: list[int], budget: int) -> list[int]:
     if len(ids) <= budget:
         return ids
     head = budget // 2
-    return ids[:head] + ids[len(ids) - (budget - head):]
+    return ids[:head] + ids[len(ids) - (budget - head) :]
 
 
 def encode_example(tokenizer, example: dict, max_length: int) -> dict:
@@ -71,8 +81,10 @@ def encode_example(tokenizer, example: dict, max_length: int) -> dict:
     prompt. A too-long example keeps its whole answer and loses the middle of its prompt."""
     prompt, answer = encode_prompt(tokenizer, example["prompt"]), encode_answer(tokenizer, example["answer"])
     if len(answer) >= max_length:
-        raise DataError(f"example {example.get('id', '')!r}: the answer alone has {len(answer)} tokens, "
-                        f"max_length is {max_length}")
+        raise DataError(
+            f"example {example.get('id', '')!r}: the answer alone has {len(answer)} tokens, "
+            f"max_length is {max_length}"
+        )
     prompt = cut_middle(prompt, max_length - len(answer))
     return {"input_ids": prompt + answer, "labels": [IGNORE_INDEX] * len(prompt) + answer}
 
@@ -80,16 +92,28 @@ def encode_example(tokenizer, example: dict, max_length: int) -> dict:
 def encode_examples(tokenizer, examples: Sequence[dict], max_length: int) -> list[dict]:
     features = [encode_example(tokenizer, example, max_length) for example in examples]
     cut = sum(len(f["input_ids"]) == max_length for f in features)
-    log.info("%d examples, %d tokens, %d at max_length %d (prompt middle cut)",
-             len(features), sum(len(f["input_ids"]) for f in features), cut, max_length)
+    log.info(
+        "%d examples, %d tokens, %d at max_length %d (prompt middle cut)",
+        len(features),
+        sum(len(f["input_ids"]) for f in features),
+        cut,
+        max_length,
+    )
     return features
 
 
 # --- training -----------------------------------------------------------------------------------
 
 
-def train_causal_lm(base_dir: str | Path, examples: Sequence[dict], hparams: dict, out_dir: str | Path,
-                    checkpoint_dir: str | Path, deepspeed: str | Path | None = None, callbacks=()) -> dict:
+def train_causal_lm(
+    base_dir: str | Path,
+    examples: Sequence[dict],
+    hparams: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    deepspeed: str | Path | None = None,
+    callbacks=(),
+) -> dict:
     """Fine-tune the causal LM in `base_dir` on {"prompt", "answer"} examples; save model and
     tokenizer to `out_dir`.
 
@@ -109,8 +133,14 @@ def train_causal_lm(base_dir: str | Path, examples: Sequence[dict], hparams: dic
     return train_and_save(trainer, checkpoint_dir, out_dir)
 
 
-def causal_trainer(base_dir: str | Path, examples: Sequence[dict], hparams: dict, checkpoint_dir: Path,
-                   deepspeed: str | Path | None = None, callbacks=()) -> Trainer:
+def causal_trainer(
+    base_dir: str | Path,
+    examples: Sequence[dict],
+    hparams: dict,
+    checkpoint_dir: Path,
+    deepspeed: str | Path | None = None,
+    callbacks=(),
+) -> Trainer:
     """The Trainer of `train_causal_lm`: encoded examples, length-grouped padded batches."""
     set_seed(hparams["seed"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
@@ -119,14 +149,23 @@ def causal_trainer(base_dir: str | Path, examples: Sequence[dict], hparams: dict
         tokenizer.pad_token = tokenizer.eos_token
     # before the model: with ZeRO-3 the arguments make from_pretrained load the weights sharded
     args = _training_args(hparams, checkpoint_dir, deepspeed)
-    log.info("batch of %d: %d process(es) x %d per device x %d accumulation steps", hparams["effective_batch_size"],
-             args.world_size, args.per_device_train_batch_size, args.gradient_accumulation_steps)
+    log.info(
+        "batch of %d: %d process(es) x %d per device x %d accumulation steps",
+        hparams["effective_batch_size"],
+        args.world_size,
+        args.per_device_train_batch_size,
+        args.gradient_accumulation_steps,
+    )
     model = load_for_training(base_dir)
     max_length = min(hparams["max_length"], model.config.max_position_embeddings)
     trainer = LengthGroupedTrainer(
-        model=model, args=args, train_dataset=encode_examples(tokenizer, examples, max_length),
+        model=model,
+        args=args,
+        train_dataset=encode_examples(tokenizer, examples, max_length),
         data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX),
-        processing_class=tokenizer, callbacks=[*callbacks, KVCacheForGeneration()])
+        processing_class=tokenizer,
+        callbacks=[*callbacks, KVCacheForGeneration()],
+    )
     return trainer
 
 
@@ -155,7 +194,7 @@ class LengthBucketSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         rng = random.Random(self.seed + self.epoch)
         order = sorted(rng.sample(range(len(self.lengths)), len(self.lengths)), key=self.lengths.__getitem__)
-        buckets = [order[i:i + self.bucket_size] for i in range(0, len(order), self.bucket_size)]
+        buckets = [order[i : i + self.bucket_size] for i in range(0, len(order), self.bucket_size)]
         last = [buckets.pop()] if len(buckets[-1]) < self.bucket_size else []
         rng.shuffle(buckets)
         return iter([i for bucket in buckets + last for i in bucket])
@@ -166,8 +205,11 @@ class LengthGroupedTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None) -> Sampler:
         dataset = self.train_dataset if train_dataset is None else train_dataset
-        return LengthBucketSampler([len(feature["input_ids"]) for feature in dataset],
-                                   self.args.per_device_train_batch_size * self.args.world_size, self.args.seed)
+        return LengthBucketSampler(
+            [len(feature["input_ids"]) for feature in dataset],
+            self.args.per_device_train_batch_size * self.args.world_size,
+            self.args.seed,
+        )
 
 
 def load_for_training(base_dir: str | Path):

@@ -40,7 +40,9 @@ def read_label_names(labels_path: str | Path, subtasks: list[str]) -> dict[str, 
     return {s: list(labels[s]) for s in subtasks}
 
 
-def encode_dataset(path: str | Path, tokenizer, label_names: dict[str, list[str]], max_length: int) -> list[dict]:
+def encode_dataset(
+    path: str | Path, tokenizer, label_names: dict[str, list[str]], max_length: int
+) -> list[dict]:
     """Features with label ids for every record of a derived JSONL file."""
     word_level = any(head_kind(s) == "token" for s in label_names)
     index = {s: {name: i for i, name in enumerate(names)} for s, names in label_names.items()}
@@ -72,9 +74,17 @@ def _label_id(ids: dict[str, int], label: str, where: str) -> int:
     return ids[label]
 
 
-def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str | Path, subtasks: list[str],
-                  hparams: dict, out_dir: str | Path, checkpoint_dir: str | Path, *,
-                  callbacks: list | None = None) -> dict:
+def train_encoder(
+    base_dir: str | Path,
+    train_path: str | Path,
+    labels_path: str | Path,
+    subtasks: list[str],
+    hparams: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    *,
+    callbacks: list | None = None,
+) -> dict:
     """Train heads for `subtasks` on the encoder in `base_dir`; save the model to `out_dir`.
 
     Returns a summary {global_step, training_loss, train_runtime, resumed_from}.
@@ -89,12 +99,22 @@ def train_encoder(base_dir: str | Path, train_path: str | Path, labels_path: str
     tokenizer = load_tokenizer(base_dir, word_level)
     train_set = encode_dataset(train_path, tokenizer, label_names, hparams["max_length"])
     model = MultiHeadEncoder.from_base(
-        base_dir, {s: (head_kind(s), len(label_names[s])) for s in subtasks},
-        label_names=label_names, max_length=hparams["max_length"])
-    trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
-                      data_collator=EncoderCollator(tokenizer), callbacks=callbacks)
+        base_dir,
+        {s: (head_kind(s), len(label_names[s])) for s in subtasks},
+        label_names=label_names,
+        max_length=hparams["max_length"],
+    )
+    trainer = Trainer(
+        model=model,
+        args=_training_args(hparams, checkpoint_dir),
+        train_dataset=train_set,
+        data_collator=EncoderCollator(tokenizer),
+        callbacks=callbacks,
+    )
     log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
-    return train_and_save(trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer))
+    return train_and_save(
+        trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer)
+    )
 
 
 def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:

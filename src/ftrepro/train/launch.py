@@ -22,12 +22,27 @@ log = logging.getLogger(__name__)
 
 
 def torchrun_command(nproc: int, job_file: str | Path) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "ftrepro.train.launch", str(job_file)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "ftrepro.train.launch",
+        str(job_file),
+    ]
 
 
-def train_on_job_gpus(gpus: int, base_dir: str | Path, examples: Sequence[dict], hparams: dict,
-                      out_dir: str | Path, checkpoint_dir: str | Path, deepspeed: str | Path | None = None) -> None:
+def train_on_job_gpus(
+    gpus: int,
+    base_dir: str | Path,
+    examples: Sequence[dict],
+    hparams: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    deepspeed: str | Path | None = None,
+) -> None:
     """`train_causal_lm` on `gpus` GPUs (the job's SLURM request); 0: in this process, on CPU."""
     if gpus == 0:
         from ftrepro.train.causal import train_causal_lm
@@ -37,17 +52,32 @@ def train_on_job_gpus(gpus: int, base_dir: str | Path, examples: Sequence[dict],
     run_distributed(gpus, base_dir, examples, hparams, out_dir, checkpoint_dir, deepspeed)
 
 
-def run_distributed(nproc: int, base_dir: str | Path, examples: Sequence[dict], hparams: dict,
-                    out_dir: str | Path, checkpoint_dir: str | Path, deepspeed: str | Path | None = None) -> None:
+def run_distributed(
+    nproc: int,
+    base_dir: str | Path,
+    examples: Sequence[dict],
+    hparams: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    deepspeed: str | Path | None = None,
+) -> None:
     """Train in `nproc` processes started by torchrun; their output goes to this job's stderr
     (its log file). Raises CalledProcessError when training fails."""
     checkpoint_dir = Path(checkpoint_dir)
     job_file = checkpoint_dir / "launch.json"
     examples_file = checkpoint_dir / "launch-examples.jsonl"
     write_jsonl(examples_file, examples)
-    write_json(job_file, {"base_dir": str(base_dir), "examples": str(examples_file), "hparams": hparams,
-                          "out_dir": str(out_dir), "checkpoint_dir": str(checkpoint_dir),
-                          "deepspeed": None if deepspeed is None else str(deepspeed)})
+    write_json(
+        job_file,
+        {
+            "base_dir": str(base_dir),
+            "examples": str(examples_file),
+            "hparams": hparams,
+            "out_dir": str(out_dir),
+            "checkpoint_dir": str(checkpoint_dir),
+            "deepspeed": None if deepspeed is None else str(deepspeed),
+        },
+    )
     command = torchrun_command(nproc, job_file)
     log.info("launching %s", " ".join(command))
     sys.stderr.flush()
@@ -59,11 +89,20 @@ def main(argv: list[str]) -> None:
     from ftrepro.train.causal import train_causal_lm
 
     rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO if rank == 0 else logging.WARNING,
-                        format=f"%(asctime)s rank{rank} %(name)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format=f"%(asctime)s rank{rank} %(name)s %(message)s",
+    )
     job = read_json(argv[0])
-    train_causal_lm(job["base_dir"], read_jsonl(job["examples"]), job["hparams"], job["out_dir"],
-                    job["checkpoint_dir"], deepspeed=job["deepspeed"])
+    train_causal_lm(
+        job["base_dir"],
+        read_jsonl(job["examples"]),
+        job["hparams"],
+        job["out_dir"],
+        job["checkpoint_dir"],
+        deepspeed=job["deepspeed"],
+    )
 
 
 if __name__ == "__main__":

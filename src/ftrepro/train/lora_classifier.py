@@ -28,16 +28,30 @@ from ftrepro.train import train_and_save
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "max_length", "weight_decay",
-               "warmup_ratio", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "activation_checkpointing",
-               "save_steps", "seed")
+HPARAM_KEYS = (
+    "learning_rate",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "epochs",
+    "max_length",
+    "weight_decay",
+    "warmup_ratio",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "activation_checkpointing",
+    "save_steps",
+    "seed",
+)
 
 
 def preference_text(record: dict) -> str:
     """The classifier's input: prompt, then both responses, each turn list joined (the paper gives no template)."""
-    return "\n\n".join(f"{title}:\n" + "\n".join(record[key])
-                       for title, key in (("Prompt", "prompt"), ("Response A", "response_a"),
-                                          ("Response B", "response_b")))
+    return "\n\n".join(
+        f"{title}:\n" + "\n".join(record[key])
+        for title, key in (("Prompt", "prompt"), ("Response A", "response_a"), ("Response B", "response_b"))
+    )
 
 
 def load_tokenizer(model_dir: str | Path):
@@ -53,8 +67,10 @@ def encode_records(path: str | Path, tokenizer, max_length: int) -> list[dict]:
     features = []
     for n, record in enumerate(iter_jsonl(path), start=1):
         if record.get("label") not in LABELS:
-            raise DataError(f"{path}: record {n} (id {record.get('id')!r}): label {record.get('label')!r} "
-                            f"is not one of {list(LABELS)}")
+            raise DataError(
+                f"{path}: record {n} (id {record.get('id')!r}): label {record.get('label')!r} "
+                f"is not one of {list(LABELS)}"
+            )
         encoding = tokenizer(preference_text(record), truncation=True, max_length=max_length)
         features.append({**encoding, "labels": LABELS.index(record["label"])})
     if not features:
@@ -65,17 +81,33 @@ def encode_records(path: str | Path, tokenizer, max_length: int) -> list[dict]:
 def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
     """The base decoder with a fresh 3-way head; LoRA on `target_modules`, the head ("score") trained in full."""
     model = AutoModelForSequenceClassification.from_pretrained(
-        base_dir, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)}, dtype=_dtype())
+        base_dir,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        dtype=_dtype(),
+    )
     model.config.pad_token_id = tokenizer.pad_token_id  # how the model finds the last non-pad token
-    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=hparams["lora_r"], lora_alpha=hparams["lora_alpha"],
-                        lora_dropout=hparams["lora_dropout"], target_modules=list(hparams["target_modules"]),
-                        modules_to_save=["score"])
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=hparams["lora_r"],
+        lora_alpha=hparams["lora_alpha"],
+        lora_dropout=hparams["lora_dropout"],
+        target_modules=list(hparams["target_modules"]),
+        modules_to_save=["score"],
+    )
     return get_peft_model(model, config)
 
 
-def train_lora_classifier(base_dir: str | Path, train_path: str | Path, hparams: dict, out_dir: str | Path,
-                          checkpoint_dir: str | Path, *, callbacks: list | None = None) -> dict:
+def train_lora_classifier(
+    base_dir: str | Path,
+    train_path: str | Path,
+    hparams: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    *,
+    callbacks: list | None = None,
+) -> dict:
     """Train LoRA adapters and the head on the arena train split; save adapter, head and tokenizer to `out_dir`.
 
     Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params}.
@@ -90,8 +122,13 @@ def train_lora_classifier(base_dir: str | Path, train_path: str | Path, hparams:
     model = lora_model(base_dir, tokenizer, hparams)
     trainable, total = model.get_nb_trainable_parameters()
     log.info("trainable parameters: %d of %d", trainable, total)
-    trainer = Trainer(model=model, args=_training_args(hparams, checkpoint_dir), train_dataset=train_set,
-                      data_collator=DataCollatorWithPadding(tokenizer), callbacks=callbacks)
+    trainer = Trainer(
+        model=model,
+        args=_training_args(hparams, checkpoint_dir),
+        train_dataset=train_set,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks=callbacks,
+    )
     log.info("training on %d examples from %s", len(train_set), train_path)
 
     def save(directory: Path) -> None:
@@ -104,26 +141,33 @@ def train_lora_classifier(base_dir: str | Path, train_path: str | Path, hparams:
 def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[PeftModel, object]:
     """(model in eval mode, tokenizer) from the base weights and a saved adapter + head."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(LABELS), dtype=_dtype())
+    base = AutoModelForSequenceClassification.from_pretrained(
+        base_dir, num_labels=len(LABELS), dtype=_dtype()
+    )
     base.config.pad_token_id = tokenizer.pad_token_id
     model = PeftModel.from_pretrained(base, model_dir)
     return model.eval().to(_device()), tokenizer
 
 
 @torch.no_grad()
-def predict_lora_classifier(base_dir: str | Path, model_dir: str | Path, records_path: str | Path, *,
-                            max_length: int, batch_size: int) -> list[dict]:
+def predict_lora_classifier(
+    base_dir: str | Path, model_dir: str | Path, records_path: str | Path, *, max_length: int, batch_size: int
+) -> list[dict]:
     """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split."""
     model, tokenizer = load_lora_classifier(base_dir, model_dir)
     records = list(iter_jsonl(records_path))
     collate = DataCollatorWithPadding(tokenizer)
     predictions = []
     for start in range(0, len(records), batch_size):
-        batch = records[start:start + batch_size]
-        inputs = collate([tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in batch])
+        batch = records[start : start + batch_size]
+        inputs = collate(
+            [tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in batch]
+        )
         logits = model(**inputs.to(_device())).logits.float()
         for record, probs in zip(batch, torch.softmax(logits, dim=-1).tolist(), strict=True):
-            predictions.append({"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, probs))})
+            predictions.append(
+                {"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, probs))}
+            )
     return predictions
 
 

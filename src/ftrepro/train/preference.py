@@ -36,8 +36,17 @@ from ftrepro.train import train_and_save
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "weight_decay",
-               "warmup_steps", "fp16", "max_length", "seed")
+HPARAM_KEYS = (
+    "learning_rate",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "epochs",
+    "weight_decay",
+    "warmup_steps",
+    "fp16",
+    "max_length",
+    "seed",
+)
 
 
 def preference_features(path: str | Path, tokenizer, architecture: str, allocation) -> list[dict]:
@@ -50,9 +59,19 @@ def preference_features(path: str | Path, tokenizer, architecture: str, allocati
     return [{**f, "labels": label} for f, label in zip(features, labels)]
 
 
-def train_preference(base_dir: str | Path, train_path: str | Path, eval_path: str | Path, architecture: str,
-                     hparams: dict, allocation_config: dict, out_dir: str | Path, checkpoint_dir: str | Path, *,
-                     frozen_layers: int = 0, callbacks: list | None = None) -> dict:
+def train_preference(
+    base_dir: str | Path,
+    train_path: str | Path,
+    eval_path: str | Path,
+    architecture: str,
+    hparams: dict,
+    allocation_config: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    *,
+    frozen_layers: int = 0,
+    callbacks: list | None = None,
+) -> dict:
     """Fine-tune a Single or Parallel classifier on the encoder in `base_dir` (with its first
     `frozen_layers` encoder layers frozen), choosing the checkpoint with the lowest loss on
     `eval_path`; save it to `out_dir`. Returns a training summary."""
@@ -64,17 +83,33 @@ def train_preference(base_dir: str | Path, train_path: str | Path, eval_path: st
     eval_set = preference_features(eval_path, tokenizer, architecture, allocation)
     model = PreferenceClassifier.from_base(base_dir, architecture, allocation)
     if frozen_layers:
-        log.info("frozen: %d parameter tensors of the first %d layers",
-                 len(freeze_lower_layers(model.backbone, frozen_layers)), frozen_layers)
-    trainer = Trainer(model=model, args=_training_args(hparams, Path(checkpoint_dir), hparams["eval_steps"]),
-                      train_dataset=train_set, eval_dataset=eval_set,
-                      data_collator=PreferenceCollator(tokenizer), callbacks=callbacks)
-    log.info("training %s on %d examples from %s (evaluation: %d from %s)", architecture, len(train_set),
-             train_path, len(eval_set), eval_path)
+        log.info(
+            "frozen: %d parameter tensors of the first %d layers",
+            len(freeze_lower_layers(model.backbone, frozen_layers)),
+            frozen_layers,
+        )
+    trainer = Trainer(
+        model=model,
+        args=_training_args(hparams, Path(checkpoint_dir), hparams["eval_steps"]),
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=PreferenceCollator(tokenizer),
+        callbacks=callbacks,
+    )
+    log.info(
+        "training %s on %d examples from %s (evaluation: %d from %s)",
+        architecture,
+        len(train_set),
+        train_path,
+        len(eval_set),
+        eval_path,
+    )
     return _train_and_save(trainer, model, tokenizer, out_dir, Path(checkpoint_dir))
 
 
-def property_features(annotations_path: str | Path, train_path: str | Path, tokenizer, allocation) -> list[dict]:
+def property_features(
+    annotations_path: str | Path, train_path: str | Path, tokenizer, allocation
+) -> list[dict]:
     """Two examples per annotated arena row: (prompt, response_a) and (prompt, response_b), each
     with its 20 ratings as labels {property: 0..3}. Annotated ids must be arena train rows."""
     annotations = read_annotations(annotations_path)
@@ -83,21 +118,32 @@ def property_features(annotations_path: str | Path, train_path: str | Path, toke
     arena = {r["id"]: r for r in iter_jsonl(train_path)}
     unknown = [a["id"] for a in annotations if a["id"] not in arena]
     if unknown:
-        raise DataError(f"{annotations_path}: {len(unknown)} annotated id(s) are not rows of {train_path}, "
-                        f"e.g. {unknown[:3]}")
+        raise DataError(
+            f"{annotations_path}: {len(unknown)} annotated id(s) are not rows of {train_path}, "
+            f"e.g. {unknown[:3]}"
+        )
     pairs = encode_preference(tokenizer, [arena[a["id"]] for a in annotations], "parallel", allocation)
     features = []
     for annotation, pair in zip(annotations, pairs):
         for i, response in enumerate(("response_a", "response_b")):
             ratings = annotation[response]
-            features.append({**{k: v[i] for k, v in pair.items()},
-                             "labels": {p: ratings[p] for p in RESPONSE_PROPERTIES}})
+            features.append(
+                {**{k: v[i] for k, v in pair.items()}, "labels": {p: ratings[p] for p in RESPONSE_PROPERTIES}}
+            )
     return features
 
 
-def prefinetune_properties(base_dir: str | Path, annotations_path: str | Path, train_path: str | Path,
-                           hparams: dict, allocation_config: dict, out_dir: str | Path, checkpoint_dir: str | Path,
-                           *, callbacks: list | None = None) -> dict:
+def prefinetune_properties(
+    base_dir: str | Path,
+    annotations_path: str | Path,
+    train_path: str | Path,
+    hparams: dict,
+    allocation_config: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    *,
+    callbacks: list | None = None,
+) -> dict:
     """Train the 20 property heads on the encoder in `base_dir` with the parallel (prompt,
     response) allocation; save the model (its encoder loads with AutoModel) to `out_dir`."""
     _check_hparams(hparams, ())
@@ -106,10 +152,19 @@ def prefinetune_properties(base_dir: str | Path, annotations_path: str | Path, t
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     train_set = property_features(annotations_path, train_path, tokenizer, allocation)
     model = PropertyHeadsEncoder.for_properties(base_dir, RESPONSE_PROPERTIES, hparams["max_length"])
-    trainer = Trainer(model=model, args=_training_args(hparams, Path(checkpoint_dir), None), train_dataset=train_set,
-                      data_collator=EncoderCollator(tokenizer), callbacks=callbacks)
-    log.info("pre-fine-tuning %d property heads on %d (prompt, response) examples from %s",
-             len(RESPONSE_PROPERTIES), len(train_set), annotations_path)
+    trainer = Trainer(
+        model=model,
+        args=_training_args(hparams, Path(checkpoint_dir), None),
+        train_dataset=train_set,
+        data_collator=EncoderCollator(tokenizer),
+        callbacks=callbacks,
+    )
+    log.info(
+        "pre-fine-tuning %d property heads on %d (prompt, response) examples from %s",
+        len(RESPONSE_PROPERTIES),
+        len(train_set),
+        annotations_path,
+    )
     return _train_and_save(trainer, model, tokenizer, out_dir, Path(checkpoint_dir))
 
 
@@ -120,7 +175,9 @@ def _check_hparams(hparams: dict, extra: tuple[str, ...]) -> None:
 
 
 def _train_and_save(trainer: Trainer, model, tokenizer, out_dir: str | Path, checkpoint_dir: Path) -> dict:
-    summary = train_and_save(trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer))
+    summary = train_and_save(
+        trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer)
+    )
     best = trainer.state.best_model_checkpoint
     if best:
         log.info("best checkpoint %s (eval loss %.4f)", best, trainer.state.best_metric)
@@ -132,9 +189,17 @@ def _training_args(hparams: dict, checkpoint_dir: Path, eval_steps: int | None) 
     steps and the best model by evaluation loss at the end, else a checkpoint every epoch."""
     gpu = torch.cuda.is_available()
     if eval_steps:
-        schedule = {"eval_strategy": "steps", "eval_steps": eval_steps, "save_strategy": "steps",
-                    "save_steps": eval_steps, "logging_strategy": "steps", "logging_steps": eval_steps,
-                    "load_best_model_at_end": True, "metric_for_best_model": "loss", "greater_is_better": False}
+        schedule = {
+            "eval_strategy": "steps",
+            "eval_steps": eval_steps,
+            "save_strategy": "steps",
+            "save_steps": eval_steps,
+            "logging_strategy": "steps",
+            "logging_steps": eval_steps,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "loss",
+            "greater_is_better": False,
+        }
     else:
         schedule = {"eval_strategy": "no", "save_strategy": "epoch", "logging_strategy": "epoch"}
     return TrainingArguments(

@@ -30,8 +30,19 @@ from ftrepro.train import accumulation_steps, train_and_save
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = ("learning_rate", "lr_scheduler", "warmup_steps", "epochs", "per_device_batch_size",
-               "effective_batch_size", "max_source_length", "max_target_length", "bf16", "seed", "instructions")
+HPARAM_KEYS = (
+    "learning_rate",
+    "lr_scheduler",
+    "warmup_steps",
+    "epochs",
+    "per_device_batch_size",
+    "effective_batch_size",
+    "max_source_length",
+    "max_target_length",
+    "bf16",
+    "seed",
+    "instructions",
+)
 
 
 # --- model input ------------------------------------------------------------------------------
@@ -45,9 +56,13 @@ class SourceText:
     definition and examples are read once per task. Without, the record's bare input.
     """
 
-    def __init__(self, tokenizer, max_source_length: int, *, instructions: bool, raw_dir: str | Path | None = None):
+    def __init__(
+        self, tokenizer, max_source_length: int, *, instructions: bool, raw_dir: str | Path | None = None
+    ):
         if instructions and raw_dir is None:
-            raise ValueError("def-pos sources need raw_dir (the SuperNI task files) for definitions and examples")
+            raise ValueError(
+                "def-pos sources need raw_dir (the SuperNI task files) for definitions and examples"
+            )
         self.tokenizer, self.max_length, self.instructions = tokenizer, max_source_length, instructions
         self.raw_dir = Path(raw_dir) if raw_dir is not None else None
         self._tasks: dict[str, dict] = {}
@@ -60,7 +75,7 @@ class SourceText:
         ids = self.tokenizer(source)["input_ids"]
         if len(ids) <= self.max_length:
             return source
-        return self.tokenizer.decode(ids[:self.max_length], skip_special_tokens=True)
+        return self.tokenizer.decode(ids[: self.max_length], skip_special_tokens=True)
 
     def fits(self, text: str) -> bool:
         return len(self.tokenizer(text)["input_ids"]) <= self.max_length
@@ -69,7 +84,10 @@ class SourceText:
         if name not in self._tasks:
             task = read_task(self.raw_dir / "tasks" / f"{name}.json")
             # only what the prompt needs: a task's Instances can be tens of MB
-            self._tasks[name] = {"Definition": task["Definition"], "Positive Examples": task["Positive Examples"]}
+            self._tasks[name] = {
+                "Definition": task["Definition"],
+                "Positive Examples": task["Positive Examples"],
+            }
         return self._tasks[name]
 
     def encode(self, record: dict) -> dict:
@@ -89,7 +107,9 @@ class Seq2SeqCollator:
         features = []
         for record in records:
             target = random.choice(record["references"])
-            labels = self.source.tokenizer(text_target=target, max_length=self.max_target_length, truncation=True)
+            labels = self.source.tokenizer(
+                text_target=target, max_length=self.max_target_length, truncation=True
+            )
             features.append({**self.source.encode(record), "labels": labels["input_ids"]})
         return self.pad(features)
 
@@ -97,9 +117,17 @@ class Seq2SeqCollator:
 # --- training ---------------------------------------------------------------------------------
 
 
-def train_seq2seq(base_dir: str | Path, records: list[dict], *, hparams: dict, out_dir: str | Path,
-                  checkpoint_dir: str | Path, raw_dir: str | Path | None = None, deepspeed: str | Path | None = None,
-                  callbacks: list | None = None) -> dict:
+def train_seq2seq(
+    base_dir: str | Path,
+    records: list[dict],
+    *,
+    hparams: dict,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    raw_dir: str | Path | None = None,
+    deepspeed: str | Path | None = None,
+    callbacks: list | None = None,
+) -> dict:
     """Fine-tune the model in `base_dir` on `records`; save model and tokenizer to `out_dir`.
 
     `deepspeed`: a DeepSpeed JSON config (config/deepspeed/) for multi-GPU runs. Returns a summary
@@ -115,13 +143,20 @@ def train_seq2seq(base_dir: str | Path, records: list[dict], *, hparams: dict, o
         _single_process_rendezvous()
     set_seed(hparams["seed"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    source = SourceText(tokenizer, hparams["max_source_length"], instructions=hparams["instructions"],
-                        raw_dir=raw_dir)
-    trainer = Trainer(model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
-                      args=_training_args(hparams, checkpoint_dir, deepspeed), train_dataset=records,
-                      data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
-                      processing_class=tokenizer, callbacks=callbacks)
-    log.info("training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only")
+    source = SourceText(
+        tokenizer, hparams["max_source_length"], instructions=hparams["instructions"], raw_dir=raw_dir
+    )
+    trainer = Trainer(
+        model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
+        args=_training_args(hparams, checkpoint_dir, deepspeed),
+        train_dataset=records,
+        data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    log.info(
+        "training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only"
+    )
     return train_and_save(trainer, checkpoint_dir, out_dir)
 
 
@@ -135,7 +170,9 @@ def _single_process_rendezvous() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1"
+    )
 
 
 def _training_args(hparams: dict, checkpoint_dir: Path, deepspeed: str | Path | None) -> TrainingArguments:
