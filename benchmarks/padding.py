@@ -29,9 +29,10 @@ from ftrepro.data.massive import derive_massive
 from ftrepro.data.newsgroups import derive_newsgroups
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.io import read_json, read_jsonl
+from ftrepro.models.encoding import encode_examples
+from ftrepro.papers.zhao2025.prompts import prompt_examples, task_demos
 from ftrepro.prompts import render_prompt
-from ftrepro.prompts.zhao2025 import prompt_examples, task_demos
-from ftrepro.train.causal import LengthBucketSampler, encode_examples
+from ftrepro.train.causal import LengthBucketSampler
 
 SHARED = REPO.parent / "shared" / "data"
 BATCH, MAX_LENGTH, SEED = 8, 16384, 42

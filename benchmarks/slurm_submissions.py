@@ -35,11 +35,11 @@ MODES = {
 
 def stl_targets(tasks: int) -> list[str]:
     from ftrepro import config as cfg
-    from ftrepro import matrix
+    from ftrepro.papers.gupta2023 import runs as gupta_runs
 
     config = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
     config["presets"]["tiny"]["data"]["superni_tasks"] = tasks
-    return [f"results/gupta2023/{run}/predictions.jsonl" for run in matrix.gupta_stl_runs(config)]
+    return [f"results/gupta2023/{run}/predictions.jsonl" for run in gupta_runs.stl_runs(config)]
 
 
 def fit_submissions(log: str) -> int:

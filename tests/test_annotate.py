@@ -13,7 +13,12 @@ from typing import ClassVar
 import pytest
 import torch
 
-from ftrepro.annotate import (
+from ftrepro.data.arena import derive_arena
+from ftrepro.data.synthetic import write_synthetic_raw
+from ftrepro.infer.api import make_client
+from ftrepro.io import DataError, read_jsonl, write_jsonl
+from ftrepro.models.base import prepare_base_model
+from ftrepro.papers.band2025.annotate import (
     PROMPT_PROPERTIES,
     RESPONSE_PROPERTIES,
     ApiAnnotator,
@@ -28,11 +33,6 @@ from ftrepro.annotate import (
     select_rows,
     use_supplied_annotations,
 )
-from ftrepro.data.arena import derive_arena
-from ftrepro.data.synthetic import write_synthetic_raw
-from ftrepro.infer.api import make_client
-from ftrepro.io import DataError, read_jsonl, write_jsonl
-from ftrepro.models.base import prepare_base_model
 from ftrepro.prompts import render_prompt
 
 

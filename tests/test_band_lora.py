@@ -13,7 +13,7 @@ from ftrepro.data.arena import derive_arena
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.io import read_jsonl
 from ftrepro.models.base import prepare_base_model
-from ftrepro.train.lora_classifier import (
+from ftrepro.papers.band2025.lora import (
     encode_records,
     load_lora_classifier,
     load_tokenizer,

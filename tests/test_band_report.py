@@ -12,7 +12,7 @@ from transformers import LlamaForCausalLM
 from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.models.tiny import tiny_config
-from ftrepro.report.band import parameter_count, write_band_report, write_submission
+from ftrepro.papers.band2025.report import parameter_count, write_band_report, write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,15 +17,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from ftrepro.infer.causal import candidate_log_likelihoods, choose, generate
 from ftrepro.io import DataError
 from ftrepro.models.base import prepare_base_model
-from ftrepro.train.causal import (
-    LengthBucketSampler,
-    causal_trainer,
-    cut_middle,
-    encode_answer,
-    encode_example,
-    encode_prompt,
-    train_causal_lm,
-)
+from ftrepro.models.encoding import cut_middle, encode_answer, encode_example, encode_prompt
+from ftrepro.train.causal import LengthBucketSampler, causal_trainer, train_causal_lm
 from ftrepro.train.launch import run_distributed, torchrun_command
 
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"

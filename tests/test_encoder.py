@@ -13,8 +13,9 @@ from transformers import AutoTokenizer, RobertaTokenizer
 from ftrepro.infer.encoder import predict_encoder
 from ftrepro.io import DataError, write_json, write_jsonl
 from ftrepro.models.base import prepare_base_model
-from ftrepro.models.encoder import IGNORE_INDEX, EncoderCollator, MultiHeadEncoder, first_subword_labels
-from ftrepro.train.encoder import encode_dataset, load_tokenizer, train_encoder
+from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels
+from ftrepro.models.encoding import IGNORE_INDEX, load_tokenizer
+from ftrepro.train.encoder import encode_dataset, train_encoder
 
 # Each intent has its own keyword, which is also the only slot-filled word: an obvious signal.
 KEYWORDS = {

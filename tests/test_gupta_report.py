@@ -19,7 +19,7 @@ from rouge_score import rouge_scorer
 from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.metrics import category_key, score_superni_predictions
-from ftrepro.report.gupta import (
+from ftrepro.papers.gupta2023.report import (
     copy_demo_predictions,
     copy_input_predictions,
     group_runs,

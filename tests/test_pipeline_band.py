@@ -11,9 +11,9 @@ import pytest
 from conftest import REPO, WORKFLOW_FILES, snakemake
 
 from ftrepro import config as cfg
-from ftrepro import matrix
-from ftrepro.annotate import read_annotations
+from ftrepro import papers
 from ftrepro.io import read_jsonl
+from ftrepro.papers.band2025.annotate import read_annotations
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def band_run(tmp_path_factory):
 
 
 def test_all_nine_models_are_scored(band_run):
-    runs = matrix.runs(TINY, "band2025")
+    runs = papers.runs(TINY, "band2025")
     assert len(runs) == 2 * 2 * 2 + 1
     validation = read_jsonl(band_run / "resources/derived/arena/validation.jsonl")
     for run in runs:
@@ -57,11 +57,8 @@ def test_annotations_cover_the_configured_sample(band_run):
 
 def test_report_and_submissions(band_run):
     rows = list(csv.DictReader((band_run / "results/band2025/tables/log_loss.csv").open()))
-    assert [row["run"] for row in rows] == matrix.runs(TINY, "band2025")
-    implemented = matrix.runs(TINY, "band2025", implemented_only=True)
-    assert implemented == [row["run"] for row in rows], (
-        "band2025 families are not in IMPLEMENTED_FAMILIES yet"
-    )
+    assert [row["run"] for row in rows] == papers.runs(TINY, "band2025")
+    implemented = papers.runs(TINY, "band2025")
     assert all(row["status"] == "ok" and row["log_loss"] for row in rows)
     for i in (10, 11):
         assert (band_run / f"results/band2025/figures/figure{i}.png").read_bytes()[:4] == b"\x89PNG"

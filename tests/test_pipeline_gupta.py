@@ -10,8 +10,9 @@ import pytest
 from conftest import REPO, WORKFLOW_FILES, snakemake
 
 from ftrepro import config as cfg
-from ftrepro import matrix
+from ftrepro import papers
 from ftrepro.io import read_jsonl
+from ftrepro.papers.gupta2023 import runs as gupta_runs
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def gupta_run(tmp_path_factory):
 
 
 def test_every_run_is_scored_per_task_and_category(gupta_run):
-    runs = matrix.runs(TINY, "gupta2023")
+    runs = papers.runs(TINY, "gupta2023")
     assert len(runs) == 3 * 8 + 8 + 2
     for run in runs:
         metrics = json.loads((gupta_run / "results/gupta2023" / run / "metrics.json").read_text())
@@ -42,7 +43,7 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
         assert 0 <= metrics["rougeL"] <= 100
         tasks = {p["task"] for p in predictions}
         assert set(metrics["per_task"]) == tasks
-        assert len(tasks) == (1 if run.startswith("stl.") else len(matrix.superni_test_tasks(TINY)))
+        assert len(tasks) == (1 if run.startswith("stl.") else len(gupta_runs.test_tasks(TINY)))
 
 
 def test_weights_are_deleted_and_predictions_kept(gupta_run):

@@ -10,11 +10,10 @@ import torch.nn.functional as F
 from conftest import RecordSteps, StopAfterFirstSave
 from transformers import AutoModel, AutoTokenizer
 
-from ftrepro.annotate import PROMPT_PROPERTIES, RESPONSE_PROPERTIES
-from ftrepro.infer.preference import predict_preference
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.models.base import prepare_base_model
-from ftrepro.models.preference import (
+from ftrepro.papers.band2025.annotate import PROMPT_PROPERTIES, RESPONSE_PROPERTIES
+from ftrepro.papers.band2025.models import (
     Allocation,
     PreferenceClassifier,
     PreferenceCollator,
@@ -23,7 +22,8 @@ from ftrepro.models.preference import (
     encode_preference,
     freeze_lower_layers,
 )
-from ftrepro.train.preference import prefinetune_properties, property_features, train_preference
+from ftrepro.papers.band2025.predict import predict_preference
+from ftrepro.papers.band2025.train import prefinetune_properties, property_features, train_preference
 
 ALLOCATION = {"single": [0.1, 0.45, 0.45], "parallel": [0.1, 0.9], "redistribute": False}
 HPARAMS = {

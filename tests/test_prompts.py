@@ -8,13 +8,13 @@ import pytest
 
 from ftrepro.io import DataError
 from ftrepro.models.tiny import tiny_tokenizer
-from ftrepro.prompts import render_prompt
-from ftrepro.prompts.zhao2025 import (
+from ftrepro.papers.zhao2025.prompts import (
     answer_candidates,
     few_shot_demos,
     parse_output,
     prompt_examples,
 )
+from ftrepro.prompts import render_prompt
 
 # The listings' text, transcribed from the paper's appendix (wrapped PDF lines joined); the
 # label lists are spelled out once here. <EXAMPLES> stands for the five-shot block.

@@ -23,12 +23,9 @@ from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import read_jsonl
 from ftrepro.models.base import prepare_base_model
+from ftrepro.models.encoding import SourceText
 from ftrepro.train import accumulation_steps
-from ftrepro.train.seq2seq import (
-    Seq2SeqCollator,
-    SourceText,
-    train_seq2seq,
-)
+from ftrepro.train.seq2seq import Seq2SeqCollator, train_seq2seq
 
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"
 HPARAMS = {

@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, snakemake
 
 from ftrepro import config as cfg
-from ftrepro import matrix
+from ftrepro.papers.gupta2023 import runs as gupta_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -70,10 +70,10 @@ def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
     """The 8 STL models of one SuperNI task as group jobs: fewer submissions than models, each
     group run one member after another within one job's cores and memory."""
     tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
-    task = matrix.superni_test_tasks(tiny)[0]
+    task = gupta_runs.test_tasks(tiny)[0]
     targets = [
         f"results/gupta2023/{run}/predictions.jsonl"
-        for run in matrix.gupta_stl_runs(tiny)
+        for run in gupta_runs.stl_runs(tiny)
         if run.startswith(f"stl.{task}.")
     ]
     result = snakemake(

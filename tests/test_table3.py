@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 
 from ftrepro.io import DataError
-from ftrepro.report.table3 import (
+from ftrepro.papers.zhao2025.report import (
     CELLS,
     build_table3,
     parse_run_name,
@@ -205,10 +205,10 @@ def test_write_table3(tmp_path, targets):
 
 def test_every_run_table3_needs_is_planned_by_the_dag(targets, monkeypatch):
     from ftrepro import config as cfg
-    from ftrepro import matrix
+    from ftrepro import papers
 
     monkeypatch.chdir(REPO)
-    planned = set(matrix.runs(cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"}), "zhao2025"))
+    planned = set(papers.runs(cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"}), "zhao2025"))
     needed = set(table3_runs(targets))
     assert len(needed) == 144 and needed <= planned
 

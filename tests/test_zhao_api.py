@@ -13,12 +13,13 @@ import pytest
 from conftest import REPO, job_stats, snakemake
 
 from ftrepro import config as cfg
-from ftrepro import matrix
+from ftrepro import papers
 from ftrepro.infer.api import MissingApiKey, PromptTooLong, chat, chat_many, make_client
-from ftrepro.infer.zhao_api import predict_api
 from ftrepro.io import read_jsonl
 from ftrepro.metrics import score_predictions
-from ftrepro.prompts.zhao2025 import prompt_examples
+from ftrepro.papers.zhao2025 import runs as zhao_runs
+from ftrepro.papers.zhao2025.api_runs import predict_api
+from ftrepro.papers.zhao2025.prompts import prompt_examples
 
 KEY = "sk-test-0123456789"
 CONTEXT_ERROR = (
@@ -267,12 +268,12 @@ def test_config_api_defaults(paper_config):
 
 
 def test_api_runs_are_left_out_without_the_key(paper_config):
-    assert matrix.api_key_set(paper_config, {"OPENAI_API_KEY": "sk"})
-    assert not matrix.api_key_set(paper_config, {"OPENAI_API_KEY": ""})
-    every = matrix.runs(paper_config, "zhao2025")
-    without = matrix.runs(paper_config, "zhao2025", with_api=False)
-    assert set(every) - set(without) == set(matrix.zhao_api_runs(paper_config))
-    assert matrix.runs(paper_config, "gupta2023", with_api=False) == matrix.runs(paper_config, "gupta2023")
+    assert papers.api_key_set(paper_config, {"OPENAI_API_KEY": "sk"})
+    assert not papers.api_key_set(paper_config, {"OPENAI_API_KEY": ""})
+    every = papers.runs(paper_config, "zhao2025")
+    without = papers.runs(paper_config, "zhao2025", with_api=False)
+    assert set(every) - set(without) == set(zhao_runs.api_runs(paper_config))
+    assert papers.runs(paper_config, "gupta2023", with_api=False) == papers.runs(paper_config, "gupta2023")
 
 
 @pytest.mark.parametrize("key, planned", [(None, 0), ("sk-dry-run", 36)])

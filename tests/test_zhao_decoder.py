@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ftrepro.infer import zhao2025
 from ftrepro.models.base import prepare_base_model
-from ftrepro.prompts.zhao2025 import task_demos, template
+from ftrepro.papers.zhao2025 import predict as zhao2025
+from ftrepro.papers.zhao2025.prompts import task_demos, template
 
 LABELS = {
     "20class": ["comp.graphics", "rec.autos", "sci.space"],

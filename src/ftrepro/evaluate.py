@@ -18,4 +18,4 @@ def score_run(paper: str, predictions_path: str | Path) -> dict:
         return score_superni_predictions(records, source=str(predictions_path))
     if paper == "band2025":
         return score_preference_predictions(records, source=str(predictions_path))
-    raise NotImplementedError(f"scoring of {paper} runs arrives with that paper's issue")
+    raise ValueError(f"unknown paper {paper!r}: expected zhao2025, gupta2023 or band2025")

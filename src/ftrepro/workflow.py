@@ -32,16 +32,3 @@ def _limit_threads(threads: int) -> None:
     torch = sys.modules.get("torch")  # jobs that never import torch should not pay for it
     if torch is not None:
         torch.set_num_threads(threads)
-
-
-class NotBuiltYet(NotImplementedError):
-    pass
-
-
-def not_built_yet(snakemake, family: str, issue: str) -> None:
-    """The rule is in the DAG (dry-runs plan it) but its model family lands with a later issue."""
-    with job(snakemake):
-        raise NotBuiltYet(
-            f"rule {snakemake.rule}: the {family} family is planned but not implemented yet "
-            f"({issue}); its table cells read 'not run'."
-        )

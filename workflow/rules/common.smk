@@ -3,11 +3,15 @@
 # (no torch, no data reads beyond the 119-line SuperNI task list).
 import functools
 import re
+from pathlib import Path
 
 from snakemake.utils import validate
 
 from ftrepro import config as ftconfig
-from ftrepro import matrix
+from ftrepro import papers
+from ftrepro.papers.band2025 import runs as band_runs
+from ftrepro.papers.gupta2023 import runs as gupta_runs
+from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.data import DATASETS
 from ftrepro.resources import job_resources
 
@@ -18,8 +22,8 @@ Z = config["zhao2025"]
 G = config["gupta2023"]
 B = config["band2025"]
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
-API_KEY_SET = matrix.api_key_set(config)
-SUPERNI_TASKS = matrix.superni_test_tasks(config)
+API_KEY_SET = papers.api_key_set(config)
+SUPERNI_TASKS = gupta_runs.test_tasks(config)
 
 
 def one_of(names):
@@ -41,7 +45,7 @@ wildcard_constraints:
     architecture=one_of(B["architectures"]),
     variant=one_of(B["variants"]),
     llm=re.escape(B["llm"]),
-    paper=one_of(matrix.PAPERS),
+    paper=one_of(papers.PAPERS),
     run=r"[^/]+",
 
 

@@ -73,7 +73,7 @@ rule predict_gupta_anchor:
     log:
         "logs/gupta2023/predict/anchor.{method}.log",
     wildcard_constraints:
-        method=one_of(matrix.GUPTA_ANCHORS),
+        method=one_of(gupta_runs.ANCHORS),
     conda:
         "../../envs/evaluate.yaml"
     script:

@@ -1,6 +1,5 @@
-# Paper-vs-ours tables and the papers' figures, plus the paper-level targets. Reports wait only
-# for the runs whose model family is implemented (ftrepro.matrix.IMPLEMENTED_FAMILIES); the
-# other cells read "not run". The paper targets ask for every run of the matrix.
+# Paper-vs-ours tables and the papers' figures, plus the paper-level targets. API runs are
+# planned only while their key is set; without it their cells read "not run".
 
 
 localrules:
@@ -10,7 +9,7 @@ localrules:
 
 
 def implemented_metrics(paper):
-    runs = matrix.runs(config, paper, implemented_only=True, with_api=API_KEY_SET)
+    runs = papers.runs(config, paper, with_api=API_KEY_SET)
     return results(paper, runs, "metrics.json")
 
 
@@ -52,7 +51,7 @@ rule gupta2023_report:
         "../scripts/gupta2023_report.py"
 
 
-BAND_RUNS = matrix.runs(config, "band2025", implemented_only=True)
+BAND_RUNS = papers.runs(config, "band2025")
 
 
 rule band2025_report:
@@ -63,7 +62,9 @@ rule band2025_report:
         targets="config/targets/band2025_results.csv",
         parameters="config/targets/band2025_parameters.csv",
         # the efficiency score counts the parameters of the models behind the runs
-        bases=sorted({base_model(matrix.band_run_model(run)) for run in BAND_RUNS}),
+        bases=sorted(
+            {base_model(band_runs.BandRun.parse(run).model) for run in BAND_RUNS}
+        ),
     output:
         tables=expand("results/band2025/tables/log_loss.{ext}", ext=["csv", "md"]),
         figures=expand("results/band2025/figures/figure{i}.png", i=[10, 11]),
@@ -73,7 +74,7 @@ rule band2025_report:
     conda:
         "../../envs/report.yaml"
     params:
-        runs=matrix.runs(config, "band2025"),
+        runs=papers.runs(config, "band2025"),
     script:
         "../scripts/band2025_report.py"
 
@@ -83,7 +84,7 @@ rule zhao2025:
         rules.zhao2025_table3.output,
         results(
             "zhao2025",
-            matrix.runs(config, "zhao2025", with_api=API_KEY_SET),
+            papers.runs(config, "zhao2025", with_api=API_KEY_SET),
             "metrics.json",
         ),
 
@@ -91,10 +92,10 @@ rule zhao2025:
 rule gupta2023:
     input:
         rules.gupta2023_report.output,
-        results("gupta2023", matrix.runs(config, "gupta2023"), "metrics.json"),
+        results("gupta2023", papers.runs(config, "gupta2023"), "metrics.json"),
 
 
 rule band2025:
     input:
         rules.band2025_report.output,
-        results("band2025", matrix.runs(config, "band2025"), "metrics.json"),
+        results("band2025", papers.runs(config, "band2025"), "metrics.json"),

@@ -10,8 +10,10 @@ def zhao_encoder_hparams(wildcards):
     return {**recipe, "epochs": recipe["epochs"][zhao_dataset(wildcards)]}
 
 
-def fit_params(paper, run):
-    """Where a fit job works and, with keep_checkpoints, where its weights stay."""
+def fit_params(wildcards, output):
+    """Where a fit job works and, with keep_checkpoints, where its weights stay: named after the
+    run directory of its output, results/<paper>/<run>/predictions.jsonl."""
+    _, paper, run, _ = Path(output[0]).parts
     return {
         "work_dir": f"resources/scratch/{paper}/{run}",
         "keep_dir": (
@@ -44,7 +46,7 @@ rule fit_zhao_encoder:
     params:
         subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
         hparams=zhao_encoder_hparams,
-        fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.encoder}.ft"),
+        fit=fit_params,
     script:
         "../scripts/fit_zhao_encoder.py"
 
@@ -97,7 +99,7 @@ rule fit_zhao_decoder:
         deepspeed=zhao_decoder_deepspeed,
         demo_seed=config["data"]["seed"],
         constrained=Z["constrained_decoding"],
-        fit=lambda wc: fit_params("zhao2025", f"{wc.task}.{wc.decoder}.{wc.shots}.ft"),
+        fit=fit_params,
     script:
         "../scripts/fit_zhao_decoder.py"
 
@@ -165,7 +167,7 @@ rule fit_gupta_stl:
         setting=lambda wc: G["settings"][wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
-        fit=lambda wc: fit_params("gupta2023", f"stl.{wc.superni_task}.{wc.setting}"),
+        fit=fit_params,
     script:
         "../scripts/fit_gupta.py"
 
@@ -192,7 +194,7 @@ rule fit_gupta_mtl:
         setting=lambda wc: G["settings"][wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
-        fit=lambda wc: fit_params("gupta2023", f"mtl.{wc.setting}"),
+        fit=fit_params,
     script:
         "../scripts/fit_gupta.py"
 
@@ -295,9 +297,7 @@ rule fit_band_encoder:
             if wc.variant == "llm-augmented"
             else 0
         ),
-        fit=lambda wc: fit_params(
-            "band2025", f"{wc.band_encoder}.{wc.architecture}.{wc.variant}"
-        ),
+        fit=fit_params,
     script:
         "../scripts/fit_band_encoder.py"
 
@@ -321,6 +321,6 @@ rule fit_band_lora:
         **sized_resources("lora", wildcard="llm"),
     params:
         hparams=ftconfig.training_recipe(config, "band2025-lora"),
-        fit=lambda wc: fit_params("band2025", f"{wc.llm}.lora"),
+        fit=fit_params,
     script:
         "../scripts/fit_band_lora.py"

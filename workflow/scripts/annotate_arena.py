@@ -1,14 +1,14 @@
 """LLM property ratings of a seeded sample of arena train rows (band2025), resumable; or a supplied file."""
 
-from ftrepro.annotate import (
+from ftrepro.fit import job_fingerprint
+from ftrepro.infer.api import make_client
+from ftrepro.papers.band2025.annotate import (
     ApiAnnotator,
     LocalAnnotator,
     annotate_rows,
     select_rows,
     use_supplied_annotations,
 )
-from ftrepro.fit import job_fingerprint
-from ftrepro.infer.api import make_client
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

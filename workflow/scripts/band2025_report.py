@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ftrepro.io import read_json
-from ftrepro.report.band import parameter_count, write_band_report, write_submission
+from ftrepro.papers.band2025.report import parameter_count, write_band_report, write_submission
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

@@ -1,9 +1,9 @@
 """Single / Parallel BERT on the arena preferences (band2025), then predict the validation split."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.infer.preference import predict_preference
 from ftrepro.io import write_jsonl
-from ftrepro.train.preference import train_preference
+from ftrepro.papers.band2025.predict import predict_preference
+from ftrepro.papers.band2025.train import train_preference
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

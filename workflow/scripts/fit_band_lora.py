@@ -2,7 +2,7 @@
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.io import write_jsonl
-from ftrepro.train.lora_classifier import predict_lora_classifier, train_lora_classifier
+from ftrepro.papers.band2025.lora import predict_lora_classifier, train_lora_classifier
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

@@ -6,7 +6,11 @@ from ftrepro.data.superni import task_records
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import write_jsonl
-from ftrepro.superni_decoder import is_decoder_only, predict_superni_decoder, train_superni_decoder
+from ftrepro.papers.gupta2023.decoder_baseline import (
+    is_decoder_only,
+    predict_superni_decoder,
+    train_superni_decoder,
+)
 from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 

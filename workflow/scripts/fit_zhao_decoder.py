@@ -3,9 +3,9 @@ answer tokens, then generation (and constrained decoding) on the test split. GPU
 every GPU of the job under torchrun (ftrepro.train.launch)."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.infer.zhao2025 import predict_records, rendered_examples, training_examples
 from ftrepro.io import read_json, read_jsonl, write_jsonl
-from ftrepro.prompts.zhao2025 import task_demos
+from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples, training_examples
+from ftrepro.papers.zhao2025.prompts import task_demos
 from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.workflow import job
 

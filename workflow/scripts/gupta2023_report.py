@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ftrepro.io import read_json
-from ftrepro.report.gupta import group_runs, write_gupta_report
+from ftrepro.papers.gupta2023.report import group_runs, write_gupta_report
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

@@ -1,7 +1,7 @@
 """Predictions of a no-training heuristic on the SuperNI test split (copy input / copy demo output)."""
 
 from ftrepro.io import write_jsonl
-from ftrepro.report.gupta import copy_demo_predictions, copy_input_predictions
+from ftrepro.papers.gupta2023.report import copy_demo_predictions, copy_input_predictions
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

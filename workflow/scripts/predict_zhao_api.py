@@ -1,9 +1,9 @@
 """The zhao2025 prompts through an OpenAI-compatible chat API (issue 4): resumable per record."""
 
 from ftrepro.fit import job_fingerprint
-from ftrepro.infer.zhao_api import predict_api
 from ftrepro.io import read_json
-from ftrepro.prompts.zhao2025 import TEMPLATES_FILE, run_examples
+from ftrepro.papers.zhao2025.api_runs import predict_api
+from ftrepro.papers.zhao2025.prompts import TEMPLATES_FILE, run_examples
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

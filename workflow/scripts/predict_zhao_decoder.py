@@ -1,9 +1,9 @@
 """Generation (and constrained decoding) from the zhao2025 prompts with an open decoder as
 released, without fine-tuning; five-shot examples from the train split."""
 
-from ftrepro.infer.zhao2025 import predict_records, rendered_examples
 from ftrepro.io import read_json, read_jsonl, write_jsonl
-from ftrepro.prompts.zhao2025 import task_demos
+from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples
+from ftrepro.papers.zhao2025.prompts import task_demos
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

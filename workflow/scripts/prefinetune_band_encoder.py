@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 from ftrepro.fit import job_fingerprint, prepare_work_dir
-from ftrepro.train.preference import prefinetune_properties
+from ftrepro.papers.band2025.train import prefinetune_properties
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

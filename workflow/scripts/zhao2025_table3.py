@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ftrepro.io import read_json
-from ftrepro.report.table3 import build_table3, read_targets, write_table3
+from ftrepro.papers.zhao2025.report import build_table3, read_targets, write_table3
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

@@ -1,7 +1,7 @@
 """Inference with a causal LM on rendered prompts: free greedy generation, and constrained
 decoding that picks the most likely of a list of candidate answers.
 
-Prompts are tokenised as in training (ftrepro.train.causal.encode_prompt). A prompt that leaves
+Prompts are tokenised as in training (ftrepro.models.encoding.encode_prompt). A prompt that leaves
 no room in the model's context (max_position_embeddings) gets None instead of an answer: the
 caller counts it as too long rather than cutting it.
 """
@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from ftrepro.train.causal import encode_answer, encode_prompt
+from ftrepro.models.encoding import encode_answer, encode_prompt
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ftrepro.io import DataError, read_jsonl
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_positions, tokenize_record
-from ftrepro.train.encoder import load_tokenizer
+from ftrepro.models.encoding import load_tokenizer
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from ftrepro.train.seq2seq import SourceText
+from ftrepro.models.encoding import SourceText
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModel
 
-IGNORE_INDEX = -100
+from ftrepro.models.encoding import IGNORE_INDEX
+
 HEAD_KINDS = ("sequence", "token")
 HEADS_FILE = "heads.json"
 HEAD_WEIGHTS_FILE = "heads.safetensors"

@@ -30,8 +30,7 @@ from transformers import (
     set_seed,
 )
 
-from ftrepro.io import DataError
-from ftrepro.models.encoder import IGNORE_INDEX
+from ftrepro.models.encoding import IGNORE_INDEX, encode_examples
 from ftrepro.train import accumulation_steps, train_and_save
 
 log = logging.getLogger(__name__)
@@ -51,55 +50,6 @@ HPARAM_KEYS = (
 
 
 # --- examples -> token ids ----------------------------------------------------------------------
-
-
-def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Token ids of a rendered prompt. A chat template writes the BOS token into the text
-    itself; the tokenizer adds it only to a prompt that lacks it (never twice)."""
-    has_bos = tokenizer.bos_token is not None and prompt.startswith(tokenizer.bos_token)
-    return tokenizer(prompt, add_special_tokens=not has_bos)["input_ids"]
-
-
-def encode_answer(tokenizer, answer: str) -> list[int]:
-    """The answer's ids then EOS: what the model must emit after the prompt and when to stop."""
-    return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-
-
-def cut_middle(ids: list[int], budget: int) -> list[int]:
-    """The first and last halves of `budget` tokens of `ids`. Prompts hold the instruction (and
-    label list) at the head and the input's end and the answer cue ("Label: [/INST]", the chat
-    template's assistant header) at the tail; the middle (demonstrations, the body of a long
-    input) is what a model can best do without."""
-    if len(ids) <= budget:
-        return ids
-    head = budget // 2
-    return ids[:head] + ids[len(ids) - (budget - head) :]
-
-
-def encode_example(tokenizer, example: dict, max_length: int) -> dict:
-    """{"input_ids", "labels"} of one example: prompt then answer + EOS, the labels -100 on the
-    prompt. A too-long example keeps its whole answer and loses the middle of its prompt."""
-    prompt, answer = encode_prompt(tokenizer, example["prompt"]), encode_answer(tokenizer, example["answer"])
-    if len(answer) >= max_length:
-        raise DataError(
-            f"example {example.get('id', '')!r}: the answer alone has {len(answer)} tokens, "
-            f"max_length is {max_length}"
-        )
-    prompt = cut_middle(prompt, max_length - len(answer))
-    return {"input_ids": prompt + answer, "labels": [IGNORE_INDEX] * len(prompt) + answer}
-
-
-def encode_examples(tokenizer, examples: Sequence[dict], max_length: int) -> list[dict]:
-    features = [encode_example(tokenizer, example, max_length) for example in examples]
-    cut = sum(len(f["input_ids"]) == max_length for f in features)
-    log.info(
-        "%d examples, %d tokens, %d at max_length %d (prompt middle cut)",
-        len(features),
-        sum(len(f["input_ids"]) for f in features),
-        cut,
-        max_length,
-    )
-    return features
 
 
 # --- training -----------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ import logging
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
+from transformers import Trainer, TrainingArguments, set_seed
 
 from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, iter_jsonl, read_json
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
+from ftrepro.models.encoding import load_tokenizer
 from ftrepro.train import train_and_save
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,6 @@ HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "max_length", "weight_de
 
 def head_kind(subtask: str) -> str:
     return "token" if subtask in WORD_SUBTASKS else "sequence"
-
-
-def load_tokenizer(model_dir: str | Path, word_level: bool):
-    """The model's tokenizer; byte-level BPE ones (RoBERTa) need a prefix space to tokenise
-    pre-split words like words inside a sentence (other tokenizers ignore the option)."""
-    return AutoTokenizer.from_pretrained(model_dir, **({"add_prefix_space": True} if word_level else {}))
 
 
 def read_label_names(labels_path: str | Path, subtasks: list[str]) -> dict[str, list[str]]:

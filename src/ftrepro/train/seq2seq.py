@@ -24,8 +24,7 @@ from transformers import (
     set_seed,
 )
 
-from ftrepro.data.superni import def_pos_prompt, read_task
-from ftrepro.models.encoder import IGNORE_INDEX
+from ftrepro.models.encoding import IGNORE_INDEX, SourceText
 from ftrepro.train import accumulation_steps, train_and_save
 
 log = logging.getLogger(__name__)
@@ -46,53 +45,6 @@ HPARAM_KEYS = (
 
 
 # --- model input ------------------------------------------------------------------------------
-
-
-class SourceText:
-    """The model input of a record, as Tk-Instruct's DataCollatorForNI builds it.
-
-    With instructions, the def-pos prompt is rebuilt from the raw task file with the collator's
-    length rule (the derived `encodings.def_pos` always holds both examples); the task's
-    definition and examples are read once per task. Without, the record's bare input.
-    """
-
-    def __init__(
-        self, tokenizer, max_source_length: int, *, instructions: bool, raw_dir: str | Path | None = None
-    ):
-        if instructions and raw_dir is None:
-            raise ValueError(
-                "def-pos sources need raw_dir (the SuperNI task files) for definitions and examples"
-            )
-        self.tokenizer, self.max_length, self.instructions = tokenizer, max_source_length, instructions
-        self.raw_dir = Path(raw_dir) if raw_dir is not None else None
-        self._tasks: dict[str, dict] = {}
-
-    def __call__(self, record: dict) -> str:
-        if self.instructions:
-            source = def_pos_prompt(self._task(record["task"]), record["input"], fits=self.fits)
-        else:
-            source = record["encodings"]["input_only"]
-        ids = self.tokenizer(source)["input_ids"]
-        if len(ids) <= self.max_length:
-            return source
-        return self.tokenizer.decode(ids[: self.max_length], skip_special_tokens=True)
-
-    def fits(self, text: str) -> bool:
-        return len(self.tokenizer(text)["input_ids"]) <= self.max_length
-
-    def _task(self, name: str) -> dict:
-        if name not in self._tasks:
-            task = read_task(self.raw_dir / "tasks" / f"{name}.json")
-            # only what the prompt needs: a task's Instances can be tens of MB
-            self._tasks[name] = {
-                "Definition": task["Definition"],
-                "Positive Examples": task["Positive Examples"],
-            }
-        return self._tasks[name]
-
-    def encode(self, record: dict) -> dict:
-        """Token ids of the source, cut to max_source_length as the collator's tokenizer call does."""
-        return dict(self.tokenizer(self(record), max_length=self.max_length, truncation=True))
 
 
 class Seq2SeqCollator:

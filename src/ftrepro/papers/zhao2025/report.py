@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ftrepro.io import DataError, atomic_path
-from ftrepro.matrix import zhao_run
+from ftrepro.papers.zhao2025.runs import ZhaoRun
 
 # target column -> (dataset, setup, run task, metric key in metrics.json)
 CELLS = {
@@ -90,9 +90,7 @@ def read_targets(path: str | PathLike) -> pd.DataFrame:
 
 
 def run_name(model: str, shots: str, finetuned: str, task: str) -> str:
-    """The run behind a target row, in the spelling of ftrepro.matrix (which builds all names):
-    "<task>.<model>.ft" for encoders (no shots, fine-tuned), else
-    "<task>.<model>.<zero-shot|five-shot>.<ft|noft>"."""
+    """The run behind a target row (names: ftrepro.papers.zhao2025.runs)."""
     if shots not in SHOTS or finetuned not in FINETUNED:
         raise ValueError(
             f"run_name: shots must be five/zero/'' and finetuned yes/no, got {shots!r}, {finetuned!r}"
@@ -100,26 +98,16 @@ def run_name(model: str, shots: str, finetuned: str, task: str) -> str:
     if not shots:
         if finetuned != "yes":
             raise ValueError(f"run_name: a row without shots must be fine-tuned ({task}, {model})")
-        return zhao_run(task, model)
-    return zhao_run(task, model, SHOTS[shots], FINETUNED[finetuned])
+        return ZhaoRun(task, model).name
+    return ZhaoRun(task, model, SHOTS[shots], FINETUNED[finetuned]).name
 
 
 def parse_run_name(run: str) -> dict[str, str]:
-    """Inverse of run_name: {"task", "model", "shots", "finetuned"}.
-
-    Tasks have no dots, model names may ("gpt-3.5"), so the model is whatever lies between the
-    task and the shots / fine-tuning suffix.
-    """
-    parts = run.split(".")
-    shots_by_name = {v: k for k, v in SHOTS.items() if v}
-    ft_by_name = {v: k for k, v in FINETUNED.items()}
-    if len(parts) >= 4 and parts[-2] in shots_by_name and parts[-1] in ft_by_name:
-        model, shots, finetuned = ".".join(parts[1:-2]), shots_by_name[parts[-2]], ft_by_name[parts[-1]]
-    elif len(parts) >= 3 and parts[-1] == "ft" and parts[-2] not in shots_by_name:
-        model, shots, finetuned = ".".join(parts[1:-1]), "", "yes"
-    else:
-        raise ValueError(f"not a zhao2025 run name: {run!r}")
-    return {"task": parts[0], "model": model, "shots": shots, "finetuned": finetuned}
+    """Inverse of run_name: {"task", "model", "shots", "finetuned"} in the targets' spelling."""
+    parsed = ZhaoRun.parse(run)
+    shots = {v: k for k, v in SHOTS.items()}[parsed.shots]
+    finetuned = {v: k for k, v in FINETUNED.items()}[parsed.mode]
+    return {"task": parsed.task, "model": parsed.model, "shots": shots, "finetuned": finetuned}
 
 
 def _ours(run: str, metric: str, metrics: Mapping[str, Mapping]) -> float | None:

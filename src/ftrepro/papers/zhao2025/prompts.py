@@ -1,4 +1,4 @@
-"""zhao2025 prompts: the templates of Listings 1-12 (zhao2025.yaml), rendered, and outputs parsed back.
+"""zhao2025 prompts: the templates of Listings 1-12 (prompts.yaml), rendered, and outputs parsed back.
 
 Records are the derived 20newsgroups / MASSIVE records ({"id", "text", "labels", "words"?}). One
 prompt example is {"id", "messages", "answer", "gold", "words"}: ``messages`` are chat messages
@@ -24,7 +24,7 @@ from ftrepro.io import DataError, read_jsonl
 from ftrepro.metrics import OUTSIDE, align_to_words
 from ftrepro.prompts import fill
 
-TEMPLATES_FILE = Path(__file__).with_name("zhao2025.yaml")
+TEMPLATES_FILE = Path(__file__).with_name("prompts.yaml")
 # the placeholder of a record's text, per dataset (Listings 1-6 vs 7-12)
 TEXT_PLACEHOLDER = {"20newsgroups": "News", "massive": "Utter"}
 # label-list placeholders of the MASSIVE templates -> subtask whose labels.json list fills them

@@ -10,7 +10,7 @@ from typing import Any
 from ftrepro.fit import prepare_work_dir
 from ftrepro.infer.api import chat_many, make_client
 from ftrepro.io import write_jsonl
-from ftrepro.prompts.zhao2025 import prediction_record
+from ftrepro.papers.zhao2025.prompts import prediction_record
 
 
 def predict_api(
@@ -23,7 +23,7 @@ def predict_api(
     work_dir: str | Path,
     fingerprint: dict,
 ) -> list[dict]:
-    """Write the prediction records of ``examples`` (ftrepro.prompts.zhao2025) answered by ``model_id``.
+    """Write the prediction records of ``examples`` (ftrepro.papers.zhao2025.prompts) answered by ``model_id``.
 
     Answers collect in ``work_dir`` (resumed when its fingerprint matches, ftrepro.fit); the
     directory is dropped once ``out_path`` is written.

@@ -35,7 +35,7 @@ from ftrepro.io import DataError, atomic_path, iter_jsonl, read_appended_jsonl, 
 from ftrepro.prompts import fill, render_prompt
 
 log = logging.getLogger(__name__)
-PROMPT_FILE = Path(__file__).with_name("prompts") / "band2025.yaml"
+PROMPT_FILE = Path(__file__).with_name("annotate.yaml")
 
 # Li et al.'s query-free characteristics (rated from the response alone), in their order.
 BASIC_PROPERTIES = (
@@ -136,7 +136,7 @@ def read_annotations(path: str | os.PathLike) -> list[dict]:
 
 @functools.cache
 def prompt_spec() -> dict:
-    """The annotation prompt (prompts/band2025.yaml), checked against the property lists above."""
+    """The annotation prompt (annotate.yaml), checked against the property lists above."""
     spec = yaml.safe_load(PROMPT_FILE.read_text(encoding="utf-8"))
     if (
         tuple(spec["response_properties"]) != RESPONSE_PROPERTIES

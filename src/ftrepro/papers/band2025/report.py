@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from safetensors import safe_open
 
 from ftrepro.io import DataError, atomic_path, iter_jsonl
-from ftrepro.matrix import band_run_model
+from ftrepro.papers.band2025.runs import BandRun
 
 NOT_RUN = "not run"
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
@@ -30,12 +30,11 @@ DISPLAY = {"distilbert": "DistilBERT", "bert-base": "BERT-base", "llama3.1-8b": 
 
 def run_label(run: str) -> str:
     """Figure labels in the paper's words: "DistilBERT parallel + LLM data", "Llama 3.1 8B LoRA"."""
-    if run.endswith(".lora"):
-        return f"{DISPLAY.get(band_run_model(run), band_run_model(run))} LoRA"
-    model, architecture, variant = run.split(".")
-    return f"{DISPLAY.get(model, model)} {architecture}" + (
-        " + LLM data" if variant == "llm-augmented" else ""
-    )
+    parsed = BandRun.parse(run)
+    model = DISPLAY.get(parsed.model, parsed.model)
+    if parsed.is_lora:
+        return f"{model} LoRA"
+    return f"{model} {parsed.architecture}" + (" + LLM data" if parsed.variant == "llm-augmented" else "")
 
 
 def read_numbers(path: str | PathLike, value: str) -> dict[str, float]:
@@ -88,7 +87,8 @@ def log_loss_table(
     base = metrics.get(BASELINE, {}).get("log_loss")
     rows = []
     for run in runs:
-        model, ours = band_run_model(run), metrics.get(run)
+        parsed, ours = BandRun.parse(run), metrics.get(run)
+        model = parsed.model
         loss = ours["log_loss"] if ours else None
         params = our_params.get(model) / 1e6 if ours and model in our_params else None
         rows.append(
@@ -96,7 +96,7 @@ def log_loss_table(
                 "run": run,
                 "model": run_label(run),
                 "status": "ok" if ours else NOT_RUN,
-                "paper_log_loss": paper_loss.get(model) if run.endswith(".lora") else None,
+                "paper_log_loss": paper_loss.get(model) if parsed.is_lora else None,
                 "log_loss": loss,
                 "accuracy": ours["accuracy"] if ours else None,
                 "n_examples": ours["n_examples"] if ours else None,
@@ -106,7 +106,7 @@ def log_loss_table(
                 "paper_params_millions": paper_params.get(model),
                 "params_millions": params,
                 "paper_efficiency": efficiency(paper_loss.get(model), paper_params.get(model))
-                if run.endswith(".lora")
+                if parsed.is_lora
                 else None,
                 "efficiency": efficiency(loss, params),
             }

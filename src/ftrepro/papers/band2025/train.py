@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 
-from ftrepro.annotate import RESPONSE_PROPERTIES, read_annotations
 from ftrepro.data.arena import LABELS
 from ftrepro.io import DataError, iter_jsonl, read_jsonl
 from ftrepro.models.encoder import EncoderCollator
-from ftrepro.models.preference import (
+from ftrepro.papers.band2025.annotate import RESPONSE_PROPERTIES, read_annotations
+from ftrepro.papers.band2025.models import (
     PreferenceClassifier,
     PreferenceCollator,
     PropertyHeadsEncoder,

@@ -17,14 +17,14 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from ftrepro.infer.causal import choose, generate
-from ftrepro.prompts import render_prompt
-from ftrepro.prompts.zhao2025 import (
+from ftrepro.papers.zhao2025.prompts import (
     answer_candidates,
     answer_text,
     prediction_record,
     prompt_examples,
     template,
 )
+from ftrepro.prompts import render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def rendered_examples(
     labels: Mapping,
     demos: list[dict] | None,
 ) -> list[dict]:
-    """Prompt examples (ftrepro.prompts.zhao2025) with "prompt": the text rendered for the model."""
+    """Prompt examples (ftrepro.papers.zhao2025.prompts) with "prompt": the text rendered for the model."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     return [
         {**example, "prompt": render_prompt(tokenizer, example["messages"])}

@@ -25,6 +25,7 @@ from matplotlib.ticker import NullLocator
 
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
+from ftrepro.papers.gupta2023.runs import GuptaRun
 
 THESIS_CATEGORIES = (
     "answerability_classification",
@@ -161,14 +162,12 @@ def group_runs(metrics_by_run: Mapping[str, Mapping]) -> tuple[dict, dict, dict]
     stl: dict[str, dict] = {}
     mtl: dict[str, Mapping] = {}
     anchors: dict[str, Mapping] = {}
-    for run, metrics in metrics_by_run.items():
-        kind, *rest = run.split(".")
-        if kind == "stl" and len(rest) == 2:
-            stl.setdefault(rest[1], {})[rest[0]] = metrics
-        elif kind in ("mtl", "anchor") and len(rest) == 1:
-            (mtl if kind == "mtl" else anchors)[rest[0]] = metrics
+    for name, metrics in metrics_by_run.items():
+        run = GuptaRun.parse(name)
+        if run.paradigm == "stl":
+            stl.setdefault(run.setting, {})[run.task] = metrics
         else:
-            raise ValueError(f"not a gupta2023 run name: {run!r}")
+            (mtl if run.paradigm == "mtl" else anchors)[run.setting] = metrics
     return stl, mtl, anchors
 
 

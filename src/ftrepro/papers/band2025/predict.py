@@ -10,7 +10,12 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 
 from ftrepro.io import DataError, read_jsonl
-from ftrepro.models.preference import PreferenceClassifier, PreferenceCollator, encode_preference, gold_label
+from ftrepro.papers.band2025.models import (
+    PreferenceClassifier,
+    PreferenceCollator,
+    encode_preference,
+    gold_label,
+)
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from transformers import AutoConfig, AutoTokenizer
 
 from ftrepro.infer.causal import generate
+from ftrepro.models.encoding import SourceText
 from ftrepro.prompts import render_prompt
 from ftrepro.train.causal import train_causal_lm
-from ftrepro.train.seq2seq import SourceText
 
 # room for the chat template's role markers around the source
 CHAT_OVERHEAD_TOKENS = 32

@@ -1,0 +1,46 @@
+"""The three papers, one package each: its runs (matrix, names, targets), what it predicts and
+scores in its own way, and its report. Everything they share lives below (data, models, train,
+infer, metrics, report) and never imports a paper.
+
+This module is the matrix of all three: cheap and torch-free, since common.smk calls it while
+every SLURM job re-parses the workflow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ftrepro.papers.band2025 import runs as band_runs
+from ftrepro.papers.gupta2023 import runs as gupta_runs
+from ftrepro.papers.zhao2025 import runs as zhao_runs
+
+RUNS = {"zhao2025": zhao_runs, "gupta2023": gupta_runs, "band2025": band_runs}
+PAPERS = tuple(RUNS)
+# Families answered by a paid API: planned only while its key is set (config api.key_env).
+API_FAMILIES = frozenset({"zhao2025-api"})
+
+
+def runs_by_family(config: dict) -> dict[str, list[str]]:
+    """{"<paper>-<family>": run names} over the three papers."""
+    return {
+        f"{paper}-{family}": names
+        for paper, module in RUNS.items()
+        for family, names in module.runs_by_family(config).items()
+    }
+
+
+def api_key_set(config: dict, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the API key's environment variable (config api.key_env) is set and not empty."""
+    return bool((os.environ if environ is None else environ).get(config["api"]["key_env"]))
+
+
+def runs(config: dict, paper: str, with_api: bool = True) -> list[str]:
+    """Every run of a paper; without the API families when ``with_api`` is false (no key:
+    their cells read "not run", not failed)."""
+    return [
+        run
+        for family, names in runs_by_family(config).items()
+        if family.startswith(paper + "-") and (family not in API_FAMILIES or with_api)
+        for run in names
+    ]

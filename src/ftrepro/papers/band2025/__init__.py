@@ -1,0 +1,1 @@
+"""band2025: what is this paper's alone (runs, prompts, predictions, report)."""

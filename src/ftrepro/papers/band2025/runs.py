@@ -1,0 +1,57 @@
+"""band2025 runs: the name grammar (built and parsed here only) and the matrix of the paper.
+
+    <encoder>.<single|parallel>.<plain|llm-augmented>     distilbert.parallel.llm-augmented
+    <llm>.lora                                           llama3.1-8b.lora
+
+Model names may hold dots ("llama3.1-8b"); encoder names do not. Cheap and torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LORA = "lora"
+
+
+@dataclass(frozen=True)
+class BandRun:
+    model: str
+    architecture: str = LORA  # single | parallel for encoders
+    variant: str | None = None  # plain | llm-augmented for encoders
+
+    @property
+    def name(self) -> str:
+        if self.architecture == LORA:
+            return f"{self.model}.{LORA}"
+        return f"{self.model}.{self.architecture}.{self.variant}"
+
+    @property
+    def is_lora(self) -> bool:
+        return self.architecture == LORA
+
+    @classmethod
+    def parse(cls, name: str) -> BandRun:
+        if name.endswith(f".{LORA}"):
+            return cls(name.removesuffix(f".{LORA}"))
+        parts = name.split(".")
+        if len(parts) != 3:
+            raise ValueError(f"not a band2025 run name: {name!r}")
+        return cls(*parts)
+
+
+def encoder_runs(config: dict) -> list[str]:
+    b = config["band2025"]
+    return [
+        BandRun(enc, arch, variant).name
+        for enc in b["encoders"]
+        for arch in b["architectures"]
+        for variant in b["variants"]
+    ]
+
+
+def llm_runs(config: dict) -> list[str]:
+    return [BandRun(config["band2025"]["llm"]).name]
+
+
+def runs_by_family(config: dict) -> dict[str, list[str]]:
+    return {"encoder": encoder_runs(config), "llm": llm_runs(config)}

@@ -1,0 +1,73 @@
+"""gupta2023 runs: the name grammar (built and parsed here only) and the matrix of the paper.
+
+    stl.<superni task>.<setting>     stl.task1356_xlsum_title_generation.baseline1
+    mtl.<setting>                    mtl.tk-instruct-100
+    anchor.<method>                  anchor.copy_demo
+
+SuperNI task names may hold dots (task1529_scitail1.1_classification); settings and anchor
+methods do not, so an STL run's setting is its last part. Cheap and torch-free: common.smk calls it while every SLURM job re-parses the workflow.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftrepro import config as cfg
+
+# Tk-Instruct's two no-training heuristics on the test split (protocols.md 1.5)
+ANCHORS = ("copy_input", "copy_demo")
+PARADIGMS = ("stl", "mtl", "anchor")
+
+
+@dataclass(frozen=True)
+class GuptaRun:
+    paradigm: str  # stl: one model per task; mtl: one for all tasks; anchor: no training
+    setting: str  # a setting of config gupta2023.settings, or an anchor method
+    task: str | None = None  # stl only
+
+    @property
+    def name(self) -> str:
+        if self.paradigm == "stl":
+            return f"stl.{self.task}.{self.setting}"
+        return f"{self.paradigm}.{self.setting}"
+
+    @classmethod
+    def parse(cls, name: str) -> GuptaRun:
+        paradigm, *rest = name.split(".")
+        if paradigm == "stl" and len(rest) >= 2:
+            return cls("stl", rest[-1], ".".join(rest[:-1]))
+        if paradigm in ("mtl", "anchor") and len(rest) == 1:
+            return cls(paradigm, rest[0])
+        raise ValueError(f"not a gupta2023 run name: {name!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def _read_task_list(path: str) -> tuple[str, ...]:
+    names = [line.strip() for line in Path(path).read_text().splitlines()]
+    return tuple(name for name in names if name)
+
+
+def test_tasks(config: dict) -> list[str]:
+    """The SuperNI test tasks of the run, capped by the preset (tiny and mini use a few)."""
+    tasks = list(_read_task_list(config["gupta2023"]["test_tasks_file"]))
+    cap = cfg.preset(config)["data"].get("superni_tasks")
+    return tasks[:cap] if cap else tasks
+
+
+def stl_runs(config: dict) -> list[str]:
+    settings = config["gupta2023"]["settings"]
+    return [GuptaRun("stl", s, task).name for task in test_tasks(config) for s in settings]
+
+
+def mtl_runs(config: dict) -> list[str]:
+    return [GuptaRun("mtl", s).name for s in config["gupta2023"]["settings"]]
+
+
+def anchor_runs(config: dict) -> list[str]:
+    return [GuptaRun("anchor", method).name for method in ANCHORS]
+
+
+def runs_by_family(config: dict) -> dict[str, list[str]]:
+    return {"stl": stl_runs(config), "mtl": mtl_runs(config), "anchor": anchor_runs(config)}

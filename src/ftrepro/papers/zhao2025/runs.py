@@ -1,0 +1,71 @@
+"""zhao2025 runs: the name grammar (built and parsed here only) and the matrix of the paper.
+
+    <task>.<encoder>.ft                     20ng-joint.roberta-base.ft
+    <task>.<decoder>.<shots>.<ft|noft>      massive-intent.llama3-8b.five-shot.ft
+    <task>.<api model>.<shots>.noft         massive-slots.gpt-4o.zero-shot.noft
+
+Tasks have no dots; model names may ("gpt-3.5"), so the model is what lies between the task and
+the suffix. Cheap and torch-free: common.smk calls it while every SLURM job re-parses the workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SHOTS = ("zero-shot", "five-shot")
+MODES = ("ft", "noft")
+
+
+@dataclass(frozen=True)
+class ZhaoRun:
+    task: str
+    model: str
+    shots: str | None = None  # None: an encoder, which has no prompt
+    mode: str = "ft"
+
+    @property
+    def name(self) -> str:
+        if self.shots is None:
+            return f"{self.task}.{self.model}.{self.mode}"
+        return f"{self.task}.{self.model}.{self.shots}.{self.mode}"
+
+    @classmethod
+    def parse(cls, name: str) -> ZhaoRun:
+        parts = name.split(".")
+        if len(parts) >= 4 and parts[-2] in SHOTS and parts[-1] in MODES:
+            return cls(parts[0], ".".join(parts[1:-2]), parts[-2], parts[-1])
+        if len(parts) >= 3 and parts[-1] == "ft" and parts[-2] not in SHOTS:
+            return cls(parts[0], ".".join(parts[1:-1]))
+        raise ValueError(f"not a zhao2025 run name: {name!r}")
+
+
+def encoder_runs(config: dict) -> list[str]:
+    z = config["zhao2025"]
+    return [ZhaoRun(task, model).name for model in z["encoders"] for task in z["tasks"]]
+
+
+def decoder_runs(config: dict, mode: str) -> list[str]:
+    """Runs of the open decoders, fine-tuned (mode 'ft') or prompted as released ('noft')."""
+    return _prompted_runs(config, config["zhao2025"]["decoders"], mode)
+
+
+def api_runs(config: dict) -> list[str]:
+    return _prompted_runs(config, config["zhao2025"]["api_models"], "noft")
+
+
+def _prompted_runs(config: dict, models: list[str], mode: str) -> list[str]:
+    z = config["zhao2025"]
+    return [
+        ZhaoRun(task, model, shots, mode).name
+        for model in models
+        for shots in z["shots"]
+        for task in z["tasks"]
+    ]
+
+
+def runs_by_family(config: dict) -> dict[str, list[str]]:
+    return {
+        "encoder": encoder_runs(config),
+        "decoder": decoder_runs(config, "ft") + decoder_runs(config, "noft"),
+        "api": api_runs(config),
+    }

@@ -1,0 +1,111 @@
+"""The experiment matrix: run names and counts at paper scale, and preset caps."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO
+
+from ftrepro import config as cfg
+from ftrepro import papers
+from ftrepro.papers.band2025 import runs as band_runs
+from ftrepro.papers.gupta2023 import runs as gupta_runs
+from ftrepro.papers.zhao2025 import runs as zhao_runs
+
+
+@pytest.fixture
+def paper(monkeypatch) -> dict:
+    monkeypatch.chdir(REPO)  # config paths are relative to the workflow directory
+    return cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
+
+
+def test_zhao2025_matrix(paper):
+    runs = papers.runs_by_family(paper)
+    assert len(runs["zhao2025-encoder"]) == 2 * 6
+    assert len(runs["zhao2025-decoder"]) == 4 * 2 * 2 * 6  # models x shots x (ft, noft) x tasks
+    assert len(runs["zhao2025-api"]) == 3 * 2 * 6
+    assert "massive-intent.llama3-8b.five-shot.ft" in runs["zhao2025-decoder"]
+    assert "20ng-joint.roberta-large.ft" in runs["zhao2025-encoder"]
+    assert "massive-slots.gpt-4o.zero-shot.noft" in runs["zhao2025-api"]
+
+
+def test_gupta2023_has_952_stl_models_and_8_mtl(paper):
+    stl = gupta_runs.stl_runs(paper)
+    assert len(gupta_runs.test_tasks(paper)) == 119
+    assert len(stl) == len(set(stl)) == 952
+    assert gupta_runs.mtl_runs(paper) == [f"mtl.{s}" for s in paper["gupta2023"]["settings"]]
+    assert "stl.task1356_xlsum_title_generation.baseline1" in stl
+
+
+def test_band2025_has_eight_encoders_and_the_lora_llm(paper):
+    assert sorted(band_runs.encoder_runs(paper)) == sorted(
+        f"{e}.{a}.{v}"
+        for e in ("bert-base", "distilbert")
+        for a in ("single", "parallel")
+        for v in ("plain", "llm-augmented")
+    )
+    assert band_runs.llm_runs(paper) == ["llama3.1-8b.lora"]
+
+
+def test_presets_cap_superni_tasks_but_not_the_matrix_shape(monkeypatch):
+    monkeypatch.chdir(REPO)
+    tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+    cap = tiny["presets"]["tiny"]["data"]["superni_tasks"]
+    assert len(gupta_runs.test_tasks(tiny)) == cap
+    assert len(gupta_runs.stl_runs(tiny)) == cap * 8
+    assert len(papers.runs(tiny, "zhao2025")) == 12 + 96 + 36
+
+
+def test_families_of_the_matrix(paper):
+    assert set(papers.runs_by_family(paper)) == {
+        "zhao2025-encoder", "zhao2025-decoder", "zhao2025-api",
+        "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor",
+        "band2025-encoder", "band2025-llm",
+    }  # fmt: skip
+    assert len(papers.runs(paper, "band2025")) == 9
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        (zhao_runs.ZhaoRun, "20ng-joint.roberta-base.ft"),
+        (zhao_runs.ZhaoRun, "massive-intent.llama3-8b.five-shot.ft"),
+        (zhao_runs.ZhaoRun, "massive-slots.gpt-3.5.zero-shot.noft"),
+        (gupta_runs.GuptaRun, "stl.task1356_xlsum_title_generation.baseline1"),
+        (gupta_runs.GuptaRun, "mtl.tk-instruct-100"),
+        (gupta_runs.GuptaRun, "anchor.copy_demo"),
+        (band_runs.BandRun, "distilbert.parallel.llm-augmented"),
+        (band_runs.BandRun, "llama3.1-8b.lora"),
+    ],
+)
+def test_run_names_parse_back_to_themselves(module, name):
+    assert module.parse(name).name == name
+
+
+def test_every_planned_run_name_parses(paper):
+    classes = {"zhao2025": zhao_runs.ZhaoRun, "gupta2023": gupta_runs.GuptaRun, "band2025": band_runs.BandRun}
+    for paper_id, run_class in classes.items():
+        for name in papers.runs(paper, paper_id):
+            assert run_class.parse(name).name == name
+
+
+@pytest.mark.parametrize("bad", ["20ng-joint", "x.y.five-shot.maybe", "stl.only", "a.b.c.d"])
+def test_malformed_run_names_are_refused(bad):
+    for run_class in (zhao_runs.ZhaoRun, gupta_runs.GuptaRun, band_runs.BandRun):
+        with pytest.raises(ValueError, match="run name"):
+            run_class.parse(bad)
+
+
+def test_api_runs_are_planned_only_with_a_key(paper):
+    zhao = papers.runs(paper, "zhao2025")
+    assert papers.runs(paper, "zhao2025", with_api=False) == [
+        r for r in zhao if r not in zhao_runs.api_runs(paper)
+    ]
+    key_env = paper["api"]["key_env"]
+    assert papers.api_key_set(paper, {key_env: "sk-x"}) and not papers.api_key_set(paper, {key_env: ""})
+
+
+def test_superni_task_list_matches_the_official_split(paper):
+    official = REPO.parent / "shared" / "data" / "superni" / "splits" / "default" / "test_tasks.txt"
+    if not official.exists():
+        pytest.skip(f"{official} not present")
+    assert gupta_runs.test_tasks(paper) == official.read_text().split()
