@@ -24,12 +24,8 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score
 
-from ftrepro.data import WORD_SUBTASKS
+from ftrepro.data import OUTSIDE, WORD_SUBTASKS, arena
 from ftrepro.io import DataError
-
-OUTSIDE = "Other"
-# Subtasks labelled per word; every other subtask has one label per example.
-
 
 # --------------------------------------------------------------------------- accuracy
 
@@ -403,30 +399,25 @@ def kaggle_log_loss(y_true: Sequence[int], probs) -> float:
     return float(-np.log(probs[np.arange(len(y)), y]).mean())
 
 
-PREFERENCE_LABELS = ("A", "B", "tie")
-
-
 def _preference_row(rec: Any, where: str) -> tuple[int, list[float]]:
     """(gold class index, [p(A), p(B), p(tie)]) of one band2025 prediction record, checked."""
     if not isinstance(rec, Mapping):
         raise DataError(f"{where}: expected an object with id, label, probs")
     if not isinstance(rec.get("id"), str) or not rec["id"]:
         raise DataError(f"{where}: 'id' must be a non-empty string, got {rec.get('id')!r:.80}")
-    if rec.get("label") not in PREFERENCE_LABELS:
-        raise DataError(
-            f"{where}: 'label' must be one of {list(PREFERENCE_LABELS)}, got {rec.get('label')!r:.80}"
-        )
+    if rec.get("label") not in arena.LABELS:
+        raise DataError(f"{where}: 'label' must be one of {list(arena.LABELS)}, got {rec.get('label')!r:.80}")
     probs = rec.get("probs")
-    if not isinstance(probs, Mapping) or set(probs) != set(PREFERENCE_LABELS):
+    if not isinstance(probs, Mapping) or set(probs) != set(arena.LABELS):
         raise DataError(
-            f"{where}: 'probs' must map exactly {list(PREFERENCE_LABELS)} to numbers, got {probs!r:.80}"
+            f"{where}: 'probs' must map exactly {list(arena.LABELS)} to numbers, got {probs!r:.80}"
         )
-    row = [probs[label] for label in PREFERENCE_LABELS]
+    row = [probs[label] for label in arena.LABELS]
     if not all(
         isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < float("inf") for p in row
     ):
         raise DataError(f"{where}: probabilities must be finite numbers >= 0, got {row!r:.80}")
-    return PREFERENCE_LABELS.index(rec["label"]), row
+    return arena.LABELS.index(rec["label"]), row
 
 
 def score_preference_predictions(records: Iterable[Mapping], source: str = "predictions") -> dict:

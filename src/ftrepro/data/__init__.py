@@ -12,6 +12,8 @@ T = TypeVar("T")
 DATASETS = ("20newsgroups", "massive", "superni", "arena")
 # Subtasks labelled per word (token heads, seqeval); every other subtask labels a whole text.
 WORD_SUBTASKS = frozenset({"slots"})
+# The word label of a word outside every slot (MASSIVE's derived labels; seqeval's "O").
+OUTSIDE = "Other"
 
 
 def cap_rows(records: Sequence[T], n: int | None, seed: int) -> list[T]:

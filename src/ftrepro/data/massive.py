@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftrepro.data import cap_rows
+from ftrepro.data import OUTSIDE, cap_rows
 from ftrepro.io import DataError, iter_jsonl, write_json, write_jsonl
 
 SPLITS = ("train", "dev", "test")
-OUTSIDE = "Other"
 REQUIRED_FIELDS = ("id", "partition", "intent", "utt", "annot_utt")
 
 

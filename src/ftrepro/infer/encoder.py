@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ftrepro.data import OUTSIDE
 from ftrepro.io import DataError, read_jsonl
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_positions, tokenize_record
 from ftrepro.models.encoding import load_tokenizer
 
 log = logging.getLogger(__name__)
 
-OUTSIDE_LABEL = "Other"  # slot label of words the model never saw (cut off by max_length)
 DEFAULT_MAX_LENGTH = 512  # for models saved without the max_length they were trained with
 
 
@@ -58,7 +58,7 @@ def _word_labels(names: list[str], best: list[int], encoding, n_words: int, pad_
     """Each word takes the label of its first sub-word; words cut off by truncation get Other."""
     offset = len(best) - len(encoding["input_ids"]) if pad_left else 0
     positions = first_subword_positions(encoding.word_ids())
-    return [names[best[positions[w] + offset]] if w in positions else OUTSIDE_LABEL for w in range(n_words)]
+    return [names[best[positions[w] + offset]] if w in positions else OUTSIDE for w in range(n_words)]
 
 
 def _gold(record: dict, head_specs: dict, test_path) -> dict:

@@ -19,12 +19,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from safetensors import safe_open
 
+from ftrepro.data.arena import WINNER_COLUMNS
 from ftrepro.io import DataError, atomic_path, iter_jsonl
 from ftrepro.papers.band2025.runs import BandRun
 
 NOT_RUN = "not run"
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
-SUBMISSION_COLUMNS = {"winner_model_a": "A", "winner_model_b": "B", "winner_tie": "tie"}
 DISPLAY = {"distilbert": "DistilBERT", "bert-base": "BERT-base", "llama3.1-8b": "Llama 3.1 8B"}
 
 
@@ -204,11 +204,11 @@ def write_submission(predictions_path: str | PathLike, out_path: str | PathLike)
     n = 0
     with atomic_path(out_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["id", *SUBMISSION_COLUMNS])
+        writer.writerow(["id", *WINNER_COLUMNS])
         for n, record in enumerate(iter_jsonl(predictions_path), start=1):
             try:
                 writer.writerow(
-                    [record["id"], *(float(record["probs"][label]) for label in SUBMISSION_COLUMNS.values())]
+                    [record["id"], *(float(record["probs"][label]) for label in WINNER_COLUMNS.values())]
                 )
             except (KeyError, TypeError, ValueError) as e:
                 raise DataError(

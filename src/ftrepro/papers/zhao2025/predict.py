@@ -16,6 +16,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from ftrepro.data import OUTSIDE
 from ftrepro.infer.causal import choose, generate
 from ftrepro.papers.zhao2025.prompts import (
     answer_candidates,
@@ -135,7 +136,7 @@ def answer_beginning(tpl: dict, subtask: str, label: str, subtasks: list[str]) -
     """The answer text up to the end of `label` (its closing quote), which must not depend on
     the other subtasks' values."""
     beginnings = set()
-    for filler in ([], ["Other"]):
+    for filler in ([], [OUTSIDE]):
         text = answer_text(tpl, {s: label if s == subtask else filler for s in subtasks})
         quoted = json.dumps(label, ensure_ascii=False)
         beginnings.add(text[: text.index(quoted) + len(quoted)])

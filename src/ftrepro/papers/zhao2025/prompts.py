@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from ftrepro.data import WORD_SUBTASKS
+from ftrepro.data import OUTSIDE, WORD_SUBTASKS
 from ftrepro.io import DataError, read_jsonl
-from ftrepro.metrics import OUTSIDE, align_to_words
+from ftrepro.metrics import align_to_words
 from ftrepro.prompts import fill
 
 TEMPLATES_FILE = Path(__file__).with_name("prompts.yaml")
