@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import RecordSteps, StopAfterFirstSave
-from transformers import AutoTokenizer, RobertaTokenizer
+from transformers import AutoModel, AutoTokenizer, RobertaTokenizer
 
 from ftrepro.infer.encoder import predict_encoder
 from ftrepro.io import DataError, write_json, write_jsonl
@@ -182,8 +182,10 @@ def test_byte_level_tokenizer_gets_prefix_space_for_words(tmp_path):
 def test_save_load_round_trip(data, tmp_path):
     model = two_head_model(data / "base").eval()
     tok = AutoTokenizer.from_pretrained(data / "base")
-    model.save_pretrained(tmp_path / "m", tok)
+    model.save_pretrained(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
     loaded = MultiHeadEncoder.from_pretrained(tmp_path / "m")
+    assert type(AutoModel.from_pretrained(tmp_path / "m")) is MultiHeadEncoder  # registered by model_type
     assert loaded.head_specs == model.head_specs and loaded.label_names == model.label_names
     assert loaded.max_length == 16
     batch = dict(tok(["wake me up"], return_tensors="pt"))
@@ -197,7 +199,8 @@ def test_predict_gives_other_to_truncated_words(data, tmp_path):
     )
     with torch.no_grad():  # every word the model sees is "time"
         model.heads["slots"][1].bias.copy_(torch.tensor([-50.0, 50.0]))
-    model.save_pretrained(tmp_path / "m", load_tokenizer(data / "base", word_level=True))
+    model.save_pretrained(tmp_path / "m")
+    load_tokenizer(data / "base", word_level=True).save_pretrained(tmp_path / "m")
     words = ["wake", "me", "up", "at", "seven", "please"]
     write_jsonl(
         tmp_path / "t.jsonl",

@@ -12,6 +12,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.models.base import prepare_base_model
+from ftrepro.models.encoder import load_encoder
 from ftrepro.papers.band2025.annotate import PROMPT_PROPERTIES, RESPONSE_PROPERTIES
 from ftrepro.papers.band2025.models import (
     Allocation,
@@ -232,8 +233,9 @@ def test_save_load_round_trip(bases, tmp_path, architecture):
     tok = AutoTokenizer.from_pretrained(bases / "bert")
     allocation = Allocation(tuple(ALLOCATION[architecture]), 32, redistribute=True)
     model = PreferenceClassifier.from_base(bases / "bert", architecture, allocation).eval()
-    model.save_pretrained(tmp_path / "m", tok)
+    model.save_pretrained(tmp_path / "m")
     loaded = PreferenceClassifier.from_pretrained(tmp_path / "m")
+    assert type(AutoModel.from_pretrained(tmp_path / "m")) is PreferenceClassifier  # registered by model_type
     assert (loaded.architecture, loaded.allocation, loaded.labels) == (
         architecture,
         allocation,
@@ -407,7 +409,8 @@ def test_prefinetuned_encoder_is_a_start_for_llm_augmented_runs(bases, arena, tm
     assert summary["global_step"] == 2 * 3  # 24 examples, batch 8
     assert set(PropertyHeadsEncoder.from_pretrained(tmp_path / "pre").heads) == set(RESPONSE_PROPERTIES)
     base = AutoModel.from_pretrained(bases / "bert").state_dict()
-    pre = AutoModel.from_pretrained(tmp_path / "pre").state_dict()
+    assert type(AutoModel.from_pretrained(tmp_path / "pre")) is PropertyHeadsEncoder
+    pre = load_encoder(tmp_path / "pre").state_dict()
     assert not torch.equal(
         pre["encoder.layer.0.attention.self.query.weight"],
         base["encoder.layer.0.attention.self.query.weight"],

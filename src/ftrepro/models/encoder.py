@@ -1,73 +1,145 @@
-"""Encoder with one linear classification head per subtask (zhao2025 section 5.4).
+"""Encoders with task heads, as transformers models: a pretrained encoder (`backbone`) under
+heads of our own, saved and loaded with `save_pretrained` / `from_pretrained` (one config.json, one
+model.safetensors) and registered with AutoConfig / AutoModel under their `model_type`.
 
-Sequence heads classify the first token (<s> / [CLS]); token heads classify every token, and
-words are labelled on their first sub-word only (the others get -100, ignored by the loss), as
-in the MASSIVE reference code. The loss is the plain sum of the heads' cross-entropies: the
-paper's "equally weighted cross-entropy losses", each with weight 1, so a head gets the same
-gradient in a joint model as alone at the same learning rate (a mean would halve it).
+MultiHeadEncoder has one linear classification head per subtask (zhao2025 section 5.4). Sequence
+heads classify the first token (<s> / [CLS]); token heads classify every token, and words are
+labelled on their first sub-word only (the others get -100, ignored by the loss), as in the
+MASSIVE reference code. The loss is the plain sum of the heads' cross-entropies: the paper's
+"equally weighted cross-entropy losses", each with weight 1, so a head gets the same gradient in a
+joint model as alone at the same learning rate (a mean would halve it).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers.configuration_utils import SubConfigSpec
 
 from ftrepro.models.encoding import IGNORE_INDEX
 
 HEAD_KINDS = ("sequence", "token")
-HEADS_FILE = "heads.json"
-HEAD_WEIGHTS_FILE = "heads.safetensors"
 
 
-class MultiHeadEncoder(nn.Module):
-    """A pretrained encoder (`backbone`) with heads {subtask: (kind, num_labels)}.
+class EncoderWithHeadsConfig(PreTrainedConfig):
+    """What every encoder-with-heads config holds: the backbone's own config."""
 
-    `forward` returns {"loss": ..., "logits": {subtask: tensor}} ("loss" only with labels), which
-    is what transformers' Trainer needs. `save_pretrained` / `from_pretrained` keep the backbone
-    in the usual format next to heads.json (kinds, label names) and heads.safetensors.
+    sub_configs_defaults = {"encoder_config": SubConfigSpec(AutoConfig, model_type="bert")}
+    encoder_config: dict | PreTrainedConfig | None = None
+
+
+class EncoderWithHeads(PreTrainedModel):
+    """A pretrained encoder (`backbone`) with heads on top; subclasses add the heads (built with
+    `linear`) and call `post_init`.
+
+    `forward` returns {"logits": ...} and "loss" with labels, which is what transformers' Trainer
+    needs. Device maps keep the backbone's blocks whole (post_init adds its `_no_split_modules`;
+    a head is one layer).
     """
 
-    def __init__(
-        self,
-        backbone: nn.Module,
+    config_class = EncoderWithHeadsConfig
+    base_model_prefix = "backbone"
+    _no_split_modules = []
+    # No attention of its own: the backbone's runs (BERT, RoBERTa and DistilBERT support all three).
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+
+    def __init__(self, config: EncoderWithHeadsConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config)
+        self.backbone = backbone if backbone is not None else AutoModel.from_config(config.encoder_config)
+
+    @classmethod
+    def from_base(cls, base_dir: str | Path, **config):
+        """Fresh heads on the encoder in `base_dir` (see `load_encoder`); `config`: the fields of
+        the subclass's config."""
+        backbone = load_encoder(base_dir)
+        # the backbone keeps the attention it was loaded with (a new config would reset it)
+        attention = backbone.config._attn_implementation
+        return cls(
+            cls.config_class(encoder_config=backbone.config, attn_implementation=attention, **config),
+            backbone,
+        )
+
+    def linear(self, in_features: int, out_features: int) -> nn.Linear:
+        """A head layer, initialised once, by post_init (`_init_weights`): a fresh model draws its
+        heads' weights in head order from the seeded generator, or from_pretrained loads them."""
+        return torch.nn.utils.skip_init(nn.Linear, in_features, out_features, device=self.backbone.device)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):  # the heads; the backbone initialises its own modules
+            module.reset_parameters()  # torch's default Linear initialisation
+
+
+def load_encoder(model_dir: str | Path) -> PreTrainedModel:
+    """The bare encoder in `model_dir`: a pretrained one, or the backbone of a saved
+    EncoderWithHeads (band2025 fine-tunes the encoder of its pre-fine-tuned property heads)."""
+    model = AutoModel.from_pretrained(model_dir)
+    return model.backbone if isinstance(model, EncoderWithHeads) else model
+
+
+class MultiHeadEncoderConfig(EncoderWithHeadsConfig):
+    model_type = "ftrepro-multihead-encoder"
+    # {subtask: {"kind": "sequence" | "token", "num_labels": n, "labels": [n label names] | None}}
+    heads: dict | None = None
+    dropout: float = 0.1
+    max_length: int | None = None  # the truncation it was trained with, so that prediction matches
+
+
+class MultiHeadEncoder(EncoderWithHeads):
+    """The backbone with heads {subtask: (kind, num_labels)}; `forward` returns "logits" as
+    {subtask: tensor}."""
+
+    config_class = MultiHeadEncoderConfig
+
+    def __init__(self, config: MultiHeadEncoderConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config, backbone)
+        _check_heads(config.heads)
+        hidden = self.backbone.config.hidden_size
+        self.heads = nn.ModuleDict(
+            {
+                name: nn.Sequential(nn.Dropout(config.dropout), self.linear(hidden, head["num_labels"]))
+                for name, head in config.heads.items()
+            }
+        )
+        self.post_init()
+
+    @classmethod
+    def from_base(
+        cls,
+        base_dir: str | Path,
         heads: dict[str, tuple[str, int]],
         label_names: dict[str, list[str]] | None = None,
         dropout: float = 0.1,
         max_length: int | None = None,
-    ):
-        super().__init__()
-        if not heads:
-            raise ValueError("a MultiHeadEncoder needs at least one head")
-        for name, (kind, num_labels) in heads.items():
-            if kind not in HEAD_KINDS:
-                raise ValueError(f"head {name!r}: kind must be one of {HEAD_KINDS}, got {kind!r}")
-            if label_names and len(label_names.get(name, ())) != num_labels:
-                raise ValueError(
-                    f"head {name!r}: {num_labels} labels but label names {label_names.get(name)!r}"
-                )
-        self.backbone = backbone
-        self.head_specs = {name: (kind, int(n)) for name, (kind, n) in heads.items()}
-        self.label_names = {name: list(label_names[name]) for name in heads} if label_names else None
-        self.dropout = dropout
-        self.max_length = max_length  # the truncation it was trained with, so prediction matches
-        hidden = backbone.config.hidden_size
-        self.heads = nn.ModuleDict(
-            {
-                name: nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n))
-                for name, (_, n) in self.head_specs.items()
+    ) -> MultiHeadEncoder:
+        """Fresh heads {subtask: (kind, num_labels)}, with their label names if given."""
+        specs = {
+            name: {
+                "kind": kind,
+                "num_labels": int(n),
+                "labels": list(label_names.get(name) or ()) if label_names else None,
             }
-        )
+            for name, (kind, n) in heads.items()
+        }
+        return super().from_base(base_dir, heads=specs, dropout=dropout, max_length=max_length)
 
-    @classmethod
-    def from_base(cls, base_dir: str | Path, heads: dict[str, tuple[str, int]], **kwargs) -> MultiHeadEncoder:
-        """Fresh heads on the pretrained encoder in `base_dir`."""
-        return cls(AutoModel.from_pretrained(base_dir), heads, **kwargs)
+    @property
+    def head_specs(self) -> dict[str, tuple[str, int]]:
+        return {name: (head["kind"], head["num_labels"]) for name, head in self.config.heads.items()}
+
+    @property
+    def label_names(self) -> dict[str, list[str]] | None:
+        names = {name: head["labels"] for name, head in self.config.heads.items()}
+        return None if any(v is None for v in names.values()) else names
+
+    @property
+    def max_length(self) -> int | None:
+        return self.config.max_length
 
     def forward(
         self,
@@ -97,47 +169,24 @@ class MultiHeadEncoder(nn.Module):
                 total = total + flat_logits.sum() * 0.0
         return total
 
-    def save_pretrained(self, out_dir: str | Path, tokenizer=None) -> None:
-        out_dir = Path(out_dir)
-        self.backbone.save_pretrained(out_dir)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(out_dir)
-        weights = {k: v.detach().contiguous().cpu() for k, v in self.heads.state_dict().items()}
-        save_file(weights, out_dir / HEAD_WEIGHTS_FILE)
-        meta = {
-            "heads": {
-                name: {
-                    "kind": kind,
-                    "num_labels": n,
-                    "labels": self.label_names[name] if self.label_names else None,
-                }
-                for name, (kind, n) in self.head_specs.items()
-            },
-            "dropout": self.dropout,
-            "max_length": self.max_length,
-        }
-        (out_dir / HEADS_FILE).write_text(
-            json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
 
-    @classmethod
-    def from_pretrained(cls, model_dir: str | Path) -> MultiHeadEncoder:
-        """Load a saved model (in eval mode, like transformers' from_pretrained)."""
-        model_dir = Path(model_dir)
-        if not (model_dir / HEADS_FILE).is_file():
-            raise FileNotFoundError(f"{model_dir}: no {HEADS_FILE}; not a MultiHeadEncoder directory")
-        meta = json.loads((model_dir / HEADS_FILE).read_text(encoding="utf-8"))
-        heads = {name: (h["kind"], h["num_labels"]) for name, h in meta["heads"].items()}
-        names = {name: h["labels"] for name, h in meta["heads"].items()}
-        model = cls(
-            AutoModel.from_pretrained(model_dir),
-            heads,
-            label_names=names if all(v is not None for v in names.values()) else None,
-            dropout=meta["dropout"],
-            max_length=meta.get("max_length"),
-        )
-        model.heads.load_state_dict(load_file(model_dir / HEAD_WEIGHTS_FILE))
-        return model.eval()
+def _check_heads(heads: dict | None) -> None:
+    if not heads:
+        raise ValueError("a MultiHeadEncoder needs at least one head")
+    for name, head in heads.items():
+        if head["kind"] not in HEAD_KINDS:
+            raise ValueError(f"head {name!r}: kind must be one of {HEAD_KINDS}, got {head['kind']!r}")
+        if head["labels"] is not None and len(head["labels"]) != head["num_labels"]:
+            raise ValueError(f"head {name!r}: {head['num_labels']} labels but label names {head['labels']!r}")
+
+
+def register_auto_model(model_class: type[PreTrainedModel]) -> None:
+    """Let AutoConfig and AutoModel load `model_class` by the model_type of its config."""
+    AutoConfig.register(model_class.config_class.model_type, model_class.config_class)
+    AutoModel.register(model_class.config_class, model_class)
+
+
+register_auto_model(MultiHeadEncoder)
 
 
 # --- inputs: shared by training and prediction ---------------------------------------------

@@ -104,12 +104,11 @@ def train_encoder(
         args=_training_args(hparams, checkpoint_dir),
         train_dataset=train_set,
         data_collator=EncoderCollator(tokenizer),
+        processing_class=tokenizer,  # saved with the model
         callbacks=callbacks,
     )
     log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
-    return train_and_save(
-        trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer)
-    )
+    return train_and_save(trainer, checkpoint_dir, out_dir)
 
 
 def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:

@@ -17,26 +17,28 @@ later turns are the first cut, which tail truncation implies.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel
+from transformers import PreTrainedModel
 
 from ftrepro.data.arena import LABELS
 from ftrepro.io import DataError
-from ftrepro.models.encoder import MultiHeadEncoder
+from ftrepro.models.encoder import (
+    EncoderWithHeads,
+    EncoderWithHeadsConfig,
+    MultiHeadEncoder,
+    MultiHeadEncoderConfig,
+    register_auto_model,
+)
 
 ARCHITECTURES = ("single", "parallel")
 TURN_SEPARATOR = "\n\n"
-CLASSIFIER_FILE = "classifier.json"
-CLASSIFIER_WEIGHTS_FILE = "classifier.safetensors"
 # The encoder blocks of the backbones we fine-tune (BERT / MiniLM, DistilBERT).
 LAYER_PATHS = ("encoder.layer", "transformer.layer")
 
@@ -175,43 +177,69 @@ class PreferenceCollator:
 # --- models ---------------------------------------------------------------------------------
 
 
-class PreferenceClassifier(nn.Module):
+class PreferenceClassifierConfig(EncoderWithHeadsConfig):
+    model_type = "ftrepro-preference-classifier"
+    architecture: str = "single"
+    allocation: dict | None = None  # Allocation's fields
+    classifier_dropout: float = 0.1
+
+
+class PreferenceClassifier(EncoderWithHeads):
     """Single BERT (one input -> CLS -> dropout -> linear hidden x 3) or Parallel BERT (the SAME
     encoder on (prompt, response_a) and (prompt, response_b) as one batch of 2B sequences; the two
     CLS vectors, after dropout, concatenated -> linear 2 hidden x 3).
 
-    `forward` returns {"logits": (batch, 3)} and "loss" (cross-entropy) with labels, as Trainer
-    needs. Saved as the backbone's own files plus classifier.json and classifier.safetensors.
+    `forward` returns {"logits": (batch, 3)} and "loss" (cross-entropy) with labels. The label
+    names are the config's id2label.
     """
 
-    def __init__(
-        self,
-        backbone: nn.Module,
+    config_class = PreferenceClassifierConfig
+
+    def __init__(self, config: PreferenceClassifierConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config, backbone)
+        if config.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {config.architecture!r}; expected one of {ARCHITECTURES}")
+        expected_segments = 3 if config.architecture == "single" else 2
+        if len(self.allocation.shares) != expected_segments:
+            raise ValueError(
+                f"{config.architecture}: allocation needs {expected_segments} shares, got {self.allocation.shares}"
+            )
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        inputs = 1 if config.architecture == "single" else 2
+        self.classifier = self.linear(inputs * self.backbone.config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @classmethod
+    def from_base(
+        cls,
+        base_dir: str | Path,
         architecture: str,
         allocation: Allocation,
         dropout: float = 0.1,
         labels: Sequence[str] = LABELS,
-    ):
-        super().__init__()
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
-        expected_segments = 3 if architecture == "single" else 2
-        if len(allocation.shares) != expected_segments:
-            raise ValueError(
-                f"{architecture}: allocation needs {expected_segments} shares, got {allocation.shares}"
-            )
-        self.backbone = backbone
-        self.architecture = architecture
-        self.allocation = allocation
-        self.labels = list(labels)
-        self.dropout = nn.Dropout(dropout)
-        inputs = 1 if architecture == "single" else 2
-        self.classifier = nn.Linear(inputs * backbone.config.hidden_size, len(self.labels))
-
-    @classmethod
-    def from_base(cls, base_dir: str | Path, architecture: str, allocation: Allocation, **kwargs):
+    ) -> PreferenceClassifier:
         """A fresh head on the pretrained (or pre-finetuned) encoder in `base_dir`."""
-        return cls(AutoModel.from_pretrained(base_dir), architecture, allocation, **kwargs)
+        return super().from_base(
+            base_dir,
+            architecture=architecture,
+            allocation=asdict(allocation),
+            classifier_dropout=dropout,
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+        )
+
+    @property
+    def architecture(self) -> str:
+        return self.config.architecture
+
+    @property
+    def allocation(self) -> Allocation:
+        fields = self.config.allocation
+        return Allocation(tuple(fields["shares"]), fields["max_length"], fields["redistribute"])
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.config.id2label[i] for i in range(self.config.num_labels)]
 
     def forward(
         self,
@@ -229,56 +257,18 @@ class PreferenceClassifier(nn.Module):
             return {"logits": logits}
         return {"loss": F.cross_entropy(logits, labels), "logits": logits}
 
-    def save_pretrained(self, out_dir: str | Path, tokenizer=None) -> None:
-        out_dir = Path(out_dir)
-        self.backbone.save_pretrained(out_dir)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(out_dir)
-        weights = {k: v.detach().contiguous().cpu() for k, v in self.classifier.state_dict().items()}
-        save_file(weights, out_dir / CLASSIFIER_WEIGHTS_FILE)
-        meta = {
-            "architecture": self.architecture,
-            "labels": self.labels,
-            "dropout": self.dropout.p,
-            "allocation": {
-                "shares": list(self.allocation.shares),
-                "max_length": self.allocation.max_length,
-                "redistribute": self.allocation.redistribute,
-            },
-        }
-        (out_dir / CLASSIFIER_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
-    @classmethod
-    def from_pretrained(cls, model_dir: str | Path) -> PreferenceClassifier:
-        """Load a saved classifier (in eval mode, like transformers' from_pretrained)."""
-        model_dir = Path(model_dir)
-        if not (model_dir / CLASSIFIER_FILE).is_file():
-            raise FileNotFoundError(
-                f"{model_dir}: no {CLASSIFIER_FILE}; not a PreferenceClassifier directory"
-            )
-        meta = json.loads((model_dir / CLASSIFIER_FILE).read_text(encoding="utf-8"))
-        allocation = Allocation(
-            tuple(meta["allocation"]["shares"]),
-            meta["allocation"]["max_length"],
-            meta["allocation"]["redistribute"],
-        )
-        model = cls(
-            AutoModel.from_pretrained(model_dir),
-            meta["architecture"],
-            allocation,
-            dropout=meta["dropout"],
-            labels=meta["labels"],
-        )
-        model.classifier.load_state_dict(load_file(model_dir / CLASSIFIER_WEIGHTS_FILE))
-        return model.eval()
+class PropertyHeadsConfig(MultiHeadEncoderConfig):
+    model_type = "ftrepro-property-heads"
 
 
 class PropertyHeadsEncoder(MultiHeadEncoder):
     """The pre-fine-tuning model: one linear hidden -> 4 head (ratings 0-3) per property on the
     CLS vector. The loss is the MEAN of the heads' cross-entropies, as the paper states (its
-    MultiHeadEncoder parent sums them, zhao2025's choice). Its saved directory loads with
-    AutoModel as the bare pre-finetuned encoder."""
+    MultiHeadEncoder parent sums them, zhao2025's choice). `load_encoder` on its saved directory
+    gives the pre-finetuned encoder."""
 
+    config_class = PropertyHeadsConfig
     RATINGS = ("0", "1", "2", "3")
 
     @classmethod
@@ -292,6 +282,10 @@ class PropertyHeadsEncoder(MultiHeadEncoder):
 
     def loss(self, logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
         return super().loss(logits, labels) / len(labels)
+
+
+register_auto_model(PreferenceClassifier)
+register_auto_model(PropertyHeadsEncoder)
 
 
 def freeze_lower_layers(backbone: nn.Module, n_layers: int) -> list[str]:

@@ -94,6 +94,7 @@ def train_preference(
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=PreferenceCollator(tokenizer),
+        processing_class=tokenizer,  # saved with the model
         callbacks=callbacks,
     )
     log.info(
@@ -104,7 +105,7 @@ def train_preference(
         len(eval_set),
         eval_path,
     )
-    return _train_and_save(trainer, model, tokenizer, out_dir, Path(checkpoint_dir))
+    return _train_and_save(trainer, out_dir, Path(checkpoint_dir))
 
 
 def property_features(
@@ -157,6 +158,7 @@ def prefinetune_properties(
         args=_training_args(hparams, Path(checkpoint_dir), None),
         train_dataset=train_set,
         data_collator=EncoderCollator(tokenizer),
+        processing_class=tokenizer,
         callbacks=callbacks,
     )
     log.info(
@@ -165,7 +167,7 @@ def prefinetune_properties(
         len(train_set),
         annotations_path,
     )
-    return _train_and_save(trainer, model, tokenizer, out_dir, Path(checkpoint_dir))
+    return _train_and_save(trainer, out_dir, Path(checkpoint_dir))
 
 
 def _check_hparams(hparams: dict, extra: tuple[str, ...]) -> None:
@@ -174,10 +176,8 @@ def _check_hparams(hparams: dict, extra: tuple[str, ...]) -> None:
         raise ValueError(f"band2025 encoder hparams lack {', '.join(missing)}")
 
 
-def _train_and_save(trainer: Trainer, model, tokenizer, out_dir: str | Path, checkpoint_dir: Path) -> dict:
-    summary = train_and_save(
-        trainer, checkpoint_dir, out_dir, save=lambda tmp: model.save_pretrained(tmp, tokenizer)
-    )
+def _train_and_save(trainer: Trainer, out_dir: str | Path, checkpoint_dir: Path) -> dict:
+    summary = train_and_save(trainer, checkpoint_dir, out_dir)
     best = trainer.state.best_model_checkpoint
     if best:
         log.info("best checkpoint %s (eval loss %.4f)", best, trainer.state.best_metric)
