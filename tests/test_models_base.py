@@ -5,6 +5,7 @@ from __future__ import annotations
 import huggingface_hub.constants
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from ftrepro.models.base import prepare_base_model
@@ -126,6 +127,18 @@ def test_prepare_local_copies(tmp_path):
     assert AutoModel.from_pretrained(tmp_path / "copy").config.model_type == "roberta"
     with pytest.raises(FileNotFoundError, match="no config.json"):
         prepare_base_model({"local": {"path": str(tmp_path / "missing")}}, "encoder", tmp_path / "x")
+
+
+def test_pickled_weights_become_safetensors(tmp_path):
+    prepare_base_model({"random": {"architecture": "bert"}}, "encoder", tmp_path / "src")
+    weights = load_file(tmp_path / "src" / "model.safetensors")
+    (tmp_path / "src" / "model.safetensors").unlink()
+    torch.save(weights, tmp_path / "src" / "pytorch_model.bin")  # an older hub repo's only weights
+    prepare_base_model({"local": {"path": str(tmp_path / "src")}}, "encoder", tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").glob("*.safetensors")) == ["model.safetensors"]
+    assert not list((tmp_path / "copy").glob("*.bin"))
+    converted = load_file(tmp_path / "copy" / "model.safetensors")
+    assert converted.keys() == weights.keys() and all(torch.equal(converted[k], weights[k]) for k in weights)
 
 
 def test_prepare_package_minilm(tmp_path):

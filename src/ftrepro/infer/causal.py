@@ -1,5 +1,6 @@
 """Inference with a causal LM on rendered prompts: free greedy generation, and constrained
-decoding that picks the most likely of a list of candidate answers.
+decoding that picks the most likely of a list of candidate answers. The generation loop
+(`greedy_outputs`) is the seq2seq models' too.
 
 Prompts are tokenised as in training (ftrepro.models.encoding.encode_prompt). A prompt that leaves
 no room in the model's context (max_position_embeddings) gets None instead of an answer: the
@@ -16,45 +17,53 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from ftrepro.infer.loading import load_model
 from ftrepro.models.encoding import encode_answer, encode_prompt
 
 log = logging.getLogger(__name__)
 
 
 def load_for_inference(model_dir: str | Path):
-    """Tokenizer and model in eval mode: bf16 spread over the visible GPUs when there are
-    any (a 70B model needs several), float32 on CPU."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    if torch.cuda.is_available():
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, device_map="auto")
-    else:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    return tokenizer, model.eval()
+    """Tokenizer and causal LM, loaded as every model for inference is (ftrepro.infer.loading)."""
+    return AutoTokenizer.from_pretrained(model_dir), load_model(model_dir, AutoModelForCausalLM)
 
 
 def generate(
     model_dir: str | Path, prompts: list[str], max_new_tokens: int, batch_size: int
 ) -> list[str | None]:
-    """Greedy continuation of every prompt (special tokens dropped, stripped), in input order;
-    None for a prompt longer than the context minus `max_new_tokens`.
-
-    Batches hold prompts of similar length, longest first (less padding; an out-of-memory error
-    shows at once), left-padded so that every row's continuation starts at the same column.
-    """
+    """Greedy continuation of every prompt (see `greedy_outputs`), in input order; None for a
+    prompt longer than the context minus `max_new_tokens`."""
     tokenizer, model = load_for_inference(model_dir)
-    tokenizer.padding_side = "left"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    tokenizer.padding_side = "left"  # every row's continuation starts at the same column
     room = model.config.max_position_embeddings - max_new_tokens
     ids = [encode_prompt(tokenizer, prompt) for prompt in prompts]
-    fitting = sorted((i for i in range(len(ids)) if len(ids[i]) <= room), key=lambda i: -len(ids[i]))
+    fitting = [i for i in range(len(ids)) if len(ids[i]) <= room]
     log.info(
         "generating for %d prompts (%d longer than %d tokens)", len(fitting), len(ids) - len(fitting), room
     )
     outputs: list[str | None] = [None] * len(prompts)
-    for start in tqdm(range(0, len(fitting), batch_size), desc="generate", unit="batch"):
-        rows = fitting[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt").to(model.device)
+    texts = greedy_outputs(model, tokenizer, [ids[i] for i in fitting], max_new_tokens, batch_size)
+    for i, text in zip(fitting, texts, strict=True):
+        outputs[i] = text
+    return outputs
+
+
+def greedy_outputs(
+    model, tokenizer, inputs: list[list[int]], max_new_tokens: int, batch_size: int
+) -> list[str]:
+    """The one generation loop: greedy decoding of every input (token ids), in input order; the
+    new tokens of a decoder-only model, the output of an encoder-decoder, decoded without special
+    tokens and stripped.
+
+    Batches hold inputs of similar length, longest first (less padding; an out-of-memory error
+    shows at once), padded on the tokenizer's side (a decoder-only model needs the left).
+    """
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
+    outputs = [""] * len(inputs)
+    for start in tqdm(range(0, len(order), batch_size), desc="generate", unit="batch"):
+        rows = order[start : start + batch_size]
+        batch = tokenizer.pad({"input_ids": [inputs[i] for i in rows]}, return_tensors="pt").to(model.device)
         with torch.inference_mode():
             tokens = model.generate(
                 **batch,
@@ -66,8 +75,9 @@ def generate(
                 top_k=None,
                 pad_token_id=pad_id,
             )
-        new = tokens[:, batch["input_ids"].shape[1] :]
-        for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
+        if not model.config.is_encoder_decoder:
+            tokens = tokens[:, batch["input_ids"].shape[1] :]
+        for i, text in zip(rows, tokenizer.batch_decode(tokens, skip_special_tokens=True), strict=True):
             outputs[i] = text.strip()
     return outputs
 

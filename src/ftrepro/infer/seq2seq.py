@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+from ftrepro.infer.causal import greedy_outputs
+from ftrepro.infer.loading import load_model
 from ftrepro.models.encoding import SourceText
 
 log = logging.getLogger(__name__)
@@ -26,26 +26,14 @@ def predict_seq2seq(
     max_new_tokens: int = 128,
     raw_dir: str | Path | None = None,
 ) -> list[dict]:
-    """Generate for every record with the same model input as training (`SourceText`).
-
-    Batches hold sources of similar length (longest first: padding is wasted compute, and an
-    out-of-memory error shows at once); the predictions are put back in input order.
-    """
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Generate for every record with the same model input as training (`SourceText`), with
+    the one generation loop (ftrepro.infer.causal.greedy_outputs)."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype="auto").to(device).eval()
+    model = load_model(model_dir, AutoModelForSeq2SeqLM)
     source = SourceText(tokenizer, max_source_length, instructions=instructions, raw_dir=raw_dir)
-    encodings = [source.encode(record) for record in records]
-    order = sorted(range(len(records)), key=lambda i: -len(encodings[i]["input_ids"]))
+    inputs = [source.encode(record)["input_ids"] for record in records]
     log.info("predicting %d records from %s", len(records), model_dir)
-    predictions: list[str] = [""] * len(records)
-    for start in tqdm(range(0, len(order), batch_size), desc="predict", unit="batch"):
-        indices = order[start : start + batch_size]
-        batch = tokenizer.pad([encodings[i] for i in indices], return_tensors="pt").to(device)
-        with torch.inference_mode():
-            output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
-        for i, text in zip(indices, tokenizer.batch_decode(output, skip_special_tokens=True), strict=True):
-            predictions[i] = text.strip()
+    predictions = greedy_outputs(model, tokenizer, inputs, max_new_tokens, batch_size)
     return [
         {
             "task": r["task"],

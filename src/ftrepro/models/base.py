@@ -1,5 +1,5 @@
 """Base models: turn a model spec from the config into a local directory that
-`from_pretrained` loads (weights, config and a fast tokenizer).
+`from_pretrained` loads (safetensors weights, config and a fast tokenizer).
 
 Spec forms (exactly one key):
   {"random":  {"architecture": "roberta", <config overrides>}}   tiny model, no download
@@ -66,6 +66,7 @@ def prepare_base_model(spec: dict, kind: str, out_dir: Path) -> None:
     with atomic_path(out_dir) as tmp:
         writers[source](dict(args), kind, tmp)
         _check_loadable(tmp, kind)
+        _ensure_safetensors(tmp, kind)
     log.info("base model (%s) ready in %s", source, out_dir)
 
 
@@ -209,6 +210,17 @@ def _ensure_fast_tokenizer(model_dir: Path) -> None:
     if not tokenizer.is_fast:
         raise ValueError(f"{model_dir}: the tokenizer has no fast (tokenizer.json) version")
     tokenizer.save_pretrained(model_dir)
+
+
+def _ensure_safetensors(model_dir: Path, kind: str) -> None:
+    """Pickled weights (older hub repos, some local copies) become safetensors: models are only
+    ever loaded from safetensors, which cannot run code."""
+    if any(model_dir.glob("*.safetensors")):
+        return
+    model = AUTO_CLASSES[kind].from_pretrained(model_dir, use_safetensors=False)
+    for pickled in [*model_dir.glob("pytorch_model*.bin"), *model_dir.glob("pytorch_model*.bin.index.json")]:
+        pickled.unlink()
+    model.save_pretrained(model_dir)
 
 
 def _check_auto_class(config, kind: str) -> None:

@@ -287,12 +287,12 @@ class LocalAnnotator:
 
     def __init__(self, model_dir: str | Path, *, max_chars: int):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ftrepro.infer.causal import load_for_inference
 
         self.torch, self.max_chars = torch, max_chars
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to(self.device).eval()
+        self.tokenizer, self.model = load_for_inference(model_dir)
+        self.device = self.model.device
         self.digit_ids = {digit: self._single_token(str(digit)) for digit in RATINGS}
         self.fragments, self.slots = answer_skeleton()
         self.fragment_ids = [self.tokenizer.encode(f, add_special_tokens=False) for f in self.fragments]

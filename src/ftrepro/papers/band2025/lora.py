@@ -23,6 +23,8 @@ from transformers import (
 )
 
 from ftrepro.data.arena import LABELS
+from ftrepro.infer.loading import load_model
+from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
 
@@ -141,38 +143,27 @@ def train_lora_classifier(
 def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[PeftModel, object]:
     """(model in eval mode, tokenizer) from the base weights and a saved adapter + head."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForSequenceClassification.from_pretrained(
-        base_dir, num_labels=len(LABELS), dtype=_dtype()
+    base = load_model(
+        base_dir,
+        AutoModelForSequenceClassification,
+        num_labels=len(LABELS),
+        pad_token_id=tokenizer.pad_token_id,  # how the model finds the last non-pad token
     )
-    base.config.pad_token_id = tokenizer.pad_token_id
-    model = PeftModel.from_pretrained(base, model_dir)
-    return model.eval().to(_device()), tokenizer
+    return PeftModel.from_pretrained(base, model_dir).eval(), tokenizer
 
 
-@torch.no_grad()
 def predict_lora_classifier(
     base_dir: str | Path, model_dir: str | Path, records_path: str | Path, *, max_length: int, batch_size: int
 ) -> list[dict]:
     """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split."""
     model, tokenizer = load_lora_classifier(base_dir, model_dir)
     records = list(iter_jsonl(records_path))
-    collate = DataCollatorWithPadding(tokenizer)
-    predictions = []
-    for start in range(0, len(records), batch_size):
-        batch = records[start : start + batch_size]
-        inputs = collate(
-            [tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in batch]
-        )
-        logits = model(**inputs.to(_device())).logits.float()
-        for record, probs in zip(batch, torch.softmax(logits, dim=-1).tolist(), strict=True):
-            predictions.append(
-                {"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, probs))}
-            )
-    return predictions
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    features = [tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in records]
+    probs = predict_logits(model, features, DataCollatorWithPadding(tokenizer), batch_size, reduce=softmax)
+    return [
+        {"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, p.tolist()))}
+        for record, p in zip(records, probs, strict=True)
+    ]
 
 
 def _dtype() -> torch.dtype:

@@ -1,0 +1,67 @@
+"""The one way to load a saved model for inference.
+
+Weights come from safetensors only. On a GPU that has bf16 the model runs in bf16, else in
+float32 (fp16 overflows in T5 and in some encoders). It goes whole onto one GPU when its weights
+fit there, and is spread over the GPUs with accelerate's balanced device map when they do not
+(a 70B decoder needs several); without a GPU it stays on the CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from accelerate import init_empty_weights
+from accelerate.utils import compute_module_sizes, get_balanced_memory, get_max_memory, infer_auto_device_map
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+
+# Share of a GPU's memory the weights may take for the model to count as fitting there; the rest
+# is for activations, the KV cache and the CUDA context.
+GPU_WEIGHT_SHARE = 0.8
+
+
+def inference_dtype() -> torch.dtype:
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def load_model(
+    model_dir: str | Path,
+    auto_class=AutoModel,
+    *,
+    dtype: torch.dtype | None = None,
+    max_memory: dict[int | str, int | str] | None = None,
+    **config_overrides,
+) -> PreTrainedModel:
+    """The model in `model_dir` as `auto_class` loads it, in eval mode, placed by `placement`.
+
+    `dtype`: default `inference_dtype()`. `max_memory`: {GPU index or "cpu": bytes or "20GiB"},
+    default what is free. `config_overrides` change the saved config (e.g. num_labels).
+    """
+    dtype = dtype or inference_dtype()
+    config = AutoConfig.from_pretrained(model_dir, **config_overrides)
+    device_map = None
+    if torch.cuda.is_available():
+        with init_empty_weights():
+            skeleton = auto_class.from_config(config, dtype=dtype)
+        device_map = placement(skeleton, max_memory)
+    model = auto_class.from_pretrained(
+        model_dir, config=config, dtype=dtype, device_map=device_map, use_safetensors=True
+    )
+    return model.eval()
+
+
+def placement(model: nn.Module, max_memory: dict[int | str, int | str] | None = None) -> dict:
+    """Where the modules of `model` (its weights in the dtype it will run in; on the meta device
+    is enough) go: all on the first GPU of `max_memory` when they take at most GPU_WEIGHT_SHARE of
+    it, else a balanced device map over its GPUs (accelerate's, as device_map="auto" makes), blocks
+    in `_no_split_modules` kept whole. {"": "cpu"} without a GPU."""
+    max_memory = get_max_memory(dict(max_memory) if max_memory else None)
+    gpus = sorted(device for device in max_memory if isinstance(device, int))
+    if not gpus:
+        return {"": "cpu"}
+    if compute_module_sizes(model)[""] <= GPU_WEIGHT_SHARE * max_memory[gpus[0]]:
+        return {"": gpus[0]}
+    no_split = sorted(getattr(model, "_no_split_modules", None) or [])
+    balanced = get_balanced_memory(model, max_memory, no_split_module_classes=no_split)
+    return infer_auto_device_map(model, max_memory=balanced, no_split_module_classes=no_split)
