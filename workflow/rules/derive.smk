@@ -18,9 +18,9 @@ rule derive_20newsgroups:
     params:
         max_rows=CFG.data.max_rows,
         seed=CFG.data.seed,
-        strip=CFG.data.newsgroups_remove,
+        strip=CFG.data.newsgroups_remove,  # derive_newsgroups(remove=): a name snakemake reserves
     script:
-        "../scripts/derive_20newsgroups.py"
+        "../scripts/derive.py"
 
 
 rule derive_massive:
@@ -41,7 +41,7 @@ rule derive_massive:
         max_rows=CFG.data.max_rows,
         seed=CFG.data.seed,
     script:
-        "../scripts/derive_massive.py"
+        "../scripts/derive.py"
 
 
 rule derive_superni:
@@ -91,7 +91,7 @@ rule derive_arena:
         max_rows=CFG.data.max_rows,
         seed=CFG.data.seed,
     script:
-        "../scripts/derive_arena.py"
+        "../scripts/derive.py"
 
 
 rule data_stats:

@@ -121,23 +121,14 @@ rule fit_gupta_stl:
         "../scripts/fit_gupta.py"
 
 
-rule fit_gupta_mtl:
-    """One model per setting on all test tasks at once."""
-    input:
-        base=gupta_start,
-        data="resources/derived/superni",
-        raw="resources/raw/superni",
+# One model per setting on all test tasks at once: the STL rule on other outputs and tasks
+use rule fit_gupta_stl as fit_gupta_mtl with:
     output:
         predictions("gupta2023", GUPTA_MTL),
     log:
         run_log("gupta2023", "fit", GUPTA_MTL),
     benchmark:
         run_log("gupta2023", "fit", GUPTA_MTL, "benchmark.tsv")
-    conda:
-        "../../envs/train.yaml"
-    threads: sized("full", "setting")["cpus_per_task"]
-    resources:
-        **sized("full", "setting"),
     params:
         tasks=G.test_tasks,
         setting=lambda wc: G.settings[wc.setting],
@@ -145,8 +136,6 @@ rule fit_gupta_mtl:
         deepspeed=SEQ2SEQ_DEEPSPEED,
         work_dir=work_dir("gupta2023", GUPTA_MTL),
         keep_dir=keep_dir("gupta2023", GUPTA_MTL),
-    script:
-        "../scripts/fit_gupta.py"
 
 
 # ---------------------------------------------------------------- band2025

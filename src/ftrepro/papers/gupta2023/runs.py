@@ -16,7 +16,6 @@ from ftrepro.config import Config
 
 # Tk-Instruct's two no-training heuristics on the test split (protocols.md 1.5)
 ANCHORS = ("copy_input", "copy_demo")
-PARADIGMS = ("stl", "mtl", "anchor")
 
 
 @dataclass(frozen=True)
