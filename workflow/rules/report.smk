@@ -77,19 +77,19 @@ rule band2025_report:
         "../scripts/band2025_report.py"
 
 
+# The papers' targets: their tables and figures (which take every run's metrics)
+
+
 rule zhao2025:
     input:
         rules.zhao2025_table3.output,
-        rules.zhao2025_table3.input.metrics,
 
 
 rule gupta2023:
     input:
         rules.gupta2023_report.output,
-        rules.gupta2023_report.input.metrics,
 
 
 rule band2025:
     input:
         rules.band2025_report.output,
-        rules.band2025_report.input.metrics,

@@ -111,7 +111,7 @@ rule fit_gupta_stl:
     resources:
         **sized("full", "setting"),
     params:
-        tasks=lambda wc: [wc.superni_task],
+        tasks=["{superni_task}"],  # list params are formatted per item: no function per job
         setting=lambda wc: G.settings[wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
