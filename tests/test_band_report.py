@@ -151,3 +151,27 @@ def test_kaggle_submission_csv(tmp_path):
     with pytest.raises(DataError, match="record 1"):
         write_submission(tmp_path / "bad.jsonl", tmp_path / "bad.csv")
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_an_encoder_the_paper_has_not_reads_not_in_paper(tmp_path):
+    """An encoder added to the config's band2025.encoders is in the table, its paper cells marked."""
+    from ftrepro import config as cfg
+    from ftrepro import papers
+
+    config = cfg.load(
+        REPO / "config" / "config.yaml",
+        {"band2025": {"encoders": ["bert-base", "distilbert", "roberta-base"]}},
+    )
+    runs = papers.runs(config, "band2025")
+    ours = {"roberta-base.single.plain": metrics(1.0), "distilbert.single.plain": metrics(1.10)}
+    table = write_band_report(runs, ours, TARGETS, PARAMETERS, {"roberta-base": 3_000_000}, tmp_path)
+    table = table.set_index("run")
+    assert len(table) == 13 and not table.loc["roberta-base.single.plain", "in_paper"]
+    assert table.loc["distilbert.single.plain", "in_paper"] and table.loc["llama3.1-8b.lora", "in_paper"]
+    md = (tmp_path / "tables" / "log_loss.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| roberta-base single "))
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[1:3] == ["not in paper", "1.0000"]
+    assert cells[5:] == ["not in paper / 3.00", "not in paper / 0.333"]
+    distilbert = next(line for line in md.splitlines() if line.startswith("| DistilBERT single "))
+    assert distilbert.split("|")[2].strip() == "–"  # in the paper, only as a bar

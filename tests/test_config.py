@@ -90,10 +90,8 @@ def test_every_preset_must_say_what_stands_behind_every_model(raw):
 
 def test_preset_overrides_training_fields_and_keeps_the_rest(raw):
     config = validated(raw)
-    config["preset"] = "tiny"
-    tiny = cfg.training_recipe(config, "zhao2025-encoder")
-    config["preset"] = "paper"
-    paper = cfg.training_recipe(config, "zhao2025-encoder")
+    tiny = cfg.resolve({**config, "preset": "tiny"}, REPO).training["zhao2025-encoder"]
+    paper = cfg.resolve({**config, "preset": "paper"}, REPO).training["zhao2025-encoder"]
     assert paper["learning_rate"] == 1e-5 and paper["epochs"] == {"20newsgroups": 10, "massive": 20}
     assert tiny["learning_rate"] == raw["presets"]["tiny"]["training"]["zhao2025-encoder"]["learning_rate"]
     assert tiny["weight_decay"] == paper["weight_decay"]  # not overridden
@@ -101,18 +99,33 @@ def test_preset_overrides_training_fields_and_keeps_the_rest(raw):
 
 def test_preset_picks_the_model_behind_a_name(raw):
     config = validated(raw)
-    config["preset"] = "paper"
-    assert cfg.model_spec(config, "llama3-8b") == {
+    paper = cfg.resolve({**config, "preset": "paper"}, REPO)
+    assert paper.models["llama3-8b"].spec == {
         "hub": {"repo": "meta-llama/Meta-Llama-3-8B-Instruct", "revision": None}
     }
-    assert cfg.uses_gpu(config)
-    config["preset"] = "tiny"
-    assert "random" in cfg.model_spec(config, "llama3-8b")
-    assert not cfg.uses_gpu(config)
+    assert paper.gpu
+    tiny = cfg.resolve({**config, "preset": "tiny"}, REPO)
+    assert "random" in tiny.models["llama3-8b"].spec
+    assert not tiny.gpu
+
+
+def test_a_preset_default_stands_behind_every_model_of_its_kind_it_does_not_name(raw):
+    config = validated(raw)
+    tiny = cfg.resolve({**config, "preset": "tiny"}, REPO)
+    defaults = raw["presets"]["tiny"]["defaults"]
+    assert tiny.models["roberta-base"].spec == defaults["encoder"]  # not named: the kind's default
+    assert tiny.models["roberta-large"].spec == raw["presets"]["tiny"]["models"]["roberta-large"]  # named
+    assert tiny.models["t5-3b"].spec == defaults["seq2seq"]
+
+
+def test_the_resolved_config_is_frozen(raw):
+    config = cfg.resolve(validated(raw), REPO)
+    with pytest.raises(AttributeError):
+        config.preset = "paper"
 
 
 def test_load_applies_overrides_before_validating(tmp_path):
     config = cfg.load(CONFIG, {"preset": "paper", "cluster": {"gpus_per_node": 4}})
-    assert config["preset"] == "paper"
-    assert config["cluster"]["gpus_per_node"] == 4
-    assert config["cluster"]["gpu_memory_gb"] == 80  # sibling default kept
+    assert config.preset == "paper"
+    assert config.cluster["gpus_per_node"] == 4
+    assert config.cluster["gpu_memory_gb"] == 80  # sibling default kept

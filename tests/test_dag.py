@@ -12,35 +12,35 @@ PAPER = ["--profile", "profiles/slurm", "--config", "preset=paper"]
 
 
 @pytest.fixture(scope="module")
-def paper_config() -> dict:
+def paper_config() -> cfg.Config:
     return cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
 
 
-def expected_paper_jobs(c: dict) -> dict[str, int]:
+def expected_paper_jobs(c: cfg.Config) -> dict[str, int]:
     """Job count per rule, computed from the config rather than copied from a run."""
-    z, g, b = c["zhao2025"], c["gupta2023"], c["band2025"]
-    tasks, shots = len(z["tasks"]), len(z["shots"])
-    superni = len((REPO / g["test_tasks_file"]).read_text().split())
-    settings = len(g["settings"])
-    band_encoders = len(b["encoders"]) * len(b["architectures"]) * len(b["variants"])
+    z, g, b = c.zhao2025, c.gupta2023, c.band2025
+    tasks, shots = len(z.tasks), len(z.shots)
+    superni = len((REPO / "config" / "superni_test_tasks.txt").read_text().split())
+    settings = len(g.settings)
+    band_encoders = len(b.encoders) * len(b.architectures) * len(b.variants)
     jobs = {
         "download": 4,
-        "prepare_model": sum(m["kind"] != "api" for m in c["models"].values()),
+        "prepare_model": sum(m.kind != "api" for m in c.models.values()),
         "derive_20newsgroups": 1,
         "derive_massive": 1,
         "derive_superni": 1,
         "derive_arena": 1,
         "data_stats": 1,
-        "fit_zhao_encoder": len(z["encoders"]) * tasks,
-        "fit_zhao_decoder": len(z["decoders"]) * shots * tasks,
-        "predict_zhao_decoder": len(z["decoders"]) * shots * tasks,
-        "predict_zhao_api": len(z["api_models"]) * shots * tasks,
+        "fit_zhao_encoder": len(z.encoders) * tasks,
+        "fit_zhao_decoder": len(z.decoders) * shots * tasks,
+        "predict_zhao_decoder": len(z.decoders) * shots * tasks,
+        "predict_zhao_api": len(z.api_models) * shots * tasks,
         "prefinetune_t5": 1,
         "fit_gupta_stl": superni * settings,
         "fit_gupta_mtl": settings,
         "predict_gupta_anchor": 2,
         "annotate_arena": 1,
-        "prefinetune_band_encoder": len(b["encoders"]),
+        "prefinetune_band_encoder": len(b.encoders),
         "fit_band_encoder": band_encoders,
         "fit_band_lora": 1,
         "zhao2025_table3": 1,

@@ -377,3 +377,19 @@ def test_targets_with_a_duplicate_row_are_rejected(settings, tmp_path):
     results.write_text(RESULTS.read_text() + "stl,tk-instruct-3b,100,1.0\n")
     with pytest.raises(DataError, match="results.csv: duplicate row .*tk-instruct-3b"):
         write_gupta_report({}, {}, {}, results, CATEGORIES, tmp_path / "out", settings=settings)
+
+
+def test_a_setting_the_thesis_has_not_reads_not_in_paper(settings, tmp_path):
+    """A setting added to the config is in every table; without any thesis number it is marked."""
+    added = {**settings, "tk-instruct-50": {"model": "tk-instruct-3b", "samples": 50, "instructions": True}}
+    added = {name: {"init": "pretrained", **s} for name, s in added.items()}
+    mtl = {"tk-instruct-50": _metrics({"taskA": ("answerability_classification", 30.0, 2)})}
+    headline = write_gupta_report({}, mtl, {}, RESULTS, CATEGORIES, tmp_path, settings=added)
+    row = _row(headline, paradigm="mtl", setting="tk-instruct-50")
+    assert (row["in_paper"], row["ours"]) == (False, 30.0) and pd.isna(row["paper"])
+    assert _row(headline, paradigm="mtl", setting="tk-instruct-100")["in_paper"]
+    md = (tmp_path / "tables" / "headline.md").read_text()
+    line = next(line for line in md.splitlines() if "| mtl " in line and "tk-instruct-50 " in line)
+    assert [cell.strip() for cell in line.split("|")[4:6]] == ["not in paper", "30.00"]
+    table = (tmp_path / "tables" / "table5_2.md").read_text()
+    assert "not in paper / 30.00" in table and "– / not run" in table  # tk-instruct-100: no category table

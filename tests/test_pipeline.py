@@ -87,7 +87,7 @@ def test_real_local_data_through_one_model(workdir):
     assert result.returncode == 0, result.stderr[-5000:]
     test_rows = read_jsonl(workdir / "resources/derived/massive/test.jsonl")
     labels = json.loads((workdir / "resources/derived/massive/labels.json").read_text())
-    cap = cfg.load(REPO / "config" / "config.yaml")["presets"]["tiny"]["data"]["max_rows"]["test"]
+    cap = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"}).data.max_rows["test"]
     assert len(test_rows) == cap < 2974  # the tiny cap of the real test split
     assert len(labels["intent"]) == 60 and len(labels["slots"]) == 56  # labels of the full data
     assert json.loads((workdir / target).read_text())["n_examples"] == cap

@@ -49,7 +49,7 @@ def test_all_nine_models_are_scored(band_run):
 
 def test_annotations_cover_the_configured_sample(band_run):
     records = read_annotations(band_run / "resources/annotations/band2025/properties.jsonl")
-    assert len(records) == TINY["presets"]["tiny"]["data"]["annotation_rows"]
+    assert len(records) == TINY.band2025.annotation_rows
     train_ids = {r["id"] for r in read_jsonl(band_run / "resources/derived/arena/train.jsonl")}
     assert {r["id"] for r in records} <= train_ids
     assert not list((band_run / "resources").glob("scratch/band2025/*"))  # work dirs are dropped when done

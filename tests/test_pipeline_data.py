@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 SAMPLE_TASKS = sorted(p.stem for p in (SHARED_DATA / "superni" / "tasks-sample").glob("*.json"))
 # the tiny preset keeps the first N tasks of the test-task list
 TINY_TASKS = SAMPLE_TASKS[
-    : cfg.load(REPO / "config" / "config.yaml")["presets"]["tiny"]["data"]["superni_tasks"]
+    : len(cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"}).gupta2023.test_tasks)
 ]
 STATS = "results/data/stats.md"
 

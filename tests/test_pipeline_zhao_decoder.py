@@ -41,7 +41,7 @@ def decoder_run(tmp_path_factory):
 @pytest.mark.parametrize("run", RUNS)
 def test_every_test_record_is_predicted_and_scored(decoder_run, run):
     subtasks = RUNS[run]
-    derived = decoder_run / "resources/derived" / TINY["zhao2025"]["tasks"][run.split(".")[0]]["dataset"]
+    derived = decoder_run / "resources/derived" / TINY.zhao2025.tasks[run.split(".")[0]].dataset
     test, labels = read_jsonl(derived / "test.jsonl"), json.loads((derived / "labels.json").read_text())
     predictions = read_jsonl(decoder_run / "results/zhao2025" / run / "predictions.jsonl")
     assert [p["id"] for p in predictions] == [r["id"] for r in test]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from conftest import REPO
 
 from ftrepro import config as cfg
@@ -13,7 +14,7 @@ from ftrepro.papers.zhao2025 import runs as zhao_runs
 
 
 @pytest.fixture
-def paper(monkeypatch) -> dict:
+def paper(monkeypatch) -> cfg.Config:
     monkeypatch.chdir(REPO)  # config paths are relative to the workflow directory
     return cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
 
@@ -30,9 +31,9 @@ def test_zhao2025_matrix(paper):
 
 def test_gupta2023_has_952_stl_models_and_8_mtl(paper):
     stl = gupta_runs.stl_runs(paper)
-    assert len(gupta_runs.test_tasks(paper)) == 119
+    assert len(paper.gupta2023.test_tasks) == 119
     assert len(stl) == len(set(stl)) == 952
-    assert gupta_runs.mtl_runs(paper) == [f"mtl.{s}" for s in paper["gupta2023"]["settings"]]
+    assert gupta_runs.mtl_runs(paper) == [f"mtl.{s}" for s in paper.gupta2023.settings]
     assert "stl.task1356_xlsum_title_generation.baseline1" in stl
 
 
@@ -49,8 +50,10 @@ def test_band2025_has_eight_encoders_and_the_lora_llm(paper):
 def test_presets_cap_superni_tasks_but_not_the_matrix_shape(monkeypatch):
     monkeypatch.chdir(REPO)
     tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
-    cap = tiny["presets"]["tiny"]["data"]["superni_tasks"]
-    assert len(gupta_runs.test_tasks(tiny)) == cap
+    cap = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["presets"]["tiny"]["data"][
+        "superni_tasks"
+    ]
+    assert len(tiny.gupta2023.test_tasks) == cap
     assert len(gupta_runs.stl_runs(tiny)) == cap * 8
     assert len(papers.runs(tiny, "zhao2025")) == 12 + 96 + 36
 
@@ -100,7 +103,7 @@ def test_api_runs_are_planned_only_with_a_key(paper):
     assert papers.runs(paper, "zhao2025", with_api=False) == [
         r for r in zhao if r not in zhao_runs.api_runs(paper)
     ]
-    key_env = paper["api"]["key_env"]
+    key_env = paper.api["key_env"]
     assert papers.api_key_set(paper, {key_env: "sk-x"}) and not papers.api_key_set(paper, {key_env: ""})
 
 
@@ -108,4 +111,4 @@ def test_superni_task_list_matches_the_official_split(paper):
     official = REPO.parent / "shared" / "data" / "superni" / "splits" / "default" / "test_tasks.txt"
     if not official.exists():
         pytest.skip(f"{official} not present")
-    assert gupta_runs.test_tasks(paper) == official.read_text().split()
+    assert paper.gupta2023.test_tasks == official.read_text().split()

@@ -70,7 +70,7 @@ def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
     """The 8 STL models of one SuperNI task as group jobs: fewer submissions than models, each
     group run one member after another within one job's cores and memory."""
     tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
-    task = gupta_runs.test_tasks(tiny)[0]
+    task = tiny.gupta2023.test_tasks[0]
     targets = [
         f"results/gupta2023/{run}/predictions.jsonl"
         for run in gupta_runs.stl_runs(tiny)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO
+import yaml
+from conftest import REPO, job_stats, snakemake
 
 from ftrepro.io import DataError
 from ftrepro.papers.zhao2025.report import (
@@ -292,3 +293,64 @@ def test_markdown_shows_constrained_and_failures_in_tables_of_their_own(tmp_path
     assert rows["llama3-8b"]["20ng-7class"] == "" and rows["gpt-4o"]["massive-intent"] == "1.0 / 0.0"
     back = pd.read_csv(tmp_path / "table3.csv")
     assert {"constrained", "parse_failure_rate", "too_long_rate"} <= set(back.columns)
+
+
+# ----------------------------------------------------------------------------- what the paper has not
+
+
+def test_a_model_and_a_task_the_paper_has_not_are_rows_and_columns_not_in_paper(targets, tmp_path):
+    """One model and one task added to the config show up in Table 3, their paper cells marked."""
+    from dataclasses import asdict
+
+    from ftrepro import config as cfg
+    from ftrepro import papers
+
+    config = cfg.load(REPO / "config" / "config.yaml", ADDED)
+    runs = papers.runs(config, "zhao2025", with_api=False)
+    tasks = {name: asdict(task) for name, task in config.zhao2025.tasks.items()}
+    metrics = {
+        "20ng-7class.roberta-xl.ft": {"7class_accuracy": 90.0},
+        "20ng-7to20.roberta-base.ft": {"7class_accuracy": 91.0, "20class_accuracy": 80.0},
+    }
+    table = build_table3(targets, metrics, runs, tasks)
+    new_model = table[table.model == "roberta-xl"]
+    assert len(new_model) == 8 + 2 and not new_model["in_paper"].any() and new_model["paper"].isna().all()
+    new_task = table[table.task == "20ng-7to20"]
+    assert set(new_task["column"]) == {"20ng-7to20_7class", "20ng-7to20_20class"}
+    assert not new_task["in_paper"].any()
+    assert len(table) == (24 + 1) * (8 + 2)  # every target row and the new model, every column
+    assert table.loc[table.in_paper, "paper"].notna().all() and (table.in_paper.sum() == 24 * 8)
+
+    write_table3(table, tmp_path / "table3.csv", tmp_path / "table3.md")
+    main = (tmp_path / "table3.md").read_text(encoding="utf-8").split("\n## ")[0]
+    rows = {(r["model"], r["shots"], r["finetuned"]): r for r in markdown_rows(main)}
+    assert rows[("roberta-xl", "", "yes")]["20NG dual 7-class"] == "not in paper / 90.0"
+    assert rows[("roberta-xl", "", "yes")]["20NG dual 20-class"] == "not in paper / not run"
+    assert rows[("roberta-base", "", "yes")]["20ng-7to20 7class"] == "not in paper / 91.0"
+    paper_7 = targets.loc[targets.model == "roberta-base", "ng20_dual_7class"].item()
+    assert rows[("roberta-base", "", "yes")]["20NG dual 7-class"] == f"{paper_7:.1f} / not run"
+
+
+def test_the_table3_rule_takes_every_run_of_the_matrix(workdir, tmp_path):
+    """The added model's runs are inputs of the table: nothing of the matrix is silently absent."""
+    overrides = tmp_path / "added.yaml"
+    overrides.write_text(yaml.safe_dump(ADDED))
+    table = "results/zhao2025/tables/table3.md"
+    result = snakemake([table, "-n", "--configfile", "config/config.yaml", str(overrides)], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = job_stats(result.stdout + result.stderr)
+    assert stats["fit_zhao_encoder"] == 3 * 7 and stats["zhao2025_table3"] == 1
+
+
+# one model and one task more than the paper: a model entry (the paper preset's model; the tiny
+# preset's default encoder stands behind it) with its name in the list, and a task entry
+ADDED = {
+    "preset": "tiny",
+    "models": {
+        "roberta-xl": {"kind": "encoder", "params_b": 0.56, "hub": {"repo": "FacebookAI/xlm-roberta-large"}}
+    },
+    "zhao2025": {
+        "encoders": ["roberta-base", "roberta-large", "roberta-xl"],
+        "tasks": {"20ng-7to20": {"dataset": "20newsgroups", "subtasks": ["7class", "20class"]}},
+    },
+}

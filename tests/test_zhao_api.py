@@ -259,12 +259,12 @@ def test_api_run_writes_scored_records_and_drops_its_work_dir(endpoint, monkeypa
 
 
 @pytest.fixture(scope="module")
-def paper_config() -> dict:
+def paper_config() -> cfg.Config:
     return cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
 
 
 def test_config_api_defaults(paper_config):
-    assert paper_config["api"]["key_env"] == "OPENAI_API_KEY" and paper_config["api"]["base_url"] is None
+    assert paper_config.api["key_env"] == "OPENAI_API_KEY" and paper_config.api["base_url"] is None
 
 
 def test_api_runs_are_left_out_without_the_key(paper_config):

@@ -1,15 +1,18 @@
-"""The validated configuration seen through the chosen preset.
+"""The configuration, resolved once through the chosen preset into one typed, frozen object.
 
-The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and fills defaults; this
-module checks what a schema cannot (every model name used by the matrix is declared and has a
-model in every preset) and applies the preset. Cheap and torch-free: common.smk imports it and
-every SLURM job re-parses the workflow.
+The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and fills defaults;
+`check_references` checks what a schema cannot (every model name the matrix uses is declared,
+of the right kind, and has a model in every preset); `resolve` applies the preset: the model
+behind every name, the training recipes with the preset's overrides, the data caps and the
+SuperNI test tasks. Rules and scripts read the resulting `Config`. Cheap and torch-free:
+common.smk builds it and every SLURM job re-parses the workflow.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +25,89 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
 
 
-def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict:
-    """Read, override, validate (filling defaults) and cross-check a config file."""
+@dataclass(frozen=True)
+class Model:
+    name: str
+    kind: str  # encoder | decoder | seq2seq | api
+    params_b: float | None  # paper-scale size in billions; sizes the SLURM request of its jobs
+    spec: dict  # what stands behind the name in the chosen preset (config/README.md)
+
+
+@dataclass(frozen=True)
+class Data:
+    source: str
+    local_dir: str | None
+    download_dir: str
+    hub: dict
+    seed: int
+    newsgroups_remove: list[str]
+    arena_validation_fraction: float
+    stats_tokenizers: dict[str, str]
+    stats_sample: int
+    max_rows: dict[str, int]  # the preset's cap per split; absent: every row
+
+
+@dataclass(frozen=True)
+class ZhaoTask:
+    dataset: str
+    subtasks: list[str]
+
+
+@dataclass(frozen=True)
+class Zhao2025:
+    tasks: dict[str, ZhaoTask]
+    encoders: list[str]
+    decoders: list[str]
+    api_models: list[str]
+    shots: list[str]
+    constrained_decoding: bool
+
+
+@dataclass(frozen=True)
+class Gupta2023:
+    settings: dict[str, dict]  # name -> {model, samples, instructions, init}
+    prefinetune: dict
+    test_tasks: list[str]  # the SuperNI test tasks, capped by the preset
+    train_tasks: int | None  # pre-finetune on the first N train tasks; None: all
+
+
+@dataclass(frozen=True)
+class Band2025:
+    encoders: list[str]
+    architectures: list[str]
+    variants: list[str]
+    llm: str
+    annotator: str
+    allocation: dict
+    annotation: dict
+    annotation_rows: int  # annotation.rows capped by the preset
+
+
+@dataclass(frozen=True)
+class Config:
+    preset: str
+    gpu: bool  # the preset's accelerator: sized GPU jobs, else small CPU jobs
+    keep_checkpoints: bool
+    data: Data
+    models: dict[str, Model]
+    training: dict[str, dict]  # recipe -> paper-scale hyperparameters with the preset's overrides
+    cluster: dict
+    api: dict
+    zhao2025: Zhao2025
+    gupta2023: Gupta2023
+    band2025: Band2025
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read, override, validate (filling defaults), cross-check and resolve a config file.
+    Its relative paths are relative to the workflow directory, the parent of config/."""
     from snakemake.utils import validate  # the same validator the workflow uses
 
     with open(path) as f:
         config = yaml.safe_load(f)
     deep_update(config, overrides or {})
     validate(config, str(SCHEMA))
-    check_references(config)
-    return config
+    return resolve(config, Path(path).resolve().parents[1])
 
 
 def deep_update(base: dict, overrides: Mapping[str, Any]) -> dict:
@@ -41,6 +117,55 @@ def deep_update(base: dict, overrides: Mapping[str, Any]) -> dict:
         else:
             base[key] = copy.deepcopy(value)
     return base
+
+
+def resolve(config: dict, root: Path = Path()) -> Config:
+    """The validated config dict through its preset, once; checks the model references first.
+    Relative paths in it are relative to `root`, the workflow directory."""
+    check_references(config)
+    preset = config["presets"][config["preset"]]
+    caps = preset.get("data", {})
+    z, g, b = config["zhao2025"], config["gupta2023"], config["band2025"]
+    return Config(
+        preset=config["preset"],
+        gpu=preset["accelerator"] == "gpu",
+        keep_checkpoints=config["keep_checkpoints"],
+        data=Data(**config["data"], max_rows=caps.get("max_rows", {})),
+        models={
+            name: Model(name, m["kind"], m.get("params_b"), _spec(preset, name, m))
+            for name, m in config["models"].items()
+        },
+        training={
+            recipe: deep_update(copy.deepcopy(fields), preset.get("training", {}).get(recipe, {}))
+            for recipe, fields in config["training"].items()
+        },
+        cluster=config["cluster"],
+        api=config["api"],
+        zhao2025=Zhao2025(**{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}}),
+        gupta2023=Gupta2023(
+            settings=g["settings"],
+            prefinetune=g["prefinetune"],
+            test_tasks=_read_task_list(root / g["test_tasks_file"])[: caps.get("superni_tasks")],
+            train_tasks=caps.get("superni_train_tasks"),
+        ),
+        band2025=Band2025(
+            **b,
+            annotation_rows=min(
+                b["annotation"]["rows"], caps.get("annotation_rows", b["annotation"]["rows"])
+            ),
+        ),
+    )
+
+
+def _spec(preset: dict, name: str, declared: dict) -> dict | None:
+    """The model behind a name: the preset's entry for it, else the preset's default for its
+    kind, else the paper's model it is declared with."""
+    paper = {"hub": declared["hub"]} if "hub" in declared else None
+    return preset["models"].get(name) or preset["defaults"].get(declared["kind"]) or paper
+
+
+def _read_task_list(path: Path) -> list[str]:
+    return [name for name in (line.strip() for line in Path(path).read_text().splitlines()) if name]
 
 
 def _model_references(config: dict) -> Iterator[tuple[str, str, str | None]]:
@@ -78,36 +203,16 @@ def check_references(config: dict) -> None:
             )
     for preset, spec in config["presets"].items():
         for name, declared in models.items():
-            if name not in spec["models"]:
-                raise ConfigError(f"config key presets.{preset}.models: no model for '{name}'")
-            is_api = "api" in spec["models"][name]
-            if is_api != (declared["kind"] == "api"):
+            model = _spec(spec, name, declared)
+            if model is None:
+                raise ConfigError(
+                    f"config key presets.{preset}.models: no model for '{name}' "
+                    f"(no default for {declared['kind']} models, no hub model in its declaration)"
+                )
+            if ("api" in model) != (declared["kind"] == "api"):
                 raise ConfigError(
                     f"config key presets.{preset}.models.{name}: an 'api' spec is for api models only"
                 )
         for name in spec["models"]:
             if name not in models:
                 raise ConfigError(f"config key presets.{preset}.models.{name}: unknown model name")
-
-
-def preset(config: dict) -> dict:
-    return config["presets"][config["preset"]]
-
-
-def model_spec(config: dict, name: str) -> dict:
-    """What stands behind a model name in the chosen preset."""
-    return preset(config)["models"][name]
-
-
-def training_recipe(config: dict, recipe: str) -> dict:
-    """Paper-scale hyperparameters of a recipe with the preset's overrides applied."""
-    recipe_cfg = copy.deepcopy(config["training"][recipe])
-    return deep_update(recipe_cfg, preset(config)["training"].get(recipe, {}))
-
-
-def max_rows(config: dict) -> dict:
-    return preset(config)["data"].get("max_rows", {})
-
-
-def uses_gpu(config: dict) -> bool:
-    return preset(config)["accelerator"] == "gpu"

@@ -15,6 +15,9 @@ a small CPU job.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+
+from ftrepro.config import Config
 
 BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
 ACTIVATION_MARGIN = 1.25
@@ -62,3 +65,38 @@ def job_resources(params_b: float | None, mode: str, cluster: dict, use_gpu: boo
         "runtime": RUNTIME_MIN[(mode, size_class(params_b))],
         "cpus_per_task": gpus * cluster["cpus_per_gpu"],
     }
+
+
+def placement(config: Config, gpu: bool) -> dict:
+    """The sbatch partition and account of config `cluster`, where set (else the cluster's default)."""
+    where = {
+        "slurm_partition": config.cluster["gpu_partition" if gpu else "cpu_partition"],
+        "slurm_account": config.cluster["account"],
+    }
+    return {key: value for key, value in where.items() if value}
+
+
+def slurm_job(config: Config, model: str, mode: str) -> dict:
+    """The resources of one job that loads `model` in `mode` (job_resources), placed."""
+    res = job_resources(config.models[model].params_b, mode, config.cluster, config.gpu)
+    return {**res, "nodes": 1, **placement(config, res["gpu"] > 0)}
+
+
+def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcard: str | None = None) -> dict:
+    """Snakemake resources of a rule whose jobs load ``models[wildcards[wildcard]]``.
+
+    A key is a constant where every model the rule can load agrees, else a function of the
+    wildcards: snakemake evaluates each callable once per job, which is what a dry-run of
+    thousands of jobs spends its time on.
+    """
+    jobs = {value: slurm_job(config, model, mode) for value, model in models.items()}
+    keys = dict.fromkeys(key for job in jobs.values() for key in job)
+    resources = {}
+    for key in keys:
+        values = {job.get(key, "") for job in jobs.values()}
+        resources[key] = values.pop() if len(values) == 1 else _per_job(jobs, wildcard, key)
+    return resources
+
+
+def _per_job(jobs: Mapping[str, dict], wildcard: str, key: str):
+    return lambda wildcards: jobs[wildcards[wildcard]].get(key, "")

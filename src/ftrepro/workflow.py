@@ -32,3 +32,8 @@ def _limit_threads(threads: int) -> None:
     torch = sys.modules.get("torch")  # jobs that never import torch should not pay for it
     if torch is not None:
         torch.set_num_threads(threads)
+
+
+def keyword_params(snakemake) -> dict:
+    """The rule's params as the keyword arguments of the library function its script calls."""
+    return dict(snakemake.params.items())

@@ -1,29 +1,25 @@
-# Validation, the matrix as targets, input functions and resources.
-# Everything here runs at parse time, and every SLURM job re-parses the workflow: keep it cheap
-# (no torch, no data reads beyond the 119-line SuperNI task list).
-import functools
+# The config resolved once (ftrepro.config.Config), wildcards, paths, input functions and
+# resources. Everything here runs at parse time, and every SLURM job re-parses the workflow:
+# keep it cheap (no torch, no data reads beyond the 119-line SuperNI task list).
 import re
-from pathlib import Path
+from dataclasses import asdict
 
 from snakemake.utils import validate
 
 from ftrepro import config as ftconfig
 from ftrepro import papers
-from ftrepro.papers.band2025 import runs as band_runs
-from ftrepro.papers.gupta2023 import runs as gupta_runs
-from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.data import DATASETS
-from ftrepro.resources import job_resources
+from ftrepro.papers.band2025.runs import BandRun
+from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
+from ftrepro.papers.zhao2025 import runs as zhao_runs
+from ftrepro.papers.zhao2025.runs import ZhaoRun
+from ftrepro.resources import placement, rule_resources
 
 validate(config, "../schemas/config.schema.yaml")
-ftconfig.check_references(config)
-
-Z = config["zhao2025"]
-G = config["gupta2023"]
-B = config["band2025"]
+CFG = ftconfig.resolve(config)
+Z, G, B = CFG.zhao2025, CFG.gupta2023, CFG.band2025
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
-API_KEY_SET = papers.api_key_set(config)
-SUPERNI_TASKS = gupta_runs.test_tasks(config)
+API_KEY_SET = papers.api_key_set(CFG)
 
 
 def one_of(names):
@@ -32,24 +28,63 @@ def one_of(names):
 
 wildcard_constraints:
     dataset=one_of(DATASETS),
-    model=one_of(config["models"]),
-    task=one_of(Z["tasks"]),
-    encoder=one_of(Z["encoders"]),
-    decoder=one_of(Z["decoders"]),
-    api_model=one_of(Z["api_models"]),
-    shots=one_of(Z["shots"]),
-    mode="ft|noft",
-    superni_task=one_of(SUPERNI_TASKS),
-    setting=one_of(G["settings"]),
-    band_encoder=one_of(B["encoders"]),
-    architecture=one_of(B["architectures"]),
-    variant=one_of(B["variants"]),
-    llm=re.escape(B["llm"]),
+    model=one_of(CFG.models),
+    task=one_of(Z.tasks),
+    encoder=one_of(Z.encoders),
+    decoder=one_of(Z.decoders),
+    api_model=one_of(Z.api_models),
+    shots=one_of(Z.shots),
+    superni_task=one_of(G.test_tasks),
+    setting=one_of(G.settings),
+    method=one_of(ANCHORS),
+    band_encoder=one_of(B.encoders),
+    architecture=one_of(B.architectures),
+    variant=one_of(B.variants),
+    llm=re.escape(B.llm),
     paper=one_of(papers.PAPERS),
     run=r"[^/]+",
 
 
-# ---------------------------------------------------------------- paths
+# ---------------------------------------------------------------- runs
+
+# The rules' run directories, from the run classes (the name grammar lives there only)
+ZHAO_ENCODER = ZhaoRun("{task}", "{encoder}").name
+ZHAO_DECODER = {
+    mode: ZhaoRun("{task}", "{decoder}", "{shots}", mode).name
+    for mode in ("ft", "noft")
+}
+ZHAO_API = ZhaoRun("{task}", "{api_model}", "{shots}", "noft").name
+GUPTA_STL = GuptaRun("stl", "{setting}", "{superni_task}").name
+GUPTA_MTL = GuptaRun("mtl", "{setting}").name
+GUPTA_ANCHOR = GuptaRun("anchor", "{method}").name
+BAND_ENCODER = BandRun("{band_encoder}", "{architecture}", "{variant}").name
+BAND_LORA = BandRun("{llm}").name
+
+
+def predictions(paper, run):
+    return f"results/{paper}/{run}/predictions.jsonl"
+
+
+def results(paper, runs, name):
+    return [f"results/{paper}/{run}/{name}" for run in runs]
+
+
+def run_log(paper, stage, run, ext="log"):
+    """logs/<paper>/<stage>/<run>.log, or its benchmark with ext="benchmark.tsv"."""
+    return f"logs/{paper}/{stage}/{run}.{ext}"
+
+
+def work_dir(paper, run):
+    """Where a job trains: not a declared output, so a killed job's checkpoints survive."""
+    return f"resources/scratch/{paper}/{run}"
+
+
+def keep_dir(paper, run):
+    """Where a trained model stays, with keep_checkpoints only (None: weights are scratch)."""
+    return f"resources/models/{paper}/{run}" if CFG.keep_checkpoints else None
+
+
+# ---------------------------------------------------------------- data and models
 
 
 def base_model(name):
@@ -64,78 +99,48 @@ def labels(dataset):
     return f"resources/derived/{dataset}/labels.json"
 
 
-def zhao_dataset(wildcards):
-    return Z["tasks"][wildcards.task]["dataset"]
+def zhao_data(wildcards):
+    """The train and test splits and labels of a zhao2025 task's dataset."""
+    dataset = Z.tasks[wildcards.task].dataset
+    return {
+        "train": derived(dataset, "train"),
+        "test": derived(dataset, "test"),
+        "labels": labels(dataset),
+    }
 
 
-def results(paper, runs, name):
-    return [f"results/{paper}/{run}/{name}" for run in runs]
+def gupta_start(wildcards):
+    """Baselines that start from the pre-finetuned T5 take it; the rest the base model."""
+    setting = G.settings[wildcards.setting]
+    if setting["init"] == "prefinetuned":
+        return "resources/models/gupta2023/prefinetuned"
+    return base_model(setting["model"])
+
+
+def band_start(wildcards):
+    """llm-augmented runs start from the encoder pre-finetuned on the LLM annotations."""
+    if wildcards.variant == "llm-augmented":
+        return f"resources/models/band2025/{wildcards.band_encoder}.prefinetuned"
+    return base_model(wildcards.band_encoder)
 
 
 # ---------------------------------------------------------------- resources
 
-
-@functools.cache
-def _sized(model, mode):
-    res = job_resources(
-        config["models"][model].get("params_b"),
-        mode,
-        config["cluster"],
-        ftconfig.uses_gpu(config),
-    )
-    partition = config["cluster"]["gpu_partition" if res["gpu"] else "cpu_partition"]
-    return {
-        **res,
-        "slurm_partition": partition or "",
-        "slurm_account": ACCOUNT,
-        "nodes": 1,
-    }
-
-
 # wildcard -> {value: model name}: which model a job loads, read off its wildcards
 MODEL_OF = {
-    "encoder": {m: m for m in Z["encoders"]},
-    "decoder": {m: m for m in Z["decoders"]},
-    "setting": {name: s["model"] for name, s in G["settings"].items()},
-    "band_encoder": {m: m for m in B["encoders"]},
-    "llm": {B["llm"]: B["llm"]},
+    "encoder": {m: m for m in Z.encoders},
+    "decoder": {m: m for m in Z.decoders},
+    "setting": {name: s["model"] for name, s in G.settings.items()},
+    "band_encoder": {m: m for m in B.encoders},
+    "llm": {B.llm: B.llm},
 }
-RESOURCE_KEYS = (
-    "gpu",
-    "mem_mb",
-    "runtime",
-    "cpus_per_task",
-    "slurm_partition",
-    "slurm_account",
-    "nodes",
-)
+# jobs without a model: the cluster's default size, on the CPU partition where one is set
+CPU_RESOURCES = placement(CFG, gpu=False)
 
 
-def sized_resources(mode, wildcard=None, model=None):
+def sized(mode, wildcard=None, model=None):
     """Resources of a job that loads `model`, or the model its `wildcard` names, in `mode`
     (full | lora | inference); ftrepro.resources says how size becomes GPUs and memory.
     """
-    return {key: _per_job(mode, wildcard, model, key) for key in RESOURCE_KEYS}
-
-
-def sized_threads(mode, wildcard=None, model=None):
-    return _per_job(mode, wildcard, model, "cpus_per_task")
-
-
-def _per_job(mode, wildcard, model, key):
-    """A constant when every model the rule can load agrees (per-job callables are what a
-    dry-run of thousands of jobs spends its time on), else a function of the wildcards.
-    """
     models = MODEL_OF[wildcard] if wildcard else {model: model}
-    values = {_sized(m, mode)[key] for m in models.values()}
-    if len(values) == 1:
-        return values.pop()
-    return lambda wc: _sized(models[wc[wildcard]], mode)[key]
-
-
-# "" leaves the flag out of sbatch (the cluster's default partition / account)
-ACCOUNT = config["cluster"]["account"] or ""
-CPU_RESOURCES = {
-    "slurm_partition": config["cluster"]["cpu_partition"] or "",
-    "slurm_account": ACCOUNT,
-}
+    return rule_resources(CFG, mode, models, wildcard)

@@ -16,11 +16,11 @@ rule derive_20newsgroups:
     resources:
         **CPU_RESOURCES,
     params:
-        max_rows=ftconfig.max_rows(config),
-        seed=config["data"]["seed"],
-        strip=config["data"]["newsgroups_remove"],
+        max_rows=CFG.data.max_rows,
+        seed=CFG.data.seed,
+        strip=CFG.data.newsgroups_remove,  # derive_newsgroups(remove=): a name snakemake reserves
     script:
-        "../scripts/derive_20newsgroups.py"
+        "../scripts/derive.py"
 
 
 rule derive_massive:
@@ -38,10 +38,10 @@ rule derive_massive:
     resources:
         **CPU_RESOURCES,
     params:
-        max_rows=ftconfig.max_rows(config),
-        seed=config["data"]["seed"],
+        max_rows=CFG.data.max_rows,
+        seed=CFG.data.seed,
     script:
-        "../scripts/derive_massive.py"
+        "../scripts/derive.py"
 
 
 rule derive_superni:
@@ -61,11 +61,11 @@ rule derive_superni:
     resources:
         **CPU_RESOURCES,
     params:
-        test_tasks=SUPERNI_TASKS,
-        train_tasks=ftconfig.preset(config)["data"].get("superni_train_tasks"),
-        prefinetune_per_task=G["prefinetune"]["samples_per_task"],
-        max_rows=ftconfig.max_rows(config),
-        seed=config["data"]["seed"],
+        test_tasks=G.test_tasks,
+        train_tasks=G.train_tasks,
+        prefinetune_per_task=G.prefinetune["samples_per_task"],
+        max_rows=CFG.data.max_rows,
+        seed=CFG.data.seed,
     script:
         "../scripts/derive_superni.py"
 
@@ -87,11 +87,11 @@ rule derive_arena:
     resources:
         **CPU_RESOURCES,
     params:
-        validation_fraction=config["data"]["arena_validation_fraction"],
-        max_rows=ftconfig.max_rows(config),
-        seed=config["data"]["seed"],
+        validation_fraction=CFG.data.arena_validation_fraction,
+        max_rows=CFG.data.max_rows,
+        seed=CFG.data.seed,
     script:
-        "../scripts/derive_arena.py"
+        "../scripts/derive.py"
 
 
 rule data_stats:
@@ -103,9 +103,7 @@ rule data_stats:
             "resources/derived/superni",
             labels("arena"),
         ],
-        tokenizers=sorted(
-            {base_model(m) for m in config["data"]["stats_tokenizers"].values()}
-        ),
+        tokenizers=sorted({base_model(m) for m in CFG.data.stats_tokenizers.values()}),
     output:
         "results/data/stats.md",
     log:
@@ -115,13 +113,12 @@ rule data_stats:
     resources:
         **CPU_RESOURCES,
     params:
-        derived_root="resources/derived",
         tokenizers={
             dataset: base_model(model)
-            for dataset, model in config["data"]["stats_tokenizers"].items()
+            for dataset, model in CFG.data.stats_tokenizers.items()
         },
-        tokenizer_names=config["data"]["stats_tokenizers"],
-        sample=config["data"]["stats_sample"],
-        seed=config["data"]["seed"],
+        tokenizer_names=CFG.data.stats_tokenizers,
+        sample=CFG.data.stats_sample,
+        seed=CFG.data.seed,
     script:
         "../scripts/data_stats.py"

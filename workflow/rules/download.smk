@@ -17,17 +17,15 @@ rule download:
     conda:
         "../../envs/data.yaml"
     params:
-        source=config["data"]["source"],
-        local_dir=config["data"]["local_dir"],
-        pin=lambda wc: config["data"]["hub"].get(wc.dataset),
-        download_dir=config["data"]["download_dir"],
-        seed=config["data"]["seed"],
+        source=CFG.data.source,
+        local_dir=CFG.data.local_dir,
+        pin=lambda wc: CFG.data.hub.get(wc.dataset),
+        download_dir=CFG.data.download_dir,
+        seed=CFG.data.seed,
         # SuperNI's task selection; None elsewhere, so changing it reruns no other download
-        superni_tasks=lambda wc: SUPERNI_TASKS if wc.dataset == "superni" else None,
+        superni_tasks=lambda wc: G.test_tasks if wc.dataset == "superni" else None,
         superni_train_tasks=lambda wc: (
-            ftconfig.preset(config)["data"].get("superni_train_tasks")
-            if wc.dataset == "superni"
-            else None
+            G.train_tasks if wc.dataset == "superni" else None
         ),
     script:
         "../scripts/download.py"
@@ -42,7 +40,7 @@ rule prepare_model:
     conda:
         "../../envs/data.yaml"
     params:
-        spec=lambda wc: ftconfig.model_spec(config, wc.model),
-        kind=lambda wc: config["models"][wc.model]["kind"],
+        spec=lambda wc: CFG.models[wc.model].spec,
+        kind=lambda wc: CFG.models[wc.model].kind,
     script:
         "../scripts/prepare_model.py"

@@ -13,28 +13,27 @@ localrules:
 rule predict_zhao_decoder:
     """Greedy generation from the listings' prompts; five-shot examples from the train split."""
     input:
-        model=lambda wc: base_model(wc.decoder),
-        train=lambda wc: derived(zhao_dataset(wc), "train"),
-        test=lambda wc: derived(zhao_dataset(wc), "test"),
-        labels=lambda wc: labels(zhao_dataset(wc)),
+        unpack(zhao_data),
+        model=base_model("{decoder}"),
     output:
-        "results/zhao2025/{task}.{decoder}.{shots}.noft/predictions.jsonl",
+        predictions("zhao2025", ZHAO_DECODER["noft"]),
     log:
-        "logs/zhao2025/predict/{task}.{decoder}.{shots}.noft.log",
+        run_log("zhao2025", "predict", ZHAO_DECODER["noft"]),
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("inference", wildcard="decoder")
+    threads: sized("inference", "decoder")["cpus_per_task"]
     resources:
-        **sized_resources("inference", wildcard="decoder"),
+        **sized("inference", "decoder"),
     params:
-        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
-        dataset=zhao_dataset,
+        subtasks=lambda wc: Z.tasks[wc.task].subtasks,
+        dataset=lambda wc: Z.tasks[wc.task].dataset,
         # generation settings of the fine-tuned runs, so that ft and noft differ only in training
         decoding={
-            k: ZHAO_DECODER_RECIPE[k] for k in ("max_new_tokens", "predict_batch_size")
+            k: CFG.training["zhao2025-decoder"][k]
+            for k in ("max_new_tokens", "predict_batch_size")
         },
-        demo_seed=config["data"]["seed"],
-        constrained=Z["constrained_decoding"],
+        demo_seed=CFG.data.seed,
+        constrained=Z.constrained_decoding,
     script:
         "../scripts/predict_zhao_decoder.py"
 
@@ -43,21 +42,19 @@ rule predict_zhao_api:
     """The same prompts through an OpenAI-compatible API (config api; key from api.key_env).
     Answers are appended to the work dir as they come, so a killed job resumes."""
     input:
-        train=lambda wc: derived(zhao_dataset(wc), "train"),
-        test=lambda wc: derived(zhao_dataset(wc), "test"),
-        labels=lambda wc: labels(zhao_dataset(wc)),
+        unpack(zhao_data),
     output:
-        "results/zhao2025/{task}.{api_model}.{shots}.noft/predictions.jsonl",
+        predictions("zhao2025", ZHAO_API),
     log:
-        "logs/zhao2025/predict/{task}.{api_model}.{shots}.noft.log",
+        run_log("zhao2025", "predict", ZHAO_API),
     conda:
         "../../envs/train.yaml"
     params:
-        model_id=lambda wc: ftconfig.model_spec(config, wc.api_model)["api"],
-        task=lambda wc: Z["tasks"][wc.task],
-        demo_seed=config["data"]["seed"],
-        api=config["api"],
-        work_dir="resources/scratch/zhao2025/{task}.{api_model}.{shots}.noft",
+        model_id=lambda wc: CFG.models[wc.api_model].spec["api"],
+        task=lambda wc: asdict(Z.tasks[wc.task]),
+        demo_seed=CFG.data.seed,
+        api=CFG.api,
+        work_dir=work_dir("zhao2025", ZHAO_API),
     script:
         "../scripts/predict_zhao_api.py"
 
@@ -69,11 +66,9 @@ rule predict_gupta_anchor:
         raw="resources/raw/superni",
         data="resources/derived/superni",
     output:
-        "results/gupta2023/anchor.{method}/predictions.jsonl",
+        predictions("gupta2023", GUPTA_ANCHOR),
     log:
-        "logs/gupta2023/predict/anchor.{method}.log",
-    wildcard_constraints:
-        method=one_of(gupta_runs.ANCHORS),
+        run_log("gupta2023", "predict", GUPTA_ANCHOR),
     conda:
         "../../envs/evaluate.yaml"
     script:
@@ -82,11 +77,11 @@ rule predict_gupta_anchor:
 
 rule score:
     input:
-        "results/{paper}/{run}/predictions.jsonl",
+        predictions("{paper}", "{run}"),
     output:
         "results/{paper}/{run}/metrics.json",
     log:
-        "logs/{paper}/score/{run}.log",
+        run_log("{paper}", "score", "{run}"),
     conda:
         "../../envs/evaluate.yaml"
     script:

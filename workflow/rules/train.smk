@@ -4,142 +4,90 @@
 # resources/models/<paper>/<run>/ only with keep_checkpoints: true. Pre-finetuned models that
 # other runs start from are ordinary outputs.
 
-
-def zhao_encoder_hparams(wildcards):
-    recipe = ftconfig.training_recipe(config, "zhao2025-encoder")
-    return {**recipe, "epochs": recipe["epochs"][zhao_dataset(wildcards)]}
-
-
-def fit_params(wildcards, output):
-    """Where a fit job works and, with keep_checkpoints, where its weights stay: named after the
-    run directory of its output, results/<paper>/<run>/predictions.jsonl."""
-    _, paper, run, _ = Path(output[0]).parts
-    return {
-        "work_dir": f"resources/scratch/{paper}/{run}",
-        "keep_dir": (
-            f"resources/models/{paper}/{run}" if config["keep_checkpoints"] else None
-        ),
-    }
-
-
 # ---------------------------------------------------------------- zhao2025
 
 
 rule fit_zhao_encoder:
     """RoBERTa with one head per subtask (sequence or first-sub-word token head)."""
     input:
-        base=lambda wc: base_model(wc.encoder),
-        train=lambda wc: derived(zhao_dataset(wc), "train"),
-        test=lambda wc: derived(zhao_dataset(wc), "test"),
-        labels=lambda wc: labels(zhao_dataset(wc)),
+        unpack(zhao_data),
+        base=base_model("{encoder}"),
     output:
-        "results/zhao2025/{task}.{encoder}.ft/predictions.jsonl",
+        predictions("zhao2025", ZHAO_ENCODER),
     log:
-        "logs/zhao2025/fit/{task}.{encoder}.ft.log",
+        run_log("zhao2025", "fit", ZHAO_ENCODER),
     benchmark:
-        "logs/zhao2025/fit/{task}.{encoder}.ft.benchmark.tsv"
+        run_log("zhao2025", "fit", ZHAO_ENCODER, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("full", wildcard="encoder")
+    threads: sized("full", "encoder")["cpus_per_task"]
     resources:
-        **sized_resources("full", wildcard="encoder"),
+        **sized("full", "encoder"),
     params:
-        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
-        hparams=zhao_encoder_hparams,
-        fit=fit_params,
+        subtasks=lambda wc: Z.tasks[wc.task].subtasks,
+        hparams=lambda wc: zhao_runs.encoder_hparams(CFG, wc.task),
+        work_dir=work_dir("zhao2025", ZHAO_ENCODER),
+        keep_dir=keep_dir("zhao2025", ZHAO_ENCODER),
     script:
         "../scripts/fit_zhao_encoder.py"
-
-
-ZHAO_DECODER_RECIPE = ftconfig.training_recipe(config, "zhao2025-decoder")
-
-
-def zhao_decoder_size(wildcards):
-    """The paper's small (7-8B) or large (70B) recipe, by the model's paper-scale size."""
-    params_b = config["models"][wildcards.decoder]["params_b"]
-    return (
-        "large" if params_b >= ZHAO_DECODER_RECIPE["large_from_params_b"] else "small"
-    )
-
-
-def zhao_decoder_hparams(wildcards):
-    recipe = {k: v for k, v in ZHAO_DECODER_RECIPE.items() if k != "deepspeed"}
-    return {**recipe, "max_steps": recipe["max_steps"][zhao_decoder_size(wildcards)]}
-
-
-def zhao_decoder_deepspeed(wildcards):
-    """ZeRO-2 (optimizer offload) for 7-8B, ZeRO-3 (optimizer offload) for 70B; none on CPU presets."""
-    if not ftconfig.uses_gpu(config):
-        return None
-    return ZHAO_DECODER_RECIPE["deepspeed"][zhao_decoder_size(wildcards)]
 
 
 rule fit_zhao_decoder:
     """Prompted full fine-tuning of a Llama model (DeepSpeed), loss on the answer tokens."""
     input:
-        base=lambda wc: base_model(wc.decoder),
-        train=lambda wc: derived(zhao_dataset(wc), "train"),
-        test=lambda wc: derived(zhao_dataset(wc), "test"),
-        labels=lambda wc: labels(zhao_dataset(wc)),
+        unpack(zhao_data),
+        base=base_model("{decoder}"),
     output:
-        "results/zhao2025/{task}.{decoder}.{shots}.ft/predictions.jsonl",
+        predictions("zhao2025", ZHAO_DECODER["ft"]),
     log:
-        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.log",
+        run_log("zhao2025", "fit", ZHAO_DECODER["ft"]),
     benchmark:
-        "logs/zhao2025/fit/{task}.{decoder}.{shots}.ft.benchmark.tsv"
+        run_log("zhao2025", "fit", ZHAO_DECODER["ft"], "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("full", wildcard="decoder")
+    threads: sized("full", "decoder")["cpus_per_task"]
     resources:
-        **sized_resources("full", wildcard="decoder"),
+        **sized("full", "decoder"),
     params:
-        subtasks=lambda wc: Z["tasks"][wc.task]["subtasks"],
-        dataset=zhao_dataset,
-        hparams=zhao_decoder_hparams,
-        deepspeed=zhao_decoder_deepspeed,
-        demo_seed=config["data"]["seed"],
-        constrained=Z["constrained_decoding"],
-        fit=fit_params,
+        subtasks=lambda wc: Z.tasks[wc.task].subtasks,
+        dataset=lambda wc: Z.tasks[wc.task].dataset,
+        hparams=lambda wc: zhao_runs.decoder_hparams(CFG, wc.decoder),
+        deepspeed=lambda wc: zhao_runs.decoder_deepspeed(CFG, wc.decoder),
+        demo_seed=CFG.data.seed,
+        constrained=Z.constrained_decoding,
+        work_dir=work_dir("zhao2025", ZHAO_DECODER["ft"]),
+        keep_dir=keep_dir("zhao2025", ZHAO_DECODER["ft"]),
     script:
         "../scripts/fit_zhao_decoder.py"
 
 
 # ---------------------------------------------------------------- gupta2023
 
-
-SEQ2SEQ_RECIPE = ftconfig.training_recipe(config, "gupta2023-seq2seq")
+SEQ2SEQ_RECIPE = CFG.training["gupta2023-seq2seq"]
 # DeepSpeed (ZeRO-2 with optimizer offload) on GPUs; plain PyTorch on CPU presets
-SEQ2SEQ_DEEPSPEED = SEQ2SEQ_RECIPE["deepspeed"] if ftconfig.uses_gpu(config) else None
-
-
-def gupta_start(wildcards):
-    """Baselines that start from the pre-finetuned T5 take it; the rest the base model."""
-    setting = G["settings"][wildcards.setting]
-    if setting["init"] == "prefinetuned":
-        return "resources/models/gupta2023/prefinetuned"
-    return base_model(setting["model"])
+SEQ2SEQ_DEEPSPEED = SEQ2SEQ_RECIPE["deepspeed"] if CFG.gpu else None
 
 
 rule prefinetune_t5:
     """T5 trained on every SuperNI train task x 100 instances, without instructions."""
     input:
-        base=base_model(G["prefinetune"]["model"]),
+        base=base_model(G.prefinetune["model"]),
         data="resources/derived/superni",
     output:
         directory("resources/models/gupta2023/prefinetuned"),
     log:
-        "logs/gupta2023/fit/prefinetuned.log",
+        run_log("gupta2023", "fit", "prefinetuned"),
     benchmark:
-        "logs/gupta2023/fit/prefinetuned.benchmark.tsv"
+        run_log("gupta2023", "fit", "prefinetuned", "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("full", model=G["prefinetune"]["model"])
+    threads: sized("full", model=G.prefinetune["model"])["cpus_per_task"]
     resources:
-        **sized_resources("full", model=G["prefinetune"]["model"]),
+        **sized("full", model=G.prefinetune["model"]),
     params:
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
-        work_dir="resources/scratch/gupta2023/prefinetuned",
+        work_dir=work_dir("gupta2023", "prefinetuned"),
     script:
         "../scripts/prefinetune_t5.py"
 
@@ -152,70 +100,55 @@ rule fit_gupta_stl:
         data="resources/derived/superni",
         raw="resources/raw/superni",  # definitions and examples of the instruction prompt
     output:
-        "results/gupta2023/stl.{superni_task}.{setting}/predictions.jsonl",
+        predictions("gupta2023", GUPTA_STL),
     log:
-        "logs/gupta2023/fit/stl.{superni_task}.{setting}.log",
+        run_log("gupta2023", "fit", GUPTA_STL),
     benchmark:
-        "logs/gupta2023/fit/stl.{superni_task}.{setting}.benchmark.tsv"
+        run_log("gupta2023", "fit", GUPTA_STL, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("full", wildcard="setting")
+    threads: sized("full", "setting")["cpus_per_task"]
     resources:
-        **sized_resources("full", wildcard="setting"),
+        **sized("full", "setting"),
     params:
-        tasks=lambda wc: [wc.superni_task],
-        setting=lambda wc: G["settings"][wc.setting],
+        tasks=["{superni_task}"],  # list params are formatted per item: no function per job
+        setting=lambda wc: G.settings[wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
-        fit=fit_params,
+        work_dir=work_dir("gupta2023", GUPTA_STL),
+        keep_dir=keep_dir("gupta2023", GUPTA_STL),
     script:
         "../scripts/fit_gupta.py"
 
 
-rule fit_gupta_mtl:
-    """One model per setting on all test tasks at once."""
-    input:
-        base=gupta_start,
-        data="resources/derived/superni",
-        raw="resources/raw/superni",
+# One model per setting on all test tasks at once: the STL rule on other outputs and tasks
+use rule fit_gupta_stl as fit_gupta_mtl with:
     output:
-        "results/gupta2023/mtl.{setting}/predictions.jsonl",
+        predictions("gupta2023", GUPTA_MTL),
     log:
-        "logs/gupta2023/fit/mtl.{setting}.log",
+        run_log("gupta2023", "fit", GUPTA_MTL),
     benchmark:
-        "logs/gupta2023/fit/mtl.{setting}.benchmark.tsv"
-    conda:
-        "../../envs/train.yaml"
-    threads: sized_threads("full", wildcard="setting")
-    resources:
-        **sized_resources("full", wildcard="setting"),
+        run_log("gupta2023", "fit", GUPTA_MTL, "benchmark.tsv")
     params:
-        tasks=SUPERNI_TASKS,
-        setting=lambda wc: G["settings"][wc.setting],
+        tasks=G.test_tasks,
+        setting=lambda wc: G.settings[wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
-        fit=fit_params,
-    script:
-        "../scripts/fit_gupta.py"
+        work_dir=work_dir("gupta2023", GUPTA_MTL),
+        keep_dir=keep_dir("gupta2023", GUPTA_MTL),
 
 
 # ---------------------------------------------------------------- band2025
 
-
-ANNOTATION = B["annotation"]
-ANNOTATOR_SPEC = ftconfig.model_spec(config, B["annotator"])
-
-
-def annotator_model(wildcards):
-    """A local annotator's base model; none for an API one or a supplied file."""
-    local = not ANNOTATION["file"] and "api" not in ANNOTATOR_SPEC
-    return [base_model(B["annotator"])] if local else []
+ANNOTATION = B.annotation
+# a local annotator is a base model; an API one or a supplied file needs none
+LOCAL_ANNOTATOR = not ANNOTATION["file"] and CFG.models[B.annotator].kind != "api"
 
 
 rule annotate_arena:
     """20 properties per (prompt, response) from an LLM; resumable, or supplied by the user."""
     input:
-        model=annotator_model,
+        model=[base_model(B.annotator)] if LOCAL_ANNOTATOR else [],
         supplied=[ANNOTATION["file"]] if ANNOTATION["file"] else [],
         train=derived("arena", "train"),
     output:
@@ -224,18 +157,15 @@ rule annotate_arena:
         "logs/band2025/annotate_arena.log",
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("inference", model=B["annotator"])
+    threads: sized("inference", model=B.annotator)["cpus_per_task"]
     resources:
-        **sized_resources("inference", model=B["annotator"]),
+        **sized("inference", model=B.annotator),
     params:
         annotation=ANNOTATION,
-        rows=min(
-            ANNOTATION["rows"],
-            ftconfig.preset(config)["data"].get("annotation_rows", ANNOTATION["rows"]),
-        ),
-        spec=ANNOTATOR_SPEC,
-        api=config["api"],
-        work_dir="resources/scratch/band2025/annotations",
+        rows=B.annotation_rows,
+        spec=CFG.models[B.annotator].spec,
+        api=CFG.api,
+        work_dir=work_dir("band2025", "annotations"),
     script:
         "../scripts/annotate_arena.py"
 
@@ -243,32 +173,26 @@ rule annotate_arena:
 rule prefinetune_band_encoder:
     """20 heads (one per property, 4 ratings each) on the annotations, 5 epochs."""
     input:
-        base=lambda wc: base_model(wc.band_encoder),
+        base=base_model("{band_encoder}"),
         annotations="resources/annotations/band2025/properties.jsonl",
         train=derived("arena", "train"),  # the texts of the annotated rows
     output:
         directory("resources/models/band2025/{band_encoder}.prefinetuned"),
     log:
-        "logs/band2025/fit/{band_encoder}.prefinetuned.log",
+        run_log("band2025", "fit", "{band_encoder}.prefinetuned"),
     benchmark:
-        "logs/band2025/fit/{band_encoder}.prefinetuned.benchmark.tsv"
+        run_log("band2025", "fit", "{band_encoder}.prefinetuned", "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("full", wildcard="band_encoder")
+    threads: sized("full", "band_encoder")["cpus_per_task"]
     resources:
-        **sized_resources("full", wildcard="band_encoder"),
+        **sized("full", "band_encoder"),
     params:
-        hparams=ftconfig.training_recipe(config, "band2025-prefinetune"),
-        allocation=B["allocation"],
-        work_dir="resources/scratch/band2025/{band_encoder}.prefinetuned",
+        hparams=CFG.training["band2025-prefinetune"],
+        allocation=B.allocation,
+        work_dir=work_dir("band2025", "{band_encoder}.prefinetuned"),
     script:
         "../scripts/prefinetune_band_encoder.py"
-
-
-def band_start(wildcards):
-    if wildcards.variant == "llm-augmented":
-        return f"resources/models/band2025/{wildcards.band_encoder}.prefinetuned"
-    return base_model(wildcards.band_encoder)
 
 
 rule fit_band_encoder:
@@ -278,26 +202,27 @@ rule fit_band_encoder:
         train=derived("arena", "train"),
         validation=derived("arena", "validation"),
     output:
-        "results/band2025/{band_encoder}.{architecture}.{variant}/predictions.jsonl",
+        predictions("band2025", BAND_ENCODER),
     log:
-        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.log",
+        run_log("band2025", "fit", BAND_ENCODER),
     benchmark:
-        "logs/band2025/fit/{band_encoder}.{architecture}.{variant}.benchmark.tsv"
+        run_log("band2025", "fit", BAND_ENCODER, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("full", wildcard="band_encoder")
+    threads: sized("full", "band_encoder")["cpus_per_task"]
     resources:
-        **sized_resources("full", wildcard="band_encoder"),
+        **sized("full", "band_encoder"),
     params:
-        hparams=ftconfig.training_recipe(config, "band2025-encoder"),
-        allocation=B["allocation"],
+        hparams=CFG.training["band2025-encoder"],
+        allocation=B.allocation,
         # llm-augmented runs keep the lowest pre-finetuned layers as they are
         frozen_layers=lambda wc: (
-            ftconfig.training_recipe(config, "band2025-encoder")["frozen_layers"]
+            CFG.training["band2025-encoder"]["frozen_layers"]
             if wc.variant == "llm-augmented"
             else 0
         ),
-        fit=fit_params,
+        work_dir=work_dir("band2025", BAND_ENCODER),
+        keep_dir=keep_dir("band2025", BAND_ENCODER),
     script:
         "../scripts/fit_band_encoder.py"
 
@@ -305,22 +230,23 @@ rule fit_band_encoder:
 rule fit_band_lora:
     """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v)."""
     input:
-        base=lambda wc: base_model(wc.llm),
+        base=base_model("{llm}"),
         train=derived("arena", "train"),
         validation=derived("arena", "validation"),
     output:
-        "results/band2025/{llm}.lora/predictions.jsonl",
+        predictions("band2025", BAND_LORA),
     log:
-        "logs/band2025/fit/{llm}.lora.log",
+        run_log("band2025", "fit", BAND_LORA),
     benchmark:
-        "logs/band2025/fit/{llm}.lora.benchmark.tsv"
+        run_log("band2025", "fit", BAND_LORA, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized_threads("lora", wildcard="llm")
+    threads: sized("lora", "llm")["cpus_per_task"]
     resources:
-        **sized_resources("lora", wildcard="llm"),
+        **sized("lora", "llm"),
     params:
-        hparams=ftconfig.training_recipe(config, "band2025-lora"),
-        fit=fit_params,
+        hparams=CFG.training["band2025-lora"],
+        work_dir=work_dir("band2025", BAND_LORA),
+        keep_dir=keep_dir("band2025", BAND_LORA),
     script:
         "../scripts/fit_band_lora.py"

@@ -8,7 +8,7 @@ from ftrepro.workflow import job
 with job(snakemake):  # noqa: F821 (snakemake is injected)
     p = snakemake.params  # noqa: F821
     skipped = stats_report(
-        Path(p.derived_root),
+        Path(snakemake.input.derived[0]).parents[1],  # noqa: F821 (resources/derived/<dataset>/labels.json)
         Path(snakemake.output[0]),  # noqa: F821
         tokenizers=p.tokenizers,
         sample=p.sample,

@@ -1,19 +1,11 @@
-"""SuperNI: per test task test/validation/train splits with both encodings, the pre-finetuning set."""
+"""SuperNI: per test task test/validation/train splits with both encodings, the pre-finetuning set;
+the rule's params are derive_superni's keyword arguments."""
 
 from pathlib import Path
 
 from ftrepro.data.superni import derive_superni
-from ftrepro.workflow import job
+from ftrepro.workflow import job, keyword_params
 
-with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
-    p = snakemake.params  # noqa: F821
-    summary = derive_superni(
-        Path(snakemake.input[0]),  # noqa: F821
-        Path(snakemake.output[0]),  # noqa: F821
-        test_tasks=p.test_tasks,
-        train_tasks=p.train_tasks,
-        prefinetune_per_task=p.prefinetune_per_task,
-        max_rows=p.max_rows,
-        seed=p.seed,
-    )
+with job(snakemake) as log:
+    summary = derive_superni(Path(snakemake.input[0]), Path(snakemake.output[0]), **keyword_params(snakemake))
     log.info("%s", summary)

@@ -36,6 +36,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             model_dir, sm.input.validation, batch_size=params["hparams"]["batch_size"]
         ),
         fingerprint=job_fingerprint(params, list(sm.input)),
-        **sm.params.fit,
+        work_dir=sm.params.work_dir,
+        keep_dir=sm.params.keep_dir,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], records))

@@ -21,6 +21,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             batch_size=hparams["predict_batch_size"],
         ),
         fingerprint=job_fingerprint({"hparams": hparams}, list(sm.input)),
-        **sm.params.fit,
+        work_dir=sm.params.work_dir,
+        keep_dir=sm.params.keep_dir,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], records))

@@ -54,6 +54,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         fingerprint=job_fingerprint(
             {"tasks": sm.params.tasks, "hparams": hparams, "setting": setting}, [sm.input.base, sm.input.data]
         ),
-        **sm.params.fit,
+        work_dir=sm.params.work_dir,
+        keep_dir=sm.params.keep_dir,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], predictions))

@@ -60,6 +60,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             },
             [sm.input.base, sm.input.train, sm.input.test, sm.input.labels],
         ),
-        **sm.params.fit,
+        work_dir=sm.params.work_dir,
+        keep_dir=sm.params.keep_dir,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], predictions))

@@ -23,6 +23,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         fingerprint=job_fingerprint(
             {"subtasks": sm.params.subtasks, "hparams": sm.params.hparams}, list(sm.input)
         ),
-        **sm.params.fit,
+        work_dir=sm.params.work_dir,
+        keep_dir=sm.params.keep_dir,
     )
     log.info("%d predictions", write_jsonl(sm.output[0], records))

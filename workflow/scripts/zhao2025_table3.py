@@ -9,6 +9,7 @@ from ftrepro.workflow import job
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     metrics = {Path(path).parent.name: read_json(path) for path in sm.input.metrics}
-    table = build_table3(read_targets(sm.input.targets), metrics)
+    # the matrix's runs and tasks: what the paper has not gets rows and columns of its own
+    table = build_table3(read_targets(sm.input.targets), metrics, sm.params.runs, sm.params.tasks)
     write_table3(table, sm.output.csv, sm.output.md)
     log.info("%d cells, %d run", len(table), int((table["status"] == "ok").sum()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from ftrepro.config import Config
 from ftrepro.papers.band2025 import runs as band_runs
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.zhao2025 import runs as zhao_runs
@@ -21,7 +22,7 @@ PAPERS = tuple(RUNS)
 API_FAMILIES = frozenset({"zhao2025-api"})
 
 
-def runs_by_family(config: dict) -> dict[str, list[str]]:
+def runs_by_family(config: Config) -> dict[str, list[str]]:
     """{"<paper>-<family>": run names} over the three papers."""
     return {
         f"{paper}-{family}": names
@@ -30,12 +31,12 @@ def runs_by_family(config: dict) -> dict[str, list[str]]:
     }
 
 
-def api_key_set(config: dict, environ: Mapping[str, str] | None = None) -> bool:
+def api_key_set(config: Config, environ: Mapping[str, str] | None = None) -> bool:
     """Whether the API key's environment variable (config api.key_env) is set and not empty."""
-    return bool((os.environ if environ is None else environ).get(config["api"]["key_env"]))
+    return bool((os.environ if environ is None else environ).get(config.api["key_env"]))
 
 
-def runs(config: dict, paper: str, with_api: bool = True) -> list[str]:
+def runs(config: Config, paper: str, with_api: bool = True) -> list[str]:
     """Every run of a paper; without the API families when ``with_api`` is false (no key:
     their cells read "not run", not failed)."""
     return [

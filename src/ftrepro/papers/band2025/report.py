@@ -2,9 +2,10 @@
 over single DistilBERT), the parameter-efficiency score and a Kaggle submission CSV per run.
 
 The paper prints only Llama's test log loss (0.98); its encoder losses exist only as bars, so their paper cells
-are empty. Its efficiency score is 1 / (log loss x parameters in millions) with Table 1's counts; ours uses the
-parameters of the model we trained, counted from its base weights (a classifier has no LM head). Our losses are
-on the validation split (the paper's are on Kaggle's hidden test set).
+read "–"; a model the paper has not (absent from its Table 1) reads "not in paper". Its efficiency score is
+1 / (log loss x parameters in millions) with Table 1's counts; ours uses the parameters of the model we
+trained, counted from its base weights (a classifier has no LM head). Our losses are on the validation split
+(the paper's are on Kaggle's hidden test set).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from safetensors import safe_open
 from ftrepro.data.arena import WINNER_COLUMNS
 from ftrepro.io import DataError, atomic_path, iter_jsonl
 from ftrepro.papers.band2025.runs import BandRun
+from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure
 
-NOT_RUN = "not run"
+NO_NUMBER = "–"  # in the paper, but only as a bar
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
 DISPLAY = {"distilbert": "DistilBERT", "bert-base": "BERT-base", "llama3.1-8b": "Llama 3.1 8B"}
 
@@ -96,6 +98,7 @@ def log_loss_table(
                 "run": run,
                 "model": run_label(run),
                 "status": "ok" if ours else NOT_RUN,
+                "in_paper": model in paper_params,  # Table 1 lists every model of the paper
                 "paper_log_loss": paper_loss.get(model) if parsed.is_lora else None,
                 "log_loss": loss,
                 "accuracy": ours["accuracy"] if ours else None,
@@ -118,23 +121,30 @@ def _fmt(value, spec: str, missing: str = "") -> str:
     return missing if value is None or pd.isna(value) else format(value, spec)
 
 
+def _paper(values: pd.Series, spec: str, in_paper: pd.Series) -> list[str]:
+    return [_fmt(v, spec, NO_NUMBER if known else NOT_IN_PAPER) for v, known in zip(values, in_paper)]
+
+
 def table_markdown(table: pd.DataFrame) -> str:
+    known = table["in_paper"]
     layout = pd.DataFrame(
         {
             "model": table["model"],
-            "log loss (paper, test)": table["paper_log_loss"].map(lambda v: _fmt(v, ".2f", "–")),
+            "log loss (paper, test)": _paper(table["paper_log_loss"], ".2f", known),
             "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
             "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
             "vs single DistilBERT": table["improvement_pct"].map(
                 lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")
             ),
             "params (M, paper / ours)": [
-                f"{_fmt(p, '.0f', '–')} / {_fmt(o, '.2f', '–')}"
-                for p, o in zip(table["paper_params_millions"], table["params_millions"])
+                f"{p} / {_fmt(o, '.2f', NO_NUMBER)}"
+                for p, o in zip(
+                    _paper(table["paper_params_millions"], ".0f", known), table["params_millions"]
+                )
             ],
             "1/(loss x M params) (paper / ours)": [
-                f"{_fmt(p, '.3g', '–')} / {_fmt(o, '.3g', '–')}"
-                for p, o in zip(table["paper_efficiency"], table["efficiency"])
+                f"{p} / {_fmt(o, '.3g', NO_NUMBER)}"
+                for p, o in zip(_paper(table["paper_efficiency"], ".3g", known), table["efficiency"])
             ],
         }
     )
@@ -174,7 +184,7 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
     ax.set(ylabel="log loss", title="Figure 10: model loss comparison")
     ax.legend(fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_improvement(table: pd.DataFrame, path: Path) -> None:
@@ -191,12 +201,7 @@ def plot_improvement(table: pd.DataFrame, path: Path) -> None:
         ylabel="improvement over single DistilBERT (%)",
         title="Figure 11: percentage improvement over baseline",
     )
-    _save(fig, path)
-
-
-def _save(fig: Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save_figure(fig, path)
 
 
 def write_submission(predictions_path: str | PathLike, out_path: str | PathLike) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftrepro.config import Config
+
 LORA = "lora"
 
 
@@ -39,19 +41,19 @@ class BandRun:
         return cls(*parts)
 
 
-def encoder_runs(config: dict) -> list[str]:
-    b = config["band2025"]
+def encoder_runs(config: Config) -> list[str]:
+    b = config.band2025
     return [
         BandRun(enc, arch, variant).name
-        for enc in b["encoders"]
-        for arch in b["architectures"]
-        for variant in b["variants"]
+        for enc in b.encoders
+        for arch in b.architectures
+        for variant in b.variants
     ]
 
 
-def llm_runs(config: dict) -> list[str]:
-    return [BandRun(config["band2025"]["llm"]).name]
+def llm_runs(config: Config) -> list[str]:
+    return [BandRun(config.band2025.llm).name]
 
 
-def runs_by_family(config: dict) -> dict[str, list[str]]:
+def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"encoder": encoder_runs(config), "llm": llm_runs(config)}

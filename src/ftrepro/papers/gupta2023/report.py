@@ -10,7 +10,8 @@ rather than predictions keeps the report on the runs' metrics.json files, with n
 
 Categories: the thesis names six SuperNI categories and folds the other six into
 "other_categories" (Table 4.3); a column is pooled over its examples like the whole.
-A setting or column without our metrics reads "not run", never a made-up number.
+A setting or column without our metrics reads "not run", never a made-up number; a setting the
+thesis has no number for at all reads "not in paper", one it has but not in this table "–".
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from matplotlib.ticker import NullLocator
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
 from ftrepro.papers.gupta2023.runs import GuptaRun
+from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure
 
 THESIS_CATEGORIES = (
     "answerability_classification",
@@ -57,7 +59,7 @@ PARADIGMS = ("stl", "mtl")
 # x position of "all" samples per task: the thesis's mean training instances per task (Table 4.3)
 ALL_SAMPLES_X = 374745 / 119
 SAMPLE_TICKS = {"100": 100, "200": 200, "500": 500, "1000": 1000, "all": ALL_SAMPLES_X}
-NOT_RUN = "not run"
+NO_NUMBER = "–"  # a setting of the thesis without a number in this table
 
 
 # --- pooling ----------------------------------------------------------------------------------
@@ -230,14 +232,22 @@ def ours_by_paradigm(
 # --- tables -----------------------------------------------------------------------------------
 
 
-def _keys(paradigm: str, name: str, setting: Mapping) -> dict:
+def _keys(paradigm: str, name: str, setting: Mapping, thesis: set[tuple[str, str]]) -> dict:
+    """A setting's row keys; `thesis` holds the (system, samples) the thesis has numbers for."""
+    system, samples = target_system(name, setting), str(setting["samples"])
     return {
         "paradigm": paradigm,
         "setting": name,
-        "system": target_system(name, setting),
-        "samples_per_task": str(setting["samples"]),
+        "system": system,
+        "samples_per_task": samples,
         "instructions": bool(setting["instructions"]),
+        "in_paper": (system, samples) in thesis,
     }
+
+
+def thesis_settings(results: pd.DataFrame) -> set[tuple[str, str]]:
+    """(system, samples per task) of every setting the thesis reports (its overall numbers)."""
+    return {(r["system"], r["samples_per_task"]) for _, r in results.iterrows()}
 
 
 def _rouge(metrics: Mapping | None) -> float | None:
@@ -280,10 +290,11 @@ def headline_table(
     """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status."""
     key_columns = ["setting", "system", "samples_per_task"]
     paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
+    thesis = thesis_settings(results)
     rows = []
     for paradigm in PARADIGMS:
         for name, setting in settings.items():
-            keys, metrics = _keys(paradigm, name, setting), ours[paradigm][name]
+            keys, metrics = _keys(paradigm, name, setting, thesis), ours[paradigm][name]
             target = paper.get((paradigm, keys["system"], keys["samples_per_task"]), float("nan"))
             rows.append({**keys, **_compare(target, _rouge(metrics)), **_sizes(metrics)})
     _check_covered(results, {(r["paradigm"], r["system"], r["samples_per_task"]) for r in rows}, key_columns)
@@ -297,6 +308,7 @@ def headline_table(
                 "system": "heuristic",
                 "samples_per_task": "",
                 "instructions": False,
+                "in_paper": True,
                 **_compare(target, _rouge(metrics)),
                 **_sizes(metrics),
             }
@@ -305,13 +317,17 @@ def headline_table(
 
 
 def category_table(
-    ours: Mapping, settings: Mapping[str, Mapping], categories: pd.DataFrame, paradigm: str
+    ours: Mapping,
+    settings: Mapping[str, Mapping],
+    categories: pd.DataFrame,
+    paradigm: str,
+    thesis: set[tuple[str, str]],
 ) -> pd.DataFrame:
     """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column."""
     paper = {(r["setting"], r["system"]): r for _, r in categories.iterrows()}
     rows = []
     for name, setting in settings.items():
-        keys, metrics = _keys(paradigm, name, setting), ours[paradigm][name]
+        keys, metrics = _keys(paradigm, name, setting, thesis), ours[paradigm][name]
         target = paper.get((paradigm, f"{keys['system']}-{keys['samples_per_task']}"))
         columns = thesis_categories(metrics) if metrics else {}
         for column in COLUMNS:
@@ -334,9 +350,13 @@ def _number(value: float, missing: str) -> str:
     return missing if pd.isna(value) else f"{value:.2f}"
 
 
+def _paper(row: Mapping) -> str:
+    return _number(row["paper"], NO_NUMBER if row["in_paper"] else NOT_IN_PAPER)
+
+
 def _cell(row: Mapping) -> str:
-    """ "paper / ours (ours - paper)"; "–" where the thesis has no number."""
-    text = f"{_number(row['paper'], '–')} / {_number(row['ours'], NOT_RUN)}"
+    """ "paper / ours (ours - paper)"; "–" or "not in paper" where the thesis has no number."""
+    text = f"{_paper(row)} / {_number(row['ours'], NOT_RUN)}"
     return text + (f" ({row['diff']:+.2f})" if pd.notna(row["diff"]) else "")
 
 
@@ -360,7 +380,7 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
             "paradigm": table["paradigm"],
             "setting": table["setting"],
             "samples/task": table["samples_per_task"],
-            "paper": table["paper"].map(lambda v: _number(v, "–")),
+            "paper": [_paper(row) for _, row in table.iterrows()],
             "ours": table["ours"].map(lambda v: _number(v, NOT_RUN)),
             "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
             "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
@@ -411,11 +431,6 @@ def _plot_series(ax, rows: pd.DataFrame) -> None:
     ax.grid(alpha=0.3)
 
 
-def _save(fig: Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-
-
 def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path) -> None:
     """Figures 5.1 / 5.3: overall ROUGE-L against samples per task (log x)."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
@@ -423,7 +438,7 @@ def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path) -> None:
     _plot_series(ax, headline[headline["paradigm"] == paradigm])
     ax.set(xlabel="training samples per task", ylabel="ROUGE-L", title=f"{paradigm.upper()}: overall ROUGE-L")
     ax.legend(fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
@@ -439,7 +454,7 @@ def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
     fig.suptitle(f"{paradigm.upper()}: category-wise ROUGE-L against training samples per task")
     fig.supxlabel("training samples per task")
     fig.supylabel("ROUGE-L")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -475,7 +490,7 @@ def write_gupta_report(
     )
     # paradigm -> (table, overall figure, category figure) numbers of the thesis
     for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
-        table = category_table(ours, settings, categories, paradigm)
+        table = category_table(ours, settings, categories, paradigm, thesis_settings(results))
         write_table(
             table,
             category_layout(table),

@@ -10,15 +10,12 @@ methods do not, so an STL run's setting is its last part. Cheap and torch-free: 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 
-from ftrepro import config as cfg
+from ftrepro.config import Config
 
 # Tk-Instruct's two no-training heuristics on the test split (protocols.md 1.5)
 ANCHORS = ("copy_input", "copy_demo")
-PARADIGMS = ("stl", "mtl", "anchor")
 
 
 @dataclass(frozen=True)
@@ -43,31 +40,18 @@ class GuptaRun:
         raise ValueError(f"not a gupta2023 run name: {name!r}")
 
 
-@functools.lru_cache(maxsize=8)
-def _read_task_list(path: str) -> tuple[str, ...]:
-    names = [line.strip() for line in Path(path).read_text().splitlines()]
-    return tuple(name for name in names if name)
+def stl_runs(config: Config) -> list[str]:
+    g = config.gupta2023
+    return [GuptaRun("stl", s, task).name for task in g.test_tasks for s in g.settings]
 
 
-def test_tasks(config: dict) -> list[str]:
-    """The SuperNI test tasks of the run, capped by the preset (tiny and mini use a few)."""
-    tasks = list(_read_task_list(config["gupta2023"]["test_tasks_file"]))
-    cap = cfg.preset(config)["data"].get("superni_tasks")
-    return tasks[:cap] if cap else tasks
+def mtl_runs(config: Config) -> list[str]:
+    return [GuptaRun("mtl", s).name for s in config.gupta2023.settings]
 
 
-def stl_runs(config: dict) -> list[str]:
-    settings = config["gupta2023"]["settings"]
-    return [GuptaRun("stl", s, task).name for task in test_tasks(config) for s in settings]
-
-
-def mtl_runs(config: dict) -> list[str]:
-    return [GuptaRun("mtl", s).name for s in config["gupta2023"]["settings"]]
-
-
-def anchor_runs(config: dict) -> list[str]:
+def anchor_runs(config: Config) -> list[str]:
     return [GuptaRun("anchor", method).name for method in ANCHORS]
 
 
-def runs_by_family(config: dict) -> dict[str, list[str]]:
+def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"stl": stl_runs(config), "mtl": mtl_runs(config), "anchor": anchor_runs(config)}

@@ -2,7 +2,8 @@
 
 The targets CSV (config/targets/zhao2025_table3.csv) has one row per model / shots / finetuned
 and eight value columns; each cell is one metric of one run. A run we have no metrics for is
-reported as "not run", never filled in.
+reported as "not run", never filled in. The matrix may hold more than the paper: a model, shot
+setting or task the paper has not gets its rows and columns, the paper's cell "not in paper".
 
 Decoder and API runs add, beside each cell, what the paper's generation numbers must not absorb:
 ``constrained`` (the label chosen by likelihood among the candidates, our addition) and the run's
@@ -14,14 +15,16 @@ from __future__ import annotations
 import io
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
+from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, atomic_path
 from ftrepro.papers.zhao2025.runs import ZhaoRun
+from ftrepro.report import NOT_IN_PAPER, NOT_RUN
 
 # target column -> (dataset, setup, run task, metric key in metrics.json)
 CELLS = {
@@ -50,7 +53,6 @@ KEY_COLUMNS = ["model", "shots", "finetuned"]
 RATES = {"parse_failure_rate": "parse failures", "too_long_rate": "too long"}
 SHOTS = {"": None, "zero": "zero-shot", "five": "five-shot"}
 FINETUNED = {"yes": "ft", "no": "noft"}
-NOT_RUN = "not run"
 
 
 def read_targets(path: str | PathLike) -> pd.DataFrame:
@@ -127,43 +129,81 @@ def _optional(run: str, key: str, metrics: Mapping[str, Mapping]) -> float:
     return _ours(run, key, metrics) if key in metrics[run] else math.nan
 
 
-def build_table3(targets: pd.DataFrame, metrics: Mapping[str, Mapping]) -> pd.DataFrame:
-    """Long table, one row per cell: keys, dataset, setup, task, metric, run, paper, ours, diff,
-    status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has them).
-    `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
-    status "not run" with empty ours and diff."""
+def table_cells(tasks: Mapping[str, Mapping] | None = None) -> dict[str, tuple[str, str, str, str]]:
+    """The paper's cells (CELLS), then one per subtask of each task in ``tasks`` (config
+    zhao2025.tasks) that the paper has not: column -> (dataset, setup, task, metric)."""
+    paper_tasks = {task for _, _, task, _ in CELLS.values()}
+    extra = {
+        f"{task}_{subtask}": (
+            spec["dataset"],
+            "dual" if len(spec["subtasks"]) == 1 else "consolidated",
+            task,
+            f"{subtask}_f1" if subtask in WORD_SUBTASKS else f"{subtask}_accuracy",
+        )
+        for task, spec in (tasks or {}).items()
+        if task not in paper_tasks
+        for subtask in spec["subtasks"]
+    }
+    return {**CELLS, **extra}
+
+
+def _row_keys(targets: pd.DataFrame, runs: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(model, shots, finetuned) of every target row, then of the runs the targets have not."""
+    keys = [tuple(row) for row in targets[KEY_COLUMNS].itertuples(index=False)]
+    for run in runs:
+        parsed = parse_run_name(run)
+        keys.append((parsed["model"], parsed["shots"], parsed["finetuned"]))
+    return list(dict.fromkeys(keys))
+
+
+def build_table3(
+    targets: pd.DataFrame,
+    metrics: Mapping[str, Mapping],
+    runs: Iterable[str] = (),
+    tasks: Mapping[str, Mapping] | None = None,
+) -> pd.DataFrame:
+    """Long table, one row per cell: keys, dataset, setup, task, metric, run, in_paper, paper, ours,
+    diff, status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has
+    them). `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
+    status "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
+    zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value."""
+    paper_values = {tuple(row[KEY_COLUMNS]): row for _, row in targets.iterrows()}
     rows = []
-    for _, target in targets.iterrows():
-        shots = "" if pd.isna(target["shots"]) else target["shots"]
-        for column, (dataset, setup, task, metric) in CELLS.items():
-            run = run_name(target["model"], shots, target["finetuned"], task)
-            paper = float(target[column])
-            ours = _ours(run, metric, metrics)
+    for key in _row_keys(targets, runs):
+        target = paper_values.get(key)
+        for column, (dataset, setup, task, metric) in table_cells(tasks).items():
+            run = run_name(*key, task)
+            in_paper = target is not None and column in CELLS
             rows.append(
                 {
-                    "model": target["model"],
-                    "shots": shots,
-                    "finetuned": target["finetuned"],
+                    **dict(zip(KEY_COLUMNS, key)),
                     "column": column,
                     "dataset": dataset,
                     "setup": setup,
                     "task": task,
                     "metric": metric,
                     "run": run,
-                    "paper": paper,
-                    "ours": float("nan") if ours is None else ours,
-                    "diff": float("nan") if ours is None else ours - paper,
-                    "status": NOT_RUN if ours is None else "ok",
-                    "constrained": _optional(run, f"constrained_{metric}", metrics)
-                    if ours is not None
-                    else math.nan,
-                    **{
-                        rate: _optional(run, rate, metrics) if ours is not None else math.nan
-                        for rate in RATES
-                    },
+                    "in_paper": in_paper,
+                    "paper": float(target[column]) if in_paper else math.nan,
+                    **_compared(run, metric, float(target[column]) if in_paper else math.nan, metrics),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _compared(run: str, metric: str, paper: float, metrics: Mapping[str, Mapping]) -> dict:
+    """Our value of a cell, its difference to the paper's, and the run's side numbers."""
+    ours = _ours(run, metric, metrics)
+    if ours is None:
+        side = dict.fromkeys(["constrained", *RATES], math.nan)
+        return {"ours": math.nan, "diff": math.nan, "status": NOT_RUN, **side}
+    return {
+        "ours": ours,
+        "diff": ours - paper,
+        "status": "ok",
+        "constrained": _optional(run, f"constrained_{metric}", metrics),
+        **{rate: _optional(run, rate, metrics) for rate in RATES},
+    }
 
 
 def table3_runs(targets: pd.DataFrame) -> list[str]:
@@ -173,9 +213,14 @@ def table3_runs(targets: pd.DataFrame) -> list[str]:
 
 
 def _cell_text(cell: pd.Series) -> str:
+    paper = f"{cell['paper']:.1f}" if cell["in_paper"] else NOT_IN_PAPER
     if cell["status"] != "ok":
-        return f"{cell['paper']:.1f} / {NOT_RUN}"
-    return f"{cell['paper']:.1f} / {cell['ours']:.1f} ({cell['diff']:+.1f})"
+        return f"{paper} / {NOT_RUN}"
+    return f"{paper} / {cell['ours']:.1f}" + (f" ({cell['diff']:+.1f})" if cell["in_paper"] else "")
+
+
+def _header(column: str) -> str:
+    return HEADERS.get(column, column.replace("_", " "))
 
 
 def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
@@ -184,7 +229,7 @@ def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
     for (model, shots, finetuned), cells in table.groupby(KEY_COLUMNS, sort=False):
         row = {"model": model, "shots": shots, "finetuned": finetuned}
         for _, cell in cells.iterrows():
-            row[HEADERS[cell["column"]]] = _cell_text(cell)
+            row[_header(cell["column"])] = _cell_text(cell)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -192,14 +237,14 @@ def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
 def constrained_layout(table: pd.DataFrame) -> pd.DataFrame:
     """Our constrained-decoding accuracy per cell, for the rows whose runs have one."""
     cells = table.dropna(subset=["constrained"])
-    headers = [HEADERS[c] for c in CELLS if c in set(cells["column"])]
+    headers = [_header(c) for c in dict.fromkeys(table["column"]) if c in set(cells["column"])]
     rows = []
     for keys, group in cells.groupby(KEY_COLUMNS, sort=False):
         rows.append(
             {
                 **dict(zip(KEY_COLUMNS, keys)),
                 **dict.fromkeys(headers, ""),
-                **{HEADERS[c["column"]]: f"{c['constrained']:.1f}" for _, c in group.iterrows()},
+                **{_header(c["column"]): f"{c['constrained']:.1f}" for _, c in group.iterrows()},
             }
         )
     return pd.DataFrame(rows, columns=KEY_COLUMNS + headers)
@@ -208,7 +253,7 @@ def constrained_layout(table: pd.DataFrame) -> pd.DataFrame:
 def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
     """ "parse failures / too long" (percent of test records) per run, for the generated ones."""
     runs = table.dropna(subset=list(RATES), how="all").drop_duplicates("run")
-    tasks = list(dict.fromkeys(task for _, _, task, _ in CELLS.values()))
+    tasks = list(dict.fromkeys(table["task"]))
     rows = []
     for keys, group in runs.groupby(KEY_COLUMNS, sort=False):
         row = {**dict(zip(KEY_COLUMNS, keys)), **dict.fromkeys(tasks, "")}

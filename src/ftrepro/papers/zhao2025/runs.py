@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftrepro.config import Config
+
 SHOTS = ("zero-shot", "five-shot")
 MODES = ("ft", "noft")
 
@@ -39,33 +41,57 @@ class ZhaoRun:
         raise ValueError(f"not a zhao2025 run name: {name!r}")
 
 
-def encoder_runs(config: dict) -> list[str]:
-    z = config["zhao2025"]
-    return [ZhaoRun(task, model).name for model in z["encoders"] for task in z["tasks"]]
+def encoder_runs(config: Config) -> list[str]:
+    z = config.zhao2025
+    return [ZhaoRun(task, model).name for model in z.encoders for task in z.tasks]
 
 
-def decoder_runs(config: dict, mode: str) -> list[str]:
+def decoder_runs(config: Config, mode: str) -> list[str]:
     """Runs of the open decoders, fine-tuned (mode 'ft') or prompted as released ('noft')."""
-    return _prompted_runs(config, config["zhao2025"]["decoders"], mode)
+    return _prompted_runs(config, config.zhao2025.decoders, mode)
 
 
-def api_runs(config: dict) -> list[str]:
-    return _prompted_runs(config, config["zhao2025"]["api_models"], "noft")
+def api_runs(config: Config) -> list[str]:
+    return _prompted_runs(config, config.zhao2025.api_models, "noft")
 
 
-def _prompted_runs(config: dict, models: list[str], mode: str) -> list[str]:
-    z = config["zhao2025"]
+def _prompted_runs(config: Config, models: list[str], mode: str) -> list[str]:
+    z = config.zhao2025
     return [
-        ZhaoRun(task, model, shots, mode).name
-        for model in models
-        for shots in z["shots"]
-        for task in z["tasks"]
+        ZhaoRun(task, model, shots, mode).name for model in models for shots in z.shots for task in z.tasks
     ]
 
 
-def runs_by_family(config: dict) -> dict[str, list[str]]:
+def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {
         "encoder": encoder_runs(config),
         "decoder": decoder_runs(config, "ft") + decoder_runs(config, "noft"),
         "api": api_runs(config),
     }
+
+
+# ---------------------------------------------------------------- recipes of the runs
+
+
+def encoder_hparams(config: Config, task: str) -> dict:
+    """Section 5.4's recipe with the epochs of the task's dataset."""
+    recipe = config.training["zhao2025-encoder"]
+    return {**recipe, "epochs": recipe["epochs"][config.zhao2025.tasks[task].dataset]}
+
+
+def decoder_size(config: Config, model: str) -> str:
+    """Section 5.7's small (7-8B) or large (70B) recipe, by the model's paper-scale size."""
+    large_from = config.training["zhao2025-decoder"]["large_from_params_b"]
+    return "large" if config.models[model].params_b >= large_from else "small"
+
+
+def decoder_hparams(config: Config, model: str) -> dict:
+    recipe = {k: v for k, v in config.training["zhao2025-decoder"].items() if k != "deepspeed"}
+    return {**recipe, "max_steps": recipe["max_steps"][decoder_size(config, model)]}
+
+
+def decoder_deepspeed(config: Config, model: str) -> str | None:
+    """ZeRO-2 (optimizer offload) for 7-8B, ZeRO-3 (optimizer offload) for 70B; none on CPU presets."""
+    if not config.gpu:
+        return None
+    return config.training["zhao2025-decoder"]["deepspeed"][decoder_size(config, model)]
