@@ -25,9 +25,9 @@ from ftrepro.papers.band2025.lora import (
 
 HPARAMS = {
     "learning_rate": 1e-3,
-    "batch_size": 8,
+    "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
-    "epochs": 2,
+    "num_train_epochs": 2,
     "max_length": 64,
     "weight_decay": 0.0,
     "warmup_ratio": 0.0,

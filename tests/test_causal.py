@@ -24,10 +24,10 @@ from ftrepro.train.launch import run_distributed, torchrun_command
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"
 HPARAMS = {
     "learning_rate": 3e-3,
-    "lr_scheduler": "constant",
+    "lr_scheduler_type": "constant",
     "warmup_steps": 0,
     "max_steps": 40,
-    "per_device_batch_size": 4,
+    "per_device_train_batch_size": 4,
     "effective_batch_size": 4,
     "max_length": 64,
     "bf16": True,
@@ -125,7 +125,7 @@ def test_length_grouped_batches_keep_padding_under_a_tenth_of_the_tokens(base, t
         {"prompt": "orbit " * min(400, 5 + int(rng.lognormvariate(3.5, 0.9))), "answer": "space"}
         for _ in range(400)
     ]
-    hparams = {**HPARAMS, "per_device_batch_size": 8, "effective_batch_size": 8, "max_length": 512}
+    hparams = {**HPARAMS, "per_device_train_batch_size": 8, "effective_batch_size": 8, "max_length": 512}
     trainer = causal_trainer(base, examples, hparams, tmp_path / "ckpt")
     batches = list(trainer.get_train_dataloader())
     assert sum(len(b["input_ids"]) for b in batches) == 400
@@ -197,7 +197,7 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
         **HPARAMS,
         "max_steps": 6,
         "save_steps": 3,
-        "per_device_batch_size": 2,
+        "per_device_train_batch_size": 2,
         "effective_batch_size": 4,
         "activation_checkpointing": True,
     }
@@ -218,7 +218,7 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
 
 def test_missing_hparams_are_named(base, tmp_path):
     hparams = {k: v for k, v in HPARAMS.items() if k not in ("max_steps", "save_steps")}
-    with pytest.raises(ValueError, match="save_steps, max_steps or epochs"):
+    with pytest.raises(ValueError, match="save_steps, max_steps or num_train_epochs"):
         train_causal_lm(base, EXAMPLES, hparams, tmp_path / "m", tmp_path / "c")
 
 
@@ -235,7 +235,7 @@ def test_torchrun_command_starts_one_worker_per_gpu(tmp_path):
 def test_two_worker_processes_train_one_model(base, tmp_path, capfd):
     """torchrun with two CPU workers (gloo instead of NCCL, no DeepSpeed: no GPU here): one
     process group splits the effective batch, and one worker writes the model."""
-    hparams = {**HPARAMS, "max_steps": 2, "per_device_batch_size": 1, "effective_batch_size": 4}
+    hparams = {**HPARAMS, "max_steps": 2, "per_device_train_batch_size": 1, "effective_batch_size": 4}
     run_distributed(2, base, EXAMPLES, hparams, tmp_path / "model", tmp_path / "ckpt")
     assert "batch of 4: 2 process(es) x 1 per device x 2 accumulation steps" in capfd.readouterr().err
     assert (tmp_path / "model" / "config.json").is_file() and not (tmp_path / "ckpt").exists()

@@ -41,7 +41,11 @@ def test_repository_config_is_valid_and_defaults_are_filled(raw):
     [
         (("data", "sourc"), "local", "'sourc' was unexpected"),
         (("presets", "tiny", "data", "max_row"), {}, "'max_row' was unexpected"),
-        (("training", "zhao2025-encoder", "batch_size"), "32", "['batch_size']"),
+        (
+            ("training", "zhao2025-encoder", "per_device_train_batch_size"),
+            "32",
+            "['per_device_train_batch_size']",
+        ),
         (("data", "source"), "s3", "['source']"),
         (("keep_checkpoints",), "no", "['keep_checkpoints']"),
     ],
@@ -92,7 +96,7 @@ def test_preset_overrides_training_fields_and_keeps_the_rest(raw):
     config = validated(raw)
     tiny = cfg.resolve({**config, "preset": "tiny"}, REPO).training["zhao2025-encoder"]
     paper = cfg.resolve({**config, "preset": "paper"}, REPO).training["zhao2025-encoder"]
-    assert paper["learning_rate"] == 1e-5 and paper["epochs"] == {"20newsgroups": 10, "massive": 20}
+    assert paper["learning_rate"] == 1e-5 and paper["num_train_epochs"] == {"20newsgroups": 10, "massive": 20}
     assert tiny["learning_rate"] == raw["presets"]["tiny"]["training"]["zhao2025-encoder"]["learning_rate"]
     assert tiny["weight_decay"] == paper["weight_decay"]  # not overridden
 

@@ -26,8 +26,8 @@ KEYWORDS = {
 FILLER = ["please", "the", "me", "now", "today", "for", "can", "you", "a"]
 HPARAMS = {
     "learning_rate": 2e-3,
-    "batch_size": 8,
-    "epochs": 5,
+    "per_device_train_batch_size": 8,
+    "num_train_epochs": 5,
     "max_length": 16,
     "weight_decay": 0.0,
     "warmup_ratio": 0.0,
@@ -248,7 +248,7 @@ def test_training_beats_chance(data, tmp_path, subtasks):
 
 
 def test_training_resumes_from_last_checkpoint(data, tmp_path):
-    hparams = {**HPARAMS, "epochs": 2}
+    hparams = {**HPARAMS, "num_train_epochs": 2}
     args = (
         data / "base",
         data / "train.jsonl",

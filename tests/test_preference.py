@@ -29,9 +29,9 @@ from ftrepro.papers.band2025.train import prefinetune_properties, property_featu
 ALLOCATION = {"single": [0.1, 0.45, 0.45], "parallel": [0.1, 0.9], "redistribute": False}
 HPARAMS = {
     "learning_rate": 2e-3,
-    "batch_size": 8,
+    "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
-    "epochs": 4,
+    "num_train_epochs": 4,
     "weight_decay": 0.01,
     "warmup_steps": 0,
     "eval_steps": 6,
@@ -323,7 +323,7 @@ def test_frozen_layers_do_not_change_trainable_ones_do(bases, arena, tmp_path):
         arena / "train.jsonl",
         arena / "validation.jsonl",
         "single",
-        {**HPARAMS, "epochs": 1},
+        {**HPARAMS, "num_train_epochs": 1},
         ALLOCATION,
         tmp_path / "model",
         tmp_path / "ckpt",
@@ -343,7 +343,7 @@ def test_training_resumes_from_last_checkpoint(bases, arena, tmp_path):
         arena / "train.jsonl",
         arena / "validation.jsonl",
         "parallel",
-        {**HPARAMS, "epochs": 2},
+        {**HPARAMS, "num_train_epochs": 2},
         ALLOCATION,
         tmp_path / "model",
         tmp_path / "ckpt",
@@ -396,7 +396,7 @@ def test_property_features_two_examples_per_annotated_row(bases, arena, tmp_path
 
 def test_prefinetuned_encoder_is_a_start_for_llm_augmented_runs(bases, arena, tmp_path):
     write_jsonl(tmp_path / "ann.jsonl", [annotation(f"0-{i}", i) for i in range(12)])
-    hparams = {k: v for k, v in HPARAMS.items() if k != "eval_steps"} | {"epochs": 2}
+    hparams = {k: v for k, v in HPARAMS.items() if k != "eval_steps"} | {"num_train_epochs": 2}
     summary = prefinetune_properties(
         bases / "bert",
         tmp_path / "ann.jsonl",

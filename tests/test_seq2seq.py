@@ -24,16 +24,16 @@ from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.io import read_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.encoding import SourceText
-from ftrepro.train import accumulation_steps
+from ftrepro.train.arguments import accumulation_steps
 from ftrepro.train.seq2seq import Seq2SeqCollator, train_seq2seq
 
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"
 HPARAMS = {
     "learning_rate": 5e-3,
-    "lr_scheduler": "constant",
+    "lr_scheduler_type": "constant",
     "warmup_steps": 0,
-    "epochs": 1,
-    "per_device_batch_size": 4,
+    "num_train_epochs": 1,
+    "per_device_train_batch_size": 4,
     "effective_batch_size": 4,
     "max_source_length": 64,
     "max_target_length": 16,
@@ -203,8 +203,8 @@ def test_training_memorises_and_prediction_comes_back_in_input_order(data, tmp_p
 def test_training_with_instructions_resumes_from_the_epoch_checkpoint(data, tmp_path):
     hparams = {
         **HPARAMS,
-        "epochs": 2,
-        "per_device_batch_size": 2,
+        "num_train_epochs": 2,
+        "per_device_train_batch_size": 2,
         "effective_batch_size": 2,
         "max_source_length": 128,
         "instructions": True,
@@ -266,7 +266,7 @@ def test_zero3_config_gathers_weights_on_save():
 
 
 def test_accumulation_keeps_the_effective_batch_on_any_gpu_count():
-    recipe = {"per_device_batch_size": 1, "effective_batch_size": 16}
+    recipe = {"per_device_train_batch_size": 1, "effective_batch_size": 16}
     assert [accumulation_steps(recipe, world_size=n) for n in (1, 2, 8)] == [16, 8, 2]
     with pytest.raises(ValueError, match="not a multiple"):
         accumulation_steps(recipe, world_size=3)

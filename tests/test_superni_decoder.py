@@ -67,7 +67,7 @@ def test_answers_are_references_cut_to_max_target_length(data, decoder):
 def test_decoder_memorises_and_predicts_in_input_order(data, decoder, tmp_path):
     assert is_decoder_only(decoder)
     records = distinct_target_records(data, 4)
-    hparams = {**HPARAMS, "epochs": 30, "learning_rate": 3e-3}
+    hparams = {**HPARAMS, "num_train_epochs": 30, "learning_rate": 3e-3}
     summary = train_superni_decoder(
         decoder, records, hparams=hparams, out_dir=tmp_path / "model", checkpoint_dir=tmp_path / "ckpt"
     )

@@ -33,7 +33,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     records = fit_and_predict(
         train=train,
         predict=lambda model_dir: predict_preference(
-            model_dir, sm.input.validation, batch_size=params["hparams"]["batch_size"]
+            model_dir, sm.input.validation, batch_size=params["hparams"]["per_device_train_batch_size"]
         ),
         fingerprint=job_fingerprint(params, list(sm.input)),
         work_dir=sm.params.work_dir,

@@ -5,7 +5,6 @@ write of the finished model."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -26,19 +25,6 @@ class StderrProgress(ProgressCallback):
             log.info(
                 "step %d: %s", state.global_step, {k: v for k, v in (logs or {}).items() if k != "total_flos"}
             )
-
-
-def accumulation_steps(hparams: dict, world_size: int | None = None) -> int:
-    """Gradient accumulation that keeps the recipe's effective batch on any number of GPUs
-    (Tk-Instruct: 1 per device x 2 steps x 8 GPUs = 16)."""
-    world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-    per_step = hparams["per_device_batch_size"] * world_size
-    if hparams["effective_batch_size"] % per_step:
-        raise ValueError(
-            f"effective_batch_size {hparams['effective_batch_size']} is not a multiple of "
-            f"per_device_batch_size x {world_size} GPU(s) = {per_step}"
-        )
-    return hparams["effective_batch_size"] // per_step
 
 
 def train_and_save(

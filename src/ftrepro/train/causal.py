@@ -26,26 +26,23 @@ from transformers import (
     DataCollatorForSeq2Seq,
     Trainer,
     TrainerCallback,
-    TrainingArguments,
     set_seed,
 )
 
 from ftrepro.models.encoding import IGNORE_INDEX, encode_examples
-from ftrepro.train import accumulation_steps, train_and_save
+from ftrepro.train import train_and_save
+from ftrepro.train.arguments import training_arguments
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = (
-    "learning_rate",
-    "lr_scheduler",
+# the recipe keys this family needs beyond every recipe's (ftrepro.train.arguments)
+NEEDS = (
+    "lr_scheduler_type",
     "warmup_steps",
-    "per_device_batch_size",
     "effective_batch_size",
     "max_length",
     "bf16",
     "activation_checkpointing",
-    "save_steps",
-    "seed",
 )
 
 
@@ -67,15 +64,10 @@ def train_causal_lm(
     """Fine-tune the causal LM in `base_dir` on {"prompt", "answer"} examples; save model and
     tokenizer to `out_dir`.
 
-    `hparams`: HPARAM_KEYS and `max_steps` or `epochs`. `deepspeed`: a DeepSpeed JSON config
-    (config/deepspeed/), for processes started by torchrun. Returns a summary {global_step,
-    training_loss, train_runtime, resumed_from}.
+    `hparams`: a recipe with NEEDS, `save_steps` and `max_steps` or `num_train_epochs`.
+    `deepspeed`: a DeepSpeed JSON config (config/deepspeed/), for processes started by torchrun.
+    Returns a summary {global_step, training_loss, train_runtime, resumed_from}.
     """
-    missing = [k for k in HPARAM_KEYS if k not in hparams]
-    if "max_steps" not in hparams and "epochs" not in hparams:
-        missing.append("max_steps or epochs")
-    if missing:
-        raise ValueError(f"causal LM hparams lack {', '.join(missing)}")
     if not examples:
         raise ValueError("no training examples")
     checkpoint_dir = Path(checkpoint_dir)
@@ -92,16 +84,24 @@ def causal_trainer(
     callbacks=(),
 ) -> Trainer:
     """The Trainer of `train_causal_lm`: encoded examples, length-grouped padded batches."""
-    set_seed(hparams["seed"])
+    # before the model: with ZeRO-3 the arguments make from_pretrained load the weights sharded
+    args = training_arguments(
+        hparams,
+        checkpoint_dir,
+        family="causal LM",
+        needs=NEEDS,
+        deepspeed=deepspeed,
+        save_strategy="steps",
+        logging_steps=10,
+    )
+    set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     tokenizer.padding_side = "right"
     if tokenizer.pad_token is None:  # Llama has none; padding is masked out of attention and loss
         tokenizer.pad_token = tokenizer.eos_token
-    # before the model: with ZeRO-3 the arguments make from_pretrained load the weights sharded
-    args = _training_args(hparams, checkpoint_dir, deepspeed)
     log.info(
         "batch of %d: %d process(es) x %d per device x %d accumulation steps",
-        hparams["effective_batch_size"],
+        args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps,
         args.world_size,
         args.per_device_train_batch_size,
         args.gradient_accumulation_steps,
@@ -169,35 +169,3 @@ def load_for_training(base_dir: str | Path):
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     model.config.use_cache = False
     return model
-
-
-def _training_args(hparams: dict, checkpoint_dir: Path, deepspeed: str | Path | None) -> TrainingArguments:
-    gpu = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        learning_rate=hparams["learning_rate"],
-        lr_scheduler_type=hparams["lr_scheduler"],
-        warmup_steps=hparams["warmup_steps"],
-        max_steps=hparams.get("max_steps", -1),
-        num_train_epochs=hparams.get("epochs", 1),  # ignored when max_steps is set
-        per_device_train_batch_size=hparams["per_device_batch_size"],
-        gradient_accumulation_steps=accumulation_steps(hparams),
-        optim="adamw_torch",  # without DeepSpeed; its config names its own AdamW
-        weight_decay=0.0,
-        seed=hparams["seed"],
-        bf16=bool(hparams["bf16"]) and gpu and torch.cuda.is_bf16_supported(),
-        activation_checkpointing=bool(hparams["activation_checkpointing"]),
-        activation_checkpointing_kwargs={"use_reentrant": False},
-        deepspeed=str(deepspeed) if deepspeed is not None else None,
-        eval_strategy="no",
-        save_strategy="steps",
-        save_steps=hparams["save_steps"],
-        save_total_limit=1,
-        logging_strategy="steps",
-        logging_steps=10,
-        report_to="none",
-        dataloader_num_workers=0,
-        dataloader_pin_memory=gpu,
-        use_cpu=not gpu,  # several CPU processes under torchrun then train together (gloo) too
-        remove_unused_columns=False,
-    )

@@ -9,18 +9,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
-from transformers import Trainer, TrainingArguments, set_seed
+from transformers import Trainer, set_seed
 
 from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, iter_jsonl, read_json
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
 from ftrepro.models.encoding import load_tokenizer
 from ftrepro.train import train_and_save
+from ftrepro.train.arguments import training_arguments
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "max_length", "weight_decay", "warmup_ratio", "seed")
+# the recipe keys this family needs beyond every recipe's (ftrepro.train.arguments)
+NEEDS = ("num_train_epochs", "max_length", "weight_decay", "warmup_ratio")
 
 
 def head_kind(subtask: str) -> str:
@@ -84,11 +85,16 @@ def train_encoder(
 
     Returns a summary {global_step, training_loss, train_runtime, resumed_from}.
     """
-    missing = [k for k in HPARAM_KEYS if k not in hparams]
-    if missing:
-        raise ValueError(f"encoder hparams lack {', '.join(missing)}")
-    checkpoint_dir = Path(checkpoint_dir)
-    set_seed(hparams["seed"])  # before the heads are initialised
+    args = training_arguments(
+        hparams,
+        checkpoint_dir,
+        family="encoder",
+        needs=NEEDS,
+        lr_scheduler_type="linear",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+    )
+    set_seed(args.seed)  # before the heads are initialised
     label_names = read_label_names(labels_path, subtasks)
     word_level = any(head_kind(s) == "token" for s in subtasks)
     tokenizer = load_tokenizer(base_dir, word_level)
@@ -101,7 +107,7 @@ def train_encoder(
     )
     trainer = Trainer(
         model=model,
-        args=_training_args(hparams, checkpoint_dir),
+        args=args,
         train_dataset=train_set,
         data_collator=EncoderCollator(tokenizer),
         processing_class=tokenizer,  # saved with the model
@@ -109,27 +115,3 @@ def train_encoder(
     )
     log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
     return train_and_save(trainer, checkpoint_dir, out_dir)
-
-
-def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:
-    gpu = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        learning_rate=hparams["learning_rate"],
-        per_device_train_batch_size=hparams["batch_size"],
-        num_train_epochs=hparams["epochs"],
-        weight_decay=hparams["weight_decay"],
-        warmup_steps=float(hparams["warmup_ratio"]),  # a float below 1 is a fraction of the steps
-        lr_scheduler_type="linear",
-        optim="adamw_torch",
-        seed=hparams["seed"],
-        bf16=gpu and torch.cuda.is_bf16_supported(),
-        eval_strategy="no",
-        save_strategy="epoch",
-        save_total_limit=1,
-        logging_strategy="epoch",
-        report_to="none",
-        dataloader_num_workers=0,
-        dataloader_pin_memory=gpu,
-        remove_unused_columns=False,  # labels are a dict per head
-    )

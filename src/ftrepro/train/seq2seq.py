@@ -14,32 +14,28 @@ import os
 import random
 from pathlib import Path
 
-import torch
 from transformers import (
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     DataCollatorForSeq2Seq,
     Trainer,
-    TrainingArguments,
     set_seed,
 )
 
 from ftrepro.models.encoding import IGNORE_INDEX, SourceText
-from ftrepro.train import accumulation_steps, train_and_save
+from ftrepro.train import train_and_save
+from ftrepro.train.arguments import training_arguments
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = (
-    "learning_rate",
-    "lr_scheduler",
+# the recipe keys this family needs beyond every recipe's (ftrepro.train.arguments)
+NEEDS = (
+    "lr_scheduler_type",
     "warmup_steps",
-    "epochs",
-    "per_device_batch_size",
     "effective_batch_size",
     "max_source_length",
     "max_target_length",
     "bf16",
-    "seed",
     "instructions",
 )
 
@@ -85,22 +81,27 @@ def train_seq2seq(
     `deepspeed`: a DeepSpeed JSON config (config/deepspeed/) for multi-GPU runs. Returns a summary
     {global_step, training_loss, train_runtime, resumed_from}.
     """
-    missing = [k for k in HPARAM_KEYS if k not in hparams]
-    if missing:
-        raise ValueError(f"seq2seq hparams lack {', '.join(missing)}")
     if not records:
         raise ValueError("no training records")
-    checkpoint_dir = Path(checkpoint_dir)
     if deepspeed is not None:
         _single_process_rendezvous()
-    set_seed(hparams["seed"])
+    args = training_arguments(
+        hparams,
+        checkpoint_dir,
+        family="seq2seq",
+        needs=NEEDS,
+        deepspeed=deepspeed,
+        save_strategy="epoch",
+        logging_steps=50,
+    )
+    set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     source = SourceText(
         tokenizer, hparams["max_source_length"], instructions=hparams["instructions"], raw_dir=raw_dir
     )
     trainer = Trainer(
         model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
-        args=_training_args(hparams, checkpoint_dir, deepspeed),
+        args=args,
         train_dataset=records,
         data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
         processing_class=tokenizer,
@@ -124,32 +125,4 @@ def _single_process_rendezvous() -> None:
         port = s.getsockname()[1]
     os.environ.update(
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1"
-    )
-
-
-def _training_args(hparams: dict, checkpoint_dir: Path, deepspeed: str | Path | None) -> TrainingArguments:
-    gpu = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        learning_rate=hparams["learning_rate"],
-        lr_scheduler_type=hparams["lr_scheduler"],
-        warmup_steps=hparams["warmup_steps"],
-        num_train_epochs=hparams["epochs"],
-        max_steps=hparams.get("max_steps", -1),
-        per_device_train_batch_size=hparams["per_device_batch_size"],
-        gradient_accumulation_steps=accumulation_steps(hparams),
-        optim="adamw_torch",  # without DeepSpeed; its config names its own optimizer
-        weight_decay=0.0,
-        seed=hparams["seed"],
-        bf16=bool(hparams["bf16"]) and gpu and torch.cuda.is_bf16_supported(),
-        deepspeed=str(deepspeed) if deepspeed is not None else None,
-        eval_strategy="no",
-        save_strategy="epoch",
-        save_total_limit=1,
-        logging_strategy="steps",
-        logging_steps=50,
-        report_to="none",
-        dataloader_num_workers=0,  # the collator's reference draws stay in the process whose random state is saved
-        dataloader_pin_memory=gpu,
-        remove_unused_columns=False,  # the collator reads the raw records
     )

@@ -18,7 +18,6 @@ from transformers import (
     AutoTokenizer,
     DataCollatorWithPadding,
     Trainer,
-    TrainingArguments,
     set_seed,
 )
 
@@ -27,14 +26,14 @@ from ftrepro.infer.loading import load_model
 from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
+from ftrepro.train.arguments import training_arguments
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = (
-    "learning_rate",
-    "batch_size",
+# the recipe keys this model needs beyond every recipe's (ftrepro.train.arguments)
+NEEDS = (
     "gradient_accumulation_steps",
-    "epochs",
+    "num_train_epochs",
     "max_length",
     "weight_decay",
     "warmup_ratio",
@@ -43,8 +42,6 @@ HPARAM_KEYS = (
     "lora_dropout",
     "target_modules",
     "activation_checkpointing",
-    "save_steps",
-    "seed",
 )
 
 
@@ -114,11 +111,16 @@ def train_lora_classifier(
 
     Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params}.
     """
-    missing = [k for k in HPARAM_KEYS if k not in hparams]
-    if missing:
-        raise ValueError(f"LoRA hparams lack {', '.join(missing)}")
-    checkpoint_dir = Path(checkpoint_dir)
-    set_seed(hparams["seed"])  # before the head and the adapters are initialised
+    args = training_arguments(
+        hparams,
+        checkpoint_dir,
+        family="LoRA",
+        needs=NEEDS,
+        lr_scheduler_type="linear",
+        save_strategy="steps",
+        logging_steps=50,
+    )
+    set_seed(args.seed)  # before the head and the adapters are initialised
     tokenizer = load_tokenizer(base_dir)
     train_set = encode_records(train_path, tokenizer, hparams["max_length"])
     model = lora_model(base_dir, tokenizer, hparams)
@@ -126,7 +128,7 @@ def train_lora_classifier(
     log.info("trainable parameters: %d of %d", trainable, total)
     trainer = Trainer(
         model=model,
-        args=_training_args(hparams, checkpoint_dir),
+        args=args,
         train_dataset=train_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         callbacks=callbacks,
@@ -169,32 +171,3 @@ def predict_lora_classifier(
 def _dtype() -> torch.dtype:
     """bf16 weights where the GPU supports it (an 8B model in fp32 needs 32 GB before activations)."""
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-
-
-def _training_args(hparams: dict, checkpoint_dir: Path) -> TrainingArguments:
-    gpu = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        learning_rate=hparams["learning_rate"],
-        per_device_train_batch_size=hparams["batch_size"],
-        gradient_accumulation_steps=hparams["gradient_accumulation_steps"],
-        num_train_epochs=hparams["epochs"],
-        weight_decay=hparams["weight_decay"],
-        warmup_steps=float(hparams["warmup_ratio"]),  # a float below 1 is a fraction of the steps
-        lr_scheduler_type="linear",
-        optim="adamw_torch",
-        seed=hparams["seed"],
-        bf16=gpu and torch.cuda.is_bf16_supported(),
-        activation_checkpointing=bool(hparams["activation_checkpointing"]) and gpu,
-        activation_checkpointing_kwargs={"use_reentrant": False},  # frozen embeddings: no input grads needed
-        eval_strategy="no",
-        save_strategy="steps",
-        save_steps=hparams["save_steps"],
-        save_total_limit=1,
-        logging_strategy="steps",
-        logging_steps=50,
-        report_to="none",
-        dataloader_num_workers=0,
-        dataloader_pin_memory=gpu,
-        remove_unused_columns=False,
-    )

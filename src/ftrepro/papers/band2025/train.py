@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
 from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from ftrepro.data.arena import LABELS
@@ -33,19 +32,18 @@ from ftrepro.papers.band2025.models import (
     gold_label,
 )
 from ftrepro.train import train_and_save
+from ftrepro.train.arguments import training_arguments
 
 log = logging.getLogger(__name__)
 
-HPARAM_KEYS = (
-    "learning_rate",
-    "batch_size",
+# the recipe keys these models need beyond every recipe's (ftrepro.train.arguments)
+NEEDS = (
     "gradient_accumulation_steps",
-    "epochs",
+    "num_train_epochs",
     "weight_decay",
     "warmup_steps",
     "fp16",
     "max_length",
-    "seed",
 )
 
 
@@ -75,8 +73,8 @@ def train_preference(
     """Fine-tune a Single or Parallel classifier on the encoder in `base_dir` (with its first
     `frozen_layers` encoder layers frozen), choosing the checkpoint with the lowest loss on
     `eval_path`; save it to `out_dir`. Returns a training summary."""
-    _check_hparams(hparams, ("eval_steps",))
-    set_seed(hparams["seed"])  # before the head is initialised
+    args = _training_args(hparams, Path(checkpoint_dir), evaluate=True)
+    set_seed(args.seed)  # before the head is initialised
     allocation = allocation_for(architecture, allocation_config, hparams["max_length"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     train_set = preference_features(train_path, tokenizer, architecture, allocation)
@@ -90,7 +88,7 @@ def train_preference(
         )
     trainer = Trainer(
         model=model,
-        args=_training_args(hparams, Path(checkpoint_dir), hparams["eval_steps"]),
+        args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=PreferenceCollator(tokenizer),
@@ -147,15 +145,15 @@ def prefinetune_properties(
 ) -> dict:
     """Train the 20 property heads on the encoder in `base_dir` with the parallel (prompt,
     response) allocation; save the model (its encoder loads with AutoModel) to `out_dir`."""
-    _check_hparams(hparams, ())
-    set_seed(hparams["seed"])
+    args = _training_args(hparams, Path(checkpoint_dir), evaluate=False)
+    set_seed(args.seed)
     allocation = allocation_for("parallel", allocation_config, hparams["max_length"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     train_set = property_features(annotations_path, train_path, tokenizer, allocation)
     model = PropertyHeadsEncoder.for_properties(base_dir, RESPONSE_PROPERTIES, hparams["max_length"])
     trainer = Trainer(
         model=model,
-        args=_training_args(hparams, Path(checkpoint_dir), None),
+        args=args,
         train_dataset=train_set,
         data_collator=EncoderCollator(tokenizer),
         processing_class=tokenizer,
@@ -170,12 +168,6 @@ def prefinetune_properties(
     return _train_and_save(trainer, out_dir, Path(checkpoint_dir))
 
 
-def _check_hparams(hparams: dict, extra: tuple[str, ...]) -> None:
-    missing = [k for k in HPARAM_KEYS + extra if k not in hparams]
-    if missing:
-        raise ValueError(f"band2025 encoder hparams lack {', '.join(missing)}")
-
-
 def _train_and_save(trainer: Trainer, out_dir: str | Path, checkpoint_dir: Path) -> dict:
     summary = train_and_save(trainer, checkpoint_dir, out_dir)
     best = trainer.state.best_model_checkpoint
@@ -184,42 +176,30 @@ def _train_and_save(trainer: Trainer, out_dir: str | Path, checkpoint_dir: Path)
     return {**summary, "best_checkpoint": best, "best_eval_loss": trainer.state.best_metric}
 
 
-def _training_args(hparams: dict, checkpoint_dir: Path, eval_steps: int | None) -> TrainingArguments:
-    """The paper's Trainer settings; with `eval_steps`, evaluation and checkpoints every that many
-    steps and the best model by evaluation loss at the end, else a checkpoint every epoch."""
-    gpu = torch.cuda.is_available()
-    if eval_steps:
+def _training_args(hparams: dict, checkpoint_dir: Path, evaluate: bool) -> TrainingArguments:
+    """The paper's Trainer settings; with `evaluate`, evaluation and checkpoints every
+    `eval_steps` and the best model by evaluation loss at the end, else a checkpoint every epoch."""
+    if evaluate:
         schedule = {
             "eval_strategy": "steps",
-            "eval_steps": eval_steps,
             "save_strategy": "steps",
-            "save_steps": eval_steps,
+            "save_steps": hparams.get("eval_steps"),
             "logging_strategy": "steps",
-            "logging_steps": eval_steps,
+            "logging_steps": hparams.get("eval_steps"),
             "load_best_model_at_end": True,
             "metric_for_best_model": "loss",
             "greater_is_better": False,
         }
     else:
         schedule = {"eval_strategy": "no", "save_strategy": "epoch", "logging_strategy": "epoch"}
-    return TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        learning_rate=hparams["learning_rate"],
-        per_device_train_batch_size=hparams["batch_size"],
-        per_device_eval_batch_size=hparams["batch_size"],
-        gradient_accumulation_steps=hparams["gradient_accumulation_steps"],
-        num_train_epochs=hparams["epochs"],
-        weight_decay=hparams["weight_decay"],
-        warmup_steps=hparams["warmup_steps"],
+    return training_arguments(
+        hparams,
+        checkpoint_dir,
+        family="band2025 encoder",
+        needs=NEEDS,
+        # training, evaluation and prediction share the paper's one batch size
+        per_device_eval_batch_size=hparams.get("per_device_train_batch_size"),
         lr_scheduler_type="linear",
-        optim="adamw_torch",
-        seed=hparams["seed"],
-        fp16=hparams["fp16"] and gpu,
-        save_total_limit=1,  # with load_best_model_at_end the best checkpoint is kept as well
         prediction_loss_only=True,
-        report_to="none",
-        dataloader_num_workers=0,
-        dataloader_pin_memory=gpu,
-        remove_unused_columns=False,  # the parallel inputs are (2, length) per example
         **schedule,
     )

@@ -76,7 +76,7 @@ def runs_by_family(config: Config) -> dict[str, list[str]]:
 def encoder_hparams(config: Config, task: str) -> dict:
     """Section 5.4's recipe with the epochs of the task's dataset."""
     recipe = config.training["zhao2025-encoder"]
-    return {**recipe, "epochs": recipe["epochs"][config.zhao2025.tasks[task].dataset]}
+    return {**recipe, "num_train_epochs": recipe["num_train_epochs"][config.zhao2025.tasks[task].dataset]}
 
 
 def decoder_size(config: Config, model: str) -> str:
