@@ -12,7 +12,6 @@ from conftest import REPO, WORKFLOW_FILES, snakemake
 from ftrepro import config as cfg
 from ftrepro import papers
 from ftrepro.io import read_jsonl
-from ftrepro.papers.gupta2023 import runs as gupta_runs
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +42,7 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
         assert 0 <= metrics["rougeL"] <= 100
         tasks = {p["task"] for p in predictions}
         assert set(metrics["per_task"]) == tasks
-        assert len(tasks) == (1 if run.startswith("stl.") else len(gupta_runs.test_tasks(TINY)))
+        assert len(tasks) == (1 if run.startswith("stl.") else len(TINY.gupta2023.test_tasks))
 
 
 def test_weights_are_deleted_and_predictions_kept(gupta_run):
