@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ftrepro.io import atomic_path, read_json, write_json
+from ftrepro.io import DataError, atomic_path, read_json, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,23 @@ def job_fingerprint(params: dict, inputs: list[str]) -> dict:
 def prepare_work_dir(work_dir: Path, fingerprint: dict) -> None:
     stamp = work_dir / "job.json"
     if work_dir.exists():
-        if stamp.exists() and read_json(stamp) == fingerprint:
+        if _stamp(stamp) == fingerprint:
             log.info("resuming in %s", work_dir)
             return
         log.info("%s holds another configuration's work: starting afresh", work_dir)
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
     write_json(stamp, fingerprint)
+
+
+def _stamp(stamp: Path) -> dict | None:
+    """The fingerprint a work directory was stamped with; None when missing or unreadable (its
+    work cannot be trusted to be this job's, so it is redone, never a stuck job)."""
+    try:
+        return read_json(stamp) if stamp.exists() else None
+    except (DataError, OSError, UnicodeDecodeError) as e:
+        log.warning("%s is unreadable (%s): its work is not resumed", stamp, e)
+        return None
 
 
 def fit_and_predict(
@@ -55,8 +65,11 @@ def fit_and_predict(
     work_dir: str | Path,
     fingerprint: dict,
     keep_dir: str | Path | None = None,
+    out_path: str | Path | None = None,
 ) -> list[dict]:
-    """Train (resuming when possible), predict, then keep the model in `keep_dir` or drop it."""
+    """Train (resuming when possible), predict, write the records to `out_path` (JSONL), then
+    keep the model in `keep_dir` or drop it. The work directory goes last, so that a job killed
+    while writing its predictions predicts again on rerun instead of training again."""
     work_dir = Path(work_dir)
     prepare_work_dir(work_dir, fingerprint)
     model_dir = work_dir / "model"
@@ -65,6 +78,8 @@ def fit_and_predict(
     else:
         train(model_dir, work_dir / "checkpoints")
     records = predict(model_dir)
+    if out_path is not None:
+        write_jsonl(out_path, records)
     if keep_dir is not None:
         with atomic_path(keep_dir) as tmp:
             shutil.move(model_dir, tmp)

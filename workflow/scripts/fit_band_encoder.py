@@ -1,7 +1,6 @@
 """Single / Parallel BERT on the arena preferences (band2025), then predict the validation split."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.io import write_jsonl
 from ftrepro.papers.band2025.predict import predict_preference
 from ftrepro.papers.band2025.train import train_preference
 from ftrepro.workflow import job
@@ -38,5 +37,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         fingerprint=job_fingerprint(params, list(sm.input)),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
+        out_path=sm.output[0],
     )
-    log.info("%d predictions", write_jsonl(sm.output[0], records))
+    log.info("%d predictions", len(records))

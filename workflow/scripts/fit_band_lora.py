@@ -1,7 +1,6 @@
 """A decoder LLM as a LoRA sequence classifier on the arena preferences (band2025), then validation predictions."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.io import write_jsonl
 from ftrepro.papers.band2025.lora import predict_lora_classifier, train_lora_classifier
 from ftrepro.workflow import job
 
@@ -23,5 +22,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         fingerprint=job_fingerprint({"hparams": hparams}, list(sm.input)),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
+        out_path=sm.output[0],
     )
-    log.info("%d predictions", write_jsonl(sm.output[0], records))
+    log.info("%d predictions", len(records))

@@ -3,7 +3,7 @@ answer tokens, then generation (and constrained decoding) on the test split. GPU
 every GPU of the job under torchrun (ftrepro.train.launch)."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.io import read_json, read_jsonl, write_jsonl
+from ftrepro.io import read_json, read_jsonl
 from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples, training_examples
 from ftrepro.papers.zhao2025.prompts import task_demos
 from ftrepro.train.launch import train_on_job_gpus
@@ -62,5 +62,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         ),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
+        out_path=sm.output[0],
     )
-    log.info("%d predictions", write_jsonl(sm.output[0], predictions))
+    log.info("%d predictions", len(predictions))

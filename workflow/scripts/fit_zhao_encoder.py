@@ -2,7 +2,6 @@
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.encoder import predict_encoder
-from ftrepro.io import write_jsonl
 from ftrepro.train.encoder import train_encoder
 from ftrepro.workflow import job
 
@@ -25,5 +24,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         ),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
+        out_path=sm.output[0],
     )
-    log.info("%d predictions", write_jsonl(sm.output[0], records))
+    log.info("%d predictions", len(records))

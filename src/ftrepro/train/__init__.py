@@ -1,16 +1,19 @@
 """Training entry points, one module per model family, and what every Trainer run shares:
-progress in the job log, resuming from the last checkpoint of a killed job, and one atomic
-write of the finished model."""
+progress in the job log, resuming from the last complete checkpoint of a killed job, and one
+atomic write of the finished model."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from transformers import ProgressCallback, Trainer
-from transformers.trainer_utils import get_last_checkpoint
 
 from ftrepro.io import atomic_path
 
@@ -27,13 +30,58 @@ class StderrProgress(ProgressCallback):
             )
 
 
+# The Trainer writes this file last into a checkpoint: a checkpoint without it, or with it cut
+# short, was being written when the job was killed.
+TRAINER_STATE = "trainer_state.json"
+
+
+def checkpoint_complete(checkpoint: str | Path) -> bool:
+    """Whether a Trainer checkpoint's save finished: its trainer_state.json is whole (valid JSON)
+    and names the checkpoint's own step."""
+    checkpoint = Path(checkpoint)
+    try:
+        state = json.loads((checkpoint / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and f"checkpoint-{state.get('global_step')}" == checkpoint.name
+
+
+def last_complete_checkpoint(checkpoint_dir: Path, move_aside: bool = True) -> str | None:
+    """The newest complete checkpoint in `checkpoint_dir` (None: none); newer incomplete ones
+    are renamed incomplete-<name>-<time> with a warning, a name the Trainer neither resumes nor
+    rotates. `move_aside` False only skips them (GPU processes but the first)."""
+    for checkpoint in _checkpoints_newest_first(checkpoint_dir):
+        if checkpoint_complete(checkpoint):
+            return str(checkpoint)
+        if move_aside:
+            aside = checkpoint.with_name(f"incomplete-{checkpoint.name}-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(checkpoint, aside)
+            log.warning(
+                "%s was cut off while being saved (no whole %s): moved to %s",
+                checkpoint,
+                TRAINER_STATE,
+                aside,
+            )
+        else:
+            log.warning("%s was cut off while being saved: not resumed", checkpoint)
+    return None
+
+
+def _checkpoints_newest_first(checkpoint_dir: Path) -> list[Path]:
+    """checkpoint-<step> folders as the Trainer names them (get_last_checkpoint's rule)."""
+    if not checkpoint_dir.is_dir():
+        return []
+    found = [p for p in checkpoint_dir.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True)
+
+
 def train_and_save(
     trainer: Trainer,
     checkpoint_dir: str | Path,
     out_dir: str | Path,
     save: Callable[[Path], None] | None = None,
 ) -> dict:
-    """Train, resuming from the last checkpoint in `checkpoint_dir`; write the model to `out_dir`
+    """Train, resuming from the last complete checkpoint in `checkpoint_dir`; write the model to `out_dir`
     atomically, then drop the checkpoints.
 
     `save(directory)` writes the model (on the main process only); without it the Trainer saves,
@@ -43,7 +91,7 @@ def train_and_save(
     checkpoint_dir = Path(checkpoint_dir)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(StderrProgress)
-    resume = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    resume = last_complete_checkpoint(checkpoint_dir, move_aside=trainer.is_world_process_zero())
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
