@@ -5,7 +5,6 @@ preset's SmolLM2) on the same sources through its chat template."""
 from ftrepro.data.superni import task_records
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.seq2seq import predict_seq2seq
-from ftrepro.io import write_jsonl
 from ftrepro.papers.gupta2023.decoder_baseline import (
     is_decoder_only,
     predict_superni_decoder,
@@ -56,5 +55,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         ),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
+        out_path=sm.output[0],
     )
-    log.info("%d predictions", write_jsonl(sm.output[0], predictions))
+    log.info("%d predictions", len(predictions))
