@@ -164,7 +164,8 @@ def score_predictions(
     Generated predictions (decoder and API runs) add, when their records carry the fields:
     ``too_long_rate`` (percent of records whose prompt did not fit, ``"too_long": true``),
     ``parse_failure_rate`` (percent of records with an output that did not parse,
-    ``"parsed": false``, too-long prompts not counted again) and ``constrained_<subtask>_accuracy``
+    ``"parsed": false``, too-long prompts not counted again), ``replaced_characters`` (lone
+    surrogates replaced in the outputs, a count) and ``constrained_<subtask>_accuracy``
     from ``"pred_constrained"`` (constrained decoding, a column of its own).
     """
     if not subtasks:
@@ -204,7 +205,8 @@ def _field_in_all(records: Sequence[Mapping], field: str, source: str) -> list |
 
 
 def _generation_rates(records: Sequence[Mapping], source: str) -> dict[str, float]:
-    """too_long_rate and parse_failure_rate (percent of all records) from the generation fields."""
+    """too_long_rate and parse_failure_rate (percent of all records) from the generation fields, and
+    the count of replaced_characters."""
     flags = {field: _field_in_all(records, field, source) for field in ("too_long", "parsed")}
     for field, values in flags.items():
         if values is not None and not all(isinstance(v, bool) for v in values):
@@ -216,6 +218,11 @@ def _generation_rates(records: Sequence[Mapping], source: str) -> dict[str, floa
     if flags["parsed"] is not None:
         failures = [not ok and not long for ok, long in zip(flags["parsed"], too_long)]
         rates["parse_failure_rate"] = 100.0 * sum(failures) / len(records)
+    replaced = _field_in_all(records, "replaced_characters", source)
+    if replaced is not None:
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in replaced):
+            raise DataError(f"{source}: 'replaced_characters' must be a count in every record")
+        rates["replaced_characters"] = sum(replaced)
     return rates
 
 

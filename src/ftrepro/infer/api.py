@@ -20,7 +20,7 @@ from typing import Any
 import openai
 from tqdm import tqdm
 
-from ftrepro.io import read_appended_jsonl
+from ftrepro.io import json_text, read_appended_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,10 @@ def chat_many(
     """{id: {"output": reply or None, "too_long": bool}} for every id of ``requests`` (id -> messages).
 
     Answers already in ``partial_path`` are reused and the rest asked, ``max_concurrency`` at a time;
-    each is appended there as it arrives. The partial file belongs to one model and one set of
-    prompts: callers keep it in a work directory stamped with their job's fingerprint (ftrepro.fit).
+    each is appended there as it arrives, as the endpoint sent it (lone surrogates included: the
+    parser replaces and counts them, ftrepro.papers.zhao2025.prompts.prediction_record). The
+    partial file belongs to one model and one set of prompts: callers keep it in a work directory
+    stamped with their job's fingerprint (ftrepro.fit).
     """
     partial_path = Path(partial_path)
     done = read_appended_jsonl(partial_path)
@@ -108,9 +110,10 @@ def chat_many(
         futures = {pool.submit(_answer, client, model, requests[key], request): key for key in todo}
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc=model, mininterval=10):
-                row = {"id": futures[future], **future.result()}
-                partial.write(json.dumps(row, ensure_ascii=False) + "\n")
+                line = json_text({"id": futures[future], **future.result()})  # surrogates as \u escapes
+                partial.write(line + "\n")
                 partial.flush()
+                row = json.loads(line)  # the answer as a rerun reads it from the file, to the character
                 done[row["id"]] = row
         except BaseException:
             pool.shutdown(cancel_futures=True)  # a failed request ends the job without asking the rest

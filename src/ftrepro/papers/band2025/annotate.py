@@ -7,7 +7,8 @@ set 2, its query check 5), so the names and definitions below are theirs.
 
 Annotation file, one line per annotated arena train row:
   {"id", "status": "ok" | "failed", "response_a": {property: 0..3}, "response_b": {...},
-   "prompt": {query property: 0 | 1}, "error": str (failed rows only), "reasoning": str (API drafts, if any)}
+   "prompt": {query property: 0 | 1}, "error": str (failed rows only), "reasoning": str (API drafts, if any),
+   "replaced_characters": int (lone surrogates replaced in the API's answers, if any)}
 
 Annotators: an OpenAI-compatible endpoint (ftrepro.infer.api; JSON parsed from the answer; malformed answers are retried,
 then the row is recorded as failed), or a local transformers model decoding only the rating digits at
@@ -23,6 +24,7 @@ import logging
 import os
 import random
 import re
+import reprlib
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -31,7 +33,16 @@ import yaml
 from tqdm import tqdm
 
 from ftrepro.fit import prepare_work_dir
-from ftrepro.io import DataError, atomic_path, iter_jsonl, read_appended_jsonl, read_jsonl, write_jsonl
+from ftrepro.io import (
+    DataError,
+    atomic_path,
+    iter_jsonl,
+    json_text,
+    read_appended_jsonl,
+    read_jsonl,
+    replace_lone_surrogates,
+    write_jsonl,
+)
 from ftrepro.prompts import fill, render_prompt
 
 log = logging.getLogger(__name__)
@@ -88,11 +99,12 @@ def check_ratings(ratings: object, names: tuple[str, ...], allowed: tuple[int, .
         raise DataError(f"expected an object, got {type(ratings).__name__}")
     missing, extra = set(names) - set(ratings), set(ratings) - set(names)
     if missing or extra:
-        raise DataError(f"missing {sorted(missing)}, unexpected {sorted(extra)}")
+        # reprlib: an answer's junk keys and values can be of any size and nesting
+        raise DataError(f"missing {sorted(missing)}, unexpected {reprlib.repr(sorted(extra))}")
     for name in names:
         value = ratings[name]
         if isinstance(value, bool) or value not in allowed:
-            raise DataError(f"{name}: {value!r} is not one of {list(allowed)}")
+            raise DataError(f"{name}: {reprlib.repr(value)} is not one of {list(allowed)}")
     return {name: int(ratings[name]) for name in names}
 
 
@@ -188,10 +200,11 @@ _REASONING_END = re.compile(r"</(?:draft|think)>", re.IGNORECASE)
 def parse_answer(text: str | None) -> tuple[dict, str | None]:
     """(ratings {prompt, response_a, response_b}, reasoning or None) from an LLM's answer; DataError if malformed.
 
-    Drafts (<draft>, or a reasoning model's <think>) come before the JSON; code fences around it are allowed,
-    and digits written as strings ("2") are read as numbers.
+    Total: any string gives ratings or DataError (lone surrogates are replaced first). Drafts (<draft>, or a
+    reasoning model's <think>) come before the JSON; code fences around it are allowed, and digits written as
+    strings ("2") are read as numbers.
     """
-    text = text or ""
+    text, _ = replace_lone_surrogates(text or "")
     ends = list(_REASONING_END.finditer(text))
     reasoning = text[: ends[-1].start()].strip() if ends else None
     answer = text[ends[-1].end() :] if ends else text
@@ -202,20 +215,27 @@ def parse_answer(text: str | None) -> tuple[dict, str | None]:
         value = json.loads(answer[start : end + 1])
     except json.JSONDecodeError as e:
         raise DataError(f"invalid JSON in the answer: {e}") from None
+    except (ValueError, RecursionError) as e:  # a number too long to convert, nesting too deep
+        raise DataError(f"unreadable JSON in the answer: {str(e)[:200] or type(e).__name__}") from None
     if not isinstance(value, dict):
         raise DataError("the answer's JSON is not an object")
     ratings = {}
     for part, names, allowed in RATED_PARTS:
         given = value.get(part)
         if isinstance(given, dict):
-            given = {
-                name: int(v) if isinstance(v, str) and v.strip().isdigit() else v for name, v in given.items()
-            }
+            given = {name: _rating_number(v) for name, v in given.items()}
         try:
             ratings[part] = check_ratings(given, names, allowed)
         except DataError as e:
             raise DataError(f"{part}: {e}") from None
     return ratings, reasoning
+
+
+def _rating_number(value: object) -> object:
+    """A rating written as a string of a few ASCII digits ("2") as a number; anything else as it is
+    ("²" passes str.isdigit but is no number: check_ratings then refuses it)."""
+    digits = value.strip() if isinstance(value, str) else ""
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 3 else value
 
 
 # --------------------------------------------------------------------------- annotators
@@ -259,22 +279,28 @@ class ApiAnnotator:
         from ftrepro.infer.api import PromptTooLong, chat
 
         messages = annotation_messages(row, self.max_chars)
-        errors = []
+        errors, replaced = [], 0
         for _ in range(self.attempts):
             try:
-                return ok_record(
-                    row["id"], *parse_answer(chat(self.client, self.model, messages, **self.request))
-                )
+                answer, n = replace_lone_surrogates(chat(self.client, self.model, messages, **self.request))
+                replaced += n
+                return _counted(ok_record(row["id"], *parse_answer(answer)), replaced)
             except DataError as e:
                 errors.append(str(e))
             except PromptTooLong as e:
                 return {"id": row["id"], "status": "failed", "error": f"prompt too long: {e}"}
         log.warning("row %s: no valid answer in %d attempts: %s", row["id"], self.attempts, errors[-1])
-        return {
+        failed = {
             "id": row["id"],
             "status": "failed",
             "error": f"{self.attempts} malformed answers; last: {errors[-1]}",
         }
+        return _counted(failed, replaced)
+
+
+def _counted(record: dict, replaced: int) -> dict:
+    """The record with the count of lone surrogates replaced in its answers, when there were any."""
+    return {**record, "replaced_characters": replaced} if replaced else record
 
 
 class LocalAnnotator:
@@ -379,7 +405,8 @@ def annotate_rows(
     fingerprint: dict,
 ) -> dict[str, int]:
     """Annotate every row not yet in the work directory's partial file, appending each at once; then write all,
-    in row order, to `out_path` atomically and drop the work directory. Returns {ok, failed, resumed} counts."""
+    in row order, to `out_path` atomically and drop the work directory. Returns {ok, failed, resumed} counts, and
+    replaced_characters when answers had lone surrogates."""
     work_dir = Path(work_dir)
     prepare_work_dir(work_dir, fingerprint)  # another configuration's partial rows are wiped, not reused
     partial = work_dir / "annotations.partial.jsonl"
@@ -392,7 +419,7 @@ def annotate_rows(
     ):
         for row in todo:
             record = check_annotation(annotate(row))
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.write(json_text(record) + "\n")
             f.flush()
             done[record["id"]] = record
             bar.update()
@@ -400,7 +427,9 @@ def annotate_rows(
     write_jsonl(out_path, records)
     shutil.rmtree(work_dir)
     failed = sum(record["status"] == "failed" for record in records)
-    return {"ok": len(records) - failed, "failed": failed, "resumed": len(rows) - len(todo)}
+    counts = {"ok": len(records) - failed, "failed": failed, "resumed": len(rows) - len(todo)}
+    replaced = sum(record.get("replaced_characters", 0) for record in records)
+    return {**counts, "replaced_characters": replaced} if replaced else counts
 
 
 def use_supplied_annotations(

@@ -9,7 +9,9 @@ training target). Five-shot examples come from the training split (few_shot_demo
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
+import itertools
 import json
 import random
 import re
@@ -20,7 +22,7 @@ from typing import Any
 import yaml
 
 from ftrepro.data import OUTSIDE, WORD_SUBTASKS
-from ftrepro.io import DataError, read_jsonl
+from ftrepro.io import DataError, read_jsonl, replace_lone_surrogates
 from ftrepro.metrics import align_to_words
 from ftrepro.prompts import fill
 
@@ -163,24 +165,38 @@ def answer_candidates(subtask: str, labels: Mapping) -> list[str] | None:
 # --------------------------------------------------------------------------- parsing
 
 _NOTHING = object()
-_FENCE = re.compile(r"```(?:json|python)?\s*(.*?)\s*```", re.DOTALL | re.IGNORECASE)
+_FENCE = "```"
+_FENCE_LANGUAGE = re.compile(r"json|python", re.IGNORECASE)
+# Where a list/object may start, only the first few brackets are tried: each try reads to the
+# end of the text, and an output of brackets alone would otherwise cost quadratic time.
+MAX_LITERAL_STARTS = 64
+# What decoding model output as JSON or a Python literal raises besides ValueError: nesting
+# deeper than the recursion limit, unhashable keys ({[1]: 2}), huge literals.
+_LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, OverflowError)
+
+
+def _unfenced(text: str) -> str:
+    """What the first code fence (```json ... ```) holds, else ``text``. Found with str.find: a
+    regular expression for it backtracks quadratically on an unclosed fence before whitespace."""
+    start = text.find(_FENCE)
+    end = text.find(_FENCE, start + len(_FENCE)) if start >= 0 else -1
+    if end < 0:
+        return text
+    inner = text[start + len(_FENCE) : end]
+    language = _FENCE_LANGUAGE.match(inner)
+    return inner[language.end() :] if language else inner
 
 
 def _literal(text: str) -> Any:
     """The first JSON (or Python-literal) list/object in ``text``; trailing text is ignored."""
-    fenced = _FENCE.search(text)
-    text = (fenced.group(1) if fenced else text).strip()
+    text = _unfenced(text).strip()
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", text):
-        try:
+    for match in itertools.islice(re.finditer(r"[\[{]", text), MAX_LITERAL_STARTS):
+        with contextlib.suppress(*_LITERAL_ERRORS):
             return decoder.raw_decode(text, match.start())[0]
-        except ValueError:
-            pass
         closing = "]" if match.group() == "[" else "}"
-        try:
+        with contextlib.suppress(*_LITERAL_ERRORS):
             return ast.literal_eval(text[match.start() : text.rfind(closing) + 1])
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            pass
     return _NOTHING
 
 
@@ -189,7 +205,7 @@ def _json_string(text: str) -> str:
     text = text.strip()
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
     return value if isinstance(value, str) else text
 
@@ -258,7 +274,7 @@ def _task_field(text: str, key: str) -> Any:
     rest = text[match.end() :]
     try:
         return json.JSONDecoder().raw_decode(rest)[0]
-    except ValueError:
+    except (ValueError, RecursionError):
         quoted = re.match(r"'([^']*)'", rest)
         return quoted.group(1) if quoted else _literal(rest)
 
@@ -280,7 +296,7 @@ def _subtask_values(text: str, tpl: dict) -> dict[str, Any]:
 def parse_output(
     text: str | None, subtasks: Sequence[str], labels: Mapping, words: Sequence[str] | None = None
 ) -> tuple[dict, bool]:
-    """(prediction per subtask, parsed_ok) from a model's output.
+    """(prediction per subtask, parsed_ok) from a model's output; total: no string raises.
 
     JSON first (also inside code fences or before trailing text), then a tolerant fallback:
     a label named case- and space-insensitively, or found in the text (single-task outputs), a
@@ -325,7 +341,10 @@ def task_demos(
 
 def prediction_record(example: Mapping, output: str | None, labels: Mapping, too_long: bool = False) -> dict:
     """The prediction record of one example's output (None when the prompt was too long), as scored
-    by ftrepro.metrics.score_predictions: {"id", "gold", "pred", "output", "parsed", "too_long"}."""
+    by ftrepro.metrics.score_predictions: {"id", "gold", "pred", "output", "parsed", "too_long",
+    "replaced_characters"}. Lone surrogates in the output (undecodable text from an endpoint)
+    are replaced by U+FFFD first and counted."""
+    output, replaced = replace_lone_surrogates(output) if output is not None else (None, 0)
     pred, parsed = parse_output(output, list(example["gold"]), labels, example["words"])
     return {
         "id": example["id"],
@@ -334,4 +353,5 @@ def prediction_record(example: Mapping, output: str | None, labels: Mapping, too
         "output": output,
         "parsed": parsed,
         "too_long": too_long,
+        "replaced_characters": replaced,
     }
