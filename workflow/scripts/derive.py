@@ -6,6 +6,7 @@ from pathlib import Path
 from ftrepro.data.arena import derive_arena
 from ftrepro.data.massive import derive_massive
 from ftrepro.data.newsgroups import derive_newsgroups
+from ftrepro.data.sources import verify_checksums
 from ftrepro.workflow import job, keyword_params
 
 # dataset -> the file of its release under resources/raw/<dataset>/ and what derives it
@@ -17,6 +18,7 @@ DERIVE = {
 
 with job(snakemake) as log:
     raw_dir = Path(snakemake.input[0])
+    log.info("%d raw files match SHA256SUMS", verify_checksums(raw_dir))
     raw_file, derive = DERIVE[raw_dir.name]
     out_dir = Path(snakemake.output.labels).parent
     kwargs = keyword_params(snakemake)

@@ -2,6 +2,7 @@
 A seq2seq model (T5, Tk-Instruct) trains as Tk-Instruct does; a decoder-only one (the mini
 preset's SmolLM2) on the same sources through its chat template."""
 
+from ftrepro.data.sources import verify_checksums
 from ftrepro.data.superni import task_records
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.seq2seq import predict_seq2seq
@@ -15,6 +16,7 @@ from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
+    verify_checksums(sm.input.raw, [f"tasks/{task}.json" for task in sm.params.tasks])  # the prompts' sources
     setting, recipe = sm.params.setting, sm.params.recipe
     hparams = {**recipe, "instructions": setting["instructions"]}
     records = task_records(sm.input.data, sm.params.tasks, "train", setting["samples"])

@@ -19,28 +19,51 @@ def word_slot_labels(utt: str, annot_utt: str, *, record_id: str | None = None) 
     """One slot name per word of `utt.split()`, read left to right off `annot_utt`.
 
     A chunk starting with "[" opens a slot (its name is the chunk without "[") and the ":" after
-    it is skipped; a chunk ending with "]" is the slot's last word. A word count that differs
-    from `utt.split()` raises DataError naming `record_id`.
+    it is skipped; a chunk ending with "]" is the slot's last word. The release format is read
+    strictly, where create_hf_dataset.py would mislabel silently: a nested, unclosed or stray
+    bracket, a slot without " : " or without words, and annotated words that differ from
+    `utt.split()` raise DataError naming `record_id` and the word.
     """
+    words, labels = _annotated_words(annot_utt, f"id {record_id}")
+    utt_words = utt.split()
+    if len(labels) != len(utt_words):
+        raise DataError(
+            f"id {record_id}: annot_utt gives {len(labels)} word labels but utt has {len(utt_words)} words "
+            f"(utt={utt!r}, annot_utt={annot_utt!r})"
+        )
+    for n, (annotated, word) in enumerate(zip(words, utt_words), start=1):
+        if annotated != word:
+            raise DataError(f"id {record_id}: word {n} is {annotated!r} in annot_utt but {word!r} in utt")
+    return labels
+
+
+def _annotated_words(annot_utt: str, where: str) -> tuple[list[str], list[str]]:
+    """(words, slot label per word) of an annot_utt, brackets and slot syntax taken off."""
     chunks = annot_utt.split()
-    labels, label, i = [], OUTSIDE, 0
+    words, labels, slot, i = [], [], None, 0
     while i < len(chunks):
         chunk = chunks[i]
         if chunk.startswith("["):
-            label = chunk.lstrip("[")
+            if slot is not None:
+                raise DataError(f"{where}: slot {chunk[1:]!r} opens inside slot {slot!r} (nested brackets)")
+            slot = chunk[1:]
+            if not slot or i + 1 >= len(chunks) or chunks[i + 1] != ":":
+                raise DataError(f"{where}: {chunk!r} is not followed by ' : ' (expected '[slot : words]')")
             i += 2  # the "[slot" chunk and the ":" after it
             continue
-        labels.append(label)
+        word = chunk[:-1] if chunk.endswith("]") else chunk
+        if "[" in word or "]" in word or not word:
+            raise DataError(f"{where}: stray bracket in {chunk!r}")
+        if chunk.endswith("]") and slot is None:
+            raise DataError(f"{where}: {chunk!r} closes no slot")
+        words.append(word)
+        labels.append(slot or OUTSIDE)
         if chunk.endswith("]"):
-            label = OUTSIDE
+            slot = None
         i += 1
-    n_words = len(utt.split())
-    if len(labels) != n_words:
-        raise DataError(
-            f"id {record_id}: annot_utt gives {len(labels)} word labels but utt has {n_words} words "
-            f"(utt={utt!r}, annot_utt={annot_utt!r})"
-        )
-    return labels
+    if slot is not None:
+        raise DataError(f"{where}: slot {slot!r} is never closed (no ']')")
+    return words, labels
 
 
 def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:

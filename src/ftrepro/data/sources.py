@@ -2,7 +2,8 @@
 (`local`), or the synthetic generator (`synthetic`).
 
 Every source writes the same files in the release format into the dataset's raw directory
-(resources/raw/<dataset>/), plus SHA256SUMS, so a user can see which bytes a run used. The
+(resources/raw/<dataset>/), plus SHA256SUMS, so a user can see which bytes a run used; every
+job that reads raw files checks them against it first (verify_checksums). The
 local directory is laid out like `shared/data` (see SOURCES.md there).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 import shutil
 import tarfile
 import zlib
@@ -105,6 +107,51 @@ def write_checksums(raw_dir: Path) -> Path:
     with atomic_path(raw_dir / CHECKSUMS) as tmp:
         tmp.write_text("".join(lines), encoding="utf-8")
     return raw_dir / CHECKSUMS
+
+
+def verify_checksums(raw_dir: str | Path, files: Iterable[str] | None = None) -> int:
+    """Check the files SHA256SUMS lists in `raw_dir` (or only `files`, paths relative to it)
+    against the digests written when they were fetched: jobs that read raw files call this, so
+    that a file changed or damaged since is never used. A missing list or file or another digest
+    raises DataError naming the file and how to fetch it again. Returns the number checked."""
+    raw_dir = Path(raw_dir)
+    sums, refetch = raw_dir / CHECKSUMS, _refetch_hint(raw_dir)
+    if not sums.is_file():
+        raise DataError(f"{sums}: missing, so the raw files cannot be checked; {refetch}")
+    listed = _read_checksums(sums)
+    wanted = listed if files is None else {name: listed.get(name) for name in files}
+    for name, digest in wanted.items():
+        path = raw_dir / name
+        if digest is None:
+            raise DataError(f"{path}: not listed in {sums}; {refetch}")
+        if not path.is_file():
+            raise DataError(f"{path}: listed in {sums} but missing; {refetch}")
+        got = sha256_of(path)
+        if got != digest:
+            raise DataError(
+                f"{path}: sha256 {got} is not the {digest} that {sums} recorded when it was fetched: "
+                f"the file changed or is damaged; {refetch}"
+            )
+    return len(wanted)
+
+
+def _refetch_hint(raw_dir: Path) -> str:
+    return (
+        f"to fetch it again, delete {raw_dir} and rerun (the download rule writes it anew from data.source)"
+    )
+
+
+def _read_checksums(sums: Path) -> dict[str, str]:
+    """{relative path: sha256} of a SHA256SUMS file (`sha256sum` format, as write_checksums writes)."""
+    listed = {}
+    for lineno, line in enumerate(sums.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        digest, _, name = line.partition("  ")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest) or not name:
+            raise DataError(
+                f"{sums}: line {lineno}: expected '<sha256>  <path>'; {_refetch_hint(sums.parent)}"
+            )
+        listed[name] = digest
+    return listed
 
 
 # --- local mirror --------------------------------------------------------------------------
