@@ -10,8 +10,10 @@ common.smk builds it and every SLURM job re-parses the workflow.
 
 from __future__ import annotations
 
+import ast
 import copy
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,14 +102,132 @@ class Config:
 
 def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read, override, validate (filling defaults), cross-check and resolve a config file.
-    Its relative paths are relative to the workflow directory, the parent of config/."""
-    from snakemake.utils import validate  # the same validator the workflow uses
-
+    Its relative paths are relative to the workflow directory, the parent of config/. A bad key
+    raises ConfigError naming it and whether `overrides` or the file gave it (validate_config)."""
     with open(path) as f:
         config = yaml.safe_load(f)
     deep_update(config, overrides or {})
-    validate(config, str(SCHEMA))
+    validate_config(config, overrides=overrides, base=str(path))
     return resolve(config, Path(path).resolve().parents[1])
+
+
+# --------------------------------------------------------------------------- --config overrides
+
+
+def override_value(text: str) -> Any:
+    """A `--config key=value` value with the types a config file would give it, at any depth: a
+    Python literal ({'a': 1}, as the README writes them), else YAML (true, null, {a: 1}), else
+    the text. Snakemake types top-level values only and keeps nested ones as strings."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def typed_overrides(config_args: Sequence[str] | None) -> dict[str, Any]:
+    """{key: typed value} of the `--config` entries (snakemake's `config_settings.config_args`)."""
+    entries = (entry.partition("=") for entry in config_args or [])
+    return {key: override_value(value) for key, sep, value in entries if sep}
+
+
+def apply_overrides(config: dict, config_args: Sequence[str] | None) -> dict:
+    """Put the nested `--config` values back with their types (numbers, booleans, lists) in
+    `config`, which snakemake merged as strings; top-level scalars snakemake typed are kept."""
+    nested = {k: v for k, v in typed_overrides(config_args).items() if isinstance(v, dict | list)}
+    return deep_update(config, nested)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_config(
+    config: dict,
+    config_args: Sequence[str] | None = None,
+    configfiles: Sequence[str | Path] = (),
+    base: str = "config/config.yaml",
+    schema: str | Path = SCHEMA,
+    overrides: Mapping[str, Any] | None = None,
+) -> None:
+    """Validate `config` against `schema`, filling defaults, as snakemake's validate does; a
+    mistake raises ConfigError naming the key, where it was given (`--config` entry,
+    `--configfile`, the `overrides` of `load`, or `base`) and, for an unknown key, the closest
+    valid ones, instead of jsonschema's message with the whole schema in it."""
+    from snakemake.utils import validate
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    try:
+        validate(config, str(schema))
+    except WorkflowError:
+        error = schema_error(config, schema)
+        if error is None:
+            raise
+        path, message = error
+        where = given_in(path, config_args, configfiles, base, overrides)
+        raise ConfigError(f"config key {'.'.join(map(str, path))} (given in {where}): {message}") from None
+
+
+def schema_error(config: dict, schema_path: str | Path = SCHEMA) -> tuple[list, str] | None:
+    """(key path, short message) of the schema's most relevant complaint about `config`."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.validators.validator_for(schema)(schema).iter_errors(config)
+    )
+    if error is None:
+        return None
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        valid = list(error.schema.get("properties", {}))
+        unknown = [key for key in error.instance if key not in valid]
+        if unknown:
+            return [*path, unknown[0]], _unknown_key_message(unknown[0], valid, path)
+    return path, _brief(error.message)
+
+
+def _unknown_key_message(key: str, valid: list[str], parent: list) -> str:
+    close = difflib.get_close_matches(str(key), valid, n=3, cutoff=0.6)
+    named = [".".join(map(str, [*parent, name])) for name in close or sorted(valid)]
+    hint = f"did you mean {' or '.join(named)}?" if close else f"valid keys here: {', '.join(named)}"
+    return f"unknown key ({key!r} was unexpected); {hint}"
+
+
+def _brief(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[:limit] + " [...]"
+
+
+def given_in(
+    path: Sequence,
+    config_args: Sequence[str] | None,
+    configfiles: Sequence[str | Path],
+    base: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> str:
+    """Where the value at `path` came from: the last `--config` entry or `--configfile` that sets
+    it, else the `overrides` given to `load`, else `base`."""
+    for entry in reversed(list(config_args or [])):
+        key, _, value = entry.partition("=")
+        if path and key == path[0] and _reaches(override_value(value), path[1:]):
+            return f"--config {_brief(entry, 120)}"
+    for configfile in reversed(list(configfiles)):
+        with open(configfile) as f:
+            if _reaches(yaml.safe_load(f), path):
+                return f"--configfile {configfile}"
+    if overrides and _reaches(overrides, path):
+        return "the overrides"
+    return base
+
+
+def _reaches(node: Any, path: Sequence) -> bool:
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 def deep_update(base: dict, overrides: Mapping[str, Any]) -> dict:

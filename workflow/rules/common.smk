@@ -4,8 +4,6 @@
 import re
 from dataclasses import asdict
 
-from snakemake.utils import validate
-
 from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
@@ -15,7 +13,14 @@ from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.runs import ZhaoRun
 from ftrepro.resources import placement, rule_resources
 
-validate(config, "../schemas/config.schema.yaml")
+# nested --config values arrive as strings: typed again, then checked, naming the key and its source
+ftconfig.apply_overrides(config, workflow.config_settings.config_args)
+ftconfig.validate_config(
+    config,
+    workflow.config_settings.config_args,
+    workflow.config_settings.configfiles,
+    schema=f"{workflow.current_basedir}/../schemas/config.schema.yaml",
+)
 CFG = ftconfig.resolve(config)
 Z, G, B = CFG.zhao2025, CFG.gupta2023, CFG.band2025
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
