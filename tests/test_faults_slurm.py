@@ -1,0 +1,101 @@
+"""A fit job stopped by SLURM resumes from its checkpoint (issue 17, fault suite).
+
+The job (workflow/scripts/fit_band_encoder.py, as in test_faults_training.py, with half a second
+per step) runs as a batch job on the one-node SLURM of ../shared/tools/local-slurm.sh. Once it
+has a checkpoint, `scontrol requeue` stops it and queues it again; once the requeued run has a
+newer checkpoint, `scancel` stops it and it is submitted again, as snakemake's --retries does.
+Each start must resume from the newest complete checkpoint and the last one finish the job.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from faults_jobs import STEPS, steps_by_run, write_band_data
+
+from ftrepro.io import read_jsonl
+from ftrepro.train import last_complete_checkpoint
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.slurm]
+LOCAL_SLURM = REPO.parent / "shared" / "tools" / "local-slurm.sh"
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """The local cluster, started if needed (needs root) and stopped after if this module started it."""
+    if not LOCAL_SLURM.exists() or os.geteuid() != 0:
+        pytest.skip(f"a local SLURM needs {LOCAL_SLURM} and root")
+    running = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
+    if not running:
+        started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True)
+        if started.returncode != 0:
+            pytest.skip(f"could not start SLURM: {started.stderr.strip()[-500:]}")
+    yield
+    if not running:
+        subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
+
+
+def sbatch(root: Path, data: Path) -> str:
+    command = (
+        f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r}); import faults_jobs; "
+        f"faults_jobs.band_fit_job({str(root)!r}, {str(data)!r}, 'slow-steps')"
+    )
+    script = root / "job.sh"
+    script.write_text(f'#!/bin/bash\nexec {sys.executable} -c "{command}"\n')
+    args = ["sbatch", "--parsable", "--requeue", "-p", "cpu", "-c", "1", "--mem=2000", f"--chdir={root}"]
+    submitted = subprocess.run(
+        [*args, f"--output={root}/slurm-%j.out", str(script)], capture_output=True, text=True
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    return submitted.stdout.strip().split(";")[0]
+
+
+def state(job: str) -> str:
+    return subprocess.run(
+        ["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def wait_for(condition, what: str, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.2)
+    raise TimeoutError(f"no {what} after {timeout} s")
+
+
+def newest_step(root: Path) -> int:
+    """The step of the newest complete checkpoint (0: none yet); reading moves nothing aside."""
+    newest = last_complete_checkpoint(root / "scratch" / "checkpoints", move_aside=False)
+    return int(newest.rsplit("-", 1)[1]) if newest else 0
+
+
+def test_a_fit_requeued_or_cancelled_by_slurm_resumes_from_its_checkpoint(slurm, tmp_path):
+    data, root = write_band_data(tmp_path / "data"), tmp_path / "job"
+    root.mkdir()
+    job = sbatch(root, data)
+    wait_for(lambda: newest_step(root), "checkpoint of the first run")
+    subprocess.run(["scontrol", "requeue", job], check=True)  # SLURM stops the run and queues it again
+    wait_for(lambda: state(job) == "PENDING", "requeued job")
+    stopped_at = [newest_step(root)]
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # no 120 s hold
+    wait_for(lambda: newest_step(root) > stopped_at[0], "newer checkpoint of the requeued run")
+    subprocess.run(["scancel", job], check=True)
+    wait_for(lambda: state(job) == "", "cancelled job to end")
+    stopped_at.append(newest_step(root))
+    job = sbatch(root, data)  # what snakemake --retries does with a failed job
+    wait_for(lambda: state(job) == "" and (root / "out" / "predictions.jsonl").exists(), "finished job")
+
+    runs = steps_by_run(root)
+    assert len(runs) == 3, runs
+    for steps, resumed_at in zip(runs, [0, *stopped_at]):
+        assert steps[0] == resumed_at + 1  # each start resumed from the newest checkpoint there was
+    assert 0 < stopped_at[0] < stopped_at[1] < STEPS and runs[-1][-1] == STEPS
+    assert len(read_jsonl(root / "out" / "predictions.jsonl")) == 24 and not (root / "scratch").exists()
