@@ -368,7 +368,7 @@ class ChatServer:
     `kill_at` (1-based) arrives, the client process `victim` gets SIGKILL and no answer."""
 
     def __init__(self, reply: Callable[[dict], str]):
-        self.reply, self.kill_at, self.victim = reply, None, None
+        self.reply, self.kill_at, self.victim, self.once = reply, None, None, None
         self.victim_known = threading.Event()
         self.asked: list[str] = []  # the last message of each request, in arrival order
         self.lock = threading.Lock()
@@ -376,10 +376,11 @@ class ChatServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def expect(self, kill_at: int | None = None) -> None:
-        """A new run: no requests yet; kill the client at request `kill_at` (None: never)."""
+    def expect(self, kill_at: int | None = None, once: Callable[[], bool] | None = None) -> None:
+        """A new run: no requests yet; kill the client at request `kill_at` (None: never), as
+        soon as `once()` holds (e.g. some answers are on disk, which concurrent requests race)."""
         with self.lock:
-            self.asked, self.kill_at, self.victim = [], kill_at, None
+            self.asked, self.kill_at, self.victim, self.once = [], kill_at, None, once
         self.victim_known.clear()
 
     def set_victim(self, pid: int) -> None:
@@ -396,6 +397,9 @@ class ChatServer:
             kill = len(self.asked) == self.kill_at
         if kill:
             self.victim_known.wait(30)
+            deadline = time.monotonic() + 30
+            while self.once and not self.once() and time.monotonic() < deadline:
+                time.sleep(0.01)
             os.kill(self.victim, signal.SIGKILL)
             return None
         message = {"role": "assistant", "content": self.reply(body)}

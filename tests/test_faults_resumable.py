@@ -95,7 +95,7 @@ def test_an_api_job_killed_mid_run_reuses_its_cached_answers(
     everything = sorted(server.asked)
 
     killed = tmp_path / "killed"
-    server.expect(kill_at=kill_at)
+    server.expect(kill_at=kill_at, once=lambda: len(cached_answers(killed, "answers.partial.jsonl")) >= 3)
     code = run_child(
         context, api_job, str(killed), str(massive), settings, KEY_ENV, fault, on_start=server.set_victim
     )
