@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ftrepro.data import WORD_SUBTASKS
 from ftrepro.infer.api import chat_many
 from ftrepro.io import DataError, read_jsonl, write_jsonl
-from ftrepro.metrics import score_predictions
+from ftrepro.metrics import score_predictions, score_superni_predictions
 from ftrepro.papers.band2025.annotate import (
     PROMPT_PROPERTIES,
     RESPONSE_PROPERTIES,
@@ -146,6 +146,17 @@ def test_long_hostile_outputs_parse_in_bounded_time(output):
     start = time.perf_counter()
     prediction_record(example(("intent", "slots")), output, LABELS)
     assert time.perf_counter() - start < 5
+
+
+@PROPERTY
+@given(outputs=st.lists(OUTPUTS, min_size=1, max_size=3))
+def test_gupta2023_scoring_takes_any_generated_text(outputs):
+    records = [
+        {"task": "t1", "category": "Question Rewriting", "id": str(i), "prediction": o, "references": ["a b"]}
+        for i, o in enumerate(outputs)
+    ]
+    metrics = score_superni_predictions(records)
+    assert 0 <= metrics["rougeL"] <= 100 and 0 <= metrics["exact_match"] <= 100
 
 
 # --- band2025 annotation answers ----------------------------------------------------------------
