@@ -13,6 +13,8 @@ from transformers import TrainerCallback
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# Starts a one-node SLURM (munged, slurmctld, slurmd), for tests marked slurm.
+LOCAL_SLURM = REPO.parent / "shared" / "tools" / "local-slurm.sh"
 # What a run needs from the checkout; outputs (resources/, results/, logs/) stay in the sandbox.
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles")
 
@@ -23,6 +25,24 @@ def workdir(tmp_path: Path) -> Path:
     for name in WORKFLOW_FILES:
         (tmp_path / name).symlink_to(REPO / name)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The local SLURM of LOCAL_SLURM, started if needed (needs root; else the test is skipped and
+    says why) and stopped at the end if this session started it."""
+    if not LOCAL_SLURM.exists():
+        pytest.skip(f"no {LOCAL_SLURM} to start a SLURM cluster with")
+    if os.geteuid() != 0:
+        pytest.skip("starting a local SLURM cluster needs root")
+    running = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
+    if not running:
+        started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True)
+        if started.returncode != 0:
+            pytest.skip(f"could not start SLURM: {started.stderr.strip()[-500:]}")
+    yield
+    if not running:  # leave a cluster someone else started alone
+        subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
 
 
 def snakemake(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:

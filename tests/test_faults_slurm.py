@@ -9,7 +9,6 @@ Each start must resume from the newest complete checkpoint and the last one fini
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -23,22 +22,6 @@ from ftrepro.io import read_jsonl
 from ftrepro.train import last_complete_checkpoint
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.slurm]
-LOCAL_SLURM = REPO.parent / "shared" / "tools" / "local-slurm.sh"
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    """The local cluster, started if needed (needs root) and stopped after if this module started it."""
-    if not LOCAL_SLURM.exists() or os.geteuid() != 0:
-        pytest.skip(f"a local SLURM needs {LOCAL_SLURM} and root")
-    running = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
-    if not running:
-        started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True)
-        if started.returncode != 0:
-            pytest.skip(f"could not start SLURM: {started.stderr.strip()[-500:]}")
-    yield
-    if not running:
-        subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
 
 
 def sbatch(root: Path, data: Path) -> str:
@@ -77,7 +60,7 @@ def newest_step(root: Path) -> int:
     return int(newest.rsplit("-", 1)[1]) if newest else 0
 
 
-def test_a_fit_requeued_or_cancelled_by_slurm_resumes_from_its_checkpoint(slurm, tmp_path):
+def test_a_fit_requeued_or_cancelled_by_slurm_resumes_from_its_checkpoint(slurm_cluster, tmp_path):
     data, root = write_band_data(tmp_path / "data"), tmp_path / "job"
     root.mkdir()
     job = sbatch(root, data)

@@ -8,8 +8,6 @@ test is skipped and says why. The cluster has no accounting daemon, so status co
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 from conftest import REPO, snakemake
@@ -19,24 +17,7 @@ from ftrepro.papers.gupta2023 import runs as gupta_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
-LOCAL_SLURM = REPO.parent / "shared" / "tools" / "local-slurm.sh"
 TARGET = "results/zhao2025/20ng-7class.roberta-base.ft/metrics.json"
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    if not LOCAL_SLURM.exists():
-        pytest.skip(f"no {LOCAL_SLURM} to start a SLURM cluster with")
-    if os.geteuid() != 0:
-        pytest.skip("starting a local SLURM cluster needs root")
-    running = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
-    if not running:
-        started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True)
-        if started.returncode != 0:
-            pytest.skip(f"could not start SLURM: {started.stderr.strip()[-500:]}")
-    yield
-    if not running:  # leave a cluster someone else started alone
-        subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
 
 
 def test_tiny_run_through_slurm_submits_gpu_rules_and_keeps_local_rules_local(slurm_cluster, workdir):
