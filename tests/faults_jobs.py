@@ -307,6 +307,7 @@ def band_fit_job(root: str, data: str, fault: str | None) -> None:
             "hparams": BAND_HPARAMS,
             "allocation": ALLOCATION,
             "frozen_layers": 0,
+            "processes": 1,  # the rule's one process per GPU of the job; a CPU job: one
             "work_dir": str(root / "scratch"),
             "keep_dir": None,
         },

@@ -236,11 +236,19 @@ def test_two_worker_processes_train_one_model(base, tmp_path, capfd):
     """torchrun with two CPU workers (gloo instead of NCCL, no DeepSpeed: no GPU here): one
     process group splits the effective batch, and one worker writes the model."""
     hparams = {**HPARAMS, "max_steps": 2, "per_device_train_batch_size": 1, "effective_batch_size": 4}
-    run_distributed(2, base, EXAMPLES, hparams, tmp_path / "model", tmp_path / "ckpt")
+    job = {"examples": EXAMPLES, "hparams": hparams}
+    run_distributed(
+        2, train_causal_lm, base_dir=base, out_dir=tmp_path / "model", checkpoint_dir=tmp_path / "ckpt", **job
+    )
     assert "batch of 4: 2 process(es) x 1 per device x 2 accumulation steps" in capfd.readouterr().err
     assert (tmp_path / "model" / "config.json").is_file() and not (tmp_path / "ckpt").exists()
     with pytest.raises(subprocess.CalledProcessError):
-        run_distributed(2, tmp_path / "missing", EXAMPLES, hparams, tmp_path / "m2", tmp_path / "c2")
+        missing = {
+            "base_dir": tmp_path / "missing",
+            "out_dir": tmp_path / "m2",
+            "checkpoint_dir": tmp_path / "c2",
+        }
+        run_distributed(2, train_causal_lm, **missing, **job)
 
 
 def test_zero3_offload_config_offloads_the_optimizer_and_gathers_weights_on_save():

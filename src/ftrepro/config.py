@@ -86,6 +86,15 @@ class Band2025:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """How a CPU preset's jobs start (GPU presets: one process per GPU of the job, and the
+    recipe's DeepSpeed config; ftrepro.train.launch)."""
+
+    cpu_processes: int  # above 1: torchrun with gloo, as a multi-GPU job does
+    cpu_deepspeed: bool  # the recipes' DeepSpeed configs on DeepSpeed's CPU accelerator
+
+
+@dataclass(frozen=True)
 class Config:
     preset: str
     gpu: bool  # the preset's accelerator: sized GPU jobs, else small CPU jobs
@@ -95,9 +104,19 @@ class Config:
     training: dict[str, dict]  # recipe -> paper-scale hyperparameters with the preset's overrides
     cluster: dict
     api: dict
+    launch: Launch
     zhao2025: Zhao2025
     gupta2023: Gupta2023
     band2025: Band2025
+
+    def processes(self, gpus: int) -> int:
+        """Processes of a job with `gpus` GPUs: one per GPU; on CPU presets launch.cpu_processes."""
+        return gpus or self.launch.cpu_processes
+
+    def deepspeed(self, path: str) -> str | None:
+        """A recipe's DeepSpeed config where it applies: GPU presets, or CPU ones with
+        launch.cpu_deepspeed; else None (plain PyTorch)."""
+        return path if self.gpu or self.launch.cpu_deepspeed else None
 
 
 def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -261,6 +280,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         },
         cluster=config["cluster"],
         api=config["api"],
+        launch=Launch(**config["launch"]),
         zhao2025=Zhao2025(**{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}}),
         gupta2023=Gupta2023(
             settings=g["settings"],

@@ -143,6 +143,11 @@ MODEL_OF = {
 CPU_RESOURCES = placement(CFG, gpu=False)
 
 
+def processes(wildcards, resources):
+    """A job's processes (ftrepro.train.launch): one per GPU; CPU presets launch.cpu_processes."""
+    return CFG.processes(resources.gpu)
+
+
 def sized(mode, wildcard=None, model=None):
     """Resources of a job that loads `model`, or the model its `wildcard` names, in `mode`
     (full | lora | inference); ftrepro.resources says how size becomes GPUs and memory.

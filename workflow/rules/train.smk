@@ -26,6 +26,7 @@ rule fit_zhao_encoder:
     params:
         subtasks=lambda wc: Z.tasks[wc.task].subtasks,
         hparams=lambda wc: zhao_runs.encoder_hparams(CFG, wc.task),
+        processes=processes,
         work_dir=work_dir("zhao2025", ZHAO_ENCODER),
         keep_dir=keep_dir("zhao2025", ZHAO_ENCODER),
     script:
@@ -55,6 +56,7 @@ rule fit_zhao_decoder:
         deepspeed=lambda wc: zhao_runs.decoder_deepspeed(CFG, wc.decoder),
         demo_seed=CFG.data.seed,
         constrained=Z.constrained_decoding,
+        processes=processes,
         work_dir=work_dir("zhao2025", ZHAO_DECODER["ft"]),
         keep_dir=keep_dir("zhao2025", ZHAO_DECODER["ft"]),
     script:
@@ -64,8 +66,8 @@ rule fit_zhao_decoder:
 # ---------------------------------------------------------------- gupta2023
 
 SEQ2SEQ_RECIPE = CFG.training["gupta2023-seq2seq"]
-# DeepSpeed (ZeRO-2 with optimizer offload) on GPUs; plain PyTorch on CPU presets
-SEQ2SEQ_DEEPSPEED = SEQ2SEQ_RECIPE["deepspeed"] if CFG.gpu else None
+# ZeRO-2 with optimizer offload where DeepSpeed applies (GPU presets, or launch.cpu_deepspeed)
+SEQ2SEQ_DEEPSPEED = CFG.deepspeed(SEQ2SEQ_RECIPE["deepspeed"])
 
 
 rule prefinetune_t5:
@@ -87,6 +89,7 @@ rule prefinetune_t5:
     params:
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
+        processes=processes,
         work_dir=work_dir("gupta2023", "prefinetuned"),
     script:
         "../scripts/prefinetune_t5.py"
@@ -115,6 +118,7 @@ rule fit_gupta_stl:
         setting=lambda wc: G.settings[wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
+        processes=processes,
         work_dir=work_dir("gupta2023", GUPTA_STL),
         keep_dir=keep_dir("gupta2023", GUPTA_STL),
     script:
@@ -134,6 +138,7 @@ use rule fit_gupta_stl as fit_gupta_mtl with:
         setting=lambda wc: G.settings[wc.setting],
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
+        processes=processes,
         work_dir=work_dir("gupta2023", GUPTA_MTL),
         keep_dir=keep_dir("gupta2023", GUPTA_MTL),
 
@@ -190,6 +195,7 @@ rule prefinetune_band_encoder:
     params:
         hparams=CFG.training["band2025-prefinetune"],
         allocation=B.allocation,
+        processes=processes,
         work_dir=work_dir("band2025", "{band_encoder}.prefinetuned"),
     script:
         "../scripts/prefinetune_band_encoder.py"
@@ -221,6 +227,7 @@ rule fit_band_encoder:
             if wc.variant == "llm-augmented"
             else 0
         ),
+        processes=processes,
         work_dir=work_dir("band2025", BAND_ENCODER),
         keep_dir=keep_dir("band2025", BAND_ENCODER),
     script:
@@ -246,6 +253,7 @@ rule fit_band_lora:
         **sized("lora", "llm"),
     params:
         hparams=CFG.training["band2025-lora"],
+        processes=processes,
         work_dir=work_dir("band2025", BAND_LORA),
         keep_dir=keep_dir("band2025", BAND_LORA),
     script:

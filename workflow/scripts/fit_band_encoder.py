@@ -3,6 +3,7 @@
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.papers.band2025.predict import predict_preference
 from ftrepro.papers.band2025.train import train_preference
+from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -12,19 +13,22 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         "hparams": sm.params.hparams,
         "allocation": sm.params.allocation,
         "frozen_layers": sm.params.frozen_layers,
+        "processes": sm.params.processes,
     }
     log.info("%s", params)
 
     def train(model_dir, checkpoint_dir):
-        summary = train_preference(
-            sm.input.base,
-            sm.input.train,
-            sm.input.validation,
-            params["architecture"],
-            params["hparams"],
-            params["allocation"],
-            model_dir,
-            checkpoint_dir,
+        summary = train_on_job_gpus(
+            params["processes"],
+            train_preference,
+            base_dir=sm.input.base,
+            train_path=sm.input.train,
+            eval_path=sm.input.validation,
+            architecture=params["architecture"],
+            hparams=params["hparams"],
+            allocation_config=params["allocation"],
+            out_dir=model_dir,
+            checkpoint_dir=checkpoint_dir,
             frozen_layers=params["frozen_layers"],
         )
         log.info("trained: %s", summary)

@@ -2,6 +2,7 @@
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.papers.band2025.lora import predict_lora_classifier, train_lora_classifier
+from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -9,8 +10,14 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     hparams = sm.params.hparams
     log.info("hyperparameters %s", hparams)
     records = fit_and_predict(
-        train=lambda model_dir, checkpoint_dir: train_lora_classifier(
-            sm.input.base, sm.input.train, hparams, model_dir, checkpoint_dir
+        train=lambda model_dir, checkpoint_dir: train_on_job_gpus(
+            sm.params.processes,
+            train_lora_classifier,
+            base_dir=sm.input.base,
+            train_path=sm.input.train,
+            hparams=hparams,
+            out_dir=model_dir,
+            checkpoint_dir=checkpoint_dir,
         ),
         predict=lambda model_dir: predict_lora_classifier(
             sm.input.base,
@@ -19,7 +26,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             max_length=hparams["max_length"],
             batch_size=hparams["predict_batch_size"],
         ),
-        fingerprint=job_fingerprint({"hparams": hparams}, list(sm.input)),
+        fingerprint=job_fingerprint({"hparams": hparams, "processes": sm.params.processes}, list(sm.input)),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
         out_path=sm.output[0],

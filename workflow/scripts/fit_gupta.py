@@ -11,6 +11,7 @@ from ftrepro.papers.gupta2023.decoder_baseline import (
     predict_superni_decoder,
     train_superni_decoder,
 )
+from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 
@@ -34,14 +35,16 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         len(test),
     )
     predictions = fit_and_predict(
-        train=lambda model_dir, checkpoint_dir: train(
-            sm.input.base,
-            records,
+        train=lambda model_dir, checkpoint_dir: train_on_job_gpus(
+            sm.params.processes,
+            train,
+            deepspeed=sm.params.deepspeed,
+            base_dir=sm.input.base,
+            records=records,
             hparams=hparams,
             out_dir=model_dir,
             checkpoint_dir=checkpoint_dir,
             raw_dir=sm.input.raw,
-            deepspeed=sm.params.deepspeed,
         ),
         predict=lambda model_dir: predict(
             model_dir,
@@ -53,7 +56,14 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             max_new_tokens=recipe["max_target_length"],  # Tk-Instruct: generation_max_length = 128
         ),
         fingerprint=job_fingerprint(
-            {"tasks": sm.params.tasks, "hparams": hparams, "setting": setting}, [sm.input.base, sm.input.data]
+            {
+                "tasks": sm.params.tasks,
+                "hparams": hparams,
+                "setting": setting,
+                "deepspeed": sm.params.deepspeed,
+                "processes": sm.params.processes,
+            },
+            [sm.input.base, sm.input.data],
         ),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,

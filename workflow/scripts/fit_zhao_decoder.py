@@ -1,11 +1,12 @@
 """Prompted full fine-tuning of an open decoder on one zhao2025 task (section 5.7), loss on the
 answer tokens, then generation (and constrained decoding) on the test split. GPU jobs train on
-every GPU of the job under torchrun (ftrepro.train.launch)."""
+every GPU of the job under torchrun, with the recipe's DeepSpeed config (ftrepro.train.launch)."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.io import read_json, read_jsonl
 from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples, training_examples
 from ftrepro.papers.zhao2025.prompts import task_demos
+from ftrepro.train.causal import train_causal_lm
 from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.workflow import job
 
@@ -21,23 +22,24 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     ]
     test = rendered_examples(sm.input.base, read_jsonl(sm.input.test), subtasks, dataset, labels, demos)
     log.info(
-        "%s %s: %d training examples, %d test prompts, %d GPU(s), hyperparameters %s",
+        "%s %s: %d training examples, %d test prompts, %d process(es), hyperparameters %s",
         sm.wildcards.task,
         sm.wildcards.shots,
         len(examples),
         len(test),
-        sm.resources.gpu,
+        sm.params.processes,
         hparams,
     )
     predictions = fit_and_predict(
         train=lambda model_dir, checkpoint_dir: train_on_job_gpus(
-            sm.resources.gpu,
-            sm.input.base,
-            examples,
-            hparams,
-            model_dir,
-            checkpoint_dir,
+            sm.params.processes,
+            train_causal_lm,
             deepspeed=sm.params.deepspeed,
+            base_dir=sm.input.base,
+            examples=examples,
+            hparams=hparams,
+            out_dir=model_dir,
+            checkpoint_dir=checkpoint_dir,
         ),
         predict=lambda model_dir: predict_records(
             model_dir,
@@ -55,6 +57,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
                 "shots": sm.wildcards.shots,
                 "hparams": hparams,
                 "deepspeed": sm.params.deepspeed,
+                "processes": sm.params.processes,
                 "demo_seed": sm.params.demo_seed,
                 "constrained": sm.params.constrained,
             },

@@ -3,13 +3,16 @@
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.infer.encoder import predict_encoder
 from ftrepro.train.encoder import train_encoder
+from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     log.info("subtasks %s, hyperparameters %s", sm.params.subtasks, sm.params.hparams)
     records = fit_and_predict(
-        train=lambda model_dir, checkpoint_dir: train_encoder(
+        train=lambda model_dir, checkpoint_dir: train_on_job_gpus(
+            sm.params.processes,
+            train_encoder,
             base_dir=sm.input.base,
             train_path=sm.input.train,
             labels_path=sm.input.labels,
@@ -20,7 +23,8 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         ),
         predict=lambda model_dir: predict_encoder(model_dir, sm.input.test, batch_size=64),
         fingerprint=job_fingerprint(
-            {"subtasks": sm.params.subtasks, "hparams": sm.params.hparams}, list(sm.input)
+            {"subtasks": sm.params.subtasks, "hparams": sm.params.hparams, "processes": sm.params.processes},
+            list(sm.input),
         ),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,

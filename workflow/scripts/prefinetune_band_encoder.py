@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ftrepro.fit import job_fingerprint, prepare_work_dir
 from ftrepro.papers.band2025.train import prefinetune_properties
+from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -13,14 +14,23 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
     prepare_work_dir(
         work_dir,
-        job_fingerprint({"hparams": sm.params.hparams, "allocation": sm.params.allocation}, list(sm.input)),
+        job_fingerprint(
+            {
+                "hparams": sm.params.hparams,
+                "allocation": sm.params.allocation,
+                "processes": sm.params.processes,
+            },
+            list(sm.input),
+        ),
     )
-    summary = prefinetune_properties(
-        sm.input.base,
-        sm.input.annotations,
-        sm.input.train,
-        sm.params.hparams,
-        sm.params.allocation,
+    summary = train_on_job_gpus(
+        sm.params.processes,
+        prefinetune_properties,
+        base_dir=sm.input.base,
+        annotations_path=sm.input.annotations,
+        train_path=sm.input.train,
+        hparams=sm.params.hparams,
+        allocation_config=sm.params.allocation,
         out_dir=sm.output[0],
         checkpoint_dir=work_dir / "checkpoints",
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ftrepro.data.superni import prefinetune_records
 from ftrepro.fit import job_fingerprint, prepare_work_dir
+from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 
@@ -13,14 +14,19 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     hparams = {**sm.params.recipe, "instructions": False}
     work_dir = Path(sm.params.work_dir)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
-    prepare_work_dir(work_dir, job_fingerprint({"hparams": hparams}, [sm.input.base, sm.input.data]))
-    summary = train_seq2seq(
-        sm.input.base,
-        prefinetune_records(sm.input.data),
+    launch = {"deepspeed": sm.params.deepspeed, "processes": sm.params.processes}
+    prepare_work_dir(
+        work_dir, job_fingerprint({"hparams": hparams, **launch}, [sm.input.base, sm.input.data])
+    )
+    summary = train_on_job_gpus(
+        sm.params.processes,
+        train_seq2seq,
+        deepspeed=sm.params.deepspeed,
+        base_dir=sm.input.base,
+        records=prefinetune_records(sm.input.data),
         hparams=hparams,
         out_dir=sm.output[0],
         checkpoint_dir=work_dir / "checkpoints",
-        deepspeed=sm.params.deepspeed,
     )
     shutil.rmtree(work_dir)
     log.info("pre-finetuned: %s", summary)

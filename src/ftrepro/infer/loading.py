@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 # Share of a GPU's memory the weights may take for the model to count as fitting there; the rest
 # is for activations, the KV cache and the CUDA context.
 GPU_WEIGHT_SHARE = 0.8
+GIB = 2**30
 
 
 def inference_dtype() -> torch.dtype:
@@ -53,15 +54,28 @@ def load_model(
 
 def placement(model: nn.Module, max_memory: dict[int | str, int | str] | None = None) -> dict:
     """Where the modules of `model` (its weights in the dtype it will run in; on the meta device
-    is enough) go: all on the first GPU of `max_memory` when they take at most GPU_WEIGHT_SHARE of
-    it, else a balanced device map over its GPUs (accelerate's, as device_map="auto" makes), blocks
-    in `_no_split_modules` kept whole. {"": "cpu"} without a GPU."""
+    is enough) go, each GPU of `max_memory` (default: what is free on the visible ones) taking at
+    most GPU_WEIGHT_SHARE of its memory for weights: all on the first GPU when they fit there,
+    else a balanced device map over the GPUs (accelerate's, as device_map="auto" makes), blocks in
+    `_no_split_modules` kept whole. {"": "cpu"} without a GPU. A model that does not fit the GPUs
+    is a ValueError naming both sizes: accelerate would offload it to the CPU and run for days."""
     max_memory = get_max_memory(dict(max_memory) if max_memory else None)
     gpus = sorted(device for device in max_memory if isinstance(device, int))
     if not gpus:
         return {"": "cpu"}
-    if compute_module_sizes(model)[""] <= GPU_WEIGHT_SHARE * max_memory[gpus[0]]:
+    budgets = {gpu: int(GPU_WEIGHT_SHARE * max_memory[gpu]) for gpu in gpus}
+    size = compute_module_sizes(model)[""]
+    if size <= budgets[gpus[0]]:
         return {"": gpus[0]}
+    if size > sum(budgets.values()):
+        raise ValueError(
+            f"the model needs {size / GIB:.1f} GiB for its weights; {len(gpus)} GPU(s) give "
+            f"{sum(budgets.values()) / GIB:.1f} GiB ({', '.join(f'{b / GIB:.1f}' for b in budgets.values())})"
+        )
     no_split = sorted(getattr(model, "_no_split_modules", None) or [])
-    balanced = get_balanced_memory(model, max_memory, no_split_module_classes=no_split)
-    return infer_auto_device_map(model, max_memory=balanced, no_split_module_classes=no_split)
+    balanced = get_balanced_memory(model, budgets, no_split_module_classes=no_split)
+    placed = infer_auto_device_map(model, max_memory=balanced, no_split_module_classes=no_split)
+    off_gpu = sorted({str(device) for device in placed.values() if device not in budgets})
+    if off_gpu:
+        raise ValueError(f"the model does not fit {len(gpus)} GPU(s) layer by layer: parts went to {off_gpu}")
+    return placed

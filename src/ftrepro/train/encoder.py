@@ -79,6 +79,7 @@ def train_encoder(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     *,
+    deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
     """Train heads for `subtasks` on the encoder in `base_dir`; save the model to `out_dir`.
@@ -90,6 +91,7 @@ def train_encoder(
         checkpoint_dir,
         family="encoder",
         needs=NEEDS,
+        deepspeed=deepspeed,
         lr_scheduler_type="linear",
         save_strategy="epoch",
         logging_strategy="epoch",

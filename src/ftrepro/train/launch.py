@@ -1,22 +1,26 @@
-"""Causal LM training on every GPU of one job (one SLURM allocation, one node).
+"""Training on every GPU of one job (one SLURM allocation, one node), for every family.
 
-A GPU job runs `train_causal_lm` under torchrun, one process per GPU: the job's arguments and
-examples go to a file in the checkpoint directory and `python -m torch.distributed.run
---standalone --nproc-per-node=<gpus> -m ftrepro.train.launch <file>` reads them back in every
-process. torchrun gives DeepSpeed its process group even on one GPU, and `--standalone` picks a
-free port, so jobs sharing a node do not collide. A CPU job trains in its own process.
+`train_on_job_gpus(processes, train, deepspeed=..., **kwargs)` runs `train(**kwargs,
+deepspeed=...)` in this process when one process suffices and no DeepSpeed config applies (a CPU
+job, or one GPU without DeepSpeed); otherwise it writes the call to a job file in the checkpoint
+directory and starts `python -m torch.distributed.run --standalone --nproc-per-node=<processes>
+-m ftrepro.train.launch <file>`, which makes the same call in every process. torchrun gives
+DeepSpeed its process group even on one GPU, and `--standalone` picks a free port, so jobs sharing
+a node do not collide. Without a GPU the processes train together over gloo, DeepSpeed on its CPU
+accelerator (DS_ACCELERATOR=cpu): the GPU code path, run for real in the tests.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from ftrepro.io import read_json, read_jsonl, write_json, write_jsonl
+from ftrepro.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -34,60 +38,57 @@ def torchrun_command(nproc: int, job_file: str | Path) -> list[str]:
     ]
 
 
+def needs_torchrun(processes: int, deepspeed: str | Path | None) -> bool:
+    """Several processes, or DeepSpeed (which needs a process group even for one)."""
+    return processes > 1 or deepspeed is not None
+
+
 def train_on_job_gpus(
-    gpus: int,
-    base_dir: str | Path,
-    examples: Sequence[dict],
-    hparams: dict,
-    out_dir: str | Path,
-    checkpoint_dir: str | Path,
-    deepspeed: str | Path | None = None,
-) -> None:
-    """`train_causal_lm` on `gpus` GPUs (the job's SLURM request); 0: in this process, on CPU."""
-    if gpus == 0:
-        from ftrepro.train.causal import train_causal_lm
-
-        train_causal_lm(base_dir, examples, hparams, out_dir, checkpoint_dir, deepspeed=deepspeed)
-        return
-    run_distributed(gpus, base_dir, examples, hparams, out_dir, checkpoint_dir, deepspeed)
+    processes: int, train: Callable, /, *, deepspeed: str | Path | None = None, **kwargs
+) -> dict | None:
+    """`train(**kwargs, deepspeed=deepspeed)` on `processes` processes (the job's GPUs; 0 or 1:
+    one). `kwargs` must hold `checkpoint_dir` and be JSON-serialisable (paths are written as
+    strings) when torchrun starts the processes. Returns train's summary when it ran here (under
+    torchrun it is in the log)."""
+    if needs_torchrun(processes, deepspeed):
+        run_distributed(max(processes, 1), train, deepspeed=deepspeed, **kwargs)
+        return None
+    return train(**kwargs, deepspeed=deepspeed)
 
 
-def run_distributed(
-    nproc: int,
-    base_dir: str | Path,
-    examples: Sequence[dict],
-    hparams: dict,
-    out_dir: str | Path,
-    checkpoint_dir: str | Path,
-    deepspeed: str | Path | None = None,
-) -> None:
-    """Train in `nproc` processes started by torchrun; their output goes to this job's stderr
-    (its log file). Raises CalledProcessError when training fails."""
-    checkpoint_dir = Path(checkpoint_dir)
-    job_file = checkpoint_dir / "launch.json"
-    examples_file = checkpoint_dir / "launch-examples.jsonl"
-    write_jsonl(examples_file, examples)
-    write_json(
-        job_file,
-        {
-            "base_dir": str(base_dir),
-            "examples": str(examples_file),
-            "hparams": hparams,
-            "out_dir": str(out_dir),
-            "checkpoint_dir": str(checkpoint_dir),
-            "deepspeed": None if deepspeed is None else str(deepspeed),
-        },
-    )
+def run_distributed(nproc: int, train: Callable, /, **kwargs) -> None:
+    """Call `train(**kwargs)` in `nproc` processes started by torchrun; their output goes to this
+    job's stderr (its log file). Raises CalledProcessError when training fails."""
+    job_file = Path(kwargs["checkpoint_dir"]) / "launch.json"
+    job_file.parent.mkdir(parents=True, exist_ok=True)
+    write_json(job_file, {"train": f"{train.__module__}:{train.__qualname__}", "kwargs": _plain(kwargs)})
+    env = dict(os.environ)
+    if not _gpu():
+        env.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed would look for CUDA otherwise
+    # the job's CPU threads shared between its processes (torchrun would give each one)
+    threads = int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(max(1, threads // nproc))
     command = torchrun_command(nproc, job_file)
-    log.info("launching %s", " ".join(command))
+    log.info("launching %s (DeepSpeed config: %s)", " ".join(command), kwargs.get("deepspeed"))
     sys.stderr.flush()
-    subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, check=True)
+    subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, env=env, check=True)
+
+
+def build_deepspeed_ops() -> None:
+    """Compile DeepSpeed's JIT ops that the configs use (CPU Adam for optimizer offload; without a
+    GPU also the shared-memory collectives) into the torch extensions cache, once per machine, so
+    that the first training job does not spend minutes compiling."""
+    if not _gpu():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    from deepspeed.accelerator import get_accelerator
+
+    builders = ["CPUAdamBuilder"] + ([] if _gpu() else ["ShareMemCommBuilder"])
+    for name in builders:
+        get_accelerator().create_op_builder(name).load()
 
 
 def main(argv: list[str]) -> None:
-    """One torchrun worker: train on the job described by the file argv[0]."""
-    from ftrepro.train.causal import train_causal_lm
-
+    """One torchrun worker: make the call described by the job file argv[0]."""
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(
         stream=sys.stderr,
@@ -95,15 +96,33 @@ def main(argv: list[str]) -> None:
         format=f"%(asctime)s rank{rank} %(name)s %(message)s",
     )
     job = read_json(argv[0])
-    train_causal_lm(
-        job["base_dir"],
-        read_jsonl(job["examples"]),
-        job["hparams"],
-        job["out_dir"],
-        job["checkpoint_dir"],
-        deepspeed=job["deepspeed"],
-    )
+    if job["kwargs"].get("deepspeed"):
+        import deepspeed
+
+        # DeepSpeed's own process group, before any model: ZeRO-3 shards weights while they load
+        # (accelerate makes it on GPUs only, and CPU processes train with DeepSpeed too)
+        deepspeed.init_distributed()
+    module, name = job["train"].split(":")
+    getattr(importlib.import_module(module), name)(**job["kwargs"])
+
+
+def _plain(value):
+    """Paths as strings, all the way down (the job file is JSON)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
+def _gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--build-ops"]:
+        build_deepspeed_ops()
+    else:
+        main(sys.argv[1:])

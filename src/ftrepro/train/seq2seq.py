@@ -10,7 +10,6 @@ checkpoint in `checkpoint_dir`; the finished model is written atomically to `out
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 
@@ -78,13 +77,26 @@ def train_seq2seq(
 ) -> dict:
     """Fine-tune the model in `base_dir` on `records`; save model and tokenizer to `out_dir`.
 
-    `deepspeed`: a DeepSpeed JSON config (config/deepspeed/) for multi-GPU runs. Returns a summary
-    {global_step, training_loss, train_runtime, resumed_from}.
+    `deepspeed`: a DeepSpeed JSON config (config/deepspeed/), for processes started by torchrun
+    (ftrepro.train.launch). Returns a summary {global_step, training_loss, train_runtime,
+    resumed_from}.
     """
+    trainer = seq2seq_trainer(base_dir, records, hparams, checkpoint_dir, raw_dir, deepspeed, callbacks)
+    return train_and_save(trainer, checkpoint_dir, out_dir)
+
+
+def seq2seq_trainer(
+    base_dir: str | Path,
+    records: list[dict],
+    hparams: dict,
+    checkpoint_dir: str | Path,
+    raw_dir: str | Path | None = None,
+    deepspeed: str | Path | None = None,
+    callbacks: list | None = None,
+) -> Trainer:
+    """The Trainer of `train_seq2seq`: the records, Tk-Instruct's model input built per batch."""
     if not records:
         raise ValueError("no training records")
-    if deepspeed is not None:
-        _single_process_rendezvous()
     args = training_arguments(
         hparams,
         checkpoint_dir,
@@ -99,30 +111,14 @@ def train_seq2seq(
     source = SourceText(
         tokenizer, hparams["max_source_length"], instructions=hparams["instructions"], raw_dir=raw_dir
     )
-    trainer = Trainer(
+    log.info(
+        "training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only"
+    )
+    return Trainer(
         model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
         args=args,
         train_dataset=records,
         data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
         processing_class=tokenizer,
         callbacks=callbacks,
-    )
-    log.info(
-        "training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only"
-    )
-    return train_and_save(trainer, checkpoint_dir, out_dir)
-
-
-def _single_process_rendezvous() -> None:
-    """DeepSpeed needs a process group even on one GPU; a job not started by torchrun gets a
-    one-process one (transformers' documented single-GPU DeepSpeed setup)."""
-    if "WORLD_SIZE" in os.environ:
-        return
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1"
     )

@@ -317,8 +317,9 @@ class LocalAnnotator:
         from ftrepro.infer.causal import load_for_inference
 
         self.torch, self.max_chars = torch, max_chars
+        # the one loader: a 70B annotator is spread over the job's GPUs (ftrepro.infer.loading.placement)
         self.tokenizer, self.model = load_for_inference(model_dir)
-        self.device = self.model.device
+        self.device = self.model.device  # where the inputs go: the embedding's GPU
         self.digit_ids = {digit: self._single_token(str(digit)) for digit in RATINGS}
         self.fragments, self.slots = answer_skeleton()
         self.fragment_ids = [self.tokenizer.encode(f, add_special_tokens=False) for f in self.fragments]

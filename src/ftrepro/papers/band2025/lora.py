@@ -105,17 +105,43 @@ def train_lora_classifier(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     *,
+    deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
     """Train LoRA adapters and the head on the arena train split; save adapter, head and tokenizer to `out_dir`.
 
     Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params}.
     """
+    trainer = lora_trainer(
+        base_dir, train_path, hparams, checkpoint_dir, deepspeed=deepspeed, callbacks=callbacks
+    )
+
+    def save(directory: Path) -> None:
+        trainer.model.save_pretrained(
+            directory
+        )  # the adapters and the head: the base weights stay where they are
+        trainer.processing_class.save_pretrained(directory)
+
+    trainable, _ = trainer.model.get_nb_trainable_parameters()
+    return {**train_and_save(trainer, checkpoint_dir, out_dir, save), "trainable_params": trainable}
+
+
+def lora_trainer(
+    base_dir: str | Path,
+    train_path: str | Path,
+    hparams: dict,
+    checkpoint_dir: str | Path,
+    *,
+    deepspeed: str | Path | None = None,
+    callbacks: list | None = None,
+) -> Trainer:
+    """The Trainer of `train_lora_classifier`: encoded arena records, the LoRA model, padded batches."""
     args = training_arguments(
         hparams,
         checkpoint_dir,
         family="LoRA",
         needs=NEEDS,
+        deepspeed=deepspeed,
         lr_scheduler_type="linear",
         save_strategy="steps",
         logging_steps=50,
@@ -125,21 +151,21 @@ def train_lora_classifier(
     train_set = encode_records(train_path, tokenizer, hparams["max_length"])
     model = lora_model(base_dir, tokenizer, hparams)
     trainable, total = model.get_nb_trainable_parameters()
-    log.info("trainable parameters: %d of %d", trainable, total)
-    trainer = Trainer(
+    log.info(
+        "trainable parameters: %d of %d; training on %d examples from %s",
+        trainable,
+        total,
+        len(train_set),
+        train_path,
+    )
+    return Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
         data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
         callbacks=callbacks,
     )
-    log.info("training on %d examples from %s", len(train_set), train_path)
-
-    def save(directory: Path) -> None:
-        model.save_pretrained(directory)  # the adapters and the head: the base weights stay where they are
-        tokenizer.save_pretrained(directory)
-
-    return {**train_and_save(trainer, checkpoint_dir, out_dir, save), "trainable_params": trainable}
 
 
 def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[PeftModel, object]:

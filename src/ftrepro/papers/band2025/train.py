@@ -68,12 +68,13 @@ def train_preference(
     checkpoint_dir: str | Path,
     *,
     frozen_layers: int = 0,
+    deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
     """Fine-tune a Single or Parallel classifier on the encoder in `base_dir` (with its first
     `frozen_layers` encoder layers frozen), choosing the checkpoint with the lowest loss on
     `eval_path`; save it to `out_dir`. Returns a training summary."""
-    args = _training_args(hparams, Path(checkpoint_dir), evaluate=True)
+    args = _training_args(hparams, checkpoint_dir, deepspeed, evaluate=True)
     set_seed(args.seed)  # before the head is initialised
     allocation = allocation_for(architecture, allocation_config, hparams["max_length"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
@@ -141,11 +142,12 @@ def prefinetune_properties(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     *,
+    deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
     """Train the 20 property heads on the encoder in `base_dir` with the parallel (prompt,
     response) allocation; save the model (its encoder loads with AutoModel) to `out_dir`."""
-    args = _training_args(hparams, Path(checkpoint_dir), evaluate=False)
+    args = _training_args(hparams, checkpoint_dir, deepspeed, evaluate=False)
     set_seed(args.seed)
     allocation = allocation_for("parallel", allocation_config, hparams["max_length"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
@@ -176,7 +178,9 @@ def _train_and_save(trainer: Trainer, out_dir: str | Path, checkpoint_dir: Path)
     return {**summary, "best_checkpoint": best, "best_eval_loss": trainer.state.best_metric}
 
 
-def _training_args(hparams: dict, checkpoint_dir: Path, evaluate: bool) -> TrainingArguments:
+def _training_args(
+    hparams: dict, checkpoint_dir: str | Path, deepspeed: str | Path | None, evaluate: bool
+) -> TrainingArguments:
     """The paper's Trainer settings; with `evaluate`, evaluation and checkpoints every
     `eval_steps` and the best model by evaluation loss at the end, else a checkpoint every epoch."""
     if evaluate:
@@ -197,6 +201,7 @@ def _training_args(hparams: dict, checkpoint_dir: Path, evaluate: bool) -> Train
         checkpoint_dir,
         family="band2025 encoder",
         needs=NEEDS,
+        deepspeed=deepspeed,
         # training, evaluation and prediction share the paper's one batch size
         per_device_eval_batch_size=hparams.get("per_device_train_batch_size"),
         lr_scheduler_type="linear",

@@ -91,7 +91,6 @@ def decoder_hparams(config: Config, model: str) -> dict:
 
 
 def decoder_deepspeed(config: Config, model: str) -> str | None:
-    """ZeRO-2 (optimizer offload) for 7-8B, ZeRO-3 (optimizer offload) for 70B; none on CPU presets."""
-    if not config.gpu:
-        return None
-    return config.training["zhao2025-decoder"]["deepspeed"][decoder_size(config, model)]
+    """ZeRO-2 (optimizer offload) for 7-8B, ZeRO-3 (optimizer offload) for 70B, where DeepSpeed
+    applies (Config.deepspeed: GPU presets, or CPU ones with launch.cpu_deepspeed)."""
+    return config.deepspeed(config.training["zhao2025-decoder"]["deepspeed"][decoder_size(config, model)])

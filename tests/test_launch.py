@@ -1,0 +1,49 @@
+"""The one launch path of every training family: in the job's process, or N processes under
+torchrun with the call written to a job file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ftrepro.io import read_json
+from ftrepro.train import launch
+
+
+def fake_train(**kwargs):
+    return kwargs
+
+
+def test_one_process_without_deepspeed_trains_here():
+    assert not launch.needs_torchrun(0, None) and not launch.needs_torchrun(1, None)
+    assert launch.needs_torchrun(2, None) and launch.needs_torchrun(1, "zero2.json")
+    assert launch.train_on_job_gpus(1, fake_train, checkpoint_dir="c", hparams={}) == {
+        "checkpoint_dir": "c",
+        "hparams": {},
+        "deepspeed": None,
+    }
+
+
+def test_torchrun_gets_the_call_the_deepspeed_accelerator_and_a_share_of_the_threads(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls.append((command, kw["env"])))
+    monkeypatch.setenv("OMP_NUM_THREADS", "12")
+    monkeypatch.delenv("DS_ACCELERATOR", raising=False)
+    result = launch.train_on_job_gpus(
+        4, fake_train, deepspeed=Path("zero2.json"), checkpoint_dir=tmp_path / "ckpt", records=[{"id": 1}]
+    )
+    assert result is None
+    ((command, env),) = calls
+    assert command == launch.torchrun_command(4, tmp_path / "ckpt" / "launch.json")
+    assert command[:3] == [sys.executable, "-m", "torch.distributed.run"] and "--nproc-per-node=4" in command
+    assert env["OMP_NUM_THREADS"] == "3" and env["DS_ACCELERATOR"] == "cpu"  # no GPU here
+    job = read_json(tmp_path / "ckpt" / "launch.json")
+    assert job == {
+        "train": "test_launch:fake_train",
+        "kwargs": {
+            "deepspeed": "zero2.json",
+            "checkpoint_dir": str(tmp_path / "ckpt"),
+            "records": [{"id": 1}],
+        },
+    }
