@@ -1,4 +1,5 @@
-"""The `ftrepro` command line. Subcommand `stats`: statistics of the derived datasets as Markdown."""
+"""The `ftrepro` command line. `stats`: statistics of the derived datasets as Markdown; `plan`:
+memory per GPU and GPU-hours of every job of a preset."""
 
 from __future__ import annotations
 
@@ -31,6 +32,28 @@ def _stats(args: argparse.Namespace) -> int:
     for dataset, reason in skipped.items():
         print(f"ftrepro stats: skipping {dataset}: {reason}", file=sys.stderr)
     print(f"ftrepro stats: wrote {args.out}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from ftrepro import config as cfg
+    from ftrepro.plan import PlanError, plan, summary, write_tsv
+
+    config = cfg.load(args.configfile, {"preset": args.preset})
+    try:
+        rows = plan(config)
+    except PlanError as e:
+        print(f"ftrepro plan: error: {e}", file=sys.stderr)
+        return 1
+    columns = ("job", "gpus", "zero", "mem_gb_per_gpu", "gpu_hours")
+    print("\t".join(columns))
+    for row in rows:
+        print("\t".join(str(getattr(row, c)) for c in columns))
+    print(f"\n{args.preset} preset on {config.plan.gpu_kind} GPUs of {config.cluster['gpu_memory_gb']:g} GB:")
+    print(summary(rows))
+    if args.out:
+        write_tsv(rows, args.out)
+        print(f"ftrepro plan: wrote {args.out}")
     return 0
 
 
@@ -77,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of the token-length sample (default: %(default)s)"
     )
     stats.set_defaults(run=_stats)
+    plan = commands.add_parser("plan", help="memory per GPU and GPU-hours of every job of a preset")
+    plan.add_argument("--preset", default="paper", help="the preset to plan (default: %(default)s)")
+    plan.add_argument(
+        "--configfile", type=Path, default=Path("config/config.yaml"), help="default: %(default)s"
+    )
+    plan.add_argument("--out", type=Path, help="also write the full table (results/plan.tsv's columns)")
+    plan.set_defaults(run=_plan)
     return parser
 
 

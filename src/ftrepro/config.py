@@ -28,11 +28,24 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Shape:
+    """A model's paper-scale shape, which sizes activations and the KV cache in the plan."""
+
+    layers: int  # per stack (encoder-decoders: each)
+    hidden: int
+    heads: int
+    vocab: int
+    context: int
+    kv_heads: int | None = None  # grouped-query attention; None: heads
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     kind: str  # encoder | decoder | seq2seq | api
     params_b: float | None  # paper-scale size in billions; sizes the SLURM request of its jobs
     spec: dict  # what stands behind the name in the chosen preset (config/README.md)
+    shape: Shape | None = None  # api models: None
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,21 @@ class Band2025:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """The assumptions of `ftrepro plan` (config.yaml `plan` explains them)."""
+
+    gpu_kind: str  # the cluster's GPUs, one of gpu_kinds
+    gpu_kinds: dict[str, dict]  # name -> {peak_tflops, mfu: {train, inference}}
+    rows: dict[str, dict[str, int]]  # dataset -> split -> rows of the full split
+    tokens: dict[str, dict[str, int]]  # assumed tokens per example
+
+    @property
+    def gpu(self) -> dict:
+        """The throughput of the cluster's GPU kind."""
+        return self.gpu_kinds[self.gpu_kind]
+
+
+@dataclass(frozen=True)
 class Launch:
     """How a CPU preset's jobs start (GPU presets: one process per GPU of the job, and the
     recipe's DeepSpeed config; ftrepro.train.launch)."""
@@ -105,6 +133,7 @@ class Config:
     cluster: dict
     api: dict
     launch: Launch
+    plan: Plan
     zhao2025: Zhao2025
     gupta2023: Gupta2023
     band2025: Band2025
@@ -271,7 +300,13 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         keep_checkpoints=config["keep_checkpoints"],
         data=Data(**config["data"], max_rows=caps.get("max_rows", {})),
         models={
-            name: Model(name, m["kind"], m.get("params_b"), _spec(preset, name, m))
+            name: Model(
+                name,
+                m["kind"],
+                m.get("params_b"),
+                _spec(preset, name, m),
+                Shape(**m["shape"]) if "shape" in m else None,
+            )
             for name, m in config["models"].items()
         },
         training={
@@ -281,6 +316,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         cluster=config["cluster"],
         api=config["api"],
         launch=Launch(**config["launch"]),
+        plan=Plan(**config["plan"]),
         zhao2025=Zhao2025(**{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}}),
         gupta2023=Gupta2023(
             settings=g["settings"],
