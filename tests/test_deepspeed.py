@@ -4,8 +4,9 @@ Trainer as on a GPU). The GPU code path of the paper preset, run end to end at t
 
 The zhao2025 decoder jobs run through snakemake with `launch` set as a GPU preset would have it:
 llama3-8b takes the small recipe (ZeRO-2, optimizer offload), llama3-70b the large one (ZeRO-3,
-optimizer offload). tests/hooks/sitecustomize.py records each checkpoint's files and, for the
-kill test, SIGKILLs rank 1 after its first complete checkpoint.
+optimizer offload); each predicts in 2 processes, the rows split between them.
+tests/hooks/sitecustomize.py records each checkpoint's files and, for the kill test, SIGKILLs
+rank 1 after its first complete checkpoint.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from conftest import REPO, WORKFLOW_FILES, snakemake
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+from ftrepro import config as cfg
 from ftrepro.data.arena import derive_arena
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.infer.seq2seq import predict_seq2seq
-from ftrepro.io import read_jsonl
+from ftrepro.io import read_json, read_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.papers.band2025.lora import (
     load_lora_classifier,
@@ -36,6 +38,8 @@ from ftrepro.papers.band2025.lora import (
     train_lora_classifier,
 )
 from ftrepro.papers.band2025.lora import load_tokenizer as lora_tokenizer
+from ftrepro.papers.zhao2025 import runs as zhao_runs
+from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples
 from ftrepro.train.launch import run_distributed
 from ftrepro.train.seq2seq import train_seq2seq
 
@@ -113,6 +117,32 @@ def test_zero_offload_trains_checkpoints_saves_safetensors_and_predicts(zero_run
     assert AutoModelForCausalLM.from_pretrained(kept).config.model_type == "llama"
     test = read_jsonl(zero_runs / "resources/derived/massive/test.jsonl")
     assert [r["id"] for r in read_jsonl(zero_runs / predictions(run))] == [r["id"] for r in test]
+
+
+def test_predictions_split_between_two_processes_equal_one_process_row_for_row(zero_runs):
+    """The fit rule predicted in 2 processes (launch.cpu_processes), each on its contiguous half of
+    the rows, rank 0 writing them in order; one process here gives the same records."""
+    run = RUNS["zero2"]
+    log = (zero_runs / f"logs/zhao2025/fit/{run}.log").read_text()
+    assert "rank 0: 8 of 16 rows predicted" in log  # rank 1 predicted the other 8
+    config = cfg.load(REPO / "config" / "config.yaml", CONFIG)
+    hparams = zhao_runs.decoder_hparams(config, "llama3-8b")
+    derived = zero_runs / "resources" / "derived" / "massive"
+    labels = read_json(derived / "labels.json")
+    base = zero_runs / "resources" / "models" / "base" / "llama3-8b"
+    test = rendered_examples(base, read_jsonl(derived / "test.jsonl"), ["intent"], "massive", labels, None)
+    one_process = predict_records(
+        zero_runs / f"resources/models/zhao2025/{run}",
+        test,
+        ["intent"],
+        "massive",
+        labels,
+        max_new_tokens=hparams["max_new_tokens"],
+        batch_size=hparams["predict_batch_size"],
+        constrained=config.zhao2025.constrained_decoding,
+    )
+    assert len(one_process) == 16
+    assert read_jsonl(zero_runs / predictions(run)) == one_process
 
 
 def test_a_job_killed_after_its_first_checkpoint_resumes_it_through_snakemake(zero_runs):

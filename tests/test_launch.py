@@ -1,5 +1,6 @@
-"""The one launch path of every training family: in the job's process, or N processes under
-torchrun with the call written to a job file."""
+"""The one launch path of every training family and of prediction: in the job's process, or N
+processes under torchrun with the call written to a job file (the 2-process runs are in
+test_deepspeed.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ftrepro import config as cfg
 from ftrepro.io import read_json
+from ftrepro.resources import prediction_processes
 from ftrepro.train import launch
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
 
 def fake_train(**kwargs):
@@ -47,3 +52,27 @@ def test_torchrun_gets_the_call_the_deepspeed_accelerator_and_a_share_of_the_thr
             "records": [{"id": 1}],
         },
     }
+
+
+def fake_predict(model_dir, rows, *, suffix):
+    return [{"id": row["id"], "pred": f"{model_dir}{suffix}"} for row in rows]
+
+
+def test_one_prediction_process_predicts_here():
+    rows = [{"id": i} for i in range(3)]
+    assert launch.predict_on_job_gpus(1, fake_predict, "m", rows, suffix="!") == fake_predict(
+        "m", rows, suffix="!"
+    )
+
+
+def test_the_typed_launch_config_sets_training_and_prediction_processes():
+    paper = cfg.load(CONFIG, {"preset": "paper"})
+    tiny = cfg.load(CONFIG, {"preset": "tiny", "launch": {"cpu_processes": 2, "cpu_deepspeed": True}})
+    assert tiny.launch == cfg.Launch(cpu_processes=2, cpu_deepspeed=True)
+    assert (tiny.processes(0), paper.processes(4)) == (2, 4)
+    assert tiny.deepspeed("zero2.json") == paper.deepspeed("zero2.json") == "zero2.json"
+    assert cfg.load(CONFIG, {"preset": "tiny"}).deepspeed("zero2.json") is None
+    # rows split over the job's GPUs when the model's inference fits one; a 70B model spreads
+    assert prediction_processes(paper, "llama3-8b", 4) == 4
+    assert prediction_processes(paper, "llama3-70b", 4) == 1
+    assert prediction_processes(tiny, "llama3-70b", 0) == 2

@@ -67,6 +67,19 @@ def job_resources(params_b: float | None, mode: str, cluster: dict, use_gpu: boo
     }
 
 
+def prediction_processes(config: Config, model: str, gpus: int) -> int:
+    """Processes of a job's prediction (ftrepro.train.launch.predict_on_job_gpus) on its `gpus`:
+    one per GPU, each on a contiguous shard of the rows, when the model's inference fits one GPU
+    (a 7-8B decoder after its 4-GPU fine-tune); else one process with the model spread over the
+    GPUs (a 70B one; ftrepro.infer.loading.placement). CPU presets: launch.cpu_processes."""
+    if not gpus:
+        return config.launch.cpu_processes
+    params_b = config.models[model].params_b
+    cluster = config.cluster
+    fits_one = gpus_needed(params_b, "inference", cluster["gpu_memory_gb"], cluster["gpus_per_node"]) == 1
+    return gpus if fits_one else 1
+
+
 def placement(config: Config, gpu: bool) -> dict:
     """The sbatch partition and account of config `cluster`, where set (else the cluster's default)."""
     where = {

@@ -11,7 +11,7 @@ from ftrepro.papers.band2025.runs import BandRun
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
 from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.runs import ZhaoRun
-from ftrepro.resources import placement, rule_resources
+from ftrepro.resources import placement, prediction_processes, rule_resources
 
 # nested --config values arrive as strings: typed again, then checked, naming the key and its source
 ftconfig.apply_overrides(config, workflow.config_settings.config_args)
@@ -146,6 +146,16 @@ CPU_RESOURCES = placement(CFG, gpu=False)
 def processes(wildcards, resources):
     """A job's processes (ftrepro.train.launch): one per GPU; CPU presets launch.cpu_processes."""
     return CFG.processes(resources.gpu)
+
+
+def predict_processes(wildcard):
+    """The processes of a job's prediction, by the model its `wildcard` names (rows split
+    between the GPUs when the model fits one; ftrepro.resources.prediction_processes).
+    """
+    models = MODEL_OF[wildcard]
+    return lambda wildcards, resources: prediction_processes(
+        CFG, models[wildcards[wildcard]], resources.gpu
+    )
 
 
 def sized(mode, wildcard=None, model=None):

@@ -34,6 +34,7 @@ rule predict_zhao_decoder:
         },
         demo_seed=CFG.data.seed,
         constrained=Z.constrained_decoding,
+        processes=predict_processes("decoder"),
     script:
         "../scripts/predict_zhao_decoder.py"
 

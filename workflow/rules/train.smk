@@ -57,6 +57,7 @@ rule fit_zhao_decoder:
         demo_seed=CFG.data.seed,
         constrained=Z.constrained_decoding,
         processes=processes,
+        predict_processes=predict_processes("decoder"),
         work_dir=work_dir("zhao2025", ZHAO_DECODER["ft"]),
         keep_dir=keep_dir("zhao2025", ZHAO_DECODER["ft"]),
     script:
@@ -119,6 +120,7 @@ rule fit_gupta_stl:
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
         processes=processes,
+        predict_processes=predict_processes("setting"),
         work_dir=work_dir("gupta2023", GUPTA_STL),
         keep_dir=keep_dir("gupta2023", GUPTA_STL),
     script:
@@ -139,6 +141,7 @@ use rule fit_gupta_stl as fit_gupta_mtl with:
         recipe=SEQ2SEQ_RECIPE,
         deepspeed=SEQ2SEQ_DEEPSPEED,
         processes=processes,
+        predict_processes=predict_processes("setting"),
         work_dir=work_dir("gupta2023", GUPTA_MTL),
         keep_dir=keep_dir("gupta2023", GUPTA_MTL),
 

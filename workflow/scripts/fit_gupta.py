@@ -11,7 +11,7 @@ from ftrepro.papers.gupta2023.decoder_baseline import (
     predict_superni_decoder,
     train_superni_decoder,
 )
-from ftrepro.train.launch import train_on_job_gpus
+from ftrepro.train.launch import predict_on_job_gpus, train_on_job_gpus
 from ftrepro.train.seq2seq import train_seq2seq
 from ftrepro.workflow import job
 
@@ -46,7 +46,9 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             checkpoint_dir=checkpoint_dir,
             raw_dir=sm.input.raw,
         ),
-        predict=lambda model_dir: predict(
+        predict=lambda model_dir: predict_on_job_gpus(
+            sm.params.predict_processes,  # rows split between the GPUs (if the model fits one)
+            predict,
             model_dir,
             test,
             instructions=setting["instructions"],

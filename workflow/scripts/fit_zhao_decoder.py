@@ -1,13 +1,14 @@
 """Prompted full fine-tuning of an open decoder on one zhao2025 task (section 5.7), loss on the
 answer tokens, then generation (and constrained decoding) on the test split. GPU jobs train on
-every GPU of the job under torchrun, with the recipe's DeepSpeed config (ftrepro.train.launch)."""
+every GPU of the job under torchrun, with the recipe's DeepSpeed config, and predict with the rows
+split between the GPUs when the model fits one (ftrepro.train.launch)."""
 
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.io import read_json, read_jsonl
 from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples, training_examples
 from ftrepro.papers.zhao2025.prompts import task_demos
 from ftrepro.train.causal import train_causal_lm
-from ftrepro.train.launch import train_on_job_gpus
+from ftrepro.train.launch import predict_on_job_gpus, train_on_job_gpus
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -41,12 +42,14 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             out_dir=model_dir,
             checkpoint_dir=checkpoint_dir,
         ),
-        predict=lambda model_dir: predict_records(
+        predict=lambda model_dir: predict_on_job_gpus(
+            sm.params.predict_processes,
+            predict_records,
             model_dir,
             test,
-            subtasks,
-            dataset,
-            labels,
+            subtasks=subtasks,
+            dataset=dataset,
+            labels=labels,
             max_new_tokens=hparams["max_new_tokens"],
             batch_size=hparams["predict_batch_size"],
             constrained=sm.params.constrained,

@@ -8,6 +8,7 @@ fit there, and is spread over the GPUs with accelerate's balanced device map whe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -37,9 +38,14 @@ def load_model(
     """The model in `model_dir` as `auto_class` loads it, in eval mode, placed by `placement`.
 
     `dtype`: default `inference_dtype()`. `max_memory`: {GPU index or "cpu": bytes or "20GiB"},
-    default what is free. `config_overrides` change the saved config (e.g. num_labels).
+    default what is free: on every visible GPU, or in one of several prediction processes
+    (WORLD_SIZE > 1, ftrepro.train.launch.predict_on_job_gpus) on its own GPU (LOCAL_RANK) only.
+    `config_overrides` change the saved config (e.g. num_labels).
     """
     dtype = dtype or inference_dtype()
+    if max_memory is None and int(os.environ.get("WORLD_SIZE", "1")) > 1 and torch.cuda.is_available():
+        rank = int(os.environ.get("LOCAL_RANK", "0"))
+        max_memory = {rank: torch.cuda.mem_get_info(rank)[0]}
     config = AutoConfig.from_pretrained(model_dir, **config_overrides)
     device_map = None
     if torch.cuda.is_available():

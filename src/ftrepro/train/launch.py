@@ -1,4 +1,4 @@
-"""Training on every GPU of one job (one SLURM allocation, one node), for every family.
+"""Training and prediction on every GPU of one job (one SLURM allocation, one node), for every family.
 
 `train_on_job_gpus(processes, train, deepspeed=..., **kwargs)` runs `train(**kwargs,
 deepspeed=...)` in this process when one process suffices and no DeepSpeed config applies (a CPU
@@ -8,6 +8,11 @@ directory and starts `python -m torch.distributed.run --standalone --nproc-per-n
 DeepSpeed its process group even on one GPU, and `--standalone` picks a free port, so jobs sharing
 a node do not collide. Without a GPU the processes train together over gloo, DeepSpeed on its CPU
 accelerator (DS_ACCELERATOR=cpu): the GPU code path, run for real in the tests.
+
+`predict_on_job_gpus(processes, predict, model_dir, rows, **kwargs)` is the same path for
+prediction: with several processes (a model that fits one GPU, in a job with several) each
+predicts its contiguous shard of the rows on its own GPU (accelerate's split_between_processes)
+and rank 0 writes every record in the rows' order, atomically.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ftrepro.io import read_json, write_json
+from ftrepro.io import read_json, read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,34 @@ def run_distributed(nproc: int, train: Callable, /, **kwargs) -> None:
     job's stderr (its log file). Raises CalledProcessError when training fails."""
     job_file = Path(kwargs["checkpoint_dir"]) / "launch.json"
     job_file.parent.mkdir(parents=True, exist_ok=True)
-    write_json(job_file, {"train": f"{train.__module__}:{train.__qualname__}", "kwargs": _plain(kwargs)})
+    write_json(job_file, {"train": _name(train), "kwargs": _plain(kwargs)})
+    _torchrun(nproc, job_file, kwargs.get("deepspeed"))
+
+
+def predict_on_job_gpus(
+    processes: int, predict: Callable, model_dir: str | Path, rows: list[dict], /, **kwargs
+) -> list[dict]:
+    """`predict(model_dir, rows, **kwargs)`: one record per row, in the rows' order. With
+    `processes` > 1, torchrun starts them; each predicts its contiguous shard of `rows` on its own
+    GPU (its LOCAL_RANK; ftrepro.infer.loading places the model there) and rank 0 gathers the
+    records and writes them in order, atomically, to a file this returns the contents of. Rows
+    and `kwargs` must be JSON-serialisable then."""
+    if processes <= 1:
+        return predict(model_dir, rows, **kwargs)
+    with tempfile.TemporaryDirectory(prefix="ftrepro-predict-") as tmp:
+        job_file, rows_file, out = (
+            Path(tmp) / "launch.json",
+            Path(tmp) / "rows.jsonl",
+            Path(tmp) / "out.jsonl",
+        )
+        write_jsonl(rows_file, rows)
+        job = {"model_dir": str(model_dir), "rows": str(rows_file), "out": str(out), "kwargs": _plain(kwargs)}
+        write_json(job_file, {"predict": _name(predict), **job})
+        _torchrun(processes, job_file, None)
+        return read_jsonl(out)
+
+
+def _torchrun(nproc: int, job_file: Path, deepspeed: str | Path | None) -> None:
     env = dict(os.environ)
     if not _gpu():
         env.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed would look for CUDA otherwise
@@ -69,7 +102,7 @@ def run_distributed(nproc: int, train: Callable, /, **kwargs) -> None:
     threads = int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(max(1, threads // nproc))
     command = torchrun_command(nproc, job_file)
-    log.info("launching %s (DeepSpeed config: %s)", " ".join(command), kwargs.get("deepspeed"))
+    log.info("launching %s (DeepSpeed config: %s)", " ".join(command), deepspeed)
     sys.stderr.flush()
     subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, env=env, check=True)
 
@@ -96,14 +129,44 @@ def main(argv: list[str]) -> None:
         format=f"%(asctime)s rank{rank} %(name)s %(message)s",
     )
     job = read_json(argv[0])
+    if "predict" in job:
+        _predict_shard(job)
+        return
     if job["kwargs"].get("deepspeed"):
         import deepspeed
 
         # DeepSpeed's own process group, before any model: ZeRO-3 shards weights while they load
         # (accelerate makes it on GPUs only, and CPU processes train with DeepSpeed too)
         deepspeed.init_distributed()
-    module, name = job["train"].split(":")
-    getattr(importlib.import_module(module), name)(**job["kwargs"])
+    _load(job["train"])(**job["kwargs"])
+
+
+def _predict_shard(job: dict) -> None:
+    """One prediction process: its contiguous shard of the rows; rank 0 writes them all in order."""
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
+
+    state = PartialState(cpu=not torch.cuda.is_available())  # gloo on CPU, NCCL on GPUs
+    predict = _load(job["predict"])
+    rows = read_jsonl(job["rows"])
+    with state.split_between_processes(rows) as shard:
+        records = predict(job["model_dir"], shard, **job["kwargs"]) if shard else []
+    log.info("rank %d: %d of %d rows predicted", state.process_index, len(records), len(rows))
+    records = gather_object(records)  # every rank's list, concatenated in rank order
+    if state.is_main_process:
+        write_jsonl(job["out"], records)
+    state.wait_for_everyone()
+    state.destroy_process_group()
+
+
+def _name(function: Callable) -> str:
+    return f"{function.__module__}:{function.__qualname__}"
+
+
+def _load(name: str) -> Callable:
+    module, qualname = name.split(":")
+    return getattr(importlib.import_module(module), qualname)
 
 
 def _plain(value):
