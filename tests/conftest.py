@@ -45,6 +45,13 @@ def slurm_cluster():
         subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True)
 
 
+@pytest.fixture(scope="session")
+def deepspeed_ops() -> None:
+    """DeepSpeed's JIT ops (CPU Adam, CPU collectives), built once per machine and checked once
+    per test session (make setup builds them too), before the first DeepSpeed test needs them."""
+    subprocess.run([sys.executable, "-m", "ftrepro.train.launch", "--build-ops"], check=True, timeout=900)
+
+
 def snakemake(
     args: list[str], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:

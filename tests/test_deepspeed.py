@@ -6,7 +6,8 @@ The zhao2025 decoder jobs run through snakemake with `launch` set as a GPU prese
 llama3-8b takes the small recipe (ZeRO-2, optimizer offload), llama3-70b the large one (ZeRO-3,
 optimizer offload); each predicts in 2 processes, the rows split between them.
 tests/hooks/sitecustomize.py records each checkpoint's files and, for the kill test, SIGKILLs
-rank 1 after its first complete checkpoint.
+rank 1 after its first complete checkpoint. The two jobs, trained once (a module fixture), serve every
+test of them (the kill test reruns the ZeRO-2 one in their work directory).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples
 from ftrepro.train.launch import run_distributed
 from ftrepro.train.seq2seq import train_seq2seq
 
-pytestmark = [pytest.mark.deepspeed, pytest.mark.slow]
+pytestmark = [pytest.mark.deepspeed, pytest.mark.usefixtures("deepspeed_ops")]
 
 DEEPSPEED = REPO / "config" / "deepspeed"
 HOOKS = Path(__file__).parent / "hooks"
@@ -61,12 +61,6 @@ CONFIG = {
         }
     },
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def deepspeed_ops():
-    """DeepSpeed's JIT ops, compiled once per machine (make setup does it too)."""
-    subprocess.run([sys.executable, "-m", "ftrepro.train.launch", "--build-ops"], check=True, timeout=900)
 
 
 def run_pipeline(workdir: Path, targets: list[str], **env: str) -> subprocess.CompletedProcess:

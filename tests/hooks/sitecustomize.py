@@ -4,32 +4,58 @@ its PYTHONPATH); acts in torchrun workers only (RANK set) and only while FTREPRO
 Rank 0 appends the files of each checkpoint the Trainer completes to FTREPRO_TEST_SAVES (JSON
 lines); the rank named by FTREPRO_TEST_KILL_RANK then SIGKILLs itself, as a failing node would,
 right after its first complete checkpoint.
+
+Lazy: the Trainer is patched when a process imports transformers.trainer, never at start-up, so
+that the helper processes a worker spawns (DeepSpeed's op loader runs py-cpuinfo in a fresh
+interpreter, which inherits RANK) do not import transformers: that cost 14 s per op load.
 """
 
 import os
+import sys
 
 if "RANK" in os.environ and os.environ.get("FTREPRO_TEST_SAVES"):
-    import json
-    import signal
-    from pathlib import Path
+    import importlib.abc
+    import importlib.util
 
-    import transformers
+    def _patch(trainer_module) -> None:
+        import json
+        import signal
+        from pathlib import Path
 
-    class _SaveHook(transformers.TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            rank = os.environ["RANK"]
-            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if rank == "0":
-                files = sorted(str(p.relative_to(checkpoint)) for p in checkpoint.rglob("*") if p.is_file())
-                with open(os.environ["FTREPRO_TEST_SAVES"], "a") as f:
-                    f.write(json.dumps({"checkpoint": str(checkpoint), "files": files}) + "\n")
-            if rank == os.environ.get("FTREPRO_TEST_KILL_RANK"):
-                os.kill(os.getpid(), signal.SIGKILL)
+        class _SaveHook(trainer_module.TrainerCallback):
+            def on_save(self, args, state, control, **kwargs):
+                rank = os.environ["RANK"]
+                checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if rank == "0":
+                    files = sorted(
+                        str(p.relative_to(checkpoint)) for p in checkpoint.rglob("*") if p.is_file()
+                    )
+                    with open(os.environ["FTREPRO_TEST_SAVES"], "a") as f:
+                        f.write(json.dumps({"checkpoint": str(checkpoint), "files": files}) + "\n")
+                if rank == os.environ.get("FTREPRO_TEST_KILL_RANK"):
+                    os.kill(os.getpid(), signal.SIGKILL)
 
-    _init = transformers.Trainer.__init__
+        init = trainer_module.Trainer.__init__
 
-    def _init_with_hook(self, *args, **kwargs):
-        _init(self, *args, **kwargs)
-        self.add_callback(_SaveHook())
+        def init_with_hook(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            self.add_callback(_SaveHook())
 
-    transformers.Trainer.__init__ = _init_with_hook
+        trainer_module.Trainer.__init__ = init_with_hook
+
+    class _PatchTrainerOnImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "transformers.trainer":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            execute = spec.loader.exec_module
+
+            def exec_module(module):
+                execute(module)
+                _patch(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, _PatchTrainerOnImport())

@@ -115,6 +115,7 @@ def build_deepspeed_ops() -> None:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     from deepspeed.accelerator import get_accelerator
 
+    _cpu_info_once()
     builders = ["CPUAdamBuilder"] + ([] if _gpu() else ["ShareMemCommBuilder"])
     for name in builders:
         get_accelerator().create_op_builder(name).load()
@@ -134,6 +135,8 @@ def main(argv: list[str]) -> None:
         return
     if job["kwargs"].get("deepspeed"):
         import deepspeed
+
+        _cpu_info_once()
 
         # DeepSpeed's own process group, before any model: ZeRO-3 shards weights while they load
         # (accelerate makes it on GPUs only, and CPU processes train with DeepSpeed too)
@@ -158,6 +161,17 @@ def _predict_shard(job: dict) -> None:
         write_jsonl(job["out"], records)
     state.wait_for_everyone()
     state.destroy_process_group()
+
+
+def _cpu_info_once() -> None:
+    """DeepSpeed's op loader asks py-cpuinfo for the CPU's flags once per op it loads, each time in
+    a fresh interpreter (about a second, more on a loaded node): ask once per process."""
+    import functools
+
+    import cpuinfo
+
+    if not hasattr(cpuinfo.get_cpu_info, "cache_info"):
+        cpuinfo.get_cpu_info = functools.cache(cpuinfo.get_cpu_info)
 
 
 def _name(function: Callable) -> str:
