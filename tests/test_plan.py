@@ -10,7 +10,7 @@ from conftest import REPO, snakemake
 
 from ftrepro import config as cfg
 from ftrepro.cli import main
-from ftrepro.costs import Shape
+from ftrepro.costs import parameters
 from ftrepro.plan import PlanError, plan
 
 CONFIG = REPO / "config" / "config.yaml"
@@ -49,7 +49,7 @@ def test_memory_holds_deepspeeds_model_states_and_gpu_hours_follow_6nd(paper):
     # ZeRO-2 with the optimizer offloaded keeps the bf16 weights on every GPU: 2 bytes a parameter
     assert row.mem_gb_per_gpu > 2 * row.params_b
     kind = config.plan.gpu
-    params = Shape.of(config.models["llama3-8b"]).params
+    params = parameters(config.models["llama3-8b"])
     seconds = 6 * params * row.train_tokens / (kind["peak_tflops"] * 1e12 * kind["mfu"]["train"])
     seconds += 2 * params * row.infer_tokens / (kind["peak_tflops"] * 1e12 * kind["mfu"]["inference"])
     assert row.gpu_hours == pytest.approx(seconds / 3600, abs=0.01)

@@ -24,29 +24,9 @@ ACTIVATION_BYTES_PER_LAYER = 34  # x sequence x batch x hidden, bf16, flash atte
 LOGIT_BYTES = 10  # bf16 logits, their fp32 copy for the loss and its gradient
 
 
-@dataclass(frozen=True)
-class Shape:
-    """A model at paper scale: parameters and what sizes its activations."""
-
-    params: float
-    layers: int
-    hidden: int
-    vocab: int
-    context: int
-    kv_fraction: float = 1.0  # key/value heads over attention heads (grouped-query attention)
-
-    @classmethod
-    def of(cls, model: Model) -> Shape:
-        """The shape of a declared model (config `models`: params_b and shape)."""
-        s = model.shape
-        return cls(
-            params=model.params_b * 1e9,
-            layers=s.layers,
-            hidden=s.hidden,
-            vocab=s.vocab,
-            context=s.context,
-            kv_fraction=(s.kv_heads or s.heads) / s.heads,
-        )
+def parameters(model: Model) -> float:
+    """A declared model's paper-scale parameter count (config `models`: params_b)."""
+    return model.params_b * 1e9
 
 
 @dataclass(frozen=True)
@@ -70,44 +50,49 @@ class Zero:
         return f"{self.stage}" + ("+offload" if self.offload_optimizer or self.offload_params else "")
 
 
-def model_states_bytes(shape: Shape, mode: str, gpus: int, zero: Zero | None) -> float:
+def model_states_bytes(model: Model, mode: str, gpus: int, zero: Zero | None) -> float:
     """Weights, gradients and optimizer states on each GPU."""
+    params = parameters(model)
     if zero is not None and zero.stage == 2:
         from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
 
         return estimate_zero2_model_states_mem_needs(
-            shape.params, num_gpus_per_node=gpus, cpu_offload=zero.offload_optimizer
+            params, num_gpus_per_node=gpus, cpu_offload=zero.offload_optimizer
         )[1]
     if zero is not None and zero.stage == 3:
         from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
 
         return estimate_zero3_model_states_mem_needs(
-            shape.params,
-            shape.vocab * shape.hidden,  # the largest layer: the embedding
+            params,
+            model.shape.vocab * model.shape.hidden,  # the largest layer: the embedding
             num_gpus_per_node=gpus,
             cpu_offload=zero.offload_optimizer,
             cpu_offload_params=zero.offload_params,
         )[1]
     if mode == "full":
-        return 16 * shape.params
+        return 16 * params
     if mode == "lora":
-        return 2 * shape.params
-    return 2 * shape.params / gpus  # inference: the weights spread over the job's GPUs
+        return 2 * params
+    return 2 * params / gpus  # inference: the weights spread over the job's GPUs
 
 
-def activation_bytes(shape: Shape, tokens: int, checkpointing: bool, logits: bool) -> float:
+def activation_bytes(model: Model, tokens: int, checkpointing: bool, logits: bool) -> float:
     """Training activations of a micro-batch of `tokens` (sequence x batch) on one GPU."""
+    shape = model.shape
     per_layer = ACTIVATION_BYTES_PER_LAYER * tokens * shape.hidden
     held = shape.layers * 2 * tokens * shape.hidden + per_layer if checkpointing else shape.layers * per_layer
     return held + (LOGIT_BYTES * tokens * shape.vocab if logits else 0)
 
 
-def kv_cache_bytes(shape: Shape, tokens: int, gpus: int) -> float:
+def kv_cache_bytes(model: Model, tokens: int, gpus: int) -> float:
     """bf16 keys and values of `tokens` (batch x sequence) in flight, spread over the GPUs."""
-    return 2 * 2 * shape.layers * shape.hidden * shape.kv_fraction * tokens / gpus
+    shape = model.shape
+    kv_fraction = (shape.kv_heads or shape.heads) / shape.heads  # grouped-query attention
+    return 2 * 2 * shape.layers * shape.hidden * kv_fraction * tokens / gpus
 
 
-def gpu_hours(params: float, train_tokens: float, infer_tokens: float, gpu_kind: dict) -> float:
+def gpu_hours(model: Model, train_tokens: float, infer_tokens: float, gpu_kind: dict) -> float:
+    params = parameters(model)
     train = 6 * params * train_tokens / (gpu_kind["peak_tflops"] * 1e12 * gpu_kind["mfu"]["train"])
     infer = 2 * params * infer_tokens / (gpu_kind["peak_tflops"] * 1e12 * gpu_kind["mfu"]["inference"])
     return (train + infer) / 3600

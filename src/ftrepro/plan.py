@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ftrepro.config import Config
-from ftrepro.costs import GB, Shape, Zero, activation_bytes, gpu_hours, kv_cache_bytes, model_states_bytes
+from ftrepro.costs import GB, Zero, activation_bytes, gpu_hours, kv_cache_bytes, model_states_bytes
 from ftrepro.papers.band2025 import runs as band_runs
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.zhao2025 import runs as zhao_runs
@@ -75,20 +75,19 @@ def plan(config: Config) -> list[Row]:
 def size(config: Config, work: Work) -> Row:
     declared = config.models[work.model]
     gpus = job_resources(declared.params_b, work.mode, config.cluster, config.gpu)["gpu"]
-    shape = Shape.of(declared)
     zero = Zero.read(work.deepspeed) if work.deepspeed and config.gpu else None
     memory = 0.0
     if gpus:
-        states = model_states_bytes(shape, work.mode, gpus, zero)
+        states = model_states_bytes(declared, work.mode, gpus, zero)
         if work.mode == "inference":
-            memory = states + kv_cache_bytes(shape, work.kv_tokens, gpus)
+            memory = states + kv_cache_bytes(declared, work.kv_tokens, gpus)
         else:
             source = work.micro_tokens - work.target_tokens
             memory = states + activation_bytes(
-                shape, source, work.checkpointing, work.logits and not work.target_tokens
+                declared, source, work.checkpointing, work.logits and not work.target_tokens
             )
             if work.target_tokens:  # seq2seq: the decoder stack on the targets, and their logits
-                memory += activation_bytes(shape, work.target_tokens, work.checkpointing, True)
+                memory += activation_bytes(declared, work.target_tokens, work.checkpointing, True)
     return Row(
         paper=work.paper,
         job=work.job,
@@ -100,7 +99,7 @@ def size(config: Config, work: Work) -> Row:
         gpu_memory_gb=config.cluster["gpu_memory_gb"],
         train_tokens=work.train_tokens,
         infer_tokens=work.infer_tokens,
-        gpu_hours=round(gpu_hours(shape.params, work.train_tokens, work.infer_tokens, config.plan.gpu), 2)
+        gpu_hours=round(gpu_hours(declared, work.train_tokens, work.infer_tokens, config.plan.gpu), 2)
         if gpus
         else 0.0,
     )
