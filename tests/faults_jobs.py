@@ -27,6 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import transformers
+from test_preference import ALLOCATION, HPARAMS
 from transformers import TrainerCallback
 
 import ftrepro.fit
@@ -272,22 +273,6 @@ def steps_by_run(root: Path) -> list[list[int]]:
     return list(runs.values())
 
 
-BAND_HPARAMS = {
-    "learning_rate": 2e-3,
-    "per_device_train_batch_size": 8,
-    "gradient_accumulation_steps": 1,
-    "num_train_epochs": 4,
-    "weight_decay": 0.01,
-    "warmup_steps": 0,
-    "eval_steps": 6,
-    "fp16": True,
-    "max_length": 32,
-    "frozen_layers": 1,
-    "seed": 0,
-}
-ALLOCATION = {"single": [0.1, 0.45, 0.45], "parallel": [0.1, 0.9], "redistribute": False}
-
-
 def band_fit_job(root: str, data: str, fault: str | None) -> None:
     """fit_band_encoder (Single BERT, evaluation every 6 of 24 steps) working in `root`."""
     import torch
@@ -304,7 +289,7 @@ def band_fit_job(root: str, data: str, fault: str | None) -> None:
         },
         output=[str(root / "out" / "predictions.jsonl")],
         params={
-            "hparams": BAND_HPARAMS,
+            "hparams": HPARAMS,  # the tiny preference recipe of test_preference
             "allocation": ALLOCATION,
             "frozen_layers": 0,
             "processes": 1,  # the rule's one process per GPU of the job; a CPU job: one

@@ -19,14 +19,13 @@ import faults_jobs
 import pytest
 from conftest import RecordSteps, StopAfterFirstSave
 from faults_jobs import (
-    ALLOCATION,
-    BAND_HPARAMS,
     STEPS,
     band_fit_job,
     run_child,
     steps_by_run,
     write_band_data,
 )
+from test_preference import ALLOCATION, HPARAMS
 
 from ftrepro.io import read_jsonl
 from ftrepro.metrics import score_preference_predictions
@@ -101,7 +100,7 @@ def test_an_incomplete_checkpoint_is_moved_aside_and_the_previous_one_resumed(
         band_data / "train.jsonl",
         band_data / "validation.jsonl",
         "single",
-        BAND_HPARAMS,
+        HPARAMS,
         ALLOCATION,
         tmp_path / "model",
         tmp_path / "ckpt",
