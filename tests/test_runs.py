@@ -112,3 +112,53 @@ def test_superni_task_list_matches_the_official_split(paper):
     if not official.exists():
         pytest.skip(f"{official} not present")
     assert paper.gupta2023.test_tasks == official.read_text().split()
+
+
+@pytest.fixture
+def tiny(monkeypatch) -> cfg.Config:
+    monkeypatch.chdir(REPO)
+    return cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+
+
+def test_at_paper_scale_every_run_trains_its_own_model(paper):
+    for paper_id in papers.PAPERS:
+        assert papers.shared_runs(paper, paper_id) == {}
+        assert papers.trained_runs(paper, paper_id) == papers.runs(paper, paper_id)
+
+
+def test_tiny_llama_names_are_one_model_trained_once(tiny):
+    shared = papers.shared_runs(tiny, "zhao2025")
+    assert shared["massive-joint.llama3-70b.five-shot.ft"] == "massive-joint.llama2-7b.five-shot.ft"
+    assert shared["20ng-7class.llama3-8b.zero-shot.noft"] == "20ng-7class.llama2-7b.zero-shot.noft"
+    trained = papers.trained_runs(tiny, "zhao2025", with_api=False)
+    assert len(trained) == 12 + 2 * 2 * 6  # the encoders (distinct sizes) + one Llama, ft and noft
+    assert not any(".roberta" in run for run in shared)  # roberta-base and -large differ in tiny
+
+
+def test_settings_that_the_train_cap_makes_equal_share_their_models(tiny):
+    # tiny caps SuperNI train rows at 160 per task: 200, 500, 1000 and all are the same 160 rows
+    assert gupta_runs.shared_settings(tiny) == {
+        "tk-instruct-500": "tk-instruct-200",
+        "tk-instruct-1000": "tk-instruct-200",
+        "tk-instruct-all": "tk-instruct-200",
+        "baseline3": "baseline2",
+    }
+    assert papers.shared_runs(tiny, "gupta2023")["mtl.baseline3"] == "mtl.baseline2"
+    assert "anchor.copy_input" in papers.trained_runs(tiny, "gupta2023")
+
+
+def test_a_shared_run_reports_the_numbers_of_the_run_that_made_them(tiny):
+    made = {"20ng-7class.llama2-7b.zero-shot.ft": {"7class_accuracy": 91.0}}
+    metrics = papers.with_shared(made, papers.shared_runs(tiny, "zhao2025"))
+    assert metrics["20ng-7class.llama3-70b.zero-shot.ft"] == {
+        "7class_accuracy": 91.0,
+        "shared_with": "20ng-7class.llama2-7b.zero-shot.ft",
+    }
+    assert "shared_with" not in metrics["20ng-7class.llama2-7b.zero-shot.ft"]
+
+
+def test_mini_encoders_that_are_one_minilm_share(monkeypatch):
+    monkeypatch.chdir(REPO)
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    assert papers.shared_runs(mini, "band2025")["distilbert.parallel.plain"] == "bert-base.parallel.plain"
+    assert papers.shared_runs(mini, "zhao2025")["20ng-joint.roberta-large.ft"] == "20ng-joint.roberta-base.ft"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,12 @@ class Model:
     params_b: float | None  # paper-scale size in billions; sizes the SLURM request of its jobs
     spec: dict  # what stands behind the name in the chosen preset (config/README.md)
     shape: Shape | None = None  # api models: None
+
+    @property
+    def identity(self) -> str:
+        """The kind and spec behind the name as a string: names with equal identities are one
+        model in the preset (the same weights), which ftrepro.papers trains once."""
+        return json.dumps([self.kind, self.spec], sort_keys=True)
 
 
 @dataclass(frozen=True)

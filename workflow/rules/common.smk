@@ -8,6 +8,7 @@ from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
 from ftrepro.papers.band2025.runs import BandRun
+from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
 from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.runs import ZhaoRun

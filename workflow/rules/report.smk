@@ -1,8 +1,15 @@
 # Paper-vs-ours tables and the papers' figures, plus the paper-level targets. Each table lists
 # every run of the matrix: a run the paper has not reads "not in paper", one without metrics
-# "not run". API runs are planned only while their key is set.
+# "not run". API runs are planned only while their key is set. Runs whose model is another
+# run's in the preset (papers.shared_runs) are not made: the tables take that run's numbers
+# and say so.
 
 RUNS = {paper: papers.runs(CFG, paper, with_api=API_KEY_SET) for paper in papers.PAPERS}
+TRAINED = {
+    paper: papers.trained_runs(CFG, paper, with_api=API_KEY_SET)
+    for paper in papers.PAPERS
+}
+SHARED = {paper: papers.shared_runs(CFG, paper) for paper in papers.PAPERS}
 
 
 localrules:
@@ -13,17 +20,18 @@ localrules:
 
 rule zhao2025_table3:
     input:
-        metrics=results("zhao2025", RUNS["zhao2025"], "metrics.json"),
+        metrics=results("zhao2025", TRAINED["zhao2025"], "metrics.json"),
         targets="config/targets/zhao2025_table3.csv",
     output:
         csv="results/zhao2025/tables/table3.csv",
-        md="results/zhao2025/tables/table3.md",
+        md=report("results/zhao2025/tables/table3.md", category="zhao2025"),
     log:
         "logs/zhao2025/table3.log",
     conda:
         "../../envs/report.yaml"
     params:
         runs=RUNS["zhao2025"],
+        shared=SHARED["zhao2025"],
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
     script:
         "../scripts/zhao2025_table3.py"
@@ -32,22 +40,30 @@ rule zhao2025_table3:
 rule gupta2023_report:
     """Tables 5.1 and 5.2, Figures 5.1-5.4 and the headline numbers of the thesis."""
     input:
-        metrics=results("gupta2023", RUNS["gupta2023"], "metrics.json"),
+        metrics=results("gupta2023", TRAINED["gupta2023"], "metrics.json"),
         results="config/targets/gupta2023_results.csv",
         categories="config/targets/gupta2023_categories.csv",
     output:
-        tables=expand(
-            "results/gupta2023/tables/{table}.{ext}",
-            table=["table5_1", "table5_2", "headline"],
-            ext=["csv", "md"],
+        tables=report(
+            expand(
+                "results/gupta2023/tables/{table}.{ext}",
+                table=["table5_1", "table5_2", "headline"],
+                ext=["csv", "md"],
+            ),
+            category="gupta2023",
         ),
-        figures=expand("results/gupta2023/figures/figure5_{i}.png", i=[1, 2, 3, 4]),
+        figures=report(
+            expand("results/gupta2023/figures/figure5_{i}.png", i=[1, 2, 3, 4]),
+            category="gupta2023",
+        ),
     log:
         "logs/gupta2023/report.log",
     conda:
         "../../envs/report.yaml"
     params:
         settings=G.settings,
+        shared=SHARED["gupta2023"],
+        shared_settings=gupta_runs.shared_settings(CFG),
     script:
         "../scripts/gupta2023_report.py"
 
@@ -55,17 +71,25 @@ rule gupta2023_report:
 rule band2025_report:
     """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle submissions."""
     input:
-        metrics=results("band2025", RUNS["band2025"], "metrics.json"),
-        predictions=results("band2025", RUNS["band2025"], "predictions.jsonl"),
+        metrics=results("band2025", TRAINED["band2025"], "metrics.json"),
+        predictions=results("band2025", TRAINED["band2025"], "predictions.jsonl"),
         targets="config/targets/band2025_results.csv",
         parameters="config/targets/band2025_parameters.csv",
         # the efficiency score counts the parameters of the models behind the runs
-        bases=sorted({base_model(BandRun.parse(run).model) for run in RUNS["band2025"]}),
+        bases=sorted(
+            {base_model(BandRun.parse(run).model) for run in TRAINED["band2025"]}
+        ),
     output:
-        tables=expand("results/band2025/tables/log_loss.{ext}", ext=["csv", "md"]),
-        figures=expand("results/band2025/figures/figure{i}.png", i=[10, 11]),
+        tables=report(
+            expand("results/band2025/tables/log_loss.{ext}", ext=["csv", "md"]),
+            category="band2025",
+        ),
+        figures=report(
+            expand("results/band2025/figures/figure{i}.png", i=[10, 11]),
+            category="band2025",
+        ),
         submissions=expand(
-            "results/band2025/submissions/{run}.csv", run=RUNS["band2025"]
+            "results/band2025/submissions/{run}.csv", run=TRAINED["band2025"]
         ),
     log:
         "logs/band2025/report.log",
@@ -73,6 +97,7 @@ rule band2025_report:
         "../../envs/report.yaml"
     params:
         runs=RUNS["band2025"],
+        shared=SHARED["band2025"],
     script:
         "../scripts/band2025_report.py"
 

@@ -3,12 +3,14 @@
 from pathlib import Path
 
 from ftrepro.io import read_json
+from ftrepro.papers import with_shared
 from ftrepro.papers.gupta2023.report import group_runs, write_gupta_report
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    stl, mtl, anchors = group_runs({Path(p).parent.name: read_json(p) for p in sm.input.metrics})
+    metrics = {Path(p).parent.name: read_json(p) for p in sm.input.metrics}
+    stl, mtl, anchors = group_runs(with_shared(metrics, sm.params.shared))
     headline = write_gupta_report(
         stl,
         mtl,
@@ -17,5 +19,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         sm.input.categories,
         Path(sm.output.tables[0]).parents[1],
         settings=sm.params.settings,
+        shared_settings=sm.params.shared_settings,
     )
     log.info("headline:\n%s", headline.to_string())

@@ -3,12 +3,15 @@
 from pathlib import Path
 
 from ftrepro.io import read_json
+from ftrepro.papers import with_shared
 from ftrepro.papers.zhao2025.report import build_table3, read_targets, write_table3
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     metrics = {Path(path).parent.name: read_json(path) for path in sm.input.metrics}
+    # runs that share a trained run's model in this preset repeat its numbers, saying so
+    metrics = with_shared(metrics, sm.params.shared)
     # the matrix's runs and tasks: what the paper has not gets rows and columns of its own
     table = build_table3(read_targets(sm.input.targets), metrics, sm.params.runs, sm.params.tasks)
     write_table3(table, sm.output.csv, sm.output.md)

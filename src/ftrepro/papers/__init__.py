@@ -45,3 +45,27 @@ def runs(config: Config, paper: str, with_api: bool = True) -> list[str]:
         if family.startswith(paper + "-") and (family not in API_FAMILIES or with_api)
         for run in names
     ]
+
+
+def shared_runs(config: Config, paper: str) -> dict[str, str]:
+    """{run: the run whose model it shares} of a paper. Names that resolve to the same weights,
+    data and recipe in the preset are one model: one job trains it (the first run of the matrix
+    that names it) and its predictions and metrics serve every run that names it; the tables say
+    which rows share a model. At paper scale every name is its own model and nothing is shared."""
+    return RUNS[paper].shared_runs(config)
+
+
+def trained_runs(config: Config, paper: str, with_api: bool = True) -> list[str]:
+    """The runs a paper's DAG makes: `runs` without those that share another run's model."""
+    shared = shared_runs(config, paper)
+    return [run for run in runs(config, paper, with_api) if run not in shared]
+
+
+def with_shared(metrics: Mapping[str, dict], shared: Mapping[str, str]) -> dict[str, dict]:
+    """Metrics of the trained runs, plus every run of `shared` ({run: the run whose model it
+    shares}, `shared_runs`) whose model's run has them, with "shared_with" set to that run."""
+    out = dict(metrics)
+    for run, owner in shared.items():
+        if owner in metrics:
+            out[run] = {**metrics[owner], "shared_with": owner}
+    return out

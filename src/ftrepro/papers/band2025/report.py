@@ -91,14 +91,17 @@ def log_loss_table(
     for run in runs:
         parsed, ours = BandRun.parse(run), metrics.get(run)
         model = parsed.model
+        # a run sharing another run's model (ftrepro.papers.with_shared) has that model's parameters
+        trained = BandRun.parse(ours["shared_with"]).model if ours and ours.get("shared_with") else model
         loss = ours["log_loss"] if ours else None
-        params = our_params.get(model) / 1e6 if ours and model in our_params else None
+        params = our_params.get(trained) / 1e6 if ours and trained in our_params else None
         rows.append(
             {
                 "run": run,
                 "model": run_label(run),
                 "status": "ok" if ours else NOT_RUN,
                 "in_paper": model in paper_params,  # Table 1 lists every model of the paper
+                "shared_with": (ours or {}).get("shared_with", ""),
                 "paper_log_loss": paper_loss.get(model) if parsed.is_lora else None,
                 "log_loss": loss,
                 "accuracy": ours["accuracy"] if ours else None,
@@ -149,10 +152,16 @@ def table_markdown(table: pd.DataFrame) -> str:
         }
     )
     n_run = int((table["status"] == "ok").sum())
+    shared = table[table["shared_with"].fillna("") != ""] if "shared_with" in table else table.iloc[:0]
+    note = "".join(
+        f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
+        "(the same weights and data); it was trained once.\n\n"
+        for _, row in shared.iterrows()
+    )
     return (
         f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
         "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
-        "on the validation split.\n\n" + layout.to_markdown(index=False, disable_numparse=True) + "\n"
+        "on the validation split.\n\n" + note + layout.to_markdown(index=False, disable_numparse=True) + "\n"
     )
 
 

@@ -8,7 +8,7 @@ Model names may hold dots ("llama3.1-8b"); encoder names do not. Cheap and torch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ftrepro.config import Config
 
@@ -57,3 +57,16 @@ def llm_runs(config: Config) -> list[str]:
 
 def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"encoder": encoder_runs(config), "llm": llm_runs(config)}
+
+
+def shared_runs(config: Config) -> dict[str, str]:
+    """{run: the run whose model it shares}: encoder names that resolve to the same weights in the
+    preset are trained once, by the first of them (ftrepro.papers.shared_runs)."""
+    first: dict[str, str] = {}
+    owner = {e: first.setdefault(config.models[e].identity, e) for e in config.band2025.encoders}
+    shared = {}
+    for run in encoder_runs(config):
+        parsed = BandRun.parse(run)
+        if owner[parsed.model] != parsed.model:
+            shared[run] = replace(parsed, model=owner[parsed.model]).name
+    return shared

@@ -390,12 +390,30 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def write_table(table: pd.DataFrame, layout: pd.DataFrame, title: str, csv_path: Path, md_path: Path) -> None:
-    """The long table as CSV, the layout as a markdown table under `title` (both atomic)."""
+def shared_note(shared_settings: Mapping[str, str]) -> str:
+    """One sentence per setting whose numbers are another setting's model ("" when none are)."""
+    owners: dict[str, list[str]] = {}
+    for setting, owner in shared_settings.items():
+        owners.setdefault(owner, []).append(setting)
+    return "".join(
+        f"Shared model: {', '.join(settings)} train the same models from the same rows as {owner} in "
+        "this preset (the train cap makes their samples per task equal); they were trained once and "
+        "repeat its numbers.\n\n"
+        for owner, settings in owners.items()
+    )
+
+
+def write_table(
+    table: pd.DataFrame, layout: pd.DataFrame, title: str, csv_path: Path, md_path: Path, note: str = ""
+) -> None:
+    """The long table as CSV, the layout as a markdown table under `title` and `note` (both atomic)."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
-    text = f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{layout.to_markdown(index=False, disable_numparse=True)}\n"
+    text = (
+        f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{note}"
+        f"{layout.to_markdown(index=False, disable_numparse=True)}\n"
+    )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -469,13 +487,16 @@ def write_gupta_report(
     out_dir: str | PathLike,
     *,
     settings: Mapping[str, Mapping],
+    shared_settings: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
-    {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings. Returns the
-    headline table.
+    {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings;
+    `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
+    under each table. Returns the headline table.
     """
+    note = shared_note(shared_settings or {})
     out_dir = Path(out_dir)
     ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
     results = read_targets(targets_results_csv, ["rougeL_overall"])
@@ -487,6 +508,7 @@ def write_gupta_report(
         "gupta2023 headline ROUGE-L: paper / ours",
         out_dir / "tables" / "headline.csv",
         out_dir / "tables" / "headline.md",
+        note,
     )
     # paradigm -> (table, overall figure, category figure) numbers of the thesis
     for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
@@ -497,6 +519,7 @@ def write_gupta_report(
             f"gupta2023 Table 5.{table_no}: {paradigm.upper()} category-wise ROUGE-L, paper / ours",
             out_dir / "tables" / f"table5_{table_no}.csv",
             out_dir / "tables" / f"table5_{table_no}.md",
+            note,
         )
         plot_overall(headline, paradigm, out_dir / "figures" / f"figure5_{overall_no}.png")
         plot_categories(table, paradigm, out_dir / "figures" / f"figure5_{category_no}.png")

@@ -10,7 +10,7 @@ methods do not, so an STL run's setting is its last part. Cheap and torch-free: 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ftrepro.config import Config
 
@@ -55,3 +55,35 @@ def anchor_runs(config: Config) -> list[str]:
 
 def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"stl": stl_runs(config), "mtl": mtl_runs(config), "anchor": anchor_runs(config)}
+
+
+def _setting_identity(config: Config, setting: str) -> tuple:
+    """What a setting trains beyond its tasks: the start (the model behind its name, or the one
+    pre-finetuned model), the prompt encoding and the training rows per task once the preset's
+    train cap applies (with a cap of 160, 200 samples and "all" are the same 160 rows)."""
+    spec = config.gupta2023.settings[setting]
+    start = "prefinetuned" if spec["init"] == "prefinetuned" else config.models[spec["model"]].identity
+    cap = config.data.max_rows.get("train")
+    samples = spec["samples"]
+    if cap is not None:
+        samples = cap if samples == "all" else min(samples, cap)
+    return start, spec["instructions"], samples
+
+
+def shared_settings(config: Config) -> dict[str, str]:
+    """{setting: the earlier setting that trains the same models} for the settings that do."""
+    first: dict[tuple, str] = {}
+    owner = {s: first.setdefault(_setting_identity(config, s), s) for s in config.gupta2023.settings}
+    return {setting: other for setting, other in owner.items() if other != setting}
+
+
+def shared_runs(config: Config) -> dict[str, str]:
+    """{run: the run whose model it shares}: settings that train the same model from the same
+    rows in the preset are trained once, by the first of them (ftrepro.papers.shared_runs)."""
+    owner = {s: s for s in config.gupta2023.settings} | shared_settings(config)
+    shared = {}
+    for run in (*stl_runs(config), *mtl_runs(config)):
+        parsed = GuptaRun.parse(run)
+        if owner[parsed.setting] != parsed.setting:
+            shared[run] = replace(parsed, setting=owner[parsed.setting]).name
+    return shared

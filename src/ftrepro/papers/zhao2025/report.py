@@ -166,7 +166,9 @@ def build_table3(
     diff, status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has
     them). `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
     status "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
-    zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value."""
+    zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value.
+    A run whose metrics carry "shared_with" (its model is that run's, ftrepro.papers.with_shared)
+    names it in the shared_with column."""
     paper_values = {tuple(row[KEY_COLUMNS]): row for _, row in targets.iterrows()}
     rows = []
     for key in _row_keys(targets, runs):
@@ -196,13 +198,14 @@ def _compared(run: str, metric: str, paper: float, metrics: Mapping[str, Mapping
     ours = _ours(run, metric, metrics)
     if ours is None:
         side = dict.fromkeys(["constrained", *RATES], math.nan)
-        return {"ours": math.nan, "diff": math.nan, "status": NOT_RUN, **side}
+        return {"ours": math.nan, "diff": math.nan, "status": NOT_RUN, **side, "shared_with": ""}
     return {
         "ours": ours,
         "diff": ours - paper,
         "status": "ok",
         "constrained": _optional(run, f"constrained_{metric}", metrics),
         **{rate: _optional(run, rate, metrics) for rate in RATES},
+        "shared_with": metrics[run].get("shared_with", ""),
     }
 
 
@@ -265,6 +268,19 @@ def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEY_COLUMNS + tasks)
 
 
+def shared_note(table: pd.DataFrame) -> str:
+    """One sentence per model whose rows repeat another model's numbers ("" when none do)."""
+    shared = table[table["shared_with"].fillna("") != ""]
+    owners: dict[str, set[str]] = {}
+    for _, row in shared.iterrows():
+        owners.setdefault(ZhaoRun.parse(row["shared_with"]).model, set()).add(row["model"])
+    return "".join(
+        f"Shared model: {', '.join(sorted(models))} resolve to the same weights, data and recipe as "
+        f"{owner} in this preset; one model was trained and their rows repeat its numbers.\n\n"
+        for owner, models in owners.items()
+    )
+
+
 def _section(title: str, layout: pd.DataFrame) -> str:
     return (
         f"\n## {title}\n\n{layout.to_markdown(index=False, disable_numparse=True)}\n" if len(layout) else ""
@@ -281,6 +297,7 @@ def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | P
         "# zhao2025 Table 3: paper / ours (ours - paper)\n\n"
         "Percent: accuracy for 20NG and MASSIVE intent, seqeval micro F1 for MASSIVE slots. "
         f"{n_run} of {len(table)} cells run.\n\n"
+        + shared_note(table)
         + paper_layout(table).to_markdown(index=False)
         + "\n"
         + _section(

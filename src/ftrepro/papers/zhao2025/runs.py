@@ -10,7 +10,7 @@ the suffix. Cheap and torch-free: common.smk calls it while every SLURM job re-p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ftrepro.config import Config
 
@@ -94,3 +94,29 @@ def decoder_deepspeed(config: Config, model: str) -> str | None:
     """ZeRO-2 (optimizer offload) for 7-8B, ZeRO-3 (optimizer offload) for 70B, where DeepSpeed
     applies (Config.deepspeed: GPU presets, or CPU ones with launch.cpu_deepspeed)."""
     return config.deepspeed(config.training["zhao2025-decoder"]["deepspeed"][decoder_size(config, model)])
+
+
+def _decoder_identity(config: Config, model: str) -> tuple:
+    """A fine-tuned decoder beyond its task and shots: the weights behind the name and the
+    recipe's size-dependent fields (steps; DeepSpeed where it applies)."""
+    steps = decoder_hparams(config, model)["max_steps"]
+    return config.models[model].identity, steps, decoder_deepspeed(config, model)
+
+
+def shared_runs(config: Config) -> dict[str, str]:
+    """{run: the run whose model it shares}. Model names that resolve to the same weights (and,
+    for decoders, the same recipe) in the preset make the same model from the same data: only
+    the first of them in the matrix is trained, and its predictions serve the others (the tiny
+    preset's four Llama names are one random model). Runs that share nothing are left out."""
+    z = config.zhao2025
+    first: dict = {}
+    owner = {}
+    for model in (*z.encoders, *z.decoders, *z.api_models):
+        identity = _decoder_identity(config, model) if model in z.decoders else config.models[model].identity
+        owner[model] = first.setdefault(identity, model)
+    shared = {}
+    for run in (name for names in runs_by_family(config).values() for name in names):
+        parsed = ZhaoRun.parse(run)
+        if owner[parsed.model] != parsed.model:
+            shared[run] = replace(parsed, model=owner[parsed.model]).name
+    return shared
