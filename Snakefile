@@ -1,5 +1,6 @@
 # ftrepro: three fine-tuning papers from raw data to their tables and figures.
-# Targets: all (default), zhao2025, gupta2023, band2025, results/data/stats.md, results/plan.tsv, or any
+# Targets: all (default), zhao2025, gupta2023, band2025, results/report.html (everything, one page),
+# results/data/stats.md, results/plan.tsv, or any
 # output path, e.g.
 #   snakemake results/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json
 from snakemake.utils import min_version
@@ -17,6 +18,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/plan.smk"
+include: "workflow/rules/html_report.smk"
 
 
 rule all:

@@ -115,15 +115,14 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir):
     assert "Job stats" not in result.stdout + result.stderr
 
 
-def test_tiny_trains_each_model_once(workdir):
+def test_tiny_trains_each_model_once_and_ends_on_the_html_report(workdir):
     """Names that resolve to one model in the tiny preset are one job (papers.shared_runs)."""
     result = snakemake(
-        ["zhao2025", "gupta2023", "band2025", "-n", "--profile", "profiles/local", "--config", "preset=tiny"],
-        workdir,
+        ["results/report.html", "-n", "--profile", "profiles/local", "--config", "preset=tiny"], workdir
     )
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)
     assert stats["fit_zhao_decoder"] == stats["predict_zhao_decoder"] == 2 * 6  # one Llama for four names
     assert stats["fit_zhao_encoder"] == 12
     assert stats["fit_gupta_stl"] == 3 * 4 and stats["fit_gupta_mtl"] == 4  # 8 settings, 4 distinct models
-    assert stats["fit_band_encoder"] == 8
+    assert stats["fit_band_encoder"] == 8 and stats["html_report"] == 1

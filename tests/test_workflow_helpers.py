@@ -20,3 +20,30 @@ def test_job_failure_lands_in_the_log(tmp_path):
         raise ValueError("bad row 7")
     text = (tmp_path / "job.log").read_text()
     assert "started" in text and "ValueError: bad row 7" in text
+
+
+def test_a_job_writes_its_provenance_beside_its_log(tmp_path):
+    from ftrepro import provenance
+
+    sm = SimpleNamespace(
+        log=[str(tmp_path / "run.log")],
+        rule="fit_x",
+        threads=1,
+        config={"preset": "tiny", "data": {"seed": 42}},
+        resources={"gpu": 2},
+        wildcards={"task": "t"},
+        scriptdir=str(tmp_path),
+    )
+    with job(sm) as log:
+        log.info("working")
+    record = provenance.read(tmp_path / "run.log")
+    assert (tmp_path / "run.provenance.json").exists()
+    assert record["status"] == "ok" and record["rule"] == "fit_x" and record["preset"] == "tiny"
+    assert record["wildcards"] == {"task": "t"} and record["hardware"]["gpus"] == 2
+    assert record["gpu_hours"] == round(record["wall_s"] / 3600 * 2, 4)
+    assert record["config_hash"] == provenance.config_hash(sm.config) and len(record["config_hash"]) == 12
+    assert record["git_commit"] is None  # tmp_path is no repository
+    assert record["packages"]["torch"] and record["log"] == sm.log[0]
+    with pytest.raises(ValueError), job(sm):
+        raise ValueError("broken")
+    assert provenance.read(tmp_path / "run.log")["status"] == "failed"

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
+
+from ftrepro import provenance
 
 
 @contextlib.contextmanager
 def job(snakemake) -> Iterator[logging.Logger]:
-    """Set up a job: stderr and logging go to its log file (tracebacks included), and torch
-    uses the job's threads rather than every core of the node it landed on."""
+    """Set up a job: stderr and logging go to its log file (tracebacks included), torch uses the
+    job's threads rather than every core of the node it landed on, and the job's provenance
+    (ftrepro.provenance) is written beside the log when it ends."""
     _limit_threads(snakemake.threads)
     log_path = snakemake.log[0]
+    started, clock = dt.datetime.now(dt.UTC), time.monotonic()
+    status = "failed"
     with open(log_path, "w", buffering=1) as log, contextlib.redirect_stderr(log):
         logging.basicConfig(
             stream=log, level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True
@@ -22,9 +29,15 @@ def job(snakemake) -> Iterator[logging.Logger]:
         logger = logging.getLogger(f"ftrepro.{snakemake.rule}")
         try:
             yield logger
+            status = "ok"
         except BaseException:
             logger.exception("job failed")
             raise
+        finally:
+            try:
+                provenance.record(snakemake, started, time.monotonic() - clock, status)
+            except Exception:  # provenance never fails a job
+                logger.exception("could not write the job's provenance")
 
 
 def _limit_threads(threads: int) -> None:

@@ -1,0 +1,114 @@
+"""Where a job's results come from: written by every job (ftrepro.workflow.job) beside its log,
+read by the HTML report.
+
+`<log without .log>.provenance.json`: {"rule", "wildcards", "status" (ok | failed), "started",
+"wall_s", "git_commit" (with "-dirty" when the work tree had changes), "config_hash" (sha256 of
+the whole config, first 12 hex digits), "preset", "packages" {name: version}, "hardware"
+{"platform", "cpu_count", "threads", "gpus", "gpu_names"}, "gpu_hours" (wall time x GPUs the
+job asked for), "log"}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from ftrepro.io import read_json, write_json
+
+PACKAGES = ("ftrepro", "torch", "transformers", "accelerate", "peft", "tokenizers", "snakemake")
+
+
+def provenance_path(log_path: str | Path) -> Path:
+    log_path = Path(log_path)
+    return log_path.with_name(log_path.name.removesuffix(".log") + ".provenance.json")
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def git_commit(where: str | Path) -> str | None:
+    """HEAD of the repository holding `where`, "-dirty" when tracked files differ; None outside one."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def package_versions(names=PACKAGES) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def hardware(threads: int, gpus: int) -> dict:
+    names = []
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {
+        "platform": f"{platform.system()} {platform.machine()}",
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "gpus": gpus,
+        "gpu_names": names,
+    }
+
+
+def record(snakemake, started: dt.datetime, wall_s: float, status: str) -> Path | None:
+    """Write the provenance of the job `snakemake` describes beside its log; None without a log."""
+    if not snakemake.log:
+        return None
+    config = dict(getattr(snakemake, "config", {}))
+    resources = getattr(snakemake, "resources", {})
+    gpus = int(resources.get("gpu", 0) or 0)
+    wildcards = getattr(snakemake, "wildcards", {})
+    workflow_dir = getattr(snakemake, "scriptdir", None) or os.getcwd()
+    path = provenance_path(snakemake.log[0])
+    write_json(
+        path,
+        {
+            "rule": snakemake.rule,
+            "wildcards": dict(wildcards.items()),
+            "status": status,
+            "started": started.isoformat(timespec="seconds"),
+            "wall_s": round(wall_s, 2),
+            "git_commit": git_commit(workflow_dir),
+            "config_hash": config_hash(config),
+            "preset": config.get("preset"),
+            "packages": package_versions(),
+            "hardware": hardware(int(snakemake.threads), gpus),
+            "gpu_hours": round(wall_s / 3600 * gpus, 4),
+            "log": str(snakemake.log[0]),
+        },
+    )
+    return path
+
+
+def read(log_path: str | Path) -> dict | None:
+    """The provenance written beside `log_path`, None when the job wrote none."""
+    path = provenance_path(log_path)
+    return read_json(path) if path.exists() else None

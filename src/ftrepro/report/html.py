@@ -1,0 +1,254 @@
+"""results/report.html: the three papers' paper-vs-ours tables and figures, the data statistics,
+and the provenance of every run, in one file.
+
+Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
+are embedded, so the file stands alone), results/data/stats.md, every run's metrics.json and the
+provenance its jobs wrote beside their logs (ftrepro.provenance). Logs and the tables' CSVs are
+linked relative to the report. "GPU-hours planned" comes from results/plan.tsv when a planner
+wrote one (columns `run` and one named like `gpu_hours`, optionally `paper`); otherwise every run
+reads "not planned". The preset is stated in words at the top, so that a tiny-preset number is
+never taken for a reproduction.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+from markdown_it import MarkdownIt
+
+from ftrepro import provenance
+from ftrepro.io import atomic_path, read_json
+
+PAPER_TITLES = {
+    "zhao2025": "zhao2025: single- and multi-task text classification (Table 3)",
+    "gupta2023": "gupta2023: instruction-tuned models are quick learners (Tables 5.1/5.2, Figures 5.1-5.4)",
+    "band2025": "band2025: Chatbot Arena preference classification (Figures 10/11)",
+}
+# per paper: its tables (markdown, with the CSV beside each) and figures, under results/<paper>/
+PAPER_FILES = {
+    "zhao2025": {"tables": ["table3"], "figures": []},
+    "gupta2023": {
+        "tables": ["headline", "table5_1", "table5_2"],
+        "figures": ["figure5_1", "figure5_2", "figure5_3", "figure5_4"],
+    },
+    "band2025": {"tables": ["log_loss"], "figures": ["figure10", "figure11"]},
+}
+PRESET_WORDS = {
+    "tiny": (
+        "Tiny preset: tiny randomly initialised models trained for a few hundred steps on small "
+        "synthetic data with a planted signal. These numbers show that every stage runs and that "
+        "every training path learns; they are not a reproduction of the papers and are not comparable "
+        "to the papers' numbers."
+    ),
+    "mini": (
+        "Mini preset: small pretrained stand-ins (MiniLM, SmolLM2) fine-tuned on capped real data. "
+        "Trends only, not a reproduction of the papers' numbers."
+    ),
+    "paper": "Paper preset: the papers' models on their full data. These numbers are a reproduction attempt.",
+}
+# the first metrics of a run worth a column (percent unless log loss)
+KEY_METRICS = (
+    "20class_accuracy",
+    "7class_accuracy",
+    "intent_accuracy",
+    "slots_f1",
+    "parse_failure_rate",
+    "rougeL",
+    "exact_match",
+    "log_loss",
+    "accuracy",
+)
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("ftrepro.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def markdown_html(text: str) -> str:
+    """A markdown file of the pipeline (headings, paragraphs, pipe tables) as HTML; the first
+    heading becomes a level-3 one so it sits under the report's own."""
+    lines = text.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines[0] = "###" + lines[0][1:]
+    return _MARKDOWN.render("\n".join(lines))
+
+
+def _href(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path, base)).as_posix()
+
+
+def _image(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def read_plan(path: str | os.PathLike | None) -> dict[tuple[str | None, str], float] | None:
+    """{(paper or None, run): GPU-hours planned} from a planner's TSV; None when there is none."""
+    if path is None or not Path(path).exists():
+        return None
+    table = pd.read_csv(path, sep="\t")
+    hours = next((c for c in table.columns if "gpu" in c.lower() and "hour" in c.lower()), None)
+    if "run" not in table.columns or hours is None:
+        return {}
+    papers_column = table["paper"] if "paper" in table.columns else [None] * len(table)
+    return {
+        (paper if isinstance(paper, str) else None, run): float(value)
+        for paper, run, value in zip(papers_column, table["run"], table[hours])
+        if pd.notna(value)
+    }
+
+
+def _planned(plan: Mapping | None, paper: str, run: str) -> str:
+    if plan is None:
+        return "not planned"
+    value = plan.get((paper, run), plan.get((None, run)))
+    return "not planned" if value is None else f"{value:.2f}"
+
+
+def _metric_text(metrics: Mapping) -> str:
+    shown = [
+        f"{key} {metrics[key]:.4g}"
+        for key in KEY_METRICS
+        if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
+    ]
+    return ", ".join(shown[:4])
+
+
+def _job_log(logs_dir: Path, paper: str, run: str) -> Path | None:
+    """The log of the job that made a run's predictions (a fit or a predict job)."""
+    for stage in ("fit", "predict"):
+        path = logs_dir / paper / stage / f"{run}.log"
+        if path.exists():
+            return path
+    return None
+
+
+def run_rows(
+    paper: str,
+    runs: Sequence[str],
+    shared: Mapping[str, str],
+    results_dir: Path,
+    logs_dir: Path,
+    base: Path,
+    plan: Mapping | None,
+) -> list[dict]:
+    """One row per run of the paper's matrix (`runs`: ftrepro.papers.runs); a run of `shared`
+    ({run: the run whose model it shares}, ftrepro.papers.shared_runs) shows that run's numbers,
+    provenance and logs and names it."""
+    rows = []
+    for run in runs:
+        owner = shared.get(run, run)
+        metrics_path = results_dir / paper / owner / "metrics.json"
+        metrics = read_json(metrics_path) if metrics_path.exists() else None
+        log = _job_log(logs_dir, paper, owner)
+        record = provenance.read(log) if log else None
+        score_log = logs_dir / paper / "score" / f"{owner}.log"
+        links = [("job log", _href(log, base))] if log else []
+        if score_log.exists():
+            links.append(("score log", _href(score_log, base)))
+        if metrics is not None:
+            links.append(("metrics", _href(metrics_path, base)))
+        rows.append(
+            {
+                "run": run,
+                "shared_with": owner if owner != run else "",
+                "status": "ok" if metrics is not None else "not run",
+                "metrics": _metric_text(metrics or {}),
+                "wall": f"{record['wall_s']:.1f} s" if record else "",
+                "gpu_hours": f"{record['gpu_hours']:.2f}" if record else "",
+                "planned": _planned(plan, paper, run),
+                "commit": (record.get("git_commit") or "unknown")[:12] if record else "",
+                "dirty": bool(record and (record.get("git_commit") or "").endswith("-dirty")),
+                "config_hash": record["config_hash"] if record else "",
+                "preset": record["preset"] if record else "",
+                "links": links,
+            }
+        )
+    return rows
+
+
+def summary(logs_dir: Path) -> dict:
+    """Every job's provenance under logs/: totals and what they ran on."""
+    records = [read_json(p) for p in sorted(logs_dir.rglob("*.provenance.json"))]
+    commits = sorted({r.get("git_commit") or "unknown" for r in records})
+    first = records[-1] if records else {}
+    return {
+        "jobs": len(records),
+        "failed": sum(r.get("status") != "ok" for r in records),
+        "wall_h": sum(r.get("wall_s", 0) for r in records) / 3600,
+        "gpu_hours": sum(r.get("gpu_hours", 0) for r in records),
+        "commits": commits,
+        "config_hashes": sorted({r.get("config_hash", "") for r in records}),
+        "packages": first.get("packages", {}),
+        "hardware": first.get("hardware", {}),
+    }
+
+
+def build_report(
+    out_path: str | os.PathLike,
+    *,
+    preset: str,
+    runs: Mapping[str, Sequence[str]],
+    shared: Mapping[str, Mapping[str, str]],
+    results_dir: str | os.PathLike = "results",
+    logs_dir: str | os.PathLike = "logs",
+    plan_path: str | os.PathLike | None = "results/plan.tsv",
+    stats_path: str | os.PathLike | None = "results/data/stats.md",
+) -> Path:
+    """Write the HTML report to `out_path` (atomically) and return its path. `runs` {paper: every
+    run of its matrix} (the papers in report order), `shared` {paper: {run: the run whose model it
+    shares}}, `preset` the preset's name, stated in words at the top."""
+    out_path, results_dir, logs_dir = Path(out_path), Path(results_dir), Path(logs_dir)
+    base = out_path.parent
+    plan = read_plan(plan_path)
+    sections = []
+    for paper in runs:
+        files = PAPER_FILES[paper]
+        tables = []
+        for name in files["tables"]:
+            md = results_dir / paper / "tables" / f"{name}.md"
+            csv = md.with_suffix(".csv")
+            tables.append(
+                {
+                    "name": name,
+                    "html": markdown_html(md.read_text(encoding="utf-8")) if md.exists() else "",
+                    "missing": not md.exists(),
+                    "csv": _href(csv, base) if csv.exists() else None,
+                }
+            )
+        figures = []
+        for name in files["figures"]:
+            png = results_dir / paper / "figures" / f"{name}.png"
+            if png.exists():
+                figures.append({"name": name, "src": _image(png), "href": _href(png, base)})
+        sections.append(
+            {
+                "id": paper,
+                "title": PAPER_TITLES[paper],
+                "tables": tables,
+                "figures": figures,
+                "runs": run_rows(
+                    paper, runs[paper], shared.get(paper, {}), results_dir, logs_dir, base, plan
+                ),
+            }
+        )
+    stats = Path(stats_path) if stats_path else None
+    page = _TEMPLATES.get_template("report.html.j2").render(
+        preset=preset,
+        preset_words=PRESET_WORDS.get(preset, f"Preset {preset}."),
+        built=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        sections=sections,
+        stats_html=markdown_html(stats.read_text(encoding="utf-8")) if stats and stats.exists() else "",
+        summary=summary(logs_dir),
+        plan_found=plan is not None,
+    )
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out_path

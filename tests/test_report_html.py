@@ -1,0 +1,132 @@
+"""results/report.html from a small results tree: preset in words, each paper's tables and figures,
+run provenance with GPU-hours planned, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from matplotlib.figure import Figure
+
+from ftrepro import config as cfg
+from ftrepro import papers
+from ftrepro.io import write_json
+from ftrepro.report.browser import check_page, find_chromium
+from ftrepro.report.html import PAPER_FILES, build_report, read_plan
+
+TINY = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+
+
+def _png(path: Path) -> None:
+    fig = Figure(figsize=(2, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch) -> Path:
+    """results/ and logs/ as a tiny run leaves them, for a few runs."""
+    monkeypatch.chdir(REPO)  # config paths (the SuperNI task list) are relative to the repository
+    for paper, files in PAPER_FILES.items():
+        for name in files["tables"]:
+            md = tmp_path / "results" / paper / "tables" / f"{name}.md"
+            md.parent.mkdir(parents=True, exist_ok=True)
+            md.write_text(
+                f"# {paper} {name}\n\nSome text.\n\n| model | ours |\n|---|---|\n| m | 1.0 (+0.5) |\n"
+            )
+            md.with_suffix(".csv").write_text("model,ours\nm,1.0\n")
+        for name in files["figures"]:
+            _png(tmp_path / "results" / paper / "figures" / f"{name}.png")
+    (tmp_path / "results/data").mkdir(parents=True)
+    (tmp_path / "results/data/stats.md").write_text(
+        "# Data\n\n| dataset | rows |\n|---|---|\n| massive | 3 |\n"
+    )
+    run = "20ng-7class.llama2-7b.zero-shot.ft"
+    write_json(
+        tmp_path / "results/zhao2025" / run / "metrics.json", {"7class_accuracy": 91.25, "n_examples": 4}
+    )
+    log = tmp_path / "logs/zhao2025/fit" / f"{run}.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("trained\n")
+    write_json(
+        log.with_name(f"{run}.provenance.json"),
+        {
+            "status": "ok",
+            "wall_s": 12.5,
+            "gpu_hours": 0.0,
+            "git_commit": "0123456789abcdef-dirty",
+            "config_hash": "abcdefabcdef",
+            "preset": "tiny",
+            "packages": {"torch": "2.13.0"},
+            "hardware": {"cpu_count": 2},
+        },
+    )
+    return tmp_path
+
+
+def _report(tree: Path, plan: Path | None = None) -> str:
+    out = build_report(
+        tree / "results/report.html",
+        preset=TINY.preset,
+        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in papers.PAPERS},
+        shared={paper: papers.shared_runs(TINY, paper) for paper in papers.PAPERS},
+        results_dir=tree / "results",
+        logs_dir=tree / "logs",
+        plan_path=plan,
+        stats_path=tree / "results/data/stats.md",
+    )
+    return out.read_text()
+
+
+def test_the_report_states_the_preset_and_holds_every_paper(tree):
+    page = _report(tree)
+    assert "Preset: tiny." in page and "not a reproduction of the papers" in page
+    for paper in PAPER_FILES:
+        assert f'<section class="paper" id="{paper}">' in page
+    assert page.count("data:image/png;base64,") == 6
+    assert "<td>1.0 (+0.5)</td>" in page and "<td>massive</td>" in page  # tables rendered
+    assert 'href="zhao2025/tables/table3.csv"' in page
+
+
+def test_each_run_has_provenance_and_shared_runs_name_their_model(tree):
+    page = _report(tree)
+    run = "20ng-7class.llama2-7b.zero-shot.ft"
+    assert f'href="../logs/zhao2025/fit/{run}.log"' in page
+    assert "7class_accuracy 91.25" in page and "12.5 s" in page and "0123456789ab" in page
+    assert "(uncommitted changes)" in page and "abcdefabcdef" in page
+    # llama3-8b resolves to llama2-7b's model in the tiny preset
+    assert f"shares <code>{run}</code>" in page
+    assert "not planned" in page
+
+
+def test_gpu_hours_planned_come_from_the_plan_when_there_is_one(tree):
+    plan = tree / "results/plan.tsv"
+    plan.write_text("paper\trun\tgpu_hours\nzhao2025\t20ng-7class.llama2-7b.zero-shot.ft\t3.5\n")
+    assert read_plan(plan) == {("zhao2025", "20ng-7class.llama2-7b.zero-shot.ft"): 3.5}
+    assert read_plan(tree / "nothing.tsv") is None
+    page = _report(tree, plan)
+    assert "<td>3.50</td>" in page
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium (make setup installs Debian's)")
+def test_chromium_opens_the_report_and_finds_nothing_broken(tree):
+    _report(tree)
+    page = check_page(tree / "results/report.html", screenshot=tree / "results/report.png")
+    assert page.problems == [] and page.images == 6
+    assert (tree / "results/report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium (make setup installs Debian's)")
+def test_the_browser_check_fails_on_what_a_reader_would_hit(tmp_path):
+    (tmp_path / "page.html").write_text(
+        '<html><head><title>t</title></head><body><img src="missing.png"><a href="gone.txt">x</a>'
+        '<script>console.error("boom")</script></body></html>'
+    )
+    page = check_page(tmp_path / "page.html")
+    assert "console: boom" in page.problems
+    assert any(p.startswith("broken image:") for p in page.problems)
+    assert f"broken link: {(tmp_path / 'gone.txt').as_uri()}" in page.problems
+    assert os.path.exists(tmp_path / "page.html")

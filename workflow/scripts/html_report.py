@@ -1,0 +1,11 @@
+"""results/report.html: the papers' tables and figures, data statistics and run provenance."""
+
+from pathlib import Path
+
+from ftrepro.report.html import build_report
+from ftrepro.workflow import job, keyword_params
+
+with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
+    sm = snakemake  # noqa: F821
+    path = build_report(sm.output[0], stats_path=sm.input.stats, **keyword_params(sm))
+    log.info("%s: %d bytes", path, Path(path).stat().st_size)
