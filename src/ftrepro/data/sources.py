@@ -68,14 +68,15 @@ def fetch(
     For SuperNI, `superni_tasks` (test task names) and `superni_train_tasks` (the first N train
     tasks; None: all) select the task files; None for both copies a local mirror whole.
     """
-    from ftrepro.data.synthetic import write_synthetic_raw
+    from ftrepro.data.synthetic import PIPELINE_SIZES, write_synthetic_raw
 
     if dataset not in RAW_FILES:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(RAW_FILES)}")
     selection = {"superni_tasks": superni_tasks, "superni_train_tasks": superni_train_tasks}
     if source == "synthetic":
+        test_tasks = {"test_tasks": superni_tasks} if dataset == "superni" else {}
         written = write_synthetic_raw(
-            dataset, out_dir, seed=seed, **({"test_tasks": superni_tasks} if dataset == "superni" else {})
+            dataset, out_dir, seed=seed, **PIPELINE_SIZES.get(dataset, {}), **test_tasks
         )
     elif source == "local":
         if not local_dir:

@@ -1,12 +1,14 @@
 """Tiny randomly initialised models built from a config, for tests and the `tiny` preset.
 
-Nothing is downloaded: the tokenizer is a WordPiece one over single characters plus the words
-of the synthetic datasets, and the model config is small enough to train on 2 CPU cores.
+Nothing is downloaded: the tokenizer is a WordPiece one over single characters, the words of
+the synthetic datasets and their labels as whole tokens (label_pieces), and the model config is
+small enough to train on 2 CPU cores.
 """
 
 from __future__ import annotations
 
 import string
+import unicodedata
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import AutoConfig, PretrainedConfig, PreTrainedTokenizerFast
@@ -70,14 +72,49 @@ def _check_architecture(architecture: str) -> None:
         raise ValueError(f"unknown tiny architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
 
 
+# How prompts and answers write a label (whitespace-separated words): bare, as JSON strings in a
+# list or an object (`["other",` `"time"]}`), as items of a Python list (`['alt.atheism',`).
+_LABEL_LAYOUTS = (
+    ("", ""),
+    ('"', '",'),
+    ('"', '"]'),
+    ('"', '"}'),
+    ('"', '"]}'),
+    ('["', '",'),
+    ('["', '"]'),
+    ('["', '"]}'),
+    ("'", "',"),
+    ("['", "',"),
+    ("'", "']"),
+    ("'", "']."),
+)
+# the keys of the zhao2025 consolidated answers, {"task1": ..., "task2": ...}
+_ANSWER_KEYS = ('{"task1":', '"task2":')
+
+
+def label_pieces() -> list[str]:
+    """Every synthetic label in every layout of _LABEL_LAYOUTS, and the answers' JSON keys, as
+    whole words: a label is one token wherever a prompt or an answer writes it, so a tiny decoder
+    learns which label to emit rather than how to spell it."""
+    from ftrepro.data.synthetic import label_names
+
+    labels = [label.lower() for label in label_names()]
+    return [*_ANSWER_KEYS, *(pre + label + post for label in labels for pre, post in _LABEL_LAYOUTS)]
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
 def _vocab(specials: list[str]) -> dict[str, int]:
     from ftrepro.data.synthetic import vocabulary
 
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
-    words = [w.lower() for w in vocabulary()]
+    # as the normalizer sees them: lower-cased, accents stripped ("Montréal" -> "montreal")
+    words = [_strip_accents(w.lower()) for w in vocabulary()]
     # Every piece also as a ##-continuation, so "(word)" or "word," stay three pieces.
     pieces = chars + words
-    tokens = specials + pieces + ["##" + p for p in pieces]
+    tokens = specials + pieces + ["##" + p for p in pieces] + label_pieces()
     return {tok: i for i, tok in enumerate(dict.fromkeys(tokens))}
 
 
