@@ -145,67 +145,81 @@ MASSIVE_SLOT_VALUES: dict[str, list[str]] = {
     "device_type": ["vacuum", "roomba", "fan", "heater"],
 }
 
+# Every template makes an utterance of UTTERANCE_WORDS words (slot values are one word): the
+# n-th label of an answer then always sits the same distance after the n-th word of the prompt.
+UTTERANCE_WORDS = 6
 MASSIVE_TEMPLATES: dict[tuple[str, str], list[str]] = {
     ("alarm", "alarm_set"): [
         "wake me up at {time} {date}",
-        "set an alarm for {time}",
-        "please set an alarm {date} at {time}",
+        "set an alarm for {time} please",
+        "please set an alarm {date} {time}",
     ],
     ("alarm", "alarm_query"): [
         "what alarms do i have {date}",
-        "show me my alarms",
-        "is there an alarm set for {time}",
+        "show me all my alarms please",
+        "is there an alarm at {time}",
     ],
     ("alarm", "alarm_remove"): [
-        "delete the alarm for {time}",
-        "remove my {date} alarm",
-        "cancel all my alarms",
+        "delete the alarm for {time} please",
+        "remove my {date} alarm right now",
+        "cancel all of my alarms now",
     ],
     ("weather", "weather_query"): [
-        "what is the weather in {place_name} {date}",
-        "will it {weather_descriptor} {date}",
+        "what is the weather in {place_name}",
+        "will it {weather_descriptor} in {place_name} {date}",
         "how is the weather this {timeofday}",
     ],
     ("play", "play_music"): [
-        "play {artist_name}",
-        "play some {music_genre} music",
+        "play some songs by {artist_name} now",
+        "play some {music_genre} music for me",
         "i want to hear {artist_name} songs",
     ],
     ("calendar", "calendar_set"): [
-        "remind me about the {event_name} {date} at {time}",
-        "add {event_name} to my calendar for {date}",
+        "remind me about the {event_name} {date}",
+        "add {event_name} to my calendar {date}",
     ],
-    ("calendar", "calendar_query"): ["what is on my calendar {date}", "when is my {event_name}"],
+    ("calendar", "calendar_query"): ["what is on my calendar {date}", "when is my {event_name} this week"],
     ("iot", "iot_hue_lightoff"): [
-        "turn off the lights in the {house_place}",
-        "switch off the {house_place} lights",
+        "turn off lights in the {house_place}",
+        "switch off the {house_place} lights please",
     ],
     ("iot", "iot_hue_lightchange"): [
-        "change the lights to {color_type}",
-        "make the {house_place} lights {color_type}",
+        "change all the lights to {color_type}",
+        "make the {house_place} lights {color_type} please",
     ],
-    ("iot", "iot_cleaning"): ["start the {device_type}", "turn on the {device_type} in the {house_place}"],
+    ("iot", "iot_cleaning"): [
+        "please start the {device_type} right now",
+        "turn on the {device_type} in {house_place}",
+    ],
     ("takeaway", "takeaway_order"): [
-        "order {food_type} from {business_name}",
+        "order {food_type} from {business_name} for me",
         "i want to order some {food_type}",
     ],
     ("transport", "transport_ticket"): [
         "book a {transport_type} ticket to {place_name}",
-        "get me a {transport_type} ticket for {date}",
+        "get me a {transport_type} ticket {date}",
     ],
     ("news", "news_query"): ["show me the latest {news_topic} news", "what is new in {news_topic} {date}"],
-    ("general", "general_joke"): ["tell me a joke", "make me laugh", "say something funny please"],
+    ("general", "general_joke"): [
+        "tell me a joke right now",
+        "please make me laugh a little",
+        "say something funny to me please",
+    ],
     ("email", "email_sendemail"): [
-        "send an email to {person} about the {event_name}",
-        "email my {relation} that i will be late",
+        "send an email to {person} now",
+        "email my {relation} i am late",
     ],
-    ("datetime", "datetime_query"): ["what time is it in {place_name}", "what is the date {date}"],
+    ("datetime", "datetime_query"): ["what time is it in {place_name}", "what is the date {date} please"],
     ("qa", "qa_currency"): [
-        "convert ten dollars to {currency_name}",
-        "how much is one euro in {currency_name}",
+        "convert ten dollars to {currency_name} please",
+        "how much is that in {currency_name}",
     ],
-    ("cooking", "cooking_recipe"): ["how do i make {food_type}", "give me a recipe for {food_type}"],
-    ("audio", "audio_volume_up"): ["turn the volume up", "make it louder", "increase the volume please"],
+    ("cooking", "cooking_recipe"): ["how do i make some {food_type}", "give me a recipe for {food_type}"],
+    ("audio", "audio_volume_up"): [
+        "turn the volume up a bit",
+        "please make it a lot louder",
+        "increase the volume a little please",
+    ],
 }
 
 # SuperNI: sentences about a topic; the output of each task kind is a function of the input.
