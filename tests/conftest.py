@@ -116,3 +116,23 @@ class RecordSteps(TrainerCallback):
         self.steps_run += 1
         if self.start_step is None or state.global_step <= self.start_step:
             raise AssertionError("global_step did not continue from the checkpoint")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """`make demo` once for the whole session (python -m ftrepro.demo: the tiny preset of all
+    three papers, raw data to results/report.html) in a sandbox; the slow tests read its outputs."""
+    workdir = tmp_path_factory.mktemp("demo")
+    for name in WORKFLOW_FILES:
+        (workdir / name).symlink_to(REPO / name)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "ftrepro.demo", "--cores", "2"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    return workdir

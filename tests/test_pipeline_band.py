@@ -1,4 +1,4 @@
-"""band2025 with the tiny preset through snakemake, in a sandbox: annotation by the tiny local annotator, the
+"""band2025 with the tiny preset through snakemake (the demo's run), in a sandbox: annotation by the tiny local annotator, the
 pre-fine-tuned encoders, all 9 models, their scores, the report and the Kaggle submissions."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import math
 
 import pytest
-from conftest import REPO, WORKFLOW_FILES, snakemake
+from conftest import REPO
 
 from ftrepro import config as cfg
 from ftrepro import papers
@@ -21,17 +21,9 @@ TINY = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
 
 
 @pytest.fixture(scope="module")
-def band_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("band")
-    for name in WORKFLOW_FILES:
-        (workdir / name).symlink_to(REPO / name)
-    result = snakemake(
-        ["band2025", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
-        workdir,
-        timeout=1800,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
+def band_run(demo_run):
+    """The demo's run (tests/conftest.py): band2025 is one of its three papers."""
+    return demo_run
 
 
 def test_all_nine_models_are_scored(band_run):

@@ -1,5 +1,6 @@
-"""gupta2023 with the tiny preset through snakemake: pre-finetuning, every STL and MTL model, the
-anchors, scores and the thesis's tables and figures, in a sandbox."""
+"""gupta2023 with the tiny preset through snakemake (the demo's run): pre-finetuning, every STL and
+MTL model, the anchors, scores and the thesis's tables and figures, in a sandbox. Settings that
+train the same model in the preset (papers.shared_runs) are trained once."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import csv
 import json
 
 import pytest
-from conftest import REPO, WORKFLOW_FILES, snakemake
+from conftest import REPO
 
 from ftrepro import config as cfg
 from ftrepro import papers
@@ -19,23 +20,17 @@ TINY = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
 
 
 @pytest.fixture(scope="module")
-def gupta_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("gupta")
-    for name in WORKFLOW_FILES:
-        (workdir / name).symlink_to(REPO / name)
-    result = snakemake(
-        ["gupta2023", "--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny"],
-        workdir,
-        timeout=1800,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
+def gupta_run(demo_run):
+    """The demo's run (tests/conftest.py): gupta2023 is one of its three papers."""
+    return demo_run
 
 
 def test_every_run_is_scored_per_task_and_category(gupta_run):
     runs = papers.runs(TINY, "gupta2023")
     assert len(runs) == 3 * 8 + 8 + 2
-    for run in runs:
+    shared = papers.shared_runs(TINY, "gupta2023")
+    assert set(runs) == set(papers.trained_runs(TINY, "gupta2023")) | set(shared)
+    for run in (shared.get(run, run) for run in runs):  # a shared run's numbers are its model's
         metrics = json.loads((gupta_run / "results/gupta2023" / run / "metrics.json").read_text())
         predictions = read_jsonl(gupta_run / "results/gupta2023" / run / "predictions.jsonl")
         assert metrics["n_examples"] == len(predictions) > 0
