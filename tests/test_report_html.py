@@ -97,6 +97,7 @@ def test_each_run_has_provenance_and_shared_runs_name_their_model(tree):
     assert f'href="../logs/zhao2025/fit/{run}.log"' in page
     assert "7class_accuracy 91.25" in page and "12.5 s" in page and "0123456789ab" in page
     assert "(uncommitted changes)" in page and "abcdefabcdef" in page
+    assert "torch 2.13.0" in page and "2 CPUs" in page  # package versions and hardware per run
     # llama3-8b resolves to llama2-7b's model in the tiny preset
     assert f"shares <code>{run}</code>" in page
     assert "not planned" in page

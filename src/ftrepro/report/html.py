@@ -121,6 +121,21 @@ def _metric_text(metrics: Mapping) -> str:
     return ", ".join(shown[:4])
 
 
+def _packages_text(record: Mapping) -> str:
+    packages = record.get("packages", {})
+    return ", ".join(
+        f"{name} {packages[name]}" for name in ("python", "torch", "transformers") if name in packages
+    )
+
+
+def _hardware_text(record: Mapping) -> str:
+    hw = record.get("hardware", {})
+    gpus = f"{hw.get('gpus', 0)} GPU" + (f" ({', '.join(hw['gpu_names'])})" if hw.get("gpu_names") else "")
+    return (
+        f"{hw.get('platform', '')}, {hw.get('cpu_count', '?')} CPUs, {hw.get('threads', '?')} threads, {gpus}"
+    )
+
+
 def _job_log(logs_dir: Path, paper: str, run: str) -> Path | None:
     """The log of the job that made a run's predictions (a fit or a predict job)."""
     for stage in ("fit", "predict"):
@@ -168,6 +183,8 @@ def run_rows(
                 "dirty": bool(record and (record.get("git_commit") or "").endswith("-dirty")),
                 "config_hash": record["config_hash"] if record else "",
                 "preset": record["preset"] if record else "",
+                "packages": _packages_text(record) if record else "",
+                "hardware": _hardware_text(record) if record else "",
                 "links": links,
             }
         )
