@@ -121,10 +121,14 @@ class RecordSteps(TrainerCallback):
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     """`make demo` once for the whole session (python -m ftrepro.demo: the tiny preset of all
-    three papers, raw data to results/report.html) in a sandbox; the slow tests read its outputs."""
-    workdir = tmp_path_factory.mktemp("demo")
+    three papers, raw data to results/report.html) in a sandbox; the slow tests read its outputs.
+    With $FTREPRO_DEMO_DIR, that directory's earlier demo is brought up to date instead (only
+    what changed reruns)."""
+    reuse = os.environ.get("FTREPRO_DEMO_DIR")  # a demo directory to bring up to date instead
+    workdir = Path(reuse) if reuse else tmp_path_factory.mktemp("demo")
     for name in WORKFLOW_FILES:
-        (workdir / name).symlink_to(REPO / name)
+        if not (workdir / name).exists():
+            (workdir / name).symlink_to(REPO / name)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
     result = subprocess.run(
         [sys.executable, "-m", "ftrepro.demo", "--cores", "2"],
