@@ -16,7 +16,9 @@ each with its own log, exit status and process; only the imports are shared.
 (`route_scripts`: only jobs without a conda env or container; the others, and every job when
 the server cannot be reached, start their own interpreter as usual). A job killed by Snakemake
 closes its connection and the server kills the job's process group. Snakemake's `benchmark:`
-files then measure the client, not the job: wall time is right, CPU and memory are not.
+files then measure the client, not the job: wall time is right, CPU and memory are not. The
+server keeps the modules it imported at its start: library code edited during a run reaches the
+later jobs only where they import it afresh, so rerun after such an edit.
 
 Nothing here imports torch at module level: the client must start in milliseconds.
 """
