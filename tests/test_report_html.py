@@ -105,8 +105,13 @@ def test_each_run_has_provenance_and_shared_runs_name_their_model(tree):
 
 def test_gpu_hours_planned_come_from_the_plan_when_there_is_one(tree):
     plan = tree / "results/plan.tsv"
-    plan.write_text("paper\trun\tgpu_hours\nzhao2025\t20ng-7class.llama2-7b.zero-shot.ft\t3.5\n")
-    assert read_plan(plan) == {("zhao2025", "20ng-7class.llama2-7b.zero-shot.ft"): 3.5}
+    run = "20ng-7class.llama2-7b.zero-shot.ft"
+    plan.write_text(
+        "paper\tjob\tmodel\tgpu_hours\n"
+        f"zhao2025\tresults/zhao2025/{run}/predictions.jsonl\tllama2-7b\t3.5\n"
+        "gupta2023\tresources/models/gupta2023/prefinetuned\tt5-3b\t1.0\n"
+    )
+    assert read_plan(plan) == {("zhao2025", run): 3.5}
     assert read_plan(tree / "nothing.tsv") is None
     page = _report(tree, plan)
     assert "<td>3.50</td>" in page

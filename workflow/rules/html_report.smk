@@ -13,6 +13,7 @@ rule html_report:
         band2025=rules.band2025_report.output.tables
         + rules.band2025_report.output.figures,
         stats="results/data/stats.md",
+        plan=rules.plan.output[0],
     output:
         report(
             "results/report.html",

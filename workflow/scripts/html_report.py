@@ -7,5 +7,7 @@ from ftrepro.workflow import job, keyword_params
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    path = build_report(sm.output[0], stats_path=sm.input.stats, **keyword_params(sm))
+    path = build_report(
+        sm.output[0], stats_path=sm.input.stats, plan_path=sm.input.plan, **keyword_params(sm)
+    )
     log.info("%s: %d bytes", path, Path(path).stat().st_size)

@@ -4,10 +4,9 @@ and the provenance of every run, in one file.
 Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
 are embedded, so the file stands alone), results/data/stats.md, every run's metrics.json and the
 provenance its jobs wrote beside their logs (ftrepro.provenance). Logs and the tables' CSVs are
-linked relative to the report. "GPU-hours planned" comes from results/plan.tsv when a planner
-wrote one (columns `run` and one named like `gpu_hours`, optionally `paper`); otherwise every run
-reads "not planned". The preset is stated in words at the top, so that a tiny-preset number is
-never taken for a reproduction.
+linked relative to the report. "GPU-hours planned" comes from results/plan.tsv (ftrepro.plan, the
+`plan` rule); a run it has no row for reads "not planned". The preset is stated in words at the
+top, so that a tiny-preset number is never taken for a reproduction.
 """
 
 from __future__ import annotations
@@ -89,26 +88,25 @@ def _image(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def read_plan(path: str | os.PathLike | None) -> dict[tuple[str | None, str], float] | None:
-    """{(paper or None, run): GPU-hours planned} from a planner's TSV; None when there is none."""
+def read_plan(path: str | os.PathLike | None) -> dict[tuple[str, str], float] | None:
+    """{(paper, run): GPU-hours planned} from results/plan.tsv (ftrepro.plan: a row per job, named
+    by its output `job`, results/<paper>/<run>/...); None when there is none. Jobs outside a run's
+    directory (pre-fine-tuning, annotation) have no row of their own in the report."""
     if path is None or not Path(path).exists():
         return None
     table = pd.read_csv(path, sep="\t")
-    hours = next((c for c in table.columns if "gpu" in c.lower() and "hour" in c.lower()), None)
-    if "run" not in table.columns or hours is None:
-        return {}
-    papers_column = table["paper"] if "paper" in table.columns else [None] * len(table)
-    return {
-        (paper if isinstance(paper, str) else None, run): float(value)
-        for paper, run, value in zip(papers_column, table["run"], table[hours])
-        if pd.notna(value)
-    }
+    plan = {}
+    for job, hours in zip(table["job"], table["gpu_hours"]):
+        parts = Path(job).parts
+        if len(parts) >= 3 and parts[0] == "results" and pd.notna(hours):
+            plan[parts[1], parts[2]] = float(hours)
+    return plan
 
 
 def _planned(plan: Mapping | None, paper: str, run: str) -> str:
     if plan is None:
         return "not planned"
-    value = plan.get((paper, run), plan.get((None, run)))
+    value = plan.get((paper, run))
     return "not planned" if value is None else f"{value:.2f}"
 
 
