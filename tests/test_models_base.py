@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import huggingface_hub.constants
 import pytest
 import torch
@@ -227,3 +229,36 @@ def test_prepare_warm_start_encoder_decoder_from_an_encoder(tmp_path):
         prepare_base_model(
             {"warm_start": {"local": {"path": str(tmp_path / "bert")}}}, "decoder", tmp_path / "x"
         )
+
+
+def _template_texts() -> list[str]:
+    """The zhao2025 listings' text in the [INST] layout, placeholders and label lists left out."""
+    from ftrepro.papers.zhao2025.prompts import templates
+    from ftrepro.prompts import llama2_layout
+
+    texts = []
+    for tpl in templates():
+        users = tpl["user"].values() if isinstance(tpl["user"], dict) else [tpl["user"]]
+        system = [{"role": "system", "content": tpl["system"]}] if tpl.get("system") else []
+        texts += [llama2_layout([*system, {"role": "user", "content": user}]) for user in users]
+        texts.append(tpl.get("example", ""))
+    return [re.sub(r"\{\w+\}|\[[^\]\n]*['\"][^\]\n]*\]", " ", text) for text in texts]
+
+
+def test_tiny_tokenizer_knows_the_words_and_markers_of_the_zhao2025_prompts():
+    """A tiny decoder reads the listings' words as words and each repeated marker (<<News>>,
+    Label:, [/INST], ...) as one token, not character by character: a five-shot prompt stays
+    short enough to train on 2 cores, and the post it asks about is not drowned in spelling."""
+    from ftrepro.data.synthetic import ZHAO_PROMPT_MARKERS, vocabulary
+
+    vocab = {word.lower() for word in vocabulary()}
+    words = {
+        w for text in _template_texts() for w in re.findall(r"\w+", text)
+    }  # punctuation: every character is a token
+    assert {w for w in words if w.lower() not in vocab} == set()
+    tok = tiny_tokenizer("llama")
+    for marker in ZHAO_PROMPT_MARKERS:
+        assert tok.tokenize(marker) == [marker.lower()]
+    # quoted words (`"Other".`) take four: the word and three punctuation marks
+    spelled = [w for text in _template_texts() for w in text.split() if len(tok.tokenize(w)) > 4]
+    assert spelled == []

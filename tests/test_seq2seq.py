@@ -182,12 +182,12 @@ def test_training_memorises_and_prediction_comes_back_in_input_order(data, tmp_p
     records = distinct_target_records(data, 4)
     summary = train_seq2seq(
         data / "base",
-        records * 25,
+        records * 40,
         hparams=HPARAMS,
         out_dir=tmp_path / "model",
         checkpoint_dir=tmp_path / "ckpt",
     )
-    assert summary["global_step"] == 25 and summary["resumed_from"] is None
+    assert summary["global_step"] == 40 and summary["resumed_from"] is None
     assert not (tmp_path / "ckpt").exists()
     predictions = predict_seq2seq(
         tmp_path / "model", records, instructions=False, batch_size=2, max_source_length=64

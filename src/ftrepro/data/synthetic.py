@@ -252,6 +252,28 @@ _EXPLANATIONS = ["The output follows the definition.", "The output does not foll
 # The "Definition + 2 positive examples" encoding (protocols.md 1.2) adds these words.
 _PROMPT_WORDS = "Definition : Positive Example 1 2 3 - Input . Output Now complete the following example"
 
+# The zhao2025 listings (papers/zhao2025/prompts.yaml) in the [INST] layout add these words, and
+# repeat these markers per example (whitespace-separated, as a prompt writes them), which a tiny
+# tokenizer keeps whole: a five-shot prompt of a tiny decoder then holds half the tokens of one
+# spelled character by character, which costs compute and dilutes the signal of the post it asks about.
+_ZHAO_PROMPT_WORDS = (
+    "absolutely asked be Beginning Bellow classification correct each else End Examples examples fields "
+    "filling json label Label labels none nothing only Put result second should slot Slots slots task1 "
+    "task1_label task2 task2_label tasks text then utter Utter INST SYS Output"
+)
+ZHAO_PROMPT_MARKERS = (
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
+    "<<News>>",
+    "<<Utter>>",
+    "<<Examples>>",
+    "Label:",
+    "Slots:",
+    "Output:",
+)
+
 # The 12 SuperNI evaluation categories and the task kind used for each (exact match ones get labels).
 SUPERNI_CATEGORY_KINDS: dict[str, str] = {
     "Textual Entailment": "contains",
@@ -338,7 +360,7 @@ def _all_text_sources() -> list[str]:
     texts += [s for s, _ in MASSIVE_TEMPLATES] + ["[ : ] Other"]
     texts += [" ".join(ws) for ws in SUPERNI_TOPIC_WORDS.values()] + list(SUPERNI_TOPIC_WORDS)
     texts += [" ".join(_SUPERNI_FILLER), "yes no a note about the and , . Sentence: Word:", _PROMPT_WORDS]
-    texts += [*SUPERNI_DEFINITIONS.values(), *_EXPLANATIONS]
+    texts += [*SUPERNI_DEFINITIONS.values(), *_EXPLANATIONS, _ZHAO_PROMPT_WORDS, *ZHAO_PROMPT_MARKERS]
     texts += ARENA_MODELS + _ARENA_PROMPTS + _ARENA_GOOD + _ARENA_BAD
     texts += [str(n) for n in range(100)]  # header line counts, example numbers
     return texts

@@ -1,8 +1,8 @@
 """Tiny randomly initialised models built from a config, for tests and the `tiny` preset.
 
 Nothing is downloaded: the tokenizer is a WordPiece one over single characters, the words of
-the synthetic datasets and their labels as whole tokens (label_pieces), and the model config is
-small enough to train on 2 CPU cores.
+the synthetic datasets and of the prompts, their labels and the prompts' markers as whole tokens
+(label_pieces, prompt_pieces), and the model config is small enough to train on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -102,6 +102,16 @@ def label_pieces() -> list[str]:
     return [*_ANSWER_KEYS, *(pre + label + post for label in labels for pre, post in _LABEL_LAYOUTS)]
 
 
+def prompt_pieces() -> list[str]:
+    """The markers the zhao2025 prompts repeat per example (`<<news>>`, `label:`, `[/inst]`, ...)
+    as whole words, also glued to what precedes them (`[inst]<<sys>>`): one token each rather than
+    one per character."""
+    from ftrepro.data.synthetic import ZHAO_PROMPT_MARKERS
+
+    markers = [marker.lower() for marker in ZHAO_PROMPT_MARKERS]
+    return markers + ["##" + marker for marker in markers]
+
+
 def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
@@ -114,7 +124,7 @@ def _vocab(specials: list[str]) -> dict[str, int]:
     words = [_strip_accents(w.lower()) for w in vocabulary()]
     # Every piece also as a ##-continuation, so "(word)" or "word," stay three pieces.
     pieces = chars + words
-    tokens = specials + pieces + ["##" + p for p in pieces] + label_pieces()
+    tokens = specials + pieces + ["##" + p for p in pieces] + label_pieces() + prompt_pieces()
     return {tok: i for i, tok in enumerate(dict.fromkeys(tokens))}
 
 
