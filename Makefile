@@ -26,10 +26,10 @@ $(VENV)/.installed: pyproject.toml
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $@
 
-# all three papers, tiny preset: a line per job (paper, stage, run); logs/demo/ has snakemake's
-# output and the time per stage
+# all three papers, tiny preset: a line per job (paper, stage, run; its time and result at its end);
+# logs/run/tiny/ has snakemake's output and the time per stage
 demo: setup
-	$(BIN)/python -m ftrepro.demo
+	$(BIN)/python -m ftrepro.run
 
 # format and lint of Python and rules, import layers (pyproject.toml), snakemake's own lint
 lint: setup

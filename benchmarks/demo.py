@@ -1,9 +1,9 @@
 """Wall time of `make demo` after set-up (goal: < 600 s on a 2-core machine): a fresh clone of
 the committed repository, the tiny preset of all three papers, raw data to results/report.html.
 
-Runs what `make demo` runs after its set-up step (`python -m ftrepro.demo`) in a new clone with
+Runs what `make demo` runs after its set-up step (`python -m ftrepro.run`) in a new clone with
 this interpreter's packages, then prints the total beside the goal and the time per stage from
-the demo's logs/demo/timings.json: busy time (jobs' wall times summed; two run side by side) and
+the demo's logs/run/tiny/timings.json: busy time (jobs' wall times summed; two run side by side) and
 span (first start to last end). The machine's load average is printed too: the figure is only
 comparable between runs on an otherwise idle machine.
 
@@ -34,11 +34,11 @@ def main() -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "ftrepro.demo", "--cores", "all"], cwd=workdir, env=env)
+    result = subprocess.run([sys.executable, "-m", "ftrepro.run", "--cores", "all"], cwd=workdir, env=env)
     total_s = time.perf_counter() - start
     load_after = Path("/proc/loadavg").read_text().split()[:3] if load_before else []
     if result.returncode != 0:
-        sys.exit(f"the demo failed (exit {result.returncode}); see {workdir}/logs/demo/snakemake.log")
+        sys.exit(f"the demo failed (exit {result.returncode}); see {workdir}/logs/run/tiny/snakemake.log")
     timings = json.loads((workdir / "logs" / "demo" / "timings.json").read_text())
     verdict = "meets" if total_s < GOAL_S else "MISSES"
     print(

@@ -124,7 +124,7 @@ def test_tiny_band_models_beat_the_uniform_log_loss(demo_run, run):
 def test_demo_times_every_stage(demo_run):
     if os.environ.get("FTREPRO_DEMO_DIR"):
         pytest.skip("$FTREPRO_DEMO_DIR: the fixture brought an earlier demo up to date and timed only that")
-    timings = json.loads((demo_run / "logs/demo/timings.json").read_text())
+    timings = json.loads((demo_run / "logs/run/tiny/timings.json").read_text())
     assert timings["exit_status"] == 0 and timings["jobs"] > 100
     assert {"data", "fit", "predict", "score", "report"} <= set(timings["stages"])
     assert "fit: zhao2025 decoders" in timings["stages"]

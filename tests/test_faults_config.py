@@ -55,6 +55,15 @@ def test_nested_overrides_keep_numbers_booleans_and_lists(raw):
     assert cfg.override_value("tiny") == "tiny" and cfg.override_value("[1, 2.5]") == [1, 2.5]
 
 
+def test_top_level_booleans_in_lower_case_are_booleans(raw):
+    """snakemake types `partial=True` but leaves `partial=true` (as config/README.md writes it) a string."""
+    args = ["preset=tiny", "keep_checkpoints=true", "partial=false"]
+    config = merged_as_snakemake_does(raw, args)
+    cfg.apply_overrides(config, args)
+    cfg.validate_config(config, args)
+    assert config["keep_checkpoints"] is True and config["partial"] is False and config["preset"] == "tiny"
+
+
 def test_a_typed_override_validates_where_a_string_did_not(raw):
     args = ["cluster={'gpus_per_node': 4}", "api={'max_retries': 2, 'timeout_s': 30}"]
     config = merged_as_snakemake_does(raw, args)

@@ -134,6 +134,7 @@ class Config:
     preset: str
     gpu: bool  # the preset's accelerator: sized GPU jobs, else small CPU jobs
     keep_checkpoints: bool
+    partial: bool  # tables from the runs that have finished (papers.finished_runs)
     data: Data
     models: dict[str, Model]
     training: dict[str, dict]  # recipe -> paper-scale hyperparameters with the preset's overrides
@@ -190,10 +191,15 @@ def typed_overrides(config_args: Sequence[str] | None) -> dict[str, Any]:
 
 
 def apply_overrides(config: dict, config_args: Sequence[str] | None) -> dict:
-    """Put the nested `--config` values back with their types (numbers, booleans, lists) in
-    `config`, which snakemake merged as strings; top-level scalars snakemake typed are kept."""
-    nested = {k: v for k, v in typed_overrides(config_args).items() if isinstance(v, dict | list)}
-    return deep_update(config, nested)
+    """Put the `--config` values back with their types (numbers, booleans, lists) in `config`,
+    where snakemake merged them as strings: nested ones, and top-level ones it left as text
+    (it types `keep_checkpoints=True` but not `=true`)."""
+    typed = {
+        key: value
+        for key, value in typed_overrides(config_args).items()
+        if isinstance(value, dict | list) or (isinstance(config.get(key), str) and not isinstance(value, str))
+    }
+    return deep_update(config, typed)
 
 
 # --------------------------------------------------------------------------- validation
@@ -305,6 +311,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         preset=config["preset"],
         gpu=preset["accelerator"] == "gpu",
         keep_checkpoints=config["keep_checkpoints"],
+        partial=config["partial"],
         data=Data(**config["data"], max_rows=caps.get("max_rows", {})),
         models={
             name: Model(

@@ -1,12 +1,14 @@
 # Paper-vs-ours tables and the papers' figures, plus the paper-level targets. Each table lists
 # every run of the matrix: a run the paper has not reads "not in paper", one without metrics
-# "not run". API runs are planned only while their key is set. Runs whose model is another
-# run's in the preset (papers.shared_runs) are not made: the tables take that run's numbers
-# and say so.
+# "not run". With --config partial=true the tables take only the runs that have finished, so they
+# build while a long run goes on or after --keep-going lost some jobs. API runs are planned only
+# while their key is set. Runs whose model is another run's in the preset (papers.shared_runs)
+# are not made: the tables take that run's numbers and say so.
 
 RUNS = {paper: papers.runs(CFG, paper, with_api=API_KEY_SET) for paper in papers.PAPERS}
-TRAINED = {
-    paper: papers.trained_runs(CFG, paper, with_api=API_KEY_SET)
+# with --config partial=true only the runs whose metrics exist (papers.tabled_runs)
+TABLED = {
+    paper: papers.tabled_runs(CFG, paper, with_api=API_KEY_SET)
     for paper in papers.PAPERS
 }
 SHARED = {paper: papers.shared_runs(CFG, paper) for paper in papers.PAPERS}
@@ -20,7 +22,7 @@ localrules:
 
 rule zhao2025_table3:
     input:
-        metrics=results("zhao2025", TRAINED["zhao2025"], "metrics.json"),
+        metrics=results("zhao2025", TABLED["zhao2025"], "metrics.json"),
         targets="config/targets/zhao2025_table3.csv",
     output:
         csv="results/zhao2025/tables/table3.csv",
@@ -40,7 +42,7 @@ rule zhao2025_table3:
 rule gupta2023_report:
     """Tables 5.1 and 5.2, Figures 5.1-5.4 and the headline numbers of the thesis."""
     input:
-        metrics=results("gupta2023", TRAINED["gupta2023"], "metrics.json"),
+        metrics=results("gupta2023", TABLED["gupta2023"], "metrics.json"),
         results="config/targets/gupta2023_results.csv",
         categories="config/targets/gupta2023_categories.csv",
     output:
@@ -71,13 +73,13 @@ rule gupta2023_report:
 rule band2025_report:
     """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle submissions."""
     input:
-        metrics=results("band2025", TRAINED["band2025"], "metrics.json"),
-        predictions=results("band2025", TRAINED["band2025"], "predictions.jsonl"),
+        metrics=results("band2025", TABLED["band2025"], "metrics.json"),
+        predictions=results("band2025", TABLED["band2025"], "predictions.jsonl"),
         targets="config/targets/band2025_results.csv",
         parameters="config/targets/band2025_parameters.csv",
         # the efficiency score counts the parameters of the models behind the runs
         bases=sorted(
-            {base_model(BandRun.parse(run).model) for run in TRAINED["band2025"]}
+            {base_model(BandRun.parse(run).model) for run in TABLED["band2025"]}
         ),
     output:
         tables=report(
@@ -89,7 +91,7 @@ rule band2025_report:
             category="band2025",
         ),
         submissions=expand(
-            "results/band2025/submissions/{run}.csv", run=TRAINED["band2025"]
+            "results/band2025/submissions/{run}.csv", run=TABLED["band2025"]
         ),
     log:
         "logs/band2025/report.log",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from ftrepro.config import Config
 from ftrepro.papers.band2025 import runs as band_runs
@@ -59,6 +60,15 @@ def trained_runs(config: Config, paper: str, with_api: bool = True) -> list[str]
     """The runs a paper's DAG makes: `runs` without those that share another run's model."""
     shared = shared_runs(config, paper)
     return [run for run in runs(config, paper, with_api) if run not in shared]
+
+
+def tabled_runs(config: Config, paper: str, with_api: bool = True, root: Path = Path(".")) -> list[str]:
+    """The trained runs a paper's tables take: all of them, or with config `partial` only those
+    whose results/<paper>/<run>/metrics.json exists now (the tables then mark the rest "not run")."""
+    trained = trained_runs(config, paper, with_api)
+    if not config.partial:
+        return trained
+    return [run for run in trained if (root / "results" / paper / run / "metrics.json").is_file()]
 
 
 def with_shared(metrics: Mapping[str, dict], shared: Mapping[str, str]) -> dict[str, dict]:
