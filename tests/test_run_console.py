@@ -135,6 +135,10 @@ def test_last_bar_is_the_latest_tqdm_redraw_in_the_log(tmp_path):
         "INFO loading\r 10%|#         | 2/20 [00:01<00:09]\r 15%|#5        | 3/20 [00:02<00:08]\nINFO step 3\n"
     )
     assert last_bar(log) == "15%|#5        | 3/20 [00:02<00:08]"
+    log.write_text(
+        "generate:  49%|####9     | 39/80 [00:04<00:04,  9.99it/s]2026-12-04 10:47:17 INFO step 40\n"
+    )
+    assert last_bar(log) == "generate:  49%|####9     | 39/80 [00:04<00:04,  9.99it/s]"
     log.write_text("INFO no bar yet\n")
     assert last_bar(log) is None and last_bar(tmp_path / "missing.log") is None
 

@@ -81,8 +81,8 @@ _ERROR = re.compile(r"^Error in rule (\w+):$")
 _LOG_NOTE = re.compile(r"\s+\(check log file\(s\) for error details\)$")
 # the numbers a scored run is known by (metrics.json keys), in this order
 _HEADLINE = re.compile(r"^(?!constrained_)(\w+_accuracy|slots_f1|rougeL|log_loss)$")
-# a tqdm bar: "40%|####      | 8/20 [00:03<00:05, 2.1it/s]"
-_BAR = re.compile(r"\d+%\|.*\|")
+# a tqdm bar with its description: "train: 40%|####      | 8/20 [00:03<00:05, 2.1it/s]"
+_BAR = re.compile(r"(?:\w[\w ]*: *)?\d+%\|[^|]*\|[^\]]*\]")
 _TOTAL = re.compile(r"^total\s+(\d+)$")
 _PAPER = re.compile(r"(zhao2025|gupta2023|band2025)")
 
@@ -234,8 +234,8 @@ def last_bar(log: str | Path, tail_bytes: int = 4096) -> str | None:
             text = f.read().decode("utf-8", errors="replace")
     except OSError:
         return None
-    bars = [part.strip() for part in re.split(r"[\r\n]", text) if _BAR.search(part)]
-    return bars[-1] if bars else None
+    bars = [match.group(0) for part in re.split(r"[\r\n]", text) if (match := _BAR.search(part))]
+    return bars[-1] if bars else None  # without what a log line wrote after it
 
 
 def stage_times(jobs: Iterable[Job]) -> dict:
