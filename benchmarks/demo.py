@@ -39,7 +39,7 @@ def main() -> None:
     load_after = Path("/proc/loadavg").read_text().split()[:3] if load_before else []
     if result.returncode != 0:
         sys.exit(f"the demo failed (exit {result.returncode}); see {workdir}/logs/run/tiny/snakemake.log")
-    timings = json.loads((workdir / "logs" / "demo" / "timings.json").read_text())
+    timings = json.loads((workdir / "logs" / "run" / "tiny" / "timings.json").read_text())
     verdict = "meets" if total_s < GOAL_S else "MISSES"
     print(
         f"\ndemo, all three papers: {total_s:.0f} s wall on {os.cpu_count()} cores ({verdict} the goal of < {GOAL_S} s)"
