@@ -148,6 +148,9 @@ def test_partial_tables_are_rebuilt_for_report_targets_only():
         "results/report.html",
         "zhao2025",
     ]
+    assert tables_only(
+        ["results/band2025/x.lora/predictions.jsonl", "results/gupta2023/figures/figure5_1.png"]
+    ) == ["results/gupta2023/figures/figure5_1.png"]
     command = snakemake_command("mini", "2", ["results/report.html"], [], partial=True)
     config = command[command.index("--config") + 1 : command.index("--")]
     assert config == ["preset=mini", "partial=true"] and "--max-threads" not in command

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from ftrepro.io import atomic_path, read_json
+from ftrepro.papers import PAPERS
 
 TARGET = "results/report.html"
 PRESETS = ("tiny", "mini", "paper")
@@ -79,12 +80,14 @@ _FIELD = re.compile(r"^\s+(output|log|jobid|wildcards): (.*)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+)")
 _ERROR = re.compile(r"^Error in rule (\w+):$")
 _LOG_NOTE = re.compile(r"\s+\(check log file\(s\) for error details\)$")
+# outputs of the table and report rules, which partial=true builds from the finished runs
+_TABLES = re.compile(r"^results/\w+/(tables|figures)/")
 # the numbers a scored run is known by (metrics.json keys), in this order
 _HEADLINE = re.compile(r"^(?!constrained_)(\w+_accuracy|slots_f1|rougeL|log_loss)$")
 # a tqdm bar with its description: "train: 40%|####      | 8/20 [00:03<00:05, 2.1it/s]"
 _BAR = re.compile(r"(?:\w[\w ]*: *)?\d+%\|[^|]*\|[^\]]*\]")
 _TOTAL = re.compile(r"^total\s+(\d+)$")
-_PAPER = re.compile(r"(zhao2025|gupta2023|band2025)")
+_PAPER = re.compile("(" + "|".join(PAPERS) + ")")
 
 
 @dataclass
@@ -112,7 +115,7 @@ class Job:
     def what(self) -> str:
         """The job's run, dataset or model: the output path's most telling part."""
         parts = Path(self.output.split(",")[0].strip()).parts
-        if len(parts) >= 3 and parts[0] == "results" and parts[1] in ("zhao2025", "gupta2023", "band2025"):
+        if len(parts) >= 3 and parts[0] == "results" and parts[1] in PAPERS:
             return parts[2] if parts[2] not in ("tables", "figures") else parts[-1]
         if len(parts) >= 3 and parts[:2] in (("resources", "raw"), ("resources", "derived")):
             return parts[2]  # the dataset
@@ -282,9 +285,9 @@ def snakemake_command(
 
 
 def tables_only(targets: Sequence[str]) -> list[str]:
-    """The targets that partial=true can build from finished runs: tables, figures, the report."""
-    papers = ("all", "zhao2025", "gupta2023", "band2025")
-    return [t for t in targets if t in papers or t.startswith("results/") and not t.endswith("metrics.json")]
+    """The targets that partial=true can build from finished runs: the papers' targets, their tables
+    and figures, the report."""
+    return [t for t in targets if t in ("all", *PAPERS, TARGET) or _TABLES.match(t)]
 
 
 def follow(command: list[str], progress: Progress, log_path: Path, out: TextIO, every: float) -> int:
