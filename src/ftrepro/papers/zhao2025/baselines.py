@@ -34,14 +34,6 @@ from ftrepro.papers.zhao2025.runs import BASELINES
 
 log = logging.getLogger(__name__)
 
-# what each baseline is, for the tables
-DESCRIPTIONS = {
-    "tfidf-svm": "TF-IDF (word 1-2-grams) + linear SVM; slots: a linear SVM per word over the word, "
-    "two neighbours each side, prefix, suffix and shape",
-    "frozen-encoder": "the frozen {encoder} mean-pooled + logistic regression; slots: logistic "
-    "regression on each word's first sub-word state",
-}
-
 
 def read_split(path: str | Path, subtasks: Sequence[str]) -> list[dict]:
     """The records of a derived split; every one must carry a gold label of every subtask."""

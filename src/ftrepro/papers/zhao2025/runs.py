@@ -20,7 +20,13 @@ SHOTS = ("zero-shot", "five-shot")
 MODES = ("ft", "noft")
 BASELINE = "baseline"  # the suffix of baseline runs: <dataset>.<method>.baseline
 # the baselines' methods (ftrepro.papers.zhao2025.baselines, which needs torch and scikit-learn)
-BASELINES = ("tfidf-svm", "frozen-encoder")
+# and what each is, for the tables ({encoder}: what stands behind zhao2025.baseline_encoder)
+BASELINES = {
+    "tfidf-svm": "TF-IDF of word 1-2-grams + linear SVM; slots: a linear SVM per word over the word, "
+    "two neighbours each side, its prefix, suffix and shape",
+    "frozen-encoder": "{encoder} frozen, mean-pooled + logistic regression; slots: logistic "
+    "regression on each word's first sub-word state",
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,13 @@ def baseline_runs(config: Config) -> list[str]:
     z = config.zhao2025
     datasets = dict.fromkeys(task.dataset for task in z.tasks.values())
     return [baseline_run(dataset, method) for method in z.baselines for dataset in datasets]
+
+
+def baseline_descriptions(config: Config) -> dict[str, str]:
+    """{method: what it is} of the preset's baselines, naming the encoder the preset freezes."""
+    encoder = config.models[config.zhao2025.baseline_encoder]
+    name = encoder.stand_in or encoder.name
+    return {method: BASELINES[method].format(encoder=name) for method in config.zhao2025.baselines}
 
 
 def dataset_subtasks(config: Config, dataset: str) -> list[str]:
