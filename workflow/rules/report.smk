@@ -36,7 +36,10 @@ rule zhao2025_table3:
         shared=SHARED["zhao2025"],
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
         baselines=zhao_runs.baseline_descriptions(CFG),
-        stand_ins={name: model.stand_in for name, model in CFG.models.items()},
+        stand_ins={
+            **{name: model.stand_in for name, model in CFG.models.items()},
+            "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),
+        },
         # what the preset changed under the paper's names: data caps and truncation
         note=dict(
             preset=CFG.preset,

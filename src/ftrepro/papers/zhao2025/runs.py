@@ -87,9 +87,14 @@ def baseline_runs(config: Config) -> list[str]:
 
 def baseline_descriptions(config: Config) -> dict[str, str]:
     """{method: what it is} of the preset's baselines, naming the encoder the preset freezes."""
-    encoder = config.models[config.zhao2025.baseline_encoder]
-    name = encoder.stand_in or encoder.name
+    name = frozen_encoder_name(config)
     return {method: BASELINES[method].format(encoder=name) for method in config.zhao2025.baselines}
+
+
+def frozen_encoder_name(config: Config) -> str:
+    """The model the frozen-encoder baseline freezes: its stand-in in the preset, or its name."""
+    encoder = config.models[config.zhao2025.baseline_encoder]
+    return encoder.stand_in or encoder.name
 
 
 def dataset_subtasks(config: Config, dataset: str) -> list[str]:
