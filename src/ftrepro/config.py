@@ -15,7 +15,7 @@ import copy
 import difflib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,32 @@ class Model:
     params_b: float | None  # paper-scale size in billions; sizes the SLURM request of its jobs
     spec: dict  # what stands behind the name in the chosen preset (config/README.md)
     shape: Shape | None = None  # api models: None
+    paper_repo: str | None = None  # the paper's model on the hub (models.<name>.hub.repo)
+
+    @property
+    def stand_in(self) -> str:
+        """What the preset trains under the name, as tables name it beside the paper's model
+        ("" where it is the paper's own model on the hub, or an API model)."""
+        return stand_in_name(self.spec, self.paper_repo)
 
     @property
     def identity(self) -> str:
         """The kind and spec behind the name as a string: names with equal identities are one
         model in the preset (the same weights), which ftrepro.papers trains once."""
         return json.dumps([self.kind, self.spec], sort_keys=True)
+
+
+def stand_in_name(spec: dict, paper_repo: str | None = None) -> str:
+    """A model spec as the tables name it: its `name` where given, else what it is made from."""
+    ((form, args),) = spec.items()
+    if form == "api" or (form == "hub" and args["repo"] == paper_repo):
+        return ""
+    if form == "warm_start":
+        return f"encoder-decoder of {stand_in_name(args)}"
+    if form == "random":
+        return f"random {args['architecture']}"
+    named = {"hub": "repo", "package": "module", "gguf": "module", "local": "path"}[form]
+    return args.get("name") or args.get(named) or args.get("path", "")
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,15 @@ class Data:
     stats_tokenizers: dict[str, str]
     stats_sample: int
     max_rows: dict[str, int]  # the preset's cap per split; absent: every row
+    # the preset's caps of one dataset over max_rows ("all": every row of that split)
+    dataset_max_rows: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    # train rows held out as a dev split, for datasets whose release has none (20 Newsgroups)
+    held_out_dev: dict[str, int] = field(default_factory=dict)
+
+    def caps(self, dataset: str) -> dict[str, int]:
+        """{split: rows} a dataset is capped to in the preset: max_rows, then its own caps."""
+        merged = {**self.max_rows, **self.dataset_max_rows.get(dataset, {})}
+        return {split: rows for split, rows in merged.items() if rows != "all"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +112,8 @@ class Zhao2025:
     api_models: list[str]
     shots: list[str]
     constrained_decoding: bool
+    baseline_encoder: str  # the model the frozen-encoder baseline freezes
+    baselines: list[str] = field(default_factory=list)  # the preset's (not in the paper)
 
 
 @dataclass(frozen=True)
@@ -312,7 +343,12 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         gpu=preset["accelerator"] == "gpu",
         keep_checkpoints=config["keep_checkpoints"],
         partial=config["partial"],
-        data=Data(**config["data"], max_rows=caps.get("max_rows", {})),
+        data=Data(
+            **config["data"],
+            max_rows=caps.get("max_rows", {}),
+            dataset_max_rows=caps.get("dataset_max_rows", {}),
+            held_out_dev=caps.get("held_out_dev", {}),
+        ),
         models={
             name: Model(
                 name,
@@ -320,6 +356,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
                 m.get("params_b"),
                 _spec(preset, name, m),
                 Shape(**m["shape"]) if "shape" in m else None,
+                m.get("hub", {}).get("repo"),
             )
             for name, m in config["models"].items()
         },
@@ -331,7 +368,10 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         api=config["api"],
         launch=Launch(**config["launch"]),
         plan=Plan(**config["plan"]),
-        zhao2025=Zhao2025(**{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}}),
+        zhao2025=Zhao2025(
+            **{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}},
+            baselines=preset["baselines"],
+        ),
         gupta2023=Gupta2023(
             settings=g["settings"],
             prefinetune=g["prefinetune"],
@@ -365,6 +405,7 @@ def _model_references(config: dict) -> Iterator[tuple[str, str, str | None]]:
     for group, kind in (("encoders", "encoder"), ("decoders", "decoder"), ("api_models", "api")):
         for name in z[group]:
             yield f"zhao2025.{group}", name, kind
+    yield "zhao2025.baseline_encoder", z["baseline_encoder"], "encoder"
     for setting, spec in g["settings"].items():
         yield f"gupta2023.settings.{setting}.model", spec["model"], "seq2seq"
     yield "gupta2023.prefinetune.model", g["prefinetune"]["model"], "seq2seq"

@@ -116,24 +116,24 @@ def jobs(config: Config) -> Iterator[Work]:
 
 def _rows(config: Config, dataset: str, split: str) -> int:
     full = config.plan.rows[dataset][split]
-    cap = config.data.max_rows.get(split)
+    cap = config.data.caps(dataset).get(split)
     return min(full, cap) if cap else full
 
 
 def _zhao_jobs(config: Config) -> Iterator[Work]:
     z, tokens = config.zhao2025, config.plan.tokens
-    encoder = config.training["zhao2025-encoder"]
     decoder = config.training["zhao2025-decoder"]
     for name in zhao_runs.encoder_runs(config):
         run = zhao_runs.ZhaoRun.parse(name)
         dataset = z.tasks[run.task].dataset
+        encoder = zhao_runs.encoder_hparams(config, run.task)
         length = min(tokens[dataset]["text"], encoder["max_length"])
         yield Work(
             "zhao2025",
             f"results/zhao2025/{name}/predictions.jsonl",
             run.model,
             "full",
-            train_tokens=_rows(config, dataset, "train") * encoder["num_train_epochs"][dataset] * length,
+            train_tokens=_rows(config, dataset, "train") * encoder["num_train_epochs"] * length,
             infer_tokens=_rows(config, dataset, "test") * length,
             micro_tokens=encoder["per_device_train_batch_size"] * encoder["max_length"],
             logits=False,
@@ -174,7 +174,7 @@ def _gupta_jobs(config: Config) -> Iterator[Work]:
     g, tokens = config.gupta2023, config.plan.tokens["superni"]
     recipe = config.training["gupta2023-seq2seq"]
     rows = config.plan.rows["superni"]
-    caps = config.data.max_rows
+    caps = config.data.caps("superni")
     per_task = min(rows["train_per_task"], caps.get("train", rows["train_per_task"]))
     test = min(rows["test_per_task"], caps.get("test", rows["test_per_task"]))
     tasks = g.test_tasks

@@ -11,7 +11,7 @@ from ftrepro.papers.band2025.runs import BandRun
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
 from ftrepro.papers.zhao2025 import runs as zhao_runs
-from ftrepro.papers.zhao2025.runs import ZhaoRun
+from ftrepro.papers.zhao2025.runs import BASELINES, ZhaoRun
 from ftrepro.resources import placement, prediction_processes, rule_resources
 
 # nested --config values arrive as strings: typed again, then checked, naming the key and its source
@@ -60,6 +60,9 @@ ZHAO_DECODER = {
     for mode in ("ft", "noft")
 }
 ZHAO_API = ZhaoRun("{task}", "{api_model}", "{shots}", "noft").name
+ZHAO_BASELINE = {
+    method: zhao_runs.baseline_run("{dataset}", method) for method in BASELINES
+}
 GUPTA_STL = GuptaRun("stl", "{setting}", "{superni_task}").name
 GUPTA_MTL = GuptaRun("mtl", "{setting}").name
 GUPTA_ANCHOR = GuptaRun("anchor", "{method}").name
@@ -113,6 +116,26 @@ def zhao_data(wildcards):
         "test": derived(dataset, "test"),
         "labels": labels(dataset),
     }
+
+
+def zhao_encoder_data(wildcards):
+    """zhao_data, and the dev split where the encoder recipe scores one each epoch."""
+    dev = zhao_runs.encoder_dev_split(CFG, wildcards.task)
+    dataset = Z.tasks[wildcards.task].dataset
+    return {**zhao_data(wildcards), **({"dev": derived(dataset, "dev")} if dev else {})}
+
+
+def baseline_data(wildcards):
+    """The train and test splits of a dataset, which a zhao2025 baseline trains and predicts."""
+    return {split: derived(wildcards.dataset, split) for split in ("train", "test")}
+
+
+def newsgroups_splits():
+    """The derived splits of 20 Newsgroups: train and test, and dev where the preset holds
+    train rows out as one (data.held_out_dev)."""
+    held_out = "20newsgroups" in CFG.data.held_out_dev
+    splits = ["train", "test"] + (["dev"] if held_out else [])
+    return {split: derived("20newsgroups", split) for split in splits}
 
 
 def gupta_start(wildcards):

@@ -12,6 +12,7 @@ TABLED = {
     for paper in papers.PAPERS
 }
 SHARED = {paper: papers.shared_runs(CFG, paper) for paper in papers.PAPERS}
+ZHAO_DATASETS = list(dict.fromkeys(task.dataset for task in Z.tasks.values()))
 
 
 localrules:
@@ -23,6 +24,11 @@ localrules:
 rule zhao2025_table3:
     input:
         metrics=results("zhao2025", TABLED["zhao2025"], "metrics.json"),
+        baselines=results(
+            "zhao2025",
+            papers.finished_runs(CFG, "zhao2025", zhao_runs.baseline_runs(CFG)),
+            "metrics.json",
+        ),
         targets="config/targets/zhao2025_table3.csv",
     output:
         csv="results/zhao2025/tables/table3.csv",
@@ -35,6 +41,22 @@ rule zhao2025_table3:
         runs=RUNS["zhao2025"],
         shared=SHARED["zhao2025"],
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
+        baselines=zhao_runs.baseline_descriptions(CFG),
+        stand_ins={
+            **{name: model.stand_in for name, model in CFG.models.items()},
+            "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),
+        },
+        # what the preset changed under the paper's names: data caps and truncation
+        note=dict(
+            preset=CFG.preset,
+            caps={dataset: CFG.data.caps(dataset) for dataset in ZHAO_DATASETS},
+            full_rows=CFG.plan.rows,
+            held_out_dev=CFG.data.held_out_dev,
+            max_length={
+                dataset: zhao_runs.encoder_recipe(CFG, dataset)["max_length"]
+                for dataset in ZHAO_DATASETS
+            },
+        ),
     script:
         "../scripts/zhao2025_table3.py"
 

@@ -10,7 +10,7 @@
 rule fit_zhao_encoder:
     """RoBERTa with one head per subtask (sequence or first-sub-word token head)."""
     input:
-        unpack(zhao_data),
+        unpack(zhao_encoder_data),
         base=base_model("{encoder}"),
     output:
         predictions("zhao2025", ZHAO_ENCODER),
@@ -62,6 +62,51 @@ rule fit_zhao_decoder:
         keep_dir=keep_dir("zhao2025", ZHAO_DECODER["ft"]),
     script:
         "../scripts/fit_zhao_decoder.py"
+
+
+rule fit_zhao_baseline:
+    """TF-IDF + linear SVM (not in the paper) on a dataset's train split, for every subtask of
+    its tasks: the sanity floor under the encoders (ftrepro.papers.zhao2025.baselines).
+    """
+    input:
+        unpack(baseline_data),
+    output:
+        predictions("zhao2025", ZHAO_BASELINE["tfidf-svm"]),
+    log:
+        run_log("zhao2025", "fit", ZHAO_BASELINE["tfidf-svm"]),
+    benchmark:
+        run_log("zhao2025", "fit", ZHAO_BASELINE["tfidf-svm"], "benchmark.tsv")
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        **CPU_RESOURCES,
+    params:
+        method="tfidf-svm",
+        subtasks=lambda wc: zhao_runs.dataset_subtasks(CFG, wc.dataset),
+        seed=CFG.data.seed,
+    script:
+        "../scripts/fit_zhao_baseline.py"
+
+
+use rule fit_zhao_baseline as fit_zhao_frozen_baseline with:
+    input:
+        unpack(baseline_data),
+        base=base_model(Z.baseline_encoder),
+    output:
+        predictions("zhao2025", ZHAO_BASELINE["frozen-encoder"]),
+    log:
+        run_log("zhao2025", "fit", ZHAO_BASELINE["frozen-encoder"]),
+    benchmark:
+        run_log("zhao2025", "fit", ZHAO_BASELINE["frozen-encoder"], "benchmark.tsv")
+    threads: sized("inference", model=Z.baseline_encoder)["cpus_per_task"]
+    resources:
+        **sized("inference", model=Z.baseline_encoder),
+    params:
+        method="frozen-encoder",
+        subtasks=lambda wc: zhao_runs.dataset_subtasks(CFG, wc.dataset),
+        seed=CFG.data.seed,
+        # the encoders' truncation, so that the floor reads what they read
+        max_length=lambda wc: zhao_runs.encoder_recipe(CFG, wc.dataset)["max_length"],
 
 
 # ---------------------------------------------------------------- gupta2023

@@ -15,6 +15,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             train_encoder,
             base_dir=sm.input.base,
             train_path=sm.input.train,
+            dev_path=sm.input.get("dev"),
             labels_path=sm.input.labels,
             subtasks=sm.params.subtasks,
             hparams=sm.params.hparams,

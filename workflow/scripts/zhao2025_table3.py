@@ -4,15 +4,24 @@ from pathlib import Path
 
 from ftrepro.io import read_json
 from ftrepro.papers import with_shared
-from ftrepro.papers.zhao2025.report import build_table3, read_targets, write_table3
+from ftrepro.papers.zhao2025.report import build_table3, preset_note, read_targets, write_table3
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    metrics = {Path(path).parent.name: read_json(path) for path in sm.input.metrics}
+    paths = [*sm.input.metrics, *sm.input.baselines]
+    metrics = {Path(path).parent.name: read_json(path) for path in paths}
     # runs that share a trained run's model in this preset repeat its numbers, saying so
     metrics = with_shared(metrics, sm.params.shared)
     # the matrix's runs and tasks: what the paper has not gets rows and columns of its own
-    table = build_table3(read_targets(sm.input.targets), metrics, sm.params.runs, sm.params.tasks)
-    write_table3(table, sm.output.csv, sm.output.md)
+    table = build_table3(
+        read_targets(sm.input.targets),
+        metrics,
+        sm.params.runs,
+        sm.params.tasks,
+        baselines=list(sm.params.baselines),
+        stand_ins=sm.params.stand_ins,
+    )
+    note = preset_note(**sm.params.note, baselines=sm.params.baselines)
+    write_table3(table, sm.output.csv, sm.output.md, note)
     log.info("%d cells, %d run", len(table), int((table["status"] == "ok").sum()))

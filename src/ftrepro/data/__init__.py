@@ -10,6 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 DATASETS = ("20newsgroups", "massive", "superni", "arena")
+# zhao2025 datasets whose release has a dev split; 20 Newsgroups gets one only when a preset holds
+# train rows out (presets.<preset>.data.held_out_dev)
+RELEASE_DEV = frozenset({"massive"})
 # Subtasks labelled per word (token heads, seqeval); every other subtask labels a whole text.
 WORD_SUBTASKS = frozenset({"slots"})
 # The word label of a word outside every slot (MASSIVE's derived labels; seqeval's "O").
@@ -29,3 +32,13 @@ def cap_rows(records: Sequence[T], n: int | None, seed: int) -> list[T]:
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
     return [records[i] for i in sorted(order[:n])]
+
+
+def hold_out(records: Sequence[T], n: int, seed: int) -> tuple[list[T], list[T]]:
+    """(the rest, a seeded random sample of `n` records), each in the original order."""
+    if not 0 <= n <= len(records):
+        raise ValueError(f"hold_out: n must be between 0 and {len(records)}, got {n}")
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    held = set(order[:n])
+    return [r for i, r in enumerate(records) if i not in held], [records[i] for i in sorted(held)]

@@ -18,7 +18,7 @@ from sklearn.datasets._twenty_newsgroups import (
     strip_newsgroup_quoting,
 )
 
-from ftrepro.data import cap_rows
+from ftrepro.data import cap_rows, hold_out
 from ftrepro.io import DataError, write_json, write_jsonl
 
 SPLITS = ("train", "test")
@@ -68,12 +68,15 @@ def derive_newsgroups(
     max_rows: dict[str, int] | None = None,
     seed: int = 42,
     remove: tuple[str, ...] = (),
+    dev_rows: int | None = None,
 ) -> dict[str, int]:
     """Write train.jsonl, test.jsonl and labels.json into `out_dir`; return rows written per split.
 
     `remove` strips "headers" / "footers" / "quotes" like scikit-learn; `max_rows` caps a split
     by a seeded sample that keeps file order (labels.json always covers the uncapped data);
     caps of splits 20NG lacks do not apply, since a preset caps every dataset at once.
+    `dev_rows`: a seeded sample of that many train documents becomes dev.jsonl (the release has
+    no dev split) before the caps apply; their ids keep "train/".
     """
     unknown = set(remove) - set(_STRIPPERS)
     if unknown:
@@ -81,10 +84,14 @@ def derive_newsgroups(
     raw_tar, out_dir = Path(raw_tar), Path(out_dir)
     docs = read_newsgroups_tar(raw_tar)
     groups = sorted({group for rows in docs.values() for group, _, _ in rows})
+    released = {split: (split, docs[split]) for split in SPLITS}
+    if dev_rows:
+        train, dev = hold_out(docs["train"], dev_rows, seed)
+        released.update(train=("train", train), dev=("train", dev))
     counts = {}
-    for split in SPLITS:
-        rows = cap_rows(docs[split], (max_rows or {}).get(split), seed)
-        records = (_record(split, group, msgid, text, remove) for group, msgid, text in rows)
+    for split, (release_split, docs_of_split) in released.items():
+        rows = cap_rows(docs_of_split, (max_rows or {}).get(split), seed)
+        records = (_record(release_split, group, msgid, text, remove) for group, msgid, text in rows)
         counts[split] = write_jsonl(out_dir / f"{split}.jsonl", records)
     write_json(
         out_dir / "labels.json", {"20class": groups, "7class": sorted({root_label(g) for g in groups})}

@@ -65,10 +65,14 @@ def trained_runs(config: Config, paper: str, with_api: bool = True) -> list[str]
 def tabled_runs(config: Config, paper: str, with_api: bool = True, root: Path = Path(".")) -> list[str]:
     """The trained runs a paper's tables take: all of them, or with config `partial` only those
     whose results/<paper>/<run>/metrics.json exists now (the tables then mark the rest "not run")."""
-    trained = trained_runs(config, paper, with_api)
+    return finished_runs(config, paper, trained_runs(config, paper, with_api), root)
+
+
+def finished_runs(config: Config, paper: str, runs: list[str], root: Path = Path(".")) -> list[str]:
+    """`runs`, or with config `partial` those of them whose metrics.json exists now."""
     if not config.partial:
-        return trained
-    return [run for run in trained if (root / "results" / paper / run / "metrics.json").is_file()]
+        return runs
+    return [run for run in runs if (root / "results" / paper / run / "metrics.json").is_file()]
 
 
 def with_shared(metrics: Mapping[str, dict], shared: Mapping[str, str]) -> dict[str, dict]:

@@ -1,7 +1,9 @@
 """Fine-tune a MultiHeadEncoder on one zhao2025 encoder task with transformers' Trainer.
 
 A killed job resumes from the last epoch checkpoint in `checkpoint_dir`; the finished model is
-written atomically to `out_dir` and the checkpoints are then removed.
+written atomically to `out_dir` and the checkpoints are then removed. A recipe that evaluates
+(`eval_strategy`) scores a dev split each epoch with `dev_accuracy`, and with
+`load_best_model_at_end` the best epoch is the model kept.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from transformers import Trainer, set_seed
+import numpy as np
+from transformers import EvalPrediction, Trainer, set_seed
 
 from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, iter_jsonl, read_json
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
-from ftrepro.models.encoding import load_tokenizer
+from ftrepro.models.encoding import IGNORE_INDEX, load_tokenizer
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
 
@@ -70,6 +73,28 @@ def _label_id(ids: dict[str, int], label: str, where: str) -> int:
     return ids[label]
 
 
+def best_labels(logits: dict, labels) -> dict:
+    """The argmax label id per head (Trainer's `preprocess_logits_for_metrics`), so that
+    evaluation keeps ids rather than every logit of every token."""
+    return {name: head.argmax(-1) for name, head in logits.items()}
+
+
+def dev_accuracy(prediction: EvalPrediction) -> dict[str, float]:
+    """Accuracy per head on the dev split (token heads: on the words' first sub-words) and their
+    mean, "accuracy", which picks the best epoch (`metric_for_best_model: accuracy`)."""
+    scores = {}
+    for name, gold in prediction.label_ids.items():
+        pred = prediction.predictions[name]
+        scored = gold != IGNORE_INDEX
+        scores[f"accuracy_{name}"] = float(np.mean(pred[scored] == gold[scored]))
+    return {**scores, "accuracy": float(np.mean(list(scores.values())))}
+
+
+def evaluates(hparams: dict) -> bool:
+    """Whether a recipe scores a dev split during training (eval_strategy other than "no")."""
+    return hparams.get("eval_strategy", "no") != "no"
+
+
 def train_encoder(
     base_dir: str | Path,
     train_path: str | Path,
@@ -79,13 +104,17 @@ def train_encoder(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     *,
+    dev_path: str | Path | None = None,
     deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
     """Train heads for `subtasks` on the encoder in `base_dir`; save the model to `out_dir`.
+    `dev_path`: the dev split, which a recipe that evaluates needs (and any other ignores).
 
-    Returns a summary {global_step, training_loss, train_runtime, resumed_from}.
+    Returns a summary {global_step, training_loss, train_runtime, resumed_from, best_metric}.
     """
+    if evaluates(hparams) and dev_path is None:
+        raise ValueError(f"encoder hparams: eval_strategy {hparams['eval_strategy']!r} needs a dev split")
     args = training_arguments(
         hparams,
         checkpoint_dir,
@@ -101,6 +130,11 @@ def train_encoder(
     word_level = any(head_kind(s) == "token" for s in subtasks)
     tokenizer = load_tokenizer(base_dir, word_level)
     train_set = encode_dataset(train_path, tokenizer, label_names, hparams["max_length"])
+    dev_set = (
+        encode_dataset(dev_path, tokenizer, label_names, hparams["max_length"])
+        if evaluates(hparams)
+        else None
+    )
     model = MultiHeadEncoder.from_base(
         base_dir,
         {s: (head_kind(s), len(label_names[s])) for s in subtasks},
@@ -111,9 +145,20 @@ def train_encoder(
         model=model,
         args=args,
         train_dataset=train_set,
+        eval_dataset=dev_set,
+        compute_metrics=dev_accuracy if dev_set else None,
+        preprocess_logits_for_metrics=best_labels if dev_set else None,
         data_collator=EncoderCollator(tokenizer),
         processing_class=tokenizer,  # saved with the model
         callbacks=callbacks,
     )
     log.info("training %s on %d examples from %s", "+".join(subtasks), len(train_set), train_path)
-    return train_and_save(trainer, checkpoint_dir, out_dir)
+    summary = train_and_save(trainer, checkpoint_dir, out_dir)
+    if dev_set:
+        log.info(
+            "best dev %s %s at %s",
+            args.metric_for_best_model,
+            trainer.state.best_metric,
+            trainer.state.best_model_checkpoint,
+        )
+    return {**summary, "best_metric": trainer.state.best_metric}

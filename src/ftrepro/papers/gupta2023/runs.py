@@ -63,7 +63,7 @@ def _setting_identity(config: Config, setting: str) -> tuple:
     train cap applies (with a cap of 160, 200 samples and "all" are the same 160 rows)."""
     spec = config.gupta2023.settings[setting]
     start = "prefinetuned" if spec["init"] == "prefinetuned" else config.models[spec["model"]].identity
-    cap = config.data.max_rows.get("train")
+    cap = config.data.caps("superni").get("train")
     samples = spec["samples"]
     if cap is not None:
         samples = cap if samples == "all" else min(samples, cap)

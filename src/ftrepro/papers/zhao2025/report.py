@@ -23,7 +23,7 @@ import pandas as pd
 
 from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, atomic_path
-from ftrepro.papers.zhao2025.runs import ZhaoRun
+from ftrepro.papers.zhao2025.runs import BASELINE, ZhaoRun, baseline_run
 from ftrepro.report import NOT_IN_PAPER, NOT_RUN
 
 # target column -> (dataset, setup, run task, metric key in metrics.json)
@@ -161,6 +161,8 @@ def build_table3(
     metrics: Mapping[str, Mapping],
     runs: Iterable[str] = (),
     tasks: Mapping[str, Mapping] | None = None,
+    baselines: Iterable[str] = (),
+    stand_ins: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Long table, one row per cell: keys, dataset, setup, task, metric, run, in_paper, paper, ours,
     diff, status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has
@@ -168,17 +170,21 @@ def build_table3(
     status "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
     zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value.
     A run whose metrics carry "shared_with" (its model is that run's, ftrepro.papers.with_shared)
-    names it in the shared_with column."""
+    names it in the shared_with column. `baselines` (methods, ftrepro.papers.zhao2025.baselines) add
+    a row each, finetuned "baseline", whose cells read the method's run on the cell's dataset.
+    `stand_ins` ({model name: what the preset stands behind it}) fill the stand_in column."""
     paper_values = {tuple(row[KEY_COLUMNS]): row for _, row in targets.iterrows()}
+    keys = _row_keys(targets, runs) + [(method, "", BASELINE) for method in baselines]
     rows = []
-    for key in _row_keys(targets, runs):
+    for key in keys:
         target = paper_values.get(key)
         for column, (dataset, setup, task, metric) in table_cells(tasks).items():
-            run = run_name(*key, task)
+            run = baseline_run(dataset, key[0]) if key[2] == BASELINE else run_name(*key, task)
             in_paper = target is not None and column in CELLS
             rows.append(
                 {
                     **dict(zip(KEY_COLUMNS, key)),
+                    "stand_in": (stand_ins or {}).get(key[0], ""),
                     "column": column,
                     "dataset": dataset,
                     "setup": setup,
@@ -227,10 +233,13 @@ def _header(column: str) -> str:
 
 
 def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
-    """The long table back in the paper's layout, one text cell "paper / ours (diff)" each."""
+    """The long table back in the paper's layout, one text cell "paper / ours (diff)" each, and
+    beside the model the stand-in the preset trained under its name, where it has one."""
+    stand_in = "stand_in" in table and (table["stand_in"].fillna("") != "").any()
     rows = []
     for (model, shots, finetuned), cells in table.groupby(KEY_COLUMNS, sort=False):
-        row = {"model": model, "shots": shots, "finetuned": finetuned}
+        named = {"stand-in": cells["stand_in"].fillna("").iloc[0]} if stand_in else {}
+        row = {"model": model, **named, "shots": shots, "finetuned": finetuned}
         for _, cell in cells.iterrows():
             row[_header(cell["column"])] = _cell_text(cell)
         rows.append(row)
@@ -287,9 +296,38 @@ def _section(title: str, layout: pd.DataFrame) -> str:
     )
 
 
-def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike) -> None:
+def preset_note(
+    preset: str,
+    caps: Mapping[str, Mapping[str, int]],
+    full_rows: Mapping[str, Mapping[str, int]],
+    held_out_dev: Mapping[str, int],
+    max_length: Mapping[str, int],
+    baselines: Mapping[str, str],
+) -> str:
+    """What a preset changed under the paper's names, for the reader of its table: the rows of
+    each dataset's splits where capped (`caps` of `full_rows`), the train rows held out as a dev
+    split, the encoders' max length per dataset, and what each baseline row is ({method: text})."""
+    capped = [
+        f"{dataset} {split} {rows:,} of {full_rows[dataset][split]:,} rows"
+        for dataset, splits in caps.items()
+        for split, rows in splits.items()
+        if split in full_rows.get(dataset, {}) and rows < full_rows[dataset][split]
+    ]
+    capped += [f"{dataset} dev {rows:,} rows held out of train" for dataset, rows in held_out_dev.items()]
+    lines = [
+        f"Preset {preset}: {'; '.join(capped) or 'every row of every split'}; encoders read at most "
+        f"{', '.join(f'{n} tokens of {d}' for d, n in max_length.items())}."
+    ]
+    lines += [f"Baseline {method} (not in the paper): {text}." for method, text in baselines.items()]
+    return "".join(line + "\n\n" for line in lines)
+
+
+def write_table3(
+    table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike, note: str = ""
+) -> None:
     """CSV of the long table and markdown (both atomic): the paper's layout, then our
-    constrained-decoding numbers and the generation failure rates, each a table of its own."""
+    constrained-decoding numbers and the generation failure rates, each a table of its own.
+    `note` (preset_note) goes above the tables."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
@@ -297,6 +335,7 @@ def write_table3(table: pd.DataFrame, csv_path: str | PathLike, md_path: str | P
         "# zhao2025 Table 3: paper / ours (ours - paper)\n\n"
         "Percent: accuracy for 20NG and MASSIVE intent, seqeval micro F1 for MASSIVE slots. "
         f"{n_run} of {len(table)} cells run.\n\n"
+        + note
         + shared_note(table)
         + paper_layout(table).to_markdown(index=False)
         + "\n"

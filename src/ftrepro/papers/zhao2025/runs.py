@@ -3,6 +3,7 @@
     <task>.<encoder>.ft                     20ng-joint.roberta-base.ft
     <task>.<decoder>.<shots>.<ft|noft>      massive-intent.llama3-8b.five-shot.ft
     <task>.<api model>.<shots>.noft         massive-slots.gpt-4o.zero-shot.noft
+    <dataset>.<method>.baseline             massive.tfidf-svm.baseline (not in the paper)
 
 Tasks have no dots; model names may ("gpt-3.5"), so the model is what lies between the task and
 the suffix. Cheap and torch-free: common.smk calls it while every SLURM job re-parses the workflow.
@@ -12,10 +13,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ftrepro.config import Config
+from ftrepro.config import Config, ConfigError
+from ftrepro.data import RELEASE_DEV
 
 SHOTS = ("zero-shot", "five-shot")
 MODES = ("ft", "noft")
+BASELINE = "baseline"  # the suffix of baseline runs: <dataset>.<method>.baseline
+# the baselines' methods (ftrepro.papers.zhao2025.baselines, which needs torch and scikit-learn)
+# and what each is, for the tables ({encoder}: what stands behind zhao2025.baseline_encoder)
+BASELINES = {
+    "tfidf-svm": "TF-IDF of word 1-2-grams + linear SVM; slots: a linear SVM per word over the word, "
+    "two neighbours each side, its prefix, suffix and shape",
+    "frozen-encoder": "{encoder} frozen, mean-pooled + logistic regression; slots: logistic "
+    "regression on each word's first sub-word state",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,36 @@ def _prompted_runs(config: Config, models: list[str], mode: str) -> list[str]:
     ]
 
 
+def baseline_run(dataset: str, method: str) -> str:
+    """A baseline's run on a dataset (ftrepro.papers.zhao2025.baselines): one for every subtask
+    of the dataset's tasks, outside the paper's matrix."""
+    return f"{dataset}.{method}.{BASELINE}"
+
+
+def baseline_runs(config: Config) -> list[str]:
+    z = config.zhao2025
+    datasets = dict.fromkeys(task.dataset for task in z.tasks.values())
+    return [baseline_run(dataset, method) for method in z.baselines for dataset in datasets]
+
+
+def baseline_descriptions(config: Config) -> dict[str, str]:
+    """{method: what it is} of the preset's baselines, naming the encoder the preset freezes."""
+    name = frozen_encoder_name(config)
+    return {method: BASELINES[method].format(encoder=name) for method in config.zhao2025.baselines}
+
+
+def frozen_encoder_name(config: Config) -> str:
+    """The model the frozen-encoder baseline freezes: its stand-in in the preset, or its name."""
+    encoder = config.models[config.zhao2025.baseline_encoder]
+    return encoder.stand_in or encoder.name
+
+
+def dataset_subtasks(config: Config, dataset: str) -> list[str]:
+    """Every subtask of a dataset's tasks, in task order."""
+    tasks = config.zhao2025.tasks.values()
+    return list(dict.fromkeys(s for task in tasks if task.dataset == dataset for s in task.subtasks))
+
+
 def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {
         "encoder": encoder_runs(config),
@@ -73,10 +114,33 @@ def runs_by_family(config: Config) -> dict[str, list[str]]:
 # ---------------------------------------------------------------- recipes of the runs
 
 
-def encoder_hparams(config: Config, task: str) -> dict:
-    """Section 5.4's recipe with the epochs of the task's dataset."""
+# encoder recipe keys that may be given per dataset ({20newsgroups: ..., massive: ...})
+PER_DATASET = ("num_train_epochs", "max_length")
+
+
+def encoder_recipe(config: Config, dataset: str) -> dict:
+    """Section 5.4's recipe with the values of `dataset` where they are given per dataset."""
     recipe = config.training["zhao2025-encoder"]
-    return {**recipe, "num_train_epochs": recipe["num_train_epochs"][config.zhao2025.tasks[task].dataset]}
+    return {k: v[dataset] if k in PER_DATASET and isinstance(v, dict) else v for k, v in recipe.items()}
+
+
+def encoder_hparams(config: Config, task: str) -> dict:
+    """The encoder recipe of a task's dataset."""
+    return encoder_recipe(config, config.zhao2025.tasks[task].dataset)
+
+
+def encoder_dev_split(config: Config, task: str) -> bool:
+    """Whether a task's encoder runs read a dev split: when the recipe evaluates each epoch.
+    MASSIVE's release has one; 20 Newsgroups only where the preset holds train rows out."""
+    if config.training["zhao2025-encoder"].get("eval_strategy", "no") == "no":
+        return False
+    dataset = config.zhao2025.tasks[task].dataset
+    if dataset not in RELEASE_DEV and dataset not in config.data.held_out_dev:
+        raise ConfigError(
+            f"config key presets.{config.preset}.training.zhao2025-encoder.eval_strategy: task {task} "
+            f"needs a dev split, which {dataset} has only with presets.{config.preset}.data.held_out_dev"
+        )
+    return True
 
 
 def decoder_size(config: Config, model: str) -> str:
