@@ -42,3 +42,12 @@ def test_partial_table_takes_the_finished_runs_and_marks_the_rest_not_run(workdi
     )
     assert set(ok["ours"]) == {91.5}
     assert (table["status"] == "not run").sum() == len(table) - len(ok)
+
+
+def test_partial_tables_plan_no_baselines(workdir):
+    # mini computes baseline rows in the pipeline: a partial table takes those that have finished
+    whole = snakemake([TABLE, "-n", "--config", "preset=mini"], workdir)
+    partial = snakemake([TABLE, "-n", "--config", "preset=mini", "partial=true"], workdir)
+    assert whole.returncode == 0 and partial.returncode == 0, partial.stderr[-3000:]
+    assert job_stats(whole.stdout + whole.stderr)["fit_zhao_baseline"] >= 1
+    assert job_stats(partial.stdout + partial.stderr) == {"zhao2025_table3": 1}
