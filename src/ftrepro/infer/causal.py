@@ -105,7 +105,8 @@ def prefix_cache(model, prefix: list[int]):
     if not prefix:
         return None
     with torch.inference_mode():
-        return model(input_ids=torch.tensor([prefix], device=model.device), use_cache=True).past_key_values
+        ids = torch.tensor([prefix], device=model.device)
+        return model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
 
 
 def _rows_of(cache, rows: int):
@@ -197,6 +198,7 @@ def _score_batch(model, rests: list[list[int]], trees: list[AnswerTree], prefix:
             position_ids=positions[:, len(prefix) :],
             past_key_values=_rows_of(cache, rows) if prefix else None,
             use_cache=True,
+            logits_to_keep=1,  # the last position's: the first token of every answer
         )
         first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
         nodes = max(len(tree.tokens) for tree in trees)

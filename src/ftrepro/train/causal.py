@@ -200,9 +200,9 @@ class LengthGroupedTrainer(Trainer):
     def _after_prefix(self, model, inputs: dict) -> dict:
         ids = inputs["input_ids"]
         rows, width, cut = ids.shape[0], ids.shape[1], len(self.prefix)
-        cache = model(
-            input_ids=torch.tensor([self.prefix], device=ids.device), use_cache=True
-        ).past_key_values
+        prefix = torch.tensor([self.prefix], device=ids.device)
+        # only its cache is used: the LM head runs on one position instead of the whole prefix
+        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
         cache.batch_repeat_interleave(rows)  # differentiable: the prefix gets every row's gradient
         head_mask = torch.ones(rows, cut, dtype=inputs["attention_mask"].dtype, device=ids.device)
         return {
