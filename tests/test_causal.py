@@ -195,10 +195,12 @@ def full_forward_score(model, prompt: list[int], answer: list[int]) -> float:
     return sum(log_probs[len(prompt) - 1 + j, token].item() for j, token in enumerate(answer))
 
 
-def test_batched_scores_of_prompts_after_a_shared_prefix_equal_full_forwards(base, tokenizer):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_batched_scores_of_prompts_after_a_shared_prefix_equal_full_forwards(base, tokenizer, attention):
     """Prompts of different lengths (padding between the shared prefix and the rest) and answers
-    that share beginnings (one token tree), in one batch and across batches."""
-    model = AutoModelForCausalLM.from_pretrained(base).eval()
+    that share beginnings (one token tree), in one batch and across batches, with either kind of
+    attention (the tree's mask is additive)."""
+    model = AutoModelForCausalLM.from_pretrained(base, attn_implementation=attention).eval()
     prompts = [encode_prompt(tokenizer, e["prompt"]) for e in EXAMPLES]
     prompts[1] = encode_prompt(tokenizer, EXAMPLES[1]["prompt"] + " the rocket and the moon")
     answers = [encode_answer(tokenizer, a) for a in ("rec.sport.baseball", "rec.sport", "rec.autos", "sport")]

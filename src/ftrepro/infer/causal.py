@@ -210,7 +210,7 @@ def _score_batch(model, rests: list[list[int]], trees: list[AnswerTree], prefix:
         depth = torch.tensor([tree.padded_depths(nodes) for tree in trees], device=device)
         logits = model(
             input_ids=tree_ids,
-            attention_mask=mask[:, None],
+            attention_mask=_additive(mask[:, None], model.dtype),
             position_ids=context_mask.sum(1, keepdim=True) + depth,
             past_key_values=out.past_key_values,
         ).logits
@@ -218,6 +218,14 @@ def _score_batch(model, rests: list[list[int]], trees: list[AnswerTree], prefix:
             tree.scores(first[b], torch.log_softmax(logits[b].float(), dim=-1))
             for b, tree in enumerate(trees)
         ]
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean attention mask as the additive one every attention implementation takes as is
+    (eager attention adds it to the scores; a boolean would be added as 0 and 1)."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
+        ~allowed, torch.finfo(dtype).min
+    )
 
 
 class AnswerTree:
