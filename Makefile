@@ -51,5 +51,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/derive_data.py
 	$(BIN)/python benchmarks/gupta_dag.py
 	$(BIN)/python benchmarks/demo.py
+	# runtime and memory of a mini decoder and encoder run on ../shared/data (about 8 minutes)
+	$(BIN)/python benchmarks/mini.py
 	# needs root: starts the one-node SLURM of ../shared/tools/local-slurm.sh
 	$(BIN)/python benchmarks/slurm_submissions.py

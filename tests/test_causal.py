@@ -182,14 +182,69 @@ def test_candidate_scores_equal_a_full_forward_of_prompt_and_answer(base, tokeni
     model = AutoModelForCausalLM.from_pretrained(base).eval()
     prompt = encode_prompt(tokenizer, EXAMPLES[0]["prompt"])
     answers = [encode_answer(tokenizer, a) for a in ("sport", "rec.sport.baseball", "x")]
-    scores = candidate_log_likelihoods(model, prompt, answers, batch_size=2)
+    scores = candidate_log_likelihoods(model, [prompt], [answers], batch_size=2)[0]
     for answer, score in zip(answers, scores, strict=True):
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([prompt + answer])).logits[0]
-        log_probs = torch.log_softmax(logits, dim=-1)
-        expected = sum(log_probs[len(prompt) - 1 + j, token].item() for j, token in enumerate(answer))
-        assert score == pytest.approx(expected, abs=1e-4)
+        assert score == pytest.approx(full_forward_score(model, prompt, answer), abs=1e-4)
     assert len({round(s, 3) for s in scores}) == 3
+
+
+def full_forward_score(model, prompt: list[int], answer: list[int]) -> float:
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt + answer])).logits[0]
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return sum(log_probs[len(prompt) - 1 + j, token].item() for j, token in enumerate(answer))
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_batched_scores_of_prompts_after_a_shared_prefix_equal_full_forwards(base, tokenizer, attention):
+    """Prompts of different lengths (padding between the shared prefix and the rest) and answers
+    that share beginnings (one token tree), in one batch and across batches, with either kind of
+    attention (the tree's mask is additive)."""
+    model = AutoModelForCausalLM.from_pretrained(base, attn_implementation=attention).eval()
+    prompts = [encode_prompt(tokenizer, e["prompt"]) for e in EXAMPLES]
+    prompts[1] = encode_prompt(tokenizer, EXAMPLES[1]["prompt"] + " the rocket and the moon")
+    answers = [encode_answer(tokenizer, a) for a in ("rec.sport.baseball", "rec.sport", "rec.autos", "sport")]
+    per_prompt = [answers, answers[::-1], answers[:2], answers[3:]]
+    for batch_size in (3, 4):
+        scores = candidate_log_likelihoods(model, prompts, per_prompt, batch_size=batch_size)
+        for prompt, options, row in zip(prompts, per_prompt, scores, strict=True):
+            expected = [full_forward_score(model, prompt, answer) for answer in options]
+            assert row == pytest.approx(expected, abs=1e-4)
+
+
+def test_generation_after_a_shared_prefix_equals_generating_each_prompt_alone(trained, tokenizer):
+    model = AutoModelForCausalLM.from_pretrained(trained).eval()
+    prompts = [e["prompt"] for e in EXAMPLES] + ["[INST] which topic : the orbit of the moon label : [/INST]"]
+    alone = []
+    for prompt in prompts:
+        ids = torch.tensor([encode_prompt(tokenizer, prompt)])
+        with torch.no_grad():
+            tokens = model.generate(input_ids=ids, max_new_tokens=6, do_sample=False, pad_token_id=0)
+        alone.append(tokenizer.decode(tokens[0, ids.shape[1] :], skip_special_tokens=True).strip())
+    assert generate(trained, prompts, max_new_tokens=6, batch_size=3) == alone
+
+
+def test_a_shared_prefix_run_once_per_batch_gives_the_loss_of_whole_examples(base, tmp_path):
+    """The same micro-batch, with and without the prefix split off: the same loss and gradient."""
+    examples = [{**e, "prompt": "[INST] which topic among the four below " + e["prompt"]} for e in EXAMPLES]
+    losses, grads = [], []
+    for shared in (False, True):
+        trainer = causal_trainer(base, examples, {**HPARAMS, "shared_prefix": shared}, tmp_path / str(shared))
+        assert len(trainer.prefix) > 8 if shared else trainer.prefix == []
+        batch = next(iter(trainer.get_train_dataloader()))
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(trainer.model.model.embed_tokens.weight.grad.clone())
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+    assert torch.allclose(grads[1], grads[0], atol=1e-5) and grads[0].abs().sum() > 0
+
+
+def test_a_shared_prefix_needs_one_process_without_activation_checkpointing(base, tmp_path):
+    hparams = {**HPARAMS, "shared_prefix": True, "activation_checkpointing": True}
+    with pytest.raises(ValueError, match="shared_prefix needs one process"):
+        causal_trainer(base, EXAMPLES, hparams, tmp_path)
 
 
 def test_training_resumes_from_the_step_checkpoint(base, tmp_path):

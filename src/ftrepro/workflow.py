@@ -18,7 +18,7 @@ def job(snakemake) -> Iterator[logging.Logger]:
     """Set up a job: stderr and logging go to its log file (tracebacks included), torch uses the
     job's threads rather than every core of the node it landed on, and the job's provenance
     (ftrepro.provenance) is written beside the log when it ends."""
-    _limit_threads(snakemake.threads)
+    limit_threads(snakemake.threads)
     log_path = snakemake.log[0]
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     status = "failed"
@@ -40,7 +40,8 @@ def job(snakemake) -> Iterator[logging.Logger]:
                 logger.exception("could not write the job's provenance")
 
 
-def _limit_threads(threads: int) -> None:
+def limit_threads(threads: int) -> None:
+    """The one place torch's threads are set: a job's (snakemake's threads), or a benchmark's."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     torch = sys.modules.get("torch")  # jobs that never import torch should not pay for it
     if torch is not None:

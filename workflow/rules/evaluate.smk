@@ -30,7 +30,7 @@ rule predict_zhao_decoder:
         # generation settings of the fine-tuned runs, so that ft and noft differ only in training
         decoding={
             k: CFG.training["zhao2025-decoder"][k]
-            for k in ("max_new_tokens", "predict_batch_size")
+            for k in ("max_new_tokens", "predict_batch_size", "predict_rows")
         },
         demo_seed=CFG.data.seed,
         constrained=Z.constrained_decoding,

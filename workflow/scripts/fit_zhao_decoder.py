@@ -3,6 +3,7 @@ answer tokens, then generation (and constrained decoding) on the test split. GPU
 every GPU of the job under torchrun, with the recipe's DeepSpeed config, and predict with the rows
 split between the GPUs when the model fits one (ftrepro.train.launch)."""
 
+from ftrepro.data import cap_rows
 from ftrepro.fit import fit_and_predict, job_fingerprint
 from ftrepro.io import read_json, read_jsonl
 from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples, training_examples
@@ -21,7 +22,8 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         {"prompt": e["prompt"], "answer": e["answer"]}
         for e in training_examples(sm.input.base, train, subtasks, dataset, labels, demos)
     ]
-    test = rendered_examples(sm.input.base, read_jsonl(sm.input.test), subtasks, dataset, labels, demos)
+    test_records = cap_rows(read_jsonl(sm.input.test), hparams["predict_rows"], sm.params.demo_seed)
+    test = rendered_examples(sm.input.base, test_records, subtasks, dataset, labels, demos)
     log.info(
         "%s %s: %d training examples, %d test prompts, %d process(es), hyperparameters %s",
         sm.wildcards.task,

@@ -2,6 +2,7 @@
 released, without fine-tuning; five-shot examples from the train split. A 70B model is spread over
 the job's GPUs; a smaller one predicts on all of them, the rows split (ftrepro.train.launch)."""
 
+from ftrepro.data import cap_rows
 from ftrepro.io import read_json, read_jsonl, write_jsonl
 from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples
 from ftrepro.papers.zhao2025.prompts import task_demos
@@ -13,7 +14,8 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     subtasks, dataset, decoding = sm.params.subtasks, sm.params.dataset, sm.params.decoding
     labels = read_json(sm.input.labels)
     demos = task_demos(read_jsonl(sm.input.train), subtasks, sm.wildcards.shots, sm.params.demo_seed)
-    test = rendered_examples(sm.input.model, read_jsonl(sm.input.test), subtasks, dataset, labels, demos)
+    test_records = cap_rows(read_jsonl(sm.input.test), decoding["predict_rows"], sm.params.demo_seed)
+    test = rendered_examples(sm.input.model, test_records, subtasks, dataset, labels, demos)
     log.info(
         "%s %s: %d test prompts, %d process(es)",
         sm.wildcards.task,

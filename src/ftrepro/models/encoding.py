@@ -29,6 +29,20 @@ def encode_answer(tokenizer, answer: str) -> list[int]:
     return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
+def shared_prefix(inputs: list[list[int]]) -> list[int]:
+    """The tokens every input starts with, short of the last token of the shortest input: each
+    input keeps a token after the prefix, whose logits predict what follows it."""
+    if not inputs:
+        return []
+    shortest = min(map(len, inputs))
+    common = 0
+    for column in zip(*inputs, strict=False):
+        if len(set(column)) > 1:
+            break
+        common += 1
+    return list(inputs[0][: min(common, shortest - 1)])
+
+
 def cut_middle(ids: list[int], budget: int) -> list[int]:
     """The first and last halves of `budget` tokens of `ids`. Prompts hold the instruction (and
     label list) at the head and the input's end and the answer cue ("Label: [/INST]", the chat

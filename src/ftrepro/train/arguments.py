@@ -30,7 +30,9 @@ PROJECT_KEYS = {
     "target_modules": "peft LoraConfig",
     "frozen_layers": "band2025 llm-augmented runs: layers kept as pre-finetuned",
     "predict_batch_size": "prediction and generation, outside the Trainer",
+    "predict_rows": "zhao2025 decoders: a seeded sample of at most this many test rows is predicted",
     "max_new_tokens": "generation",
+    "shared_prefix": "causal LM training: the examples' shared prompt head runs once per micro-batch",
     "large_from_params_b": "the rule's choice between the small and large decoder recipe",
     "deepspeed": "the rule's choice of config/deepspeed/ file (GPU presets), passed on its own",
 }

@@ -6,9 +6,13 @@ prompt and on padding). Micro-batches hold neighbours in the length order of the
 (LengthBucketSampler), so padding stays a small share of the processed tokens
 (benchmarks/padding.py). Packing several examples into one row would remove padding altogether,
 but without varlen flash-attention kernels (GPU only) the row's attention is computed in full
-under a block mask, which costs more than the padding it saves. A killed job resumes from the
-last step checkpoint in `checkpoint_dir`; the finished model is written atomically to `out_dir`.
-Multi-GPU runs start this once per GPU (ftrepro.train.launch).
+under a block mask, which costs more than the padding it saves. With the recipe's
+`shared_prefix` the prompt head every example shares (instructions, label lists, five-shot
+examples: about 450 of a MASSIVE intent example's 475 tokens) runs once per micro-batch and the
+rows attend to its KV cache: the same loss for a fraction of the compute, on one process (CPU
+presets). A killed job resumes from the last step checkpoint in `checkpoint_dir`; the finished
+model is written atomically to `out_dir`. Multi-GPU runs start this once per GPU
+(ftrepro.train.launch).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from transformers import (
     set_seed,
 )
 
-from ftrepro.models.encoding import IGNORE_INDEX, encode_examples
+from ftrepro.models.encoding import IGNORE_INDEX, encode_examples, shared_prefix
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
 
@@ -108,15 +112,42 @@ def causal_trainer(
     )
     model = load_for_training(base_dir)
     max_length = min(hparams["max_length"], model.config.max_position_embeddings)
+    features = encode_examples(tokenizer, examples, max_length)
+    prefix = []
+    if hparams.get("shared_prefix"):
+        _check_shared_prefix(hparams, args, deepspeed)
+        prefix, features = split_shared_prefix(features)
+        log.info("a prefix of %d tokens shared by every example runs once per micro-batch", len(prefix))
     trainer = LengthGroupedTrainer(
         model=model,
         args=args,
-        train_dataset=encode_examples(tokenizer, examples, max_length),
+        train_dataset=features,
         data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX),
         processing_class=tokenizer,
         callbacks=[*callbacks, KVCacheForGeneration()],
+        prefix=prefix,
     )
     return trainer
+
+
+def _check_shared_prefix(hparams: dict, args, deepspeed) -> None:
+    """One process without DeepSpeed (two forwards per backward under DDP or ZeRO are untested),
+    and no activation checkpointing (which turns the prefix's KV cache off)."""
+    if args.world_size > 1 or deepspeed or hparams["activation_checkpointing"]:
+        raise ValueError(
+            "causal LM hparams: shared_prefix needs one process, no deepspeed and "
+            "activation_checkpointing: false"
+        )
+
+
+def split_shared_prefix(features: list[dict]) -> tuple[list[int], list[dict]]:
+    """The prompt head every feature shares, and the features without it. What is left of each
+    prompt is at least one token, so the first label left is a prompt's (-100): no answer token
+    is predicted from the prefix alone."""
+    prompts = [f["input_ids"][: f["labels"].count(IGNORE_INDEX)] for f in features]
+    prefix = shared_prefix(prompts)
+    cut = len(prefix)
+    return prefix, [{key: value[cut:] for key, value in f.items()} for f in features]
 
 
 class KVCacheForGeneration(TrainerCallback):
@@ -151,7 +182,35 @@ class LengthBucketSampler(Sampler[int]):
 
 
 class LengthGroupedTrainer(Trainer):
-    """A Trainer whose micro-batches (on all GPUs at once) each come from one length bucket."""
+    """A Trainer whose micro-batches (on all GPUs at once) each come from one length bucket.
+    With a `prefix`, the batches hold what follows it: each micro-batch runs the prefix first and
+    its rows continue from the prefix's KV cache, at the positions after it."""
+
+    def __init__(self, *args, prefix: Sequence[int] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prefix = list(prefix)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.prefix:
+            inputs = self._after_prefix(model, inputs)
+        return super().compute_loss(
+            model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+        )
+
+    def _after_prefix(self, model, inputs: dict) -> dict:
+        ids = inputs["input_ids"]
+        rows, width, cut = ids.shape[0], ids.shape[1], len(self.prefix)
+        prefix = torch.tensor([self.prefix], device=ids.device)
+        # only its cache is used: the LM head runs on one position instead of the whole prefix
+        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+        cache.batch_repeat_interleave(rows)  # differentiable: the prefix gets every row's gradient
+        head_mask = torch.ones(rows, cut, dtype=inputs["attention_mask"].dtype, device=ids.device)
+        return {
+            **inputs,
+            "attention_mask": torch.cat([head_mask, inputs["attention_mask"]], dim=1),
+            "position_ids": torch.arange(cut, cut + width, device=ids.device).expand(rows, -1),
+            "past_key_values": cache,
+        }
 
     def _get_train_sampler(self, train_dataset=None) -> Sampler:
         dataset = self.train_dataset if train_dataset is None else train_dataset
