@@ -132,6 +132,7 @@ def encoder_fit(stage: dict) -> dict:
         hparams,
         stage["model_out"],
         root / f"ckpt-{stage['label']}",
+        dev_path=root / DATASET / "dev.jsonl",  # the recipe scores dev after each epoch
     )
     return _encoder_work(stage["encoder_base"], train_path)
 
@@ -172,7 +173,7 @@ def prepare(root: Path, data: Path, encoder_rows: int) -> dict:
         sys.exit(f"{raw} not found: pass --data, a directory laid out like ../shared/data")
     plain = root / "en-US.jsonl"
     subprocess.run(f"gunzip -c {raw} > {plain}", shell=True, check=True)
-    derive_massive(plain, root / DATASET, max_rows=MINI.data.max_rows, seed=MINI.data.seed)
+    derive_massive(plain, root / DATASET, max_rows=MINI.data.caps(DATASET), seed=MINI.data.seed)
     train_lines = (root / DATASET / "train.jsonl").read_text().splitlines(keepends=True)
     (root / "encoder-train.jsonl").write_text("".join(train_lines[:encoder_rows]))
     paths = {"root": str(root)}
