@@ -129,6 +129,14 @@ def test_report_without_runs_reads_not_run(tmp_path):
     assert "0 of 9 runs scored" in (tmp_path / "tables" / "log_loss.md").read_text()
 
 
+def test_the_table_names_the_stand_ins(tmp_path):
+    write_band_report(
+        RUNS, {}, TARGETS, PARAMETERS, {}, tmp_path, stand_ins={"bert-base": "all-MiniLM-L6-v2"}
+    )
+    text = (tmp_path / "tables" / "log_loss.md").read_text()
+    assert "Stand-ins: this preset trains all-MiniLM-L6-v2 under bert-base.\n\n|" in text
+
+
 def test_metrics_of_an_unknown_run_are_an_error(tmp_path):
     with pytest.raises(DataError, match="outside the band2025 matrix"):
         write_band_report(RUNS, {"roberta.single.plain": metrics(1.0)}, TARGETS, PARAMETERS, {}, tmp_path)

@@ -352,6 +352,14 @@ def test_report_with_nothing_run(settings, tmp_path):
     assert (tmp_path / "figures" / "figure5_4.png").stat().st_size > 0
 
 
+def test_every_table_names_the_stand_ins(settings, tmp_path):
+    stand_ins = {"tk-instruct-3b": "SmolLM2-135M-Instruct"}
+    write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings, stand_ins=stand_ins)
+    for table in ("headline", "table5_1", "table5_2"):
+        text = (tmp_path / "tables" / f"{table}.md").read_text()
+        assert "Stand-ins: this preset trains SmolLM2-135M-Instruct under tk-instruct-3b." in text
+
+
 def test_report_rejects_unknown_settings_and_unmatched_targets(settings, tmp_path):
     with pytest.raises(DataError, match="unknown MTL settings"):
         write_gupta_report({}, {"tk-instruct-7": {}}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings)

@@ -73,6 +73,7 @@ def _report(tree: Path, plan: Path | None = None) -> str:
         preset=TINY.preset,
         runs={paper: papers.runs(TINY, paper, with_api=False) for paper in papers.PAPERS},
         shared={paper: papers.shared_runs(TINY, paper) for paper in papers.PAPERS},
+        stand_ins={paper: papers.stand_ins(TINY, paper) for paper in papers.PAPERS},
         results_dir=tree / "results",
         logs_dir=tree / "logs",
         plan_path=plan,
@@ -89,6 +90,14 @@ def test_the_report_states_the_preset_and_holds_every_paper(tree):
     assert page.count("data:image/png;base64,") == 6
     assert "<td>1.0 (+0.5)</td>" in page and "<td>massive</td>" in page  # tables rendered
     assert 'href="zhao2025/tables/table3.csv"' in page
+
+
+def test_each_paper_names_the_stand_ins_behind_its_models(tree):
+    page = _report(tree)
+    for paper in papers.PAPERS:
+        assert f'<table class="stand-ins" id="{paper}-stand-ins">' in page
+    stand_in = papers.stand_ins(TINY, "zhao2025")["roberta-base"]
+    assert f"<tr><td><code>roberta-base</code></td><td>{stand_in}</td></tr>" in page
 
 
 def test_each_run_has_provenance_and_shared_runs_name_their_model(tree):

@@ -162,3 +162,20 @@ def test_mini_encoders_that_are_one_minilm_share(monkeypatch):
     mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
     assert papers.shared_runs(mini, "band2025")["distilbert.parallel.plain"] == "bert-base.parallel.plain"
     assert papers.shared_runs(mini, "zhao2025")["20ng-joint.roberta-large.ft"] == "20ng-joint.roberta-base.ft"
+
+
+def test_the_tables_name_each_stand_in_beside_the_papers_model(monkeypatch, paper):
+    monkeypatch.chdir(REPO)
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    zhao = papers.stand_ins(mini, "zhao2025")
+    assert zhao["roberta-base"] == zhao["roberta-large"] == "all-MiniLM-L6-v2"
+    assert zhao["llama3-70b"] == "SmolLM2-135M-Instruct"
+    assert "gpt-4o" not in zhao  # an API model is the paper's own
+    gupta = papers.stand_ins(mini, "gupta2023")
+    assert gupta == {
+        "tk-instruct-3b": "SmolLM2-135M-Instruct",
+        "t5-3b": "encoder-decoder of all-MiniLM-L6-v2",
+    }
+    assert set(papers.stand_ins(mini, "band2025")) == {"bert-base", "distilbert", "llama3.1-8b", "annotator"}
+    # at paper scale every name is the paper's own model
+    assert all(papers.stand_ins(paper, name) == {} for name in papers.PAPERS)

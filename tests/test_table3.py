@@ -413,3 +413,17 @@ def test_preset_note_states_caps_held_out_dev_truncation_and_baselines():
         "at most 128 tokens of 20newsgroups, 32 tokens of massive.\n\n"
         "Baseline tfidf-svm (not in the paper): TF-IDF + linear SVM.\n\n"
     )
+
+
+def test_preset_note_says_the_decoders_predict_a_sample():
+    note = preset_note(
+        "mini",
+        caps={},
+        full_rows={},
+        held_out_dev={},
+        max_length={"massive": 32},
+        baselines={},
+        decoder_rows=500,
+    )
+    assert "predict a seeded sample of at most 500 rows of each test split" in note
+    assert "not the API models" in note

@@ -28,5 +28,6 @@ rule html_report:
         preset=CFG.preset,
         runs=RUNS,
         shared=SHARED,
+        stand_ins={paper: papers.stand_ins(CFG, paper) for paper in papers.PAPERS},
     script:
         "../scripts/html_report.py"

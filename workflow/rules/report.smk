@@ -52,6 +52,7 @@ rule zhao2025_table3:
             caps={dataset: CFG.data.caps(dataset) for dataset in ZHAO_DATASETS},
             full_rows=CFG.plan.rows,
             held_out_dev=CFG.data.held_out_dev,
+            decoder_rows=CFG.training["zhao2025-decoder"].get("predict_rows"),
             max_length={
                 dataset: zhao_runs.encoder_recipe(CFG, dataset)["max_length"]
                 for dataset in ZHAO_DATASETS
@@ -88,6 +89,7 @@ rule gupta2023_report:
         settings=G.settings,
         shared=SHARED["gupta2023"],
         shared_settings=gupta_runs.shared_settings(CFG),
+        stand_ins=papers.stand_ins(CFG, "gupta2023"),
     script:
         "../scripts/gupta2023_report.py"
 
@@ -122,6 +124,7 @@ rule band2025_report:
     params:
         runs=RUNS["band2025"],
         shared=SHARED["band2025"],
+        stand_ins=papers.stand_ins(CFG, "band2025"),
     script:
         "../scripts/band2025_report.py"
 

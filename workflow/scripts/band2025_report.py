@@ -19,6 +19,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         sm.input.parameters,
         our_params,
         Path(sm.output.tables[0]).parents[1],
+        stand_ins=sm.params.stand_ins,
     )
     log.info("log loss:\n%s", table.to_string())
     for predictions, submission in zip(

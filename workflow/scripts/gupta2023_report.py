@@ -20,5 +20,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         Path(sm.output.tables[0]).parents[1],
         settings=sm.params.settings,
         shared_settings=sm.params.shared_settings,
+        stand_ins=sm.params.stand_ins,
     )
     log.info("headline:\n%s", headline.to_string())

@@ -75,6 +75,13 @@ def finished_runs(config: Config, paper: str, runs: list[str], root: Path = Path
     return [run for run in runs if (root / "results" / paper / run / "metrics.json").is_file()]
 
 
+def stand_ins(config: Config, paper: str) -> dict[str, str]:
+    """{paper's model name: what the preset trains under it} for the models of `paper` that the
+    preset replaces (config.Model.stand_in); the tables and the report name them."""
+    models = (config.models[name] for name in RUNS[paper].model_names(config))
+    return {model.name: model.stand_in for model in models if model.stand_in}
+
+
 def with_shared(metrics: Mapping[str, dict], shared: Mapping[str, str]) -> dict[str, dict]:
     """Metrics of the trained runs, plus every run of `shared` ({run: the run whose model it
     shares}, `shared_runs`) whose model's run has them, with "shared_with" set to that run."""

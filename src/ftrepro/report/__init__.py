@@ -6,6 +6,7 @@ model, setting or task (the matrix can hold more than the paper); never a made-u
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -14,6 +15,15 @@ from ftrepro.io import atomic_path
 
 NOT_RUN = "not run"
 NOT_IN_PAPER = "not in paper"
+
+
+def stand_in_note(stand_ins: Mapping[str, str]) -> str:
+    """A sentence naming the stand-in behind each paper model name ({name: stand-in}; "" for none),
+    so that a number under a paper's model name is never taken for that model's."""
+    if not stand_ins:
+        return ""
+    pairs = "; ".join(f"{stand_in} under {name}" for name, stand_in in stand_ins.items())
+    return f"Stand-ins: this preset trains {pairs}.\n\n"
 
 
 def save_figure(fig: Figure, path: str | Path) -> None:

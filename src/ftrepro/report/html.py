@@ -212,6 +212,7 @@ def build_report(
     preset: str,
     runs: Mapping[str, Sequence[str]],
     shared: Mapping[str, Mapping[str, str]],
+    stand_ins: Mapping[str, Mapping[str, str]] | None = None,
     results_dir: str | os.PathLike = "results",
     logs_dir: str | os.PathLike = "logs",
     plan_path: str | os.PathLike | None = "results/plan.tsv",
@@ -219,7 +220,8 @@ def build_report(
 ) -> Path:
     """Write the HTML report to `out_path` (atomically) and return its path. `runs` {paper: every
     run of its matrix} (the papers in report order), `shared` {paper: {run: the run whose model it
-    shares}}, `preset` the preset's name, stated in words at the top."""
+    shares}}, `stand_ins` {paper: {model: what the preset trains under it}} named at the top of
+    each paper, `preset` the preset's name, stated in words at the top."""
     out_path, results_dir, logs_dir = Path(out_path), Path(results_dir), Path(logs_dir)
     base = out_path.parent
     plan = read_plan(plan_path)
@@ -249,6 +251,7 @@ def build_report(
                 "title": PAPER_TITLES[paper],
                 "tables": tables,
                 "figures": figures,
+                "stand_ins": (stand_ins or {}).get(paper, {}),
                 "runs": run_rows(
                     paper, runs[paper], shared.get(paper, {}), results_dir, logs_dir, base, plan
                 ),

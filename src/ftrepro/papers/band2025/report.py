@@ -23,7 +23,7 @@ from safetensors import safe_open
 from ftrepro.data.arena import WINNER_COLUMNS
 from ftrepro.io import DataError, atomic_path, iter_jsonl
 from ftrepro.papers.band2025.runs import BandRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure
+from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
 
 NO_NUMBER = "–"  # in the paper, but only as a bar
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
@@ -128,7 +128,8 @@ def _paper(values: pd.Series, spec: str, in_paper: pd.Series) -> list[str]:
     return [_fmt(v, spec, NO_NUMBER if known else NOT_IN_PAPER) for v, known in zip(values, in_paper)]
 
 
-def table_markdown(table: pd.DataFrame) -> str:
+def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = None) -> str:
+    """The log-loss table under its title, naming the preset's `stand_ins` and shared models."""
     known = table["in_paper"]
     layout = pd.DataFrame(
         {
@@ -153,7 +154,7 @@ def table_markdown(table: pd.DataFrame) -> str:
     )
     n_run = int((table["status"] == "ok").sum())
     shared = table[table["shared_with"].fillna("") != ""] if "shared_with" in table else table.iloc[:0]
-    note = "".join(
+    note = stand_in_note(stand_ins or {}) + "".join(
         f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
         "(the same weights and data); it was trained once.\n\n"
         for _, row in shared.iterrows()
@@ -238,8 +239,10 @@ def write_band_report(
     parameters: str | PathLike,
     our_params: Mapping[str, int],
     out_dir: str | PathLike,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table."""
+    """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table.
+    `stand_ins` {model: what the preset trains under it} are named above the table."""
     out_dir = Path(out_dir)
     table = log_loss_table(
         runs,
@@ -251,7 +254,7 @@ def write_band_report(
     with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:
-        tmp.write_text(table_markdown(table), encoding="utf-8")
+        tmp.write_text(table_markdown(table, stand_ins), encoding="utf-8")
     plot_log_loss(table, out_dir / "figures" / "figure10.png")
     plot_improvement(table, out_dir / "figures" / "figure11.png")
     return table

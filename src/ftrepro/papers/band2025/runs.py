@@ -55,6 +55,12 @@ def llm_runs(config: Config) -> list[str]:
     return [BandRun(config.band2025.llm).name]
 
 
+def model_names(config: Config) -> list[str]:
+    """The paper's models (config.models names): the classifiers and the property annotator."""
+    b = config.band2025
+    return [*b.encoders, b.llm, b.annotator]
+
+
 def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"encoder": encoder_runs(config), "llm": llm_runs(config)}
 

@@ -27,7 +27,7 @@ from matplotlib.ticker import NullLocator
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
 from ftrepro.papers.gupta2023.runs import GuptaRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure
+from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
 
 THESIS_CATEGORIES = (
     "answerability_classification",
@@ -488,15 +488,17 @@ def write_gupta_report(
     *,
     settings: Mapping[str, Mapping],
     shared_settings: Mapping[str, str] | None = None,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
     {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings;
     `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
-    under each table. Returns the headline table.
+    under each table, as are `stand_ins` {model: what the preset trains under it}. Returns the
+    headline table.
     """
-    note = shared_note(shared_settings or {})
+    note = stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
     out_dir = Path(out_dir)
     ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
     results = read_targets(targets_results_csv, ["rougeL_overall"])

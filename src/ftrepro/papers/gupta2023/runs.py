@@ -53,6 +53,12 @@ def anchor_runs(config: Config) -> list[str]:
     return [GuptaRun("anchor", method).name for method in ANCHORS]
 
 
+def model_names(config: Config) -> list[str]:
+    """The paper's models (config.models names): those of its settings and of pre-finetuning."""
+    g = config.gupta2023
+    return list(dict.fromkeys([*(s["model"] for s in g.settings.values()), g.prefinetune["model"]]))
+
+
 def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"stl": stl_runs(config), "mtl": mtl_runs(config), "anchor": anchor_runs(config)}
 

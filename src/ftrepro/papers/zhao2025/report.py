@@ -303,10 +303,12 @@ def preset_note(
     held_out_dev: Mapping[str, int],
     max_length: Mapping[str, int],
     baselines: Mapping[str, str],
+    decoder_rows: int | None = None,
 ) -> str:
     """What a preset changed under the paper's names, for the reader of its table: the rows of
     each dataset's splits where capped (`caps` of `full_rows`), the train rows held out as a dev
-    split, the encoders' max length per dataset, and what each baseline row is ({method: text})."""
+    split, the encoders' max length per dataset, the test rows the decoders predict (a seeded
+    sample, where `decoder_rows` is set) and what each baseline row is ({method: text})."""
     capped = [
         f"{dataset} {split} {rows:,} of {full_rows[dataset][split]:,} rows"
         for dataset, splits in caps.items()
@@ -318,6 +320,12 @@ def preset_note(
         f"Preset {preset}: {'; '.join(capped) or 'every row of every split'}; encoders read at most "
         f"{', '.join(f'{n} tokens of {d}' for d, n in max_length.items())}."
     ]
+    if decoder_rows is not None:
+        lines.append(
+            f"Our decoder runs (fine-tuned and prompted; not the API models) predict a seeded sample of at "
+            f"most {decoder_rows:,} "
+            "rows of each test split; encoders and baselines predict every row of it."
+        )
     lines += [f"Baseline {method} (not in the paper): {text}." for method, text in baselines.items()]
     return "".join(line + "\n\n" for line in lines)
 

@@ -103,6 +103,12 @@ def dataset_subtasks(config: Config, dataset: str) -> list[str]:
     return list(dict.fromkeys(s for task in tasks if task.dataset == dataset for s in task.subtasks))
 
 
+def model_names(config: Config) -> list[str]:
+    """The paper's models (config.models names) its matrix trains or prompts."""
+    z = config.zhao2025
+    return [*z.encoders, *z.decoders, *z.api_models]
+
+
 def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {
         "encoder": encoder_runs(config),
