@@ -11,7 +11,9 @@ from conftest import REPO, job_stats, snakemake
 from ftrepro.io import DataError
 from ftrepro.papers.zhao2025.report import (
     CELLS,
+    below_baselines,
     build_table3,
+    floor_note,
     parse_run_name,
     preset_note,
     read_targets,
@@ -427,3 +429,24 @@ def test_preset_note_says_the_decoders_predict_a_sample():
     )
     assert "predict a seeded sample of at most 500 rows of each test split" in note
     assert "not the API models" in note
+
+
+def test_encoder_cells_below_a_baseline_of_their_column_are_found_and_named(targets):
+    metrics = {
+        "massive-intent.roberta-base.ft": {"intent_accuracy": 80.0},
+        "massive-slots.roberta-base.ft": {"slots_f1": 75.0},
+        "massive-intent.llama2-7b.zero-shot.ft": {"intent_accuracy": 50.0},  # not an encoder
+        "massive.tfidf-svm.baseline": {"intent_accuracy": 83.8, "slots_f1": 72.0},
+        "massive.frozen-encoder.baseline": {"intent_accuracy": 84.2, "slots_f1": 61.0},
+    }
+    table = build_table3(targets, metrics, baselines=["tfidf-svm", "frozen-encoder"])
+    below = below_baselines(table, ["roberta-base", "roberta-large"])
+    # intent: 80.0 under the better baseline (84.2); slots: 75.0 above both
+    assert below[["run", "column", "ours", "floor"]].values.tolist() == [
+        ["massive-intent.roberta-base.ft", "massive_dual_intent", 80.0, 84.2]
+    ]
+    assert floor_note(below) == (
+        "**Below the baselines (a bug in the encoder recipe):** roberta-base MASSIVE dual intent "
+        "80.0 < 84.2.\n\n"
+    )
+    assert floor_note(below.iloc[:0]) == ""

@@ -42,6 +42,7 @@ rule zhao2025_table3:
         shared=SHARED["zhao2025"],
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
         baselines=zhao_runs.baseline_descriptions(CFG),
+        encoders=Z.encoders,
         stand_ins={
             **{name: model.stand_in for name, model in CFG.models.items()},
             "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),

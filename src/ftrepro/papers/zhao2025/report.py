@@ -322,12 +322,33 @@ def preset_note(
     ]
     if decoder_rows is not None:
         lines.append(
-            f"Our decoder runs (fine-tuned and prompted; not the API models) predict a seeded sample of at "
-            f"most {decoder_rows:,} "
-            "rows of each test split; encoders and baselines predict every row of it."
+            "Our decoder runs (fine-tuned and prompted; not the API models) predict a seeded sample "
+            f"of at most {decoder_rows:,} rows of each test split; encoders and baselines predict "
+            "every row of it."
         )
     lines += [f"Baseline {method} (not in the paper): {text}." for method, text in baselines.items()]
     return "".join(line + "\n\n" for line in lines)
+
+
+def below_baselines(table: pd.DataFrame, encoders: Iterable[str]) -> pd.DataFrame:
+    """The cells of fine-tuned `encoders` below the best baseline of their column, with that
+    `floor`: a fine-tuned encoder under TF-IDF or a frozen encoder is a bug in its recipe."""
+    scored = table[table["status"] == "ok"]
+    floor = scored[scored["finetuned"] == BASELINE].groupby("column")["ours"].max()
+    cells = scored[scored["model"].isin(list(encoders)) & (scored["finetuned"] != BASELINE)]
+    cells = cells.assign(floor=cells["column"].map(floor))
+    return cells[cells["ours"] < cells["floor"]]
+
+
+def floor_note(below: pd.DataFrame) -> str:
+    """A line for the table naming the cells `below_baselines` found ("" when none)."""
+    if below.empty:
+        return ""
+    cells = "; ".join(
+        f"{cell['model']} {_header(cell['column'])} {cell['ours']:.1f} < {cell['floor']:.1f}"
+        for _, cell in below.iterrows()
+    )
+    return f"**Below the baselines (a bug in the encoder recipe):** {cells}.\n\n"
 
 
 def write_table3(
