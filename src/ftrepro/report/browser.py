@@ -10,9 +10,11 @@ package is needed: no browser download, no driver, no websocket client.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -124,7 +126,8 @@ def check_page(
         os.dup2(to_read, 3)
         os.dup2(to_write, 4)
 
-    with tempfile.TemporaryDirectory(prefix="ftrepro-chromium-") as profile:
+    # the profile is thrown away: a cleanup error must not fail a check that has its answer
+    with tempfile.TemporaryDirectory(prefix="ftrepro-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [
                 chromium,
@@ -141,6 +144,7 @@ def check_page(
             ],
             preexec_fn=pipes_at_3_and_4,
             pass_fds=(3, 4),
+            start_new_session=True,  # a group of its own: its helper processes are stopped with it
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -151,12 +155,18 @@ def check_page(
         finally:
             os.close(to_browser)
             os.close(from_browser)
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop Chromium and every helper process it started (renderers, zygote), which otherwise
+    go on writing into the profile directory while it is being removed."""
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _inspect(pipe: _Pipe, url: str, screenshot, width: int, timeout: float) -> PageCheck:
