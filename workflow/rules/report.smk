@@ -44,7 +44,7 @@ rule zhao2025_table3:
         baselines=zhao_runs.baseline_descriptions(CFG),
         encoders=Z.encoders,
         stand_ins={
-            **{name: model.stand_in for name, model in CFG.models.items()},
+            **papers.stand_ins(CFG, "zhao2025"),
             "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),
         },
         # what the preset changed under the paper's names: data caps and truncation
