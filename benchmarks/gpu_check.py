@@ -28,13 +28,14 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import torch
+import yaml
 from _common import REPO
 from transformers import AutoModelForCausalLM, TrainerCallback
 
-from ftrepro import config as ftconfig
 from ftrepro.data.synthetic import vocabulary
 from ftrepro.io import write_jsonl
 from ftrepro.models.base import prepare_base_model
@@ -97,16 +98,35 @@ def main() -> None:
     deepspeed.init_distributed()
     size = SIZES["toy" if args.toy else "gpu"]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gpu-check-"))
-    rows = [loop(workdir, size) for loop in (llama_loop, baseline_loop, t5_loop, lora_loop)]
     peak = peak_flops()
+    rows = [run_loop(loop, workdir, size) for loop in (llama_loop, baseline_loop, t5_loop, lora_loop)]
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU (toy sizes: no MFU)"
     print(f"\ngpu_check on {device}")
     print("| loop | parameters | tokens/s | peak memory GB | MFU |")
     print("|---|---:|---:|---:|---:|")
-    for name, params, tokens_per_s, flops_per_s, memory in rows:
+    for row in rows:
+        if isinstance(row, str):
+            print(row)
+            continue
+        name, params, tokens_per_s, flops_per_s, memory = row
         mfu = f"{100 * flops_per_s / peak:.1f}%" if peak else "n/a"
         print(f"| {name} | {params / 1e6:,.1f}M | {tokens_per_s:,.0f} | {memory / 1e9:.2f} | {mfu} |")
     print("peak memory: GPU memory allocated; on CPU the process's peak resident memory")
+    if any(isinstance(row, str) for row in rows):
+        sys.exit(1)
+
+
+def run_loop(loop, workdir: Path, size: dict) -> tuple | str:
+    """One loop's row, or a row saying why it failed: a GPU lease is too short to lose the other
+    loops' figures to one failure (the traceback goes to stderr)."""
+    try:
+        return loop(workdir, size)
+    except Exception as error:  # noqa: BLE001 -- reported in the table, and the exit status is 1
+        traceback.print_exc()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        reason = " ".join(str(error).split())[:200]
+        return f"| {loop.__name__} | FAILED: {type(error).__name__}: {reason} | | | |"
 
 
 # --- the loops: (name, parameters, tokens/s, model FLOP/s, peak memory bytes) -----------------
@@ -292,10 +312,11 @@ def count(model) -> int:
 
 
 def peak_flops() -> float | None:
-    """The device's peak dense bf16 FLOP/s from config plan.gpu_kinds (None on CPU or unknown)."""
+    """The device's peak dense bf16 FLOP/s from config.yaml's plan.gpu_kinds (None on CPU or
+    unknown). Read as plain YAML: GPU images lack snakemake, whose validator ftrepro.config uses."""
     if not torch.cuda.is_available():
         return None
-    kinds = ftconfig.load(REPO / "config" / "config.yaml").plan.gpu_kinds
+    kinds = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["plan"]["gpu_kinds"]
     name = torch.cuda.get_device_name().lower()
     for kind, spec in kinds.items():
         if kind.split("-")[0] in name:

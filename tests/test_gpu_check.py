@@ -33,3 +33,18 @@ def test_gpu_check_runs_every_loop_at_toy_size_and_prints_the_table(tmp_path):
     ]
     assert all(float(row[2].replace(",", "")) > 0 and float(row[3]) > 0 for row in rows)
     assert all(row[4] == "n/a" for row in rows)  # no peak FLOP/s on a CPU
+
+
+def test_a_failing_loop_is_a_row_saying_why_and_the_others_still_run(monkeypatch, tmp_path):
+    """One lease of a GPU is short: a loop that fails (a CPU Adam that does not compile, say)
+    must not cost the other loops' figures."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import gpu_check
+
+    def broken_loop(workdir, size):
+        raise RuntimeError("ninja: build stopped:\n  subcommand failed")
+
+    row = gpu_check.run_loop(broken_loop, tmp_path, {})
+    assert row == "| broken_loop | FAILED: RuntimeError: ninja: build stopped: subcommand failed | | | |"
+    fine = gpu_check.run_loop(lambda workdir, size: ("ok", 1, 2.0, 3.0, 4), tmp_path, {})
+    assert fine == ("ok", 1, 2.0, 3.0, 4)
