@@ -121,7 +121,7 @@ def run_loop(loop, workdir: Path, size: dict) -> tuple | str:
     loops' figures to one failure (the traceback goes to stderr)."""
     try:
         return loop(workdir, size)
-    except Exception as error:  # noqa: BLE001 -- reported in the table, and the exit status is 1
+    except Exception as error:  # reported in the table, and the exit status is 1
         traceback.print_exc()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -10,9 +10,9 @@ import sys
 import pytest
 from conftest import REPO
 
-pytestmark = [pytest.mark.deepspeed, pytest.mark.usefixtures("deepspeed_ops")]
 
-
+@pytest.mark.deepspeed
+@pytest.mark.usefixtures("deepspeed_ops")
 def test_gpu_check_runs_every_loop_at_toy_size_and_prints_the_table(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--toy", "--workdir", str(tmp_path)],
