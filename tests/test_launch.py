@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch.distributed as dist
+
 from ftrepro import config as cfg
-from ftrepro.io import read_json
+from ftrepro.io import read_json, write_json
 from ftrepro.resources import prediction_processes
 from ftrepro.train import launch
 
@@ -52,6 +55,41 @@ def test_torchrun_gets_the_call_the_deepspeed_accelerator_and_a_share_of_the_thr
             "records": [{"id": 1}],
         },
     }
+
+
+def train_in_a_process_group(*, fail: bool, deepspeed=None):
+    dist.init_process_group("gloo")  # what the Trainer does in a torchrun worker
+    if fail:
+        raise RuntimeError("out of memory")
+
+
+@pytest.fixture
+def one_worker_group(monkeypatch):
+    """The environment torchrun gives a worker, for a group of one; no group left behind."""
+    for name, value in {
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_worker_leaves_its_process_group_when_its_work_succeeds(tmp_path, one_worker_group, fail):
+    """Left to interpreter exit, gloo can abort a worker that finished (seen in CI); destroyed after
+    an error, it would hang the workers still in a collective instead of failing them."""
+    job_file = tmp_path / "launch.json"
+    write_json(job_file, {"train": launch._name(train_in_a_process_group), "kwargs": {"fail": fail}})
+    if fail:
+        with pytest.raises(RuntimeError, match="out of memory"):
+            launch.main([str(job_file)])
+    else:
+        launch.main([str(job_file)])
+    assert dist.is_initialized() is fail
 
 
 def fake_predict(model_dir, rows, *, suffix):

@@ -132,7 +132,12 @@ def main(argv: list[str]) -> None:
     job = read_json(argv[0])
     if "predict" in job:
         _predict_shard(job)
-        return
+    else:
+        _train(job)
+    _leave_process_group()
+
+
+def _train(job: dict) -> None:
     if job["kwargs"].get("deepspeed"):
         import deepspeed
 
@@ -142,6 +147,19 @@ def main(argv: list[str]) -> None:
         # (accelerate makes it on GPUs only, and CPU processes train with DeepSpeed too)
         deepspeed.init_distributed()
     _load(job["train"])(**job["kwargs"])
+
+
+def _leave_process_group() -> None:
+    """Destroy the process group once this worker's work is done. Left to interpreter exit, gloo's
+    worker threads can still hold tensors while Python tears down, and the process aborts
+    ("terminate called without an active exception", pytorch/pytorch#190489) after a run that
+    succeeded. Only on success: on an error the other workers may be mid-collective, and
+    destroying would hang instead of failing."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _predict_shard(job: dict) -> None:
@@ -159,8 +177,6 @@ def _predict_shard(job: dict) -> None:
     records = gather_object(records)  # every rank's list, concatenated in rank order
     if state.is_main_process:
         write_jsonl(job["out"], records)
-    state.wait_for_everyone()
-    state.destroy_process_group()
 
 
 def _cpu_info_once() -> None:
