@@ -57,7 +57,7 @@ def test_torchrun_gets_the_call_the_deepspeed_accelerator_and_a_share_of_the_thr
     }
 
 
-def train_in_a_process_group(*, fail: bool, deepspeed=None):
+def train_in_a_process_group(*, fail: bool):
     dist.init_process_group("gloo")  # what the Trainer does in a torchrun worker
     if fail:
         raise RuntimeError("out of memory")
