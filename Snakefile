@@ -1,7 +1,7 @@
-# ftrepro: three fine-tuning papers from raw data to their tables and figures.
-# Targets: all (default), zhao2025, gupta2023, band2025, results/report.html (everything, one page),
-# results/data/stats.md, results/plan.tsv, or any
-# output path, e.g.
+# ftrepro: fine-tuning papers from raw data to their tables and figures, one package each
+# (config `papers`). Targets: all (default), a paper's id (zhao2025, gupta2023, band2025: its
+# tables and figures), results/report.html (everything, one page), results/data/stats.md,
+# results/plan.tsv, or any output path, e.g.
 #   snakemake results/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json
 from snakemake.utils import min_version
 
@@ -14,17 +14,27 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/derive.smk"
-include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/plan.smk"
+
+
+# each paper's rules (its PAPER.rules_file), and its target: its tables and figures
+for paper in PAPERS.values():
+
+    include: paper.rules_file
+
+    rule:
+        name:
+            paper.id
+        input:
+            TARGETS[paper.id],
+
+
 include: "workflow/rules/html_report.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.zhao2025.input,
-        rules.gupta2023.input,
-        rules.band2025.input,
+        TARGETS.values(),
         "results/data/stats.md",

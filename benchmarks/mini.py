@@ -119,7 +119,7 @@ def decoder_predict(stage: dict) -> dict:
 
 
 def encoder_fit(stage: dict) -> dict:
-    from ftrepro.train.encoder import train_encoder
+    from ftrepro.train.multihead import train_encoder
 
     root = Path(stage["root"])
     hparams = {**zhao_runs.encoder_hparams(MINI, TASK), "num_train_epochs": 1}
@@ -138,7 +138,7 @@ def encoder_fit(stage: dict) -> dict:
 
 
 def encoder_predict(stage: dict) -> dict:
-    from ftrepro.infer.encoder import predict_encoder
+    from ftrepro.infer.multihead import predict_encoder
 
     test_path = Path(stage["root"]) / DATASET / "test.jsonl"
     predict_encoder(stage["encoder_model"], test_path, batch_size=64)

@@ -11,12 +11,12 @@ import torch.nn.functional as F
 from conftest import RecordSteps, StopAfterFirstSave
 from transformers import AutoModel, AutoTokenizer, EvalPrediction, RobertaTokenizer, TrainerCallback
 
-from ftrepro.infer.encoder import predict_encoder
+from ftrepro.infer.multihead import predict_encoder
 from ftrepro.io import DataError, write_json, write_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels
 from ftrepro.models.encoding import IGNORE_INDEX, load_tokenizer
-from ftrepro.train.encoder import dev_accuracy, encode_dataset, train_encoder
+from ftrepro.train.multihead import dev_accuracy, encode_dataset, train_encoder
 
 # Each intent has its own keyword, which is also the only slot-filled word: an obvious signal.
 KEYWORDS = {

@@ -15,12 +15,12 @@ from conftest import REPO, SHARED_DATA
 from ftrepro import config as cfg
 from ftrepro.data.massive import derive_massive
 from ftrepro.data.sources import fetch_local
-from ftrepro.infer.encoder import predict_encoder
+from ftrepro.infer.multihead import predict_encoder
 from ftrepro.metrics import score_predictions
 from ftrepro.models.base import prepare_base_model
 from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.baselines import fit_baseline
-from ftrepro.train.encoder import train_encoder
+from ftrepro.train.multihead import train_encoder
 
 SAMPLE = {"train": 2000, "dev": 500, "test": 500}
 

@@ -10,7 +10,7 @@ from transformers import AutoTokenizer
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.models.base import prepare_base_model
-from ftrepro.papers.gupta2023.decoder_baseline import (
+from ftrepro.papers.gupta2023.decoder_only import (
     is_decoder_only,
     predict_superni_decoder,
     superni_prompts,

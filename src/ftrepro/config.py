@@ -3,9 +3,11 @@
 The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and fills defaults;
 `check_references` checks what a schema cannot (every model name the matrix uses is declared,
 of the right kind, and has a model in every preset); `resolve` applies the preset: the model
-behind every name, the training recipes with the preset's overrides, the data caps and the
-SuperNI test tasks. Rules and scripts read the resulting `Config`. Cheap and torch-free:
-common.smk builds it and every SLURM job re-parses the workflow.
+behind every name, the training recipes with the preset's overrides and the data caps. The
+papers are a registry, config `papers` ({id: package}): each paper's section is validated,
+checked and resolved by its package's settings module (`paper_settings`) and read as
+`config.<id>`. Rules and scripts read the resulting `Config`. Cheap and torch-free: common.smk
+builds it and every SLURM job re-parses the workflow.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import functools
+import importlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+CONFIG = SCHEMA.parents[2] / "config" / "config.yaml"  # the workflow's config
 
 
 class ConfigError(ValueError):
@@ -99,44 +105,6 @@ class Data:
 
 
 @dataclass(frozen=True)
-class ZhaoTask:
-    dataset: str
-    subtasks: list[str]
-
-
-@dataclass(frozen=True)
-class Zhao2025:
-    tasks: dict[str, ZhaoTask]
-    encoders: list[str]
-    decoders: list[str]
-    api_models: list[str]
-    shots: list[str]
-    constrained_decoding: bool
-    baseline_encoder: str  # the model the frozen-encoder baseline freezes
-    baselines: list[str] = field(default_factory=list)  # the preset's (not in the paper)
-
-
-@dataclass(frozen=True)
-class Gupta2023:
-    settings: dict[str, dict]  # name -> {model, samples, instructions, init}
-    prefinetune: dict
-    test_tasks: list[str]  # the SuperNI test tasks, capped by the preset
-    train_tasks: int | None  # pre-finetune on the first N train tasks; None: all
-
-
-@dataclass(frozen=True)
-class Band2025:
-    encoders: list[str]
-    architectures: list[str]
-    variants: list[str]
-    llm: str
-    annotator: str
-    allocation: dict
-    annotation: dict
-    annotation_rows: int  # annotation.rows capped by the preset
-
-
-@dataclass(frozen=True)
 class Plan:
     """The assumptions of `ftrepro plan` (config.yaml `plan` explains them)."""
 
@@ -173,9 +141,15 @@ class Config:
     api: dict
     launch: Launch
     plan: Plan
-    zhao2025: Zhao2025
-    gupta2023: Gupta2023
-    band2025: Band2025
+    papers: dict[str, str]  # the paper registry: id -> its package (config `papers`)
+    sections: dict[str, Any]  # id -> its config section, resolved by its package's settings module
+
+    def __getattr__(self, name: str) -> Any:
+        """`config.<paper id>`: that paper's resolved section."""
+        sections = self.__dict__.get("sections", {})  # absent while unpickling
+        if name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or paper section {name!r}")
 
     def processes(self, gpus: int) -> int:
         """Processes of a job with `gpus` GPUs: one per GPU; on CPU presets launch.cpu_processes."""
@@ -244,22 +218,55 @@ def validate_config(
     schema: str | Path = SCHEMA,
     overrides: Mapping[str, Any] | None = None,
 ) -> None:
-    """Validate `config` against `schema`, filling defaults, as snakemake's validate does; a
-    mistake raises ConfigError naming the key, where it was given (`--config` entry,
-    `--configfile`, the `overrides` of `load`, or `base`) and, for an unknown key, the closest
-    valid ones, instead of jsonschema's message with the whole schema in it."""
+    """Validate `config` against `schema`, and each registered paper's section against its
+    package's schema, filling defaults, as snakemake's validate does; a mistake raises
+    ConfigError naming the key, where it was given (`--config` entry, `--configfile`, the
+    `overrides` of `load`, or `base`) and, for an unknown key, the closest valid ones, instead of
+    jsonschema's message with the whole schema in it."""
+
+    def where(path: Sequence) -> str:
+        return given_in(path, config_args, configfiles, base, overrides)
+
+    _refuse_unknown_sections(config, schema, where)
+    _validate(config, schema, [], where)
+    for paper, settings in paper_settings(config).items():
+        if paper not in config:
+            raise ConfigError(f"config key {paper}: the paper registered under papers.{paper} has no section")
+        _validate(config[paper], settings.SCHEMA, [paper], where)
+
+
+def _validate(node: dict, schema: str | Path, prefix: list, where) -> None:
     from snakemake.utils import validate
     from snakemake_interface_common.exceptions import WorkflowError
 
     try:
-        validate(config, str(schema))
+        validate(node, str(schema))
     except WorkflowError:
-        error = schema_error(config, schema)
+        error = schema_error(node, schema)
         if error is None:
             raise
-        path, message = error
-        where = given_in(path, config_args, configfiles, base, overrides)
-        raise ConfigError(f"config key {'.'.join(map(str, path))} (given in {where}): {message}") from None
+        path = [*prefix, *error[0]]
+        raise ConfigError(
+            f"config key {'.'.join(map(str, path))} (given in {where(path)}): {error[1]}"
+        ) from None
+
+
+def _refuse_unknown_sections(config: dict, schema: str | Path, where) -> None:
+    """Top-level keys are the schema's and the registered papers' sections."""
+    valid = list(_top_level_keys(str(schema)))
+    papers = config.get("papers")
+    valid += list(papers) if isinstance(papers, dict) else []
+    for key in config:
+        if key not in valid:
+            raise ConfigError(
+                f"config key {key} (given in {where([key])}): {_unknown_key_message(key, valid, [])}"
+            )
+
+
+@functools.cache
+def _top_level_keys(schema: str) -> tuple[str, ...]:
+    with open(schema, encoding="utf-8") as f:
+        return tuple(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["properties"])
 
 
 def schema_error(config: dict, schema_path: str | Path = SCHEMA) -> tuple[list, str] | None:
@@ -337,7 +344,6 @@ def resolve(config: dict, root: Path = Path()) -> Config:
     check_references(config)
     preset = config["presets"][config["preset"]]
     caps = preset.get("data", {})
-    z, g, b = config["zhao2025"], config["gupta2023"], config["band2025"]
     return Config(
         preset=config["preset"],
         gpu=preset["accelerator"] == "gpu",
@@ -368,23 +374,31 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         api=config["api"],
         launch=Launch(**config["launch"]),
         plan=Plan(**config["plan"]),
-        zhao2025=Zhao2025(
-            **{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}},
-            baselines=preset["baselines"],
-        ),
-        gupta2023=Gupta2023(
-            settings=g["settings"],
-            prefinetune=g["prefinetune"],
-            test_tasks=_read_task_list(root / g["test_tasks_file"])[: caps.get("superni_tasks")],
-            train_tasks=caps.get("superni_train_tasks"),
-        ),
-        band2025=Band2025(
-            **b,
-            annotation_rows=min(
-                b["annotation"]["rows"], caps.get("annotation_rows", b["annotation"]["rows"])
-            ),
-        ),
+        papers=dict(config["papers"]),
+        sections={
+            paper: settings.resolve(config[paper], preset, root)
+            for paper, settings in paper_settings(config).items()
+        },
     )
+
+
+# --------------------------------------------------------------------------- the paper registry
+
+
+def paper_settings(config: Mapping) -> dict[str, ModuleType]:
+    """{paper id: its package's settings module} for every paper that config `papers` registers
+    ({id: package}). A paper's settings module types its config section: SCHEMA (the section's
+    JSON schema, which fills its defaults), `resolve(section, preset, root)` (the section through
+    the preset) and `model_references(section)` ((key, model name, kind) of every model it names).
+    It is torch-free and imports only this layer: the config layer reaches a paper here only."""
+    papers = config.get("papers")
+    settings = {}
+    for paper, package in (papers if isinstance(papers, dict) else {}).items():
+        try:
+            settings[paper] = importlib.import_module(f"{package}.settings")
+        except ImportError as e:
+            raise ConfigError(f"config key papers.{paper}: cannot import {package}.settings ({e})") from None
+    return settings
 
 
 def _spec(preset: dict, name: str, declared: dict) -> dict | None:
@@ -394,25 +408,12 @@ def _spec(preset: dict, name: str, declared: dict) -> dict | None:
     return preset["models"].get(name) or preset["defaults"].get(declared["kind"]) or paper
 
 
-def _read_task_list(path: Path) -> list[str]:
-    return [name for name in (line.strip() for line in Path(path).read_text().splitlines()) if name]
-
-
 def _model_references(config: dict) -> Iterator[tuple[str, str, str | None]]:
     """(config key, model name, required kind) for every model the config names; kind None:
     any, "local": any but api."""
-    z, g, b = config["zhao2025"], config["gupta2023"], config["band2025"]
-    for group, kind in (("encoders", "encoder"), ("decoders", "decoder"), ("api_models", "api")):
-        for name in z[group]:
-            yield f"zhao2025.{group}", name, kind
-    yield "zhao2025.baseline_encoder", z["baseline_encoder"], "encoder"
-    for setting, spec in g["settings"].items():
-        yield f"gupta2023.settings.{setting}.model", spec["model"], "seq2seq"
-    yield "gupta2023.prefinetune.model", g["prefinetune"]["model"], "seq2seq"
-    for name in b["encoders"]:
-        yield "band2025.encoders", name, "encoder"
-    yield "band2025.llm", b["llm"], "decoder"
-    yield "band2025.annotator", b["annotator"], None
+    for paper, settings in paper_settings(config).items():
+        for key, name, kind in settings.model_references(config[paper]):
+            yield f"{paper}.{key}", name, kind
     for dataset, name in config["data"]["stats_tokenizers"].items():
         yield f"data.stats_tokenizers.{dataset}", name, "local"
 

@@ -1,21 +1,18 @@
-"""Scoring a run: its predictions.jsonl (gold labels included) -> the metrics.json dict."""
+"""Scoring a run: its predictions.jsonl (gold labels included) -> the metrics.json dict, by the
+scorer its paper registers (ftrepro.jobs.Paper.scorer)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ftrepro.io import DataError, read_jsonl
-from ftrepro.metrics import score_predictions, score_preference_predictions, score_superni_predictions
+
+Scorer = Callable[..., dict]  # (prediction records, source=...) -> metrics
 
 
-def score_run(paper: str, predictions_path: str | Path) -> dict:
+def score_run(scorer: Scorer, predictions_path: str | Path) -> dict:
     records = read_jsonl(predictions_path)
     if not records:
         raise DataError(f"{predictions_path}: no predictions")
-    if paper == "zhao2025":
-        return score_predictions(records, list(records[0]["gold"]), source=str(predictions_path))
-    if paper == "gupta2023":
-        return score_superni_predictions(records, source=str(predictions_path))
-    if paper == "band2025":
-        return score_preference_predictions(records, source=str(predictions_path))
-    raise ValueError(f"unknown paper {paper!r}: expected zhao2025, gupta2023 or band2025")
+    return scorer(records, source=str(predictions_path))

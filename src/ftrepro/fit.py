@@ -6,13 +6,14 @@ job would double the SLURM submissions and the I/O for nothing.
 
 The job works in resources/scratch/<paper>/<run>/: Trainer checkpoints go there, so a job killed
 mid-training resumes when rerun. A fingerprint of the job (params and inputs) is stamped in the
-directory; leftovers of a different configuration are wiped instead of resumed.
+directory (ftrepro.workflow.fingerprint: every param of the rule and a digest of every input);
+leftovers of a different configuration are wiped instead of resumed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -27,13 +28,21 @@ Predict = Callable[[Path], list[dict]]  # model_dir -> prediction records
 
 def job_fingerprint(params: dict, inputs: list[str]) -> dict:
     """What must match for a leftover work directory to be resumed: the job's parameters
-    and the identity (size, mtime) of every input."""
+    and the digest of every input (ftrepro.workflow.fingerprint gives a job's)."""
+    return {"params": params, "inputs": {path: input_digest(path) for path in sorted(inputs)}}
 
-    def identity(path: str) -> list:
-        stat = os.stat(path)
-        return [stat.st_size, stat.st_mtime_ns]
 
-    return {"params": params, "inputs": {path: identity(path) for path in sorted(inputs)}}
+def input_digest(path: str | Path) -> str:
+    """sha256 of the name, size and modification time of a file, or of every file under a
+    directory: a rewritten file changes it, without reading a base model's weights."""
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        name = file.relative_to(root) if root.is_dir() else file.name
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def prepare_work_dir(work_dir: Path, fingerprint: dict) -> None:

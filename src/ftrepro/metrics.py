@@ -1,13 +1,13 @@
 """Scoring functions that reproduce the original evaluation code of each paper.
 
-Each function follows ../shared/protocols.md (section numbers below) so that our numbers
-agree with the papers' scorers to the last digit on the same predictions:
+Each function follows docs/protocols.md (section numbers below) so that our numbers agree with
+the papers' scorers to the last digit on the same predictions:
 
-- zhao2025 / MASSIVE (2.2, 5.1): intent accuracy via sklearn; slot F1 via seqeval defaults
-  (micro average, ``mode=None``) on BIO tags made by MASSIVE's ``convert_to_bio``.
-- gupta2023 / SuperNI (1.4, 5.2): ROUGE-L F-measure with rouge-score's stemming tokenizer and
+- text classification / MASSIVE (2.2, 5.1): intent accuracy via sklearn; slot F1 via seqeval
+  defaults (micro average, ``mode=None``) on BIO tags made by MASSIVE's ``convert_to_bio``.
+- SuperNI / Tk-Instruct (1.4, 5.2): ROUGE-L F-measure with rouge-score's stemming tokenizer and
   SQuAD-style exact match without article removal, each the max over references.
-- band2025 / Kaggle LMSYS (4): multiclass log loss as sklearn 1.2-1.4 computed it.
+- preference classification / Kaggle LMSYS (4): multiclass log loss as sklearn 1.2-1.4 computed it.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def to_bio(tags: Sequence[str], outside: str = OUTSIDE) -> list[str]:
 def align_to_words(pred_tags: Sequence[str], n_words: int, outside: str = OUTSIDE) -> list[str]:
     """Cut predicted tags beyond ``n_words`` and pad missing ones with ``outside``.
 
-    This is MASSIVE's text-to-text rule (``eval_preds``), which zhao2025 section 5.8 adopts
-    ("appends padding labels, and truncates extra labels").
+    This is MASSIVE's text-to-text rule (``eval_preds``), which the text-classification paper
+    adopts for generated slot lists ("appends padding labels, and truncates extra labels").
     """
     pred_tags = list(pred_tags)
     return pred_tags[:n_words] + [outside] * (n_words - len(pred_tags))
@@ -100,7 +100,7 @@ def slot_scores(
         }
 
 
-# --------------------------------------------------------------------------- zhao2025 runs
+# --------------------------------------------------------------------------- label runs (classification, slots)
 
 
 def _check_label(value: Any, subtask: str, where: str, side: str, allow_none: bool) -> Any:
@@ -152,7 +152,7 @@ def _columns(records: Iterable[Mapping], subtasks: Sequence[str], source: str):
 def score_predictions(
     records: Iterable[Mapping], subtasks: Sequence[str], source: str = "predictions"
 ) -> dict[str, float | int]:
-    """The metrics.json dict of one zhao2025 run from its prediction records (percent values).
+    """The metrics.json dict of one classification run from its prediction records (percent values).
 
     Records are ``{"id", "gold": {subtask: ...}, "pred": {subtask: ...}}``. Keys:
     ``<subtask>_accuracy`` per sequence-level subtask; ``slots_f1/_precision/_recall`` for slots;
@@ -291,7 +291,7 @@ def superni_exact_match(prediction: str, references: str | Sequence[str]) -> flo
     return float(max(pred == normalize_answer(ref) for ref in _references(references)))
 
 
-# --------------------------------------------------------------------------- gupta2023 runs
+# --------------------------------------------------------------------------- SuperNI runs
 
 
 def category_key(category: str) -> str:
@@ -357,7 +357,7 @@ def _grouped(rows: Sequence[Mapping], key: str) -> dict[str, list[Mapping]]:
 
 
 def score_superni_predictions(records: Iterable[Mapping], source: str = "predictions") -> dict:
-    """The metrics.json dict of one gupta2023 run (protocols 1.4), percent values.
+    """The metrics.json dict of one SuperNI run (docs/protocols.md 1.4), percent values.
 
     Records are ``{"task", "category", "id", "prediction", "references"}``. Overall ``rougeL``,
     ``exact_match`` and ``n_examples``; ``per_task`` {task: {rougeL, exact_match, n, category}}
@@ -407,7 +407,7 @@ def kaggle_log_loss(y_true: Sequence[int], probs) -> float:
 
 
 def _preference_row(rec: Any, where: str) -> tuple[int, list[float]]:
-    """(gold class index, [p(A), p(B), p(tie)]) of one band2025 prediction record, checked."""
+    """(gold class index, [p(A), p(B), p(tie)]) of one preference prediction record, checked."""
     if not isinstance(rec, Mapping):
         raise DataError(f"{where}: expected an object with id, label, probs")
     if not isinstance(rec.get("id"), str) or not rec["id"]:
@@ -428,7 +428,7 @@ def _preference_row(rec: Any, where: str) -> tuple[int, list[float]]:
 
 
 def score_preference_predictions(records: Iterable[Mapping], source: str = "predictions") -> dict:
-    """The metrics.json dict of one band2025 run: Kaggle log loss, accuracy (argmax) and the count.
+    """The metrics.json dict of one preference run: Kaggle log loss, accuracy (argmax) and the count.
 
     Records are ``{"id", "label": "A" | "B" | "tie", "probs": {"A": p, "B": p, "tie": p}}``.
     """

@@ -15,9 +15,11 @@ a small CPU job.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ftrepro.config import Config
+from ftrepro.jobs import Job
 
 BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
 ACTIVATION_MARGIN = 1.25
@@ -95,21 +97,26 @@ def slurm_job(config: Config, model: str, mode: str) -> dict:
     return {**res, "nodes": 1, **placement(config, res["gpu"] > 0)}
 
 
-def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcard: str | None = None) -> dict:
-    """Snakemake resources of a rule whose jobs load ``models[wildcards[wildcard]]``.
+def rule_resources(config: Config, jobs: Mapping[str, Job], key_of: Callable[[Any], str]) -> dict:
+    """Snakemake resources of a rule whose jobs are `jobs` ({key: job}; `key_of(wildcards)` finds a
+    job's key): each job's are those of the model it loads in its mode (`slurm_job`), or a CPU
+    job's placement where it loads none.
 
-    A key is a constant where every model the rule can load agrees, else a function of the
-    wildcards: snakemake evaluates each callable once per job, which is what a dry-run of
-    thousands of jobs spends its time on.
+    A key is a constant where every job of the rule agrees, else a function of the wildcards:
+    snakemake evaluates each callable once per job, which is what a dry-run of thousands of jobs
+    spends its time on.
     """
-    jobs = {value: slurm_job(config, model, mode) for value, model in models.items()}
-    keys = dict.fromkeys(key for job in jobs.values() for key in job)
+    sizes = {
+        key: slurm_job(config, job.model, job.mode) if job.model else placement(config, gpu=False)
+        for key, job in jobs.items()
+    }
+    keys = dict.fromkeys(key for size in sizes.values() for key in size)
     resources = {}
     for key in keys:
-        values = {job.get(key, "") for job in jobs.values()}
-        resources[key] = values.pop() if len(values) == 1 else _per_job(jobs, wildcard, key)
+        values = {size.get(key, "") for size in sizes.values()}
+        resources[key] = values.pop() if len(values) == 1 else _per_job(sizes, key_of, key)
     return resources
 
 
-def _per_job(jobs: Mapping[str, dict], wildcard: str, key: str):
-    return lambda wildcards: jobs[wildcards[wildcard]].get(key, "")
+def _per_job(sizes: Mapping[str, dict], key_of: Callable[[Any], str], key: str):
+    return lambda wildcards: sizes[key_of(wildcards)].get(key, "")

@@ -31,10 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
+import yaml
+
+from ftrepro.config import CONFIG
 from ftrepro.io import atomic_path, read_json
-from ftrepro.papers import PAPERS
 
 TARGET = "results/report.html"
+# the papers config/config.yaml registers (config `papers`; ftrepro.papers.rules says each rule's
+# paper, stage and family)
+PAPERS = tuple(yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["papers"])
 PRESETS = ("tiny", "mini", "paper")
 # stage of each rule; a rule not listed is "other"
 STAGES = {

@@ -1,9 +1,11 @@
-"""Helpers for the thin entry points in workflow/scripts/ (run by Snakemake's `script:`)."""
+"""Helpers for the thin entry points in workflow/scripts/ (run by Snakemake's `script:`): the job's
+log and provenance, its threads, its params, and its checkpoint fingerprint."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import sys
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 from ftrepro import provenance
+from ftrepro.fit import job_fingerprint
 
 
 @contextlib.contextmanager
@@ -51,3 +54,11 @@ def limit_threads(threads: int) -> None:
 def keyword_params(snakemake) -> dict:
     """The rule's params as the keyword arguments of the library function its script calls."""
     return dict(snakemake.params.items())
+
+
+def fingerprint(snakemake) -> dict:
+    """The job's fingerprint, stamped in its work directory (ftrepro.fit.prepare_work_dir): every
+    param of its rule and the digest of every input, as JSON reads them back. Work stamped with
+    another fingerprint is not resumed, so no param can change under a resumed checkpoint."""
+    params = json.loads(json.dumps(keyword_params(snakemake), sort_keys=True, default=str))
+    return job_fingerprint(params, [str(path) for path in snakemake.input])

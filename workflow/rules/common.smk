@@ -1,17 +1,15 @@
-# The config resolved once (ftrepro.config.Config), wildcards, paths, input functions and
-# resources. Everything here runs at parse time, and every SLURM job re-parses the workflow:
-# keep it cheap (no torch, no data reads beyond the 119-line SuperNI task list).
+# The config resolved once (ftrepro.config.Config), the job table of every paper config `papers`
+# registers (ftrepro.papers.jobs), and what the rules read from it: targets, input functions,
+# wildcard constraints and resources. Everything here runs at parse time, and every SLURM job
+# re-parses the workflow: keep it cheap (no torch, no data reads beyond the 119-line SuperNI task
+# list).
 import re
-from dataclasses import asdict
 
 from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
-from ftrepro.papers.band2025.runs import BandRun
-from ftrepro.papers.gupta2023 import runs as gupta_runs
-from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
-from ftrepro.papers.zhao2025 import runs as zhao_runs
-from ftrepro.papers.zhao2025.runs import BASELINES, ZhaoRun
+from ftrepro.jobs import base_model, derived, derived_data, labels, raw_data
+from ftrepro.provenance import config_hash
 from ftrepro.resources import placement, prediction_processes, rule_resources
 
 # nested --config values arrive as strings: typed again, then checked, naming the key and its source
@@ -23,148 +21,69 @@ ftconfig.validate_config(
     schema=f"{workflow.current_basedir}/../schemas/config.schema.yaml",
 )
 CFG = ftconfig.resolve(config)
-Z, G, B = CFG.zhao2025, CFG.gupta2023, CFG.band2025
+PAPERS = papers.registered(CFG)
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
 API_KEY_SET = papers.api_key_set(CFG)
+# The jobs of the DAG; and every job a rule can make when its output is named (runs that share a
+# model or need the API key included), by output: what input functions and resources look up
+JOBS = papers.jobs(CFG, with_api=API_KEY_SET)
+JOB_AT = {job.output: job for job in papers.jobs(CFG, API_KEY_SET, every=True)}
+# every paper's targets: the outputs of its report jobs
+TARGETS = {
+    paper: [
+        path
+        for job in JOBS
+        if job.paper == paper and job.stage == "report"
+        for path in job.files
+    ]
+    for paper in PAPERS
+}
+# each paper's runs (its tables' rows) and {run: the run whose model it shares}
+RUNS = {paper: papers.runs(CFG, paper, with_api=API_KEY_SET) for paper in PAPERS}
+SHARED = {paper: papers.shared_runs(CFG, paper) for paper in PAPERS}
 
 
 def one_of(names):
     return "|".join(re.escape(n) for n in names)
 
 
+# the shared rules' wildcards; the papers' take the values of their jobs in the table
+WILDCARDS = {
+    "dataset": one_of(DATASETS),
+    "model": one_of(CFG.models),
+    "paper": one_of(PAPERS),
+    "run": r"[^/]+",
+}
+for name, values in papers.wildcard_values(JOB_AT.values()).items():
+    WILDCARDS.setdefault(name, one_of(values))
+
+
 wildcard_constraints:
-    dataset=one_of(DATASETS),
-    model=one_of(CFG.models),
-    task=one_of(Z.tasks),
-    encoder=one_of(Z.encoders),
-    decoder=one_of(Z.decoders),
-    api_model=one_of(Z.api_models),
-    shots=one_of(Z.shots),
-    superni_task=one_of(G.test_tasks),
-    setting=one_of(G.settings),
-    method=one_of(ANCHORS),
-    band_encoder=one_of(B.encoders),
-    architecture=one_of(B.architectures),
-    variant=one_of(B.variants),
-    llm=re.escape(B.llm),
-    paper=one_of(papers.PAPERS),
-    run=r"[^/]+",
+    **WILDCARDS,
 
 
-# ---------------------------------------------------------------- runs
-
-# The rules' run directories, from the run classes (the name grammar lives there only)
-ZHAO_ENCODER = ZhaoRun("{task}", "{encoder}").name
-ZHAO_DECODER = {
-    mode: ZhaoRun("{task}", "{decoder}", "{shots}", mode).name
-    for mode in ("ft", "noft")
-}
-ZHAO_API = ZhaoRun("{task}", "{api_model}", "{shots}", "noft").name
-ZHAO_BASELINE = {
-    method: zhao_runs.baseline_run("{dataset}", method) for method in BASELINES
-}
-GUPTA_STL = GuptaRun("stl", "{setting}", "{superni_task}").name
-GUPTA_MTL = GuptaRun("mtl", "{setting}").name
-GUPTA_ANCHOR = GuptaRun("anchor", "{method}").name
-BAND_ENCODER = BandRun("{band_encoder}", "{architecture}", "{variant}").name
-BAND_LORA = BandRun("{llm}").name
+# ---------------------------------------------------------------- a rule's jobs in the table
 
 
-def predictions(paper, run):
-    return f"results/{paper}/{run}/predictions.jsonl"
+def job_key(rule):
+    """wildcards -> the output that names the job of `rule` (a paper's ftrepro.jobs.Rule)."""
+    return lambda wildcards: rule.output_at(dict(wildcards.items()))
 
 
-def results(paper, runs, name):
-    return [f"results/{paper}/{run}/{name}" for run in runs]
+def job_inputs(rule):
+    """The input function of `rule`: its job's inputs in the table."""
+    key = job_key(rule)
+    return lambda wildcards: JOB_AT[key(wildcards)].inputs
 
 
-def run_log(paper, stage, run, ext="log"):
-    """logs/<paper>/<stage>/<run>.log, or its benchmark with ext="benchmark.tsv"."""
-    return f"logs/{paper}/{stage}/{run}.{ext}"
+def job_resources(rule):
+    """Resources of `rule`'s jobs, by the model each loads in its mode (ftrepro.resources)."""
+    jobs = {output: job for output, job in JOB_AT.items() if job.rule == rule.name}
+    return rule_resources(CFG, jobs, job_key(rule))
 
 
-def work_dir(paper, run):
-    """Where a job trains: not a declared output, so a killed job's checkpoints survive."""
-    return f"resources/scratch/{paper}/{run}"
-
-
-def keep_dir(paper, run):
-    """Where a trained model stays, with keep_checkpoints only (None: weights are scratch)."""
-    return f"resources/models/{paper}/{run}" if CFG.keep_checkpoints else None
-
-
-# ---------------------------------------------------------------- data and models
-
-
-def base_model(name):
-    return f"resources/models/base/{name}"
-
-
-def derived(dataset, split):
-    return f"resources/derived/{dataset}/{split}.jsonl"
-
-
-def labels(dataset):
-    return f"resources/derived/{dataset}/labels.json"
-
-
-def zhao_data(wildcards):
-    """The train and test splits and labels of a zhao2025 task's dataset."""
-    dataset = Z.tasks[wildcards.task].dataset
-    return {
-        "train": derived(dataset, "train"),
-        "test": derived(dataset, "test"),
-        "labels": labels(dataset),
-    }
-
-
-def zhao_encoder_data(wildcards):
-    """zhao_data, and the dev split where the encoder recipe scores one each epoch."""
-    dev = zhao_runs.encoder_dev_split(CFG, wildcards.task)
-    dataset = Z.tasks[wildcards.task].dataset
-    return {**zhao_data(wildcards), **({"dev": derived(dataset, "dev")} if dev else {})}
-
-
-def baseline_data(wildcards):
-    """The train and test splits of a dataset, which a zhao2025 baseline trains and predicts."""
-    return {split: derived(wildcards.dataset, split) for split in ("train", "test")}
-
-
-def newsgroups_splits():
-    """The derived splits of 20 Newsgroups: train and test, and dev where the preset holds
-    train rows out as one (data.held_out_dev)."""
-    held_out = "20newsgroups" in CFG.data.held_out_dev
-    splits = ["train", "test"] + (["dev"] if held_out else [])
-    return {split: derived("20newsgroups", split) for split in splits}
-
-
-def gupta_start(wildcards):
-    """Baselines that start from the pre-finetuned T5 take it; the rest the base model."""
-    setting = G.settings[wildcards.setting]
-    if setting["init"] == "prefinetuned":
-        return "resources/models/gupta2023/prefinetuned"
-    return base_model(setting["model"])
-
-
-def band_start(wildcards):
-    """llm-augmented runs start from the encoder pre-finetuned on the LLM annotations."""
-    if wildcards.variant == "llm-augmented":
-        return f"resources/models/band2025/{wildcards.band_encoder}.prefinetuned"
-    return base_model(wildcards.band_encoder)
-
-
-# ---------------------------------------------------------------- resources
-
-# wildcard -> {value: model name}: which model a job loads, read off its wildcards
-MODEL_OF = {
-    "encoder": {m: m for m in Z.encoders},
-    "decoder": {m: m for m in Z.decoders},
-    "setting": {name: s["model"] for name, s in G.settings.items()},
-    "band_encoder": {m: m for m in B.encoders},
-    "llm": {B.llm: B.llm},
-}
-# jobs without a model: the cluster's default size, on the CPU partition where one is set
-CPU_RESOURCES = placement(CFG, gpu=False)
+def job_threads(rule):
+    return job_resources(rule).get("cpus_per_task", 1)
 
 
 def processes(wildcards, resources):
@@ -172,19 +91,19 @@ def processes(wildcards, resources):
     return CFG.processes(resources.gpu)
 
 
-def predict_processes(wildcard):
-    """The processes of a job's prediction, by the model its `wildcard` names (rows split
-    between the GPUs when the model fits one; ftrepro.resources.prediction_processes).
-    """
-    models = MODEL_OF[wildcard]
+def predict_processes(rule):
+    """The processes of a job's prediction, by the model its job loads (rows split between the
+    GPUs when the model fits one; ftrepro.resources.prediction_processes)."""
+    key = job_key(rule)
     return lambda wildcards, resources: prediction_processes(
-        CFG, models[wildcards[wildcard]], resources.gpu
+        CFG, JOB_AT[key(wildcards)].model, resources.gpu
     )
 
 
-def sized(mode, wildcard=None, model=None):
-    """Resources of a job that loads `model`, or the model its `wildcard` names, in `mode`
-    (full | lora | inference); ftrepro.resources says how size becomes GPUs and memory.
-    """
-    models = MODEL_OF[wildcard] if wildcard else {model: model}
-    return rule_resources(CFG, mode, models, wildcard)
+def keep_dir(rule):
+    """Where a trained model stays, with keep_checkpoints only (None: weights are scratch)."""
+    return rule.model_dir if CFG.keep_checkpoints else None
+
+
+# jobs without a model: the cluster's default size, on the CPU partition where one is set
+CPU_RESOURCES = placement(CFG, gpu=False)

@@ -2,10 +2,18 @@
 # everything downstream sees the same data.
 
 
+def newsgroups_splits():
+    """The derived splits of 20 Newsgroups: train and test, and dev where the preset holds
+    train rows out as one (data.held_out_dev)."""
+    held_out = "20newsgroups" in CFG.data.held_out_dev
+    splits = ["train", "test"] + (["dev"] if held_out else [])
+    return {split: derived("20newsgroups", split) for split in splits}
+
+
 rule derive_20newsgroups:
     """train and test as released; a dev split held out of train where the preset asks for one."""
     input:
-        "resources/raw/20newsgroups",
+        raw_data("20newsgroups"),
     output:
         **newsgroups_splits(),
         labels=labels("20newsgroups"),
@@ -26,7 +34,7 @@ rule derive_20newsgroups:
 
 rule derive_massive:
     input:
-        "resources/raw/massive",
+        raw_data("massive"),
     output:
         train=derived("massive", "train"),
         dev=derived("massive", "dev"),
@@ -50,9 +58,9 @@ rule derive_superni:
     seeded order so every sample size is a prefix); the pre-finetuning set; a manifest.
     """
     input:
-        "resources/raw/superni",
+        raw_data("superni"),
     output:
-        directory("resources/derived/superni"),
+        directory(derived_data("superni")),
     log:
         "logs/derive/superni.log",
     benchmark:
@@ -62,9 +70,9 @@ rule derive_superni:
     resources:
         **CPU_RESOURCES,
     params:
-        test_tasks=G.test_tasks,
-        train_tasks=G.train_tasks,
-        prefinetune_per_task=G.prefinetune["samples_per_task"],
+        test_tasks=CFG.gupta2023.test_tasks,
+        train_tasks=CFG.gupta2023.train_tasks,
+        prefinetune_per_task=CFG.gupta2023.prefinetune["samples_per_task"],
         max_rows=CFG.data.caps("superni"),
         seed=CFG.data.seed,
     script:
@@ -75,7 +83,7 @@ rule derive_arena:
     """A seeded 90/10 split stratified by label; rows with malformed JSON or not exactly one
     winner are listed by id in malformed_rows.md, never dropped silently."""
     input:
-        "resources/raw/arena",
+        raw_data("arena"),
     output:
         train=derived("arena", "train"),
         validation=derived("arena", "validation"),
@@ -101,7 +109,7 @@ rule data_stats:
         derived=[
             labels("20newsgroups"),
             labels("massive"),
-            "resources/derived/superni",
+            derived_data("superni"),
             labels("arena"),
         ],
         tokenizers=sorted({base_model(m) for m in CFG.data.stats_tokenizers.values()}),

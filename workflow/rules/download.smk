@@ -11,7 +11,7 @@ localrules:
 
 rule download:
     output:
-        directory("resources/raw/{dataset}"),
+        directory(raw_data("{dataset}")),
     log:
         "logs/download/{dataset}.log",
     conda:
@@ -23,9 +23,11 @@ rule download:
         download_dir=CFG.data.download_dir,
         seed=CFG.data.seed,
         # SuperNI's task selection; None elsewhere, so changing it reruns no other download
-        superni_tasks=lambda wc: G.test_tasks if wc.dataset == "superni" else None,
+        superni_tasks=lambda wc: (
+            CFG.gupta2023.test_tasks if wc.dataset == "superni" else None
+        ),
         superni_train_tasks=lambda wc: (
-            G.train_tasks if wc.dataset == "superni" else None
+            CFG.gupta2023.train_tasks if wc.dataset == "superni" else None
         ),
     script:
         "../scripts/download.py"
@@ -34,7 +36,7 @@ rule download:
 rule prepare_model:
     """A base model directory (weights + tokenizer) for the model name in the chosen preset."""
     output:
-        directory("resources/models/base/{model}"),
+        directory(base_model("{model}")),
     log:
         "logs/prepare_model/{model}.log",
     conda:

@@ -8,10 +8,7 @@ localrules:
 
 rule html_report:
     input:
-        zhao2025=rules.zhao2025_table3.output,
-        gupta2023=rules.gupta2023_report.output,
-        band2025=rules.band2025_report.output.tables
-        + rules.band2025_report.output.figures,
+        **TARGETS,
         stats="results/data/stats.md",
         plan=rules.plan.output[0],
     output:
@@ -28,6 +25,10 @@ rule html_report:
         preset=CFG.preset,
         runs=RUNS,
         shared=SHARED,
-        stand_ins={paper: papers.stand_ins(CFG, paper) for paper in papers.PAPERS},
+        stand_ins={paper: papers.stand_ins(CFG, paper) for paper in PAPERS},
+        papers={
+            paper: {"title": p.title, "tables": p.tables, "figures": p.figures}
+            for paper, p in PAPERS.items()
+        },
     script:
         "../scripts/html_report.py"

@@ -1,6 +1,5 @@
 """LLM property ratings of a seeded sample of arena train rows (band2025), resumable; or a supplied file."""
 
-from ftrepro.fit import job_fingerprint
 from ftrepro.infer.api import make_client
 from ftrepro.papers.band2025.annotate import (
     ApiAnnotator,
@@ -9,7 +8,7 @@ from ftrepro.papers.band2025.annotate import (
     select_rows,
     use_supplied_annotations,
 )
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -20,7 +19,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     else:
         if "api" in spec:
             annotator = ApiAnnotator(
-                make_client(sm.params.api),
+                make_client(sm.config["api"]),  # the client's settings: config api
                 spec["api"],
                 attempts=settings["attempts"],
                 temperature=settings["temperature"],
@@ -31,10 +30,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         else:
             annotator = LocalAnnotator(sm.input.model[0], max_chars=settings["max_chars"])
         rows = select_rows(sm.input.train, sm.params.rows, settings["seed"])
-        fingerprint = job_fingerprint(
-            {"annotation": settings, "rows": sm.params.rows, "spec": spec}, list(sm.input)
-        )
         counts = annotate_rows(
-            rows, annotator, sm.output[0], work_dir=sm.params.work_dir, fingerprint=fingerprint
+            rows, annotator, sm.output[0], work_dir=sm.params.work_dir, fingerprint=fingerprint(sm)
         )
         log.info("annotated %d rows: %s", len(rows), counts)

@@ -1,44 +1,38 @@
 """Single / Parallel BERT on the arena preferences (band2025), then predict the validation split."""
 
-from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.fit import fit_and_predict
 from ftrepro.papers.band2025.predict import predict_preference
 from ftrepro.papers.band2025.train import train_preference
 from ftrepro.train.launch import train_on_job_gpus
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    params = {
-        "architecture": sm.wildcards.architecture,
-        "hparams": sm.params.hparams,
-        "allocation": sm.params.allocation,
-        "frozen_layers": sm.params.frozen_layers,
-        "processes": sm.params.processes,
-    }
-    log.info("%s", params)
+    hparams = sm.params.hparams
+    log.info("%s %s", sm.wildcards.architecture, dict(sm.params.items()))
 
     def train(model_dir, checkpoint_dir):
         summary = train_on_job_gpus(
-            params["processes"],
+            sm.params.processes,
             train_preference,
             base_dir=sm.input.base,
             train_path=sm.input.train,
             eval_path=sm.input.validation,
-            architecture=params["architecture"],
-            hparams=params["hparams"],
-            allocation_config=params["allocation"],
+            architecture=sm.wildcards.architecture,
+            hparams=hparams,
+            allocation_config=sm.params.allocation,
             out_dir=model_dir,
             checkpoint_dir=checkpoint_dir,
-            frozen_layers=params["frozen_layers"],
+            frozen_layers=sm.params.frozen_layers,
         )
         log.info("trained: %s", summary)
 
     records = fit_and_predict(
         train=train,
         predict=lambda model_dir: predict_preference(
-            model_dir, sm.input.validation, batch_size=params["hparams"]["per_device_train_batch_size"]
+            model_dir, sm.input.validation, batch_size=hparams["per_device_train_batch_size"]
         ),
-        fingerprint=job_fingerprint(params, list(sm.input)),
+        fingerprint=fingerprint(sm),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
         out_path=sm.output[0],

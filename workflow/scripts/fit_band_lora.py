@@ -1,9 +1,9 @@
 """A decoder LLM as a LoRA sequence classifier on the arena preferences (band2025), then validation predictions."""
 
-from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.fit import fit_and_predict
 from ftrepro.papers.band2025.lora import predict_lora_classifier, train_lora_classifier
 from ftrepro.train.launch import train_on_job_gpus
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -26,7 +26,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             max_length=hparams["max_length"],
             batch_size=hparams["predict_batch_size"],
         ),
-        fingerprint=job_fingerprint({"hparams": hparams, "processes": sm.params.processes}, list(sm.input)),
+        fingerprint=fingerprint(sm),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
         out_path=sm.output[0],

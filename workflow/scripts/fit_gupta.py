@@ -4,16 +4,16 @@ preset's SmolLM2) on the same sources through its chat template."""
 
 from ftrepro.data.sources import verify_checksums
 from ftrepro.data.superni import task_records
-from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.fit import fit_and_predict
 from ftrepro.infer.seq2seq import predict_seq2seq
-from ftrepro.papers.gupta2023.decoder_baseline import (
+from ftrepro.papers.gupta2023.decoder_only import (
     is_decoder_only,
     predict_superni_decoder,
     train_superni_decoder,
 )
 from ftrepro.train.launch import predict_on_job_gpus, train_on_job_gpus
 from ftrepro.train.seq2seq import train_seq2seq
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -57,16 +57,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             raw_dir=sm.input.raw,
             max_new_tokens=recipe["max_target_length"],  # Tk-Instruct: generation_max_length = 128
         ),
-        fingerprint=job_fingerprint(
-            {
-                "tasks": sm.params.tasks,
-                "hparams": hparams,
-                "setting": setting,
-                "deepspeed": sm.params.deepspeed,
-                "processes": sm.params.processes,
-            },
-            [sm.input.base, sm.input.data],
-        ),
+        fingerprint=fingerprint(sm),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
         out_path=sm.output[0],

@@ -4,13 +4,13 @@ every GPU of the job under torchrun, with the recipe's DeepSpeed config, and pre
 split between the GPUs when the model fits one (ftrepro.train.launch)."""
 
 from ftrepro.data import cap_rows
-from ftrepro.fit import fit_and_predict, job_fingerprint
+from ftrepro.fit import fit_and_predict
 from ftrepro.io import read_json, read_jsonl
 from ftrepro.papers.zhao2025.predict import predict_records, rendered_examples, training_examples
 from ftrepro.papers.zhao2025.prompts import task_demos
 from ftrepro.train.causal import train_causal_lm
 from ftrepro.train.launch import predict_on_job_gpus, train_on_job_gpus
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -56,18 +56,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             batch_size=hparams["predict_batch_size"],
             constrained=sm.params.constrained,
         ),
-        fingerprint=job_fingerprint(
-            {
-                "subtasks": subtasks,
-                "shots": sm.wildcards.shots,
-                "hparams": hparams,
-                "deepspeed": sm.params.deepspeed,
-                "processes": sm.params.processes,
-                "demo_seed": sm.params.demo_seed,
-                "constrained": sm.params.constrained,
-            },
-            [sm.input.base, sm.input.train, sm.input.test, sm.input.labels],
-        ),
+        fingerprint=fingerprint(sm),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
         out_path=sm.output[0],

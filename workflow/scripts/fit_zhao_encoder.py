@@ -1,10 +1,10 @@
 """Fine-tune an encoder with one head per subtask (zhao2025 section 5.4), then predict."""
 
-from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.infer.encoder import predict_encoder
-from ftrepro.train.encoder import train_encoder
+from ftrepro.fit import fit_and_predict
+from ftrepro.infer.multihead import predict_encoder
+from ftrepro.train.multihead import train_encoder
 from ftrepro.train.launch import train_on_job_gpus
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -22,11 +22,10 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             out_dir=model_dir,
             checkpoint_dir=checkpoint_dir,
         ),
-        predict=lambda model_dir: predict_encoder(model_dir, sm.input.test, batch_size=64),
-        fingerprint=job_fingerprint(
-            {"subtasks": sm.params.subtasks, "hparams": sm.params.hparams, "processes": sm.params.processes},
-            list(sm.input),
+        predict=lambda model_dir: predict_encoder(
+            model_dir, sm.input.test, batch_size=sm.params.hparams["predict_batch_size"]
         ),
+        fingerprint=fingerprint(sm),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,
         out_path=sm.output[0],

@@ -1,10 +1,9 @@
 """The zhao2025 prompts through an OpenAI-compatible chat API (issue 4): resumable per record."""
 
-from ftrepro.fit import job_fingerprint
 from ftrepro.io import read_json
 from ftrepro.papers.zhao2025.api_runs import predict_api
-from ftrepro.papers.zhao2025.prompts import TEMPLATES_FILE, run_examples
-from ftrepro.workflow import job
+from ftrepro.papers.zhao2025.prompts import run_examples
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -17,25 +16,19 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         len(examples),
         sm.wildcards.shots,
         sm.params.model_id,
-        sm.params.api["base_url"] or "the default endpoint",
+        sm.params.request["base_url"] or "the default endpoint",
     )
-    # answers of another model, prompt, endpoint or answer length are never reused
-    request = {key: sm.params.api[key] for key in ("base_url", "max_tokens")}
-    params = {
-        "model_id": sm.params.model_id,
-        "task": sm.params.task,
-        "shots": sm.wildcards.shots,
-        "demo_seed": sm.params.demo_seed,
-        **request,
-    }
+    # the client's settings (concurrency, retries) from config api; what the answers depend on
+    # (endpoint, answer length) from the params, so that answers of another are never reused
+    api = {**sm.config["api"], **sm.params.request}
     records = predict_api(
         examples,
         labels,
         sm.params.model_id,
-        sm.params.api,
+        api,
         sm.output[0],
         work_dir=sm.params.work_dir,
-        fingerprint=job_fingerprint(params, [*sm.input, str(TEMPLATES_FILE)]),
+        fingerprint=fingerprint(sm),
     )
     log.info(
         "%d predictions, %d unparsed, %d too long",

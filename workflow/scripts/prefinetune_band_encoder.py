@@ -3,26 +3,16 @@
 import shutil
 from pathlib import Path
 
-from ftrepro.fit import job_fingerprint, prepare_work_dir
+from ftrepro.fit import prepare_work_dir
 from ftrepro.papers.band2025.train import prefinetune_properties
 from ftrepro.train.launch import train_on_job_gpus
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     work_dir = Path(sm.params.work_dir)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
-    prepare_work_dir(
-        work_dir,
-        job_fingerprint(
-            {
-                "hparams": sm.params.hparams,
-                "allocation": sm.params.allocation,
-                "processes": sm.params.processes,
-            },
-            list(sm.input),
-        ),
-    )
+    prepare_work_dir(work_dir, fingerprint(sm))
     summary = train_on_job_gpus(
         sm.params.processes,
         prefinetune_properties,

@@ -4,20 +4,17 @@ import shutil
 from pathlib import Path
 
 from ftrepro.data.superni import prefinetune_records
-from ftrepro.fit import job_fingerprint, prepare_work_dir
+from ftrepro.fit import prepare_work_dir
 from ftrepro.train.launch import train_on_job_gpus
 from ftrepro.train.seq2seq import train_seq2seq
-from ftrepro.workflow import job
+from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     hparams = {**sm.params.recipe, "instructions": False}
     work_dir = Path(sm.params.work_dir)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
-    launch = {"deepspeed": sm.params.deepspeed, "processes": sm.params.processes}
-    prepare_work_dir(
-        work_dir, job_fingerprint({"hparams": hparams, **launch}, [sm.input.base, sm.input.data])
-    )
+    prepare_work_dir(work_dir, fingerprint(sm))
     summary = train_on_job_gpus(
         sm.params.processes,
         train_seq2seq,

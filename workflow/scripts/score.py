@@ -1,10 +1,13 @@
-"""predictions.jsonl -> metrics.json for any paper's run."""
+"""predictions.jsonl -> metrics.json for any paper's run, by its paper's scorer."""
 
+from ftrepro import config as ftconfig
+from ftrepro import papers
 from ftrepro.evaluate import score_run
 from ftrepro.io import write_json
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
-    metrics = score_run(snakemake.wildcards.paper, snakemake.input[0])  # noqa: F821
+    sm = snakemake  # noqa: F821
+    metrics = score_run(papers.scorer(ftconfig.resolve(sm.config), sm.wildcards.paper), sm.input[0])
     log.info("%s", metrics)
-    write_json(snakemake.output[0], metrics)  # noqa: F821
+    write_json(sm.output[0], metrics)

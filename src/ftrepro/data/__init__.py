@@ -10,7 +10,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 DATASETS = ("20newsgroups", "massive", "superni", "arena")
-# zhao2025 datasets whose release has a dev split; 20 Newsgroups gets one only when a preset holds
+# classification datasets whose release has a dev split; 20 Newsgroups gets one only when a preset holds
 # train rows out (presets.<preset>.data.held_out_dev)
 RELEASE_DEV = frozenset({"massive"})
 # Subtasks labelled per word (token heads, seqeval); every other subtask labels a whole text.

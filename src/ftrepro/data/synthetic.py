@@ -249,10 +249,10 @@ SUPERNI_DEFINITIONS: dict[str, str] = {
     "join": "In this task, you are given a list of words separated by commas. Write them as one sentence.",
 }
 _EXPLANATIONS = ["The output follows the definition.", "The output does not follow the definition."]
-# The "Definition + 2 positive examples" encoding (protocols.md 1.2) adds these words.
+# The "Definition + 2 positive examples" encoding (docs/protocols.md 1.2) adds these words.
 _PROMPT_WORDS = "Definition : Positive Example 1 2 3 - Input . Output Now complete the following example"
 
-# The zhao2025 listings (papers/zhao2025/prompts.yaml) in the [INST] layout add these words, and
+# The classification listings (the paper package's prompts.yaml) in the [INST] layout add these words, and
 # repeat these markers per example (whitespace-separated, as a prompt writes them), which a tiny
 # tokenizer keeps whole: a five-shot prompt of a tiny decoder then holds half the tokens of one
 # spelled character by character, which costs compute and dilutes the signal of the post it asks about.
@@ -367,7 +367,7 @@ def _all_text_sources() -> list[str]:
 
 
 def label_names() -> list[str]:
-    """Every label a model answers with in the zhao2025 prompts (sorted, unique): the 20 groups,
+    """Every label a model answers with in the classification prompts (sorted, unique): the 20 groups,
     their 7 roots, the MASSIVE intents and slot names, and "Other" (words outside every slot).
     A tiny tokenizer gives each a token of its own in the answer layouts (ftrepro.models.tiny)."""
     groups = list(NEWSGROUP_WORDS)

@@ -98,7 +98,7 @@ def chat_many(
 
     Answers already in ``partial_path`` are reused and the rest asked, ``max_concurrency`` at a time;
     each is appended there as it arrives, as the endpoint sent it (lone surrogates included: the
-    parser replaces and counts them, ftrepro.papers.zhao2025.prompts.prediction_record). The
+    parser replaces and counts them, the paper's prediction_record). The
     partial file belongs to one model and one set of prompts: callers keep it in a work directory
     stamped with their job's fingerprint (ftrepro.fit).
     """

@@ -1,2 +1,2 @@
-"""Models: base-model preparation (base), tiny random models (tiny), the zhao2025 multi-head
-encoder (encoder)."""
+"""Models: base-model preparation (base), tiny random models (tiny), encoders with task heads
+(encoder: the multi-head classifier and the base that other heads share)."""

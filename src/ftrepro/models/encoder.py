@@ -2,7 +2,7 @@
 heads of our own, saved and loaded with `save_pretrained` / `from_pretrained` (one config.json, one
 model.safetensors) and registered with AutoConfig / AutoModel under their `model_type`.
 
-MultiHeadEncoder has one linear classification head per subtask (zhao2025 section 5.4). Sequence
+MultiHeadEncoder has one linear classification head per subtask (multi-task RoBERTa). Sequence
 heads classify the first token (<s> / [CLS]); token heads classify every token, and words are
 labelled on their first sub-word only (the others get -100, ignored by the loss), as in the
 MASSIVE reference code. The loss is the plain sum of the heads' cross-entropies: the paper's
@@ -77,7 +77,7 @@ class EncoderWithHeads(PreTrainedModel):
 
 def load_encoder(model_dir: str | Path) -> PreTrainedModel:
     """The bare encoder in `model_dir`: a pretrained one, or the backbone of a saved
-    EncoderWithHeads (band2025 fine-tunes the encoder of its pre-fine-tuned property heads)."""
+    EncoderWithHeads (a classifier fine-tunes the encoder of pre-fine-tuned heads)."""
     model = AutoModel.from_pretrained(model_dir)
     return model.backbone if isinstance(model, EncoderWithHeads) else model
 

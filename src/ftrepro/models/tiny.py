@@ -88,7 +88,7 @@ _LABEL_LAYOUTS = (
     ("'", "']"),
     ("'", "']."),
 )
-# the keys of the zhao2025 consolidated answers, {"task1": ..., "task2": ...}
+# the keys of the classification prompts' consolidated answers, {"task1": ..., "task2": ...}
 _ANSWER_KEYS = ('{"task1":', '"task2":')
 
 
@@ -103,7 +103,7 @@ def label_pieces() -> list[str]:
 
 
 def prompt_pieces() -> list[str]:
-    """The markers the zhao2025 prompts repeat per example (`<<news>>`, `label:`, `[/inst]`, ...)
+    """The markers the classification prompts repeat per example (`<<news>>`, `label:`, `[/inst]`, ...)
     as whole words, also glued to what precedes them (`[inst]<<sys>>`): one token each rather than
     one per character."""
     from ftrepro.data.synthetic import ZHAO_PROMPT_MARKERS

@@ -1,34 +1,54 @@
-"""The three papers, one package each: its runs (matrix, names, targets), what it predicts and
-scores in its own way, and its report. Everything they share lives below (data, models, train,
-infer, metrics, report) and never imports a paper.
+"""The papers: one package each, registered by config `papers` ({id: package}). A package holds
+its runs (matrix, names), its job table, its config section, what it predicts and scores in its
+own way, and its report; it registers them as its PAPER (ftrepro.jobs.Paper). Everything they
+share lives below (data, models, train, infer, metrics, report) and never imports a paper.
 
-This module is the matrix of all three: cheap and torch-free, since common.smk calls it while
-every SLURM job re-parses the workflow.
+This module is the matrix and the job table of every registered paper, read by common.smk, the
+plan, the report and the console; it names no paper. Cheap and torch-free, since common.smk calls
+it while every SLURM job re-parses the workflow.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Mapping
+import pkgutil
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ftrepro.config import Config
-from ftrepro.papers.band2025 import runs as band_runs
-from ftrepro.papers.gupta2023 import runs as gupta_runs
-from ftrepro.papers.zhao2025 import runs as zhao_runs
+from ftrepro.config import Config, ConfigError
+from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, run_file
 
-RUNS = {"zhao2025": zhao_runs, "gupta2023": gupta_runs, "band2025": band_runs}
-PAPERS = tuple(RUNS)
-# Families answered by a paid API: planned only while its key is set (config api.key_env).
-API_FAMILIES = frozenset({"zhao2025-api"})
+
+def registered(config: Config) -> dict[str, Paper]:
+    """{id: its registration} of every paper config `papers` names, in the config's order."""
+    found = {}
+    for paper, package in config.papers.items():
+        registration = getattr(importlib.import_module(package), "PAPER", None)
+        if not isinstance(registration, Paper) or registration.id != paper:
+            raise ConfigError(f"config key papers.{paper}: {package} registers no PAPER with id {paper!r}")
+        found[paper] = registration
+    return found
+
+
+def ids(config: Config) -> tuple[str, ...]:
+    return tuple(config.papers)
+
+
+def scorer(config: Config, paper: str) -> Callable[..., dict]:
+    """The function that scores a paper's runs (its PAPER.scorer, ftrepro.evaluate.score_run):
+    imported only when a run is scored, since scorers need numpy and the like."""
+    return pkgutil.resolve_name(registered(config)[paper].scorer)
 
 
 def runs_by_family(config: Config) -> dict[str, list[str]]:
-    """{"<paper>-<family>": run names} over the three papers."""
+    """{"<paper>-<family>": run names} over the registered papers."""
     return {
-        f"{paper}-{family}": names
-        for paper, module in RUNS.items()
-        for family, names in module.runs_by_family(config).items()
+        f"{paper.id}-{family}": names
+        for paper in registered(config).values()
+        for family, names in paper.runs_by_family(config).items()
     }
 
 
@@ -38,12 +58,13 @@ def api_key_set(config: Config, environ: Mapping[str, str] | None = None) -> boo
 
 
 def runs(config: Config, paper: str, with_api: bool = True) -> list[str]:
-    """Every run of a paper; without the API families when ``with_api`` is false (no key:
+    """Every run of a paper; without its API families when ``with_api`` is false (no key:
     their cells read "not run", not failed)."""
+    registration = registered(config)[paper]
     return [
         run
-        for family, names in runs_by_family(config).items()
-        if family.startswith(paper + "-") and (family not in API_FAMILIES or with_api)
+        for family, names in registration.runs_by_family(config).items()
+        if family not in registration.api_families or with_api
         for run in names
     ]
 
@@ -53,7 +74,7 @@ def shared_runs(config: Config, paper: str) -> dict[str, str]:
     data and recipe in the preset are one model: one job trains it (the first run of the matrix
     that names it) and its predictions and metrics serve every run that names it; the tables say
     which rows share a model. At paper scale every name is its own model and nothing is shared."""
-    return RUNS[paper].shared_runs(config)
+    return registered(config)[paper].shared_runs(config)
 
 
 def trained_runs(config: Config, paper: str, with_api: bool = True) -> list[str]:
@@ -72,13 +93,13 @@ def finished_runs(config: Config, paper: str, runs: list[str], root: Path = Path
     """`runs`, or with config `partial` those of them whose metrics.json exists now."""
     if not config.partial:
         return runs
-    return [run for run in runs if (root / "results" / paper / run / "metrics.json").is_file()]
+    return [run for run in runs if (root / run_file(paper, run, METRICS)).is_file()]
 
 
 def stand_ins(config: Config, paper: str) -> dict[str, str]:
     """{paper's model name: what the preset trains under it} for the models of `paper` that the
     preset replaces (config.Model.stand_in); the tables and the report name them."""
-    models = (config.models[name] for name in RUNS[paper].model_names(config))
+    models = (config.models[name] for name in registered(config)[paper].model_names(config))
     return {model.name: model.stand_in for model in models if model.stand_in}
 
 
@@ -90,3 +111,74 @@ def with_shared(metrics: Mapping[str, dict], shared: Mapping[str, str]) -> dict[
         if owner in metrics:
             out[run] = {**metrics[owner], "shared_with": owner}
     return out
+
+
+# ---------------------------------------------------------------- the job table
+
+# The shared rule that scores every run's predictions (workflow/rules/evaluate.smk).
+SCORE = "score"
+
+
+def jobs(config: Config, with_api: bool = True, every: bool = False, root: Path = Path(".")) -> list[Job]:
+    """The job table of every registered paper: the jobs of the runs the DAG makes (`trained_runs`),
+    a score job per run, and each paper's report job over the runs it tables (`finished_runs`).
+    With `every`, the jobs of every run of the matrix instead (runs that share a model or need the
+    API key included): what a rule can make when its output is named."""
+    table = []
+    for paper in registered(config).values():
+        made = list(paper.jobs(config, trained_runs(config, paper.id, with_api)))
+        scored = [job.name for job in made if _predicts(job)]
+        report = paper.report(config, finished_runs(config, paper.id, scored, root))
+        if every:
+            made = list(paper.jobs(config, runs(config, paper.id)))
+        table += [*made, *(_score_job(job) for job in made if _predicts(job)), report]
+    return table
+
+
+def _predicts(job: Job) -> bool:
+    """Whether a job writes a run's predictions, which a score job then scores."""
+    return job.output == run_file(job.paper, job.name, PREDICTIONS)
+
+
+def _score_job(job: Job) -> Job:
+    metrics = run_file(job.paper, job.name, METRICS)
+    return Job(
+        job.paper,
+        SCORE,
+        "score",
+        job.name,
+        {"metrics": metrics},
+        job.family,
+        inputs={"predictions": job.output},
+    )
+
+
+def table_sources(config: Config) -> list[str]:
+    """What the job tables are built from beside the config files: the files the papers' sections
+    name, and the source of every module the tables import (the registry, the papers' packages,
+    their settings and schemas), so that results/plan.tsv follows a change to any of them."""
+    files = [path for paper in registered(config).values() for path in paper.config_files(config)]
+    packages = (__name__, "ftrepro.jobs", "ftrepro.config", *config.papers.values())
+    modules = [m for name, m in sorted(sys.modules.items()) if name.startswith(packages)]
+    files += [m.__file__ for m in modules if getattr(m, "__file__", None)]
+    return files + [str(m.SCHEMA) for m in modules if hasattr(m, "SCHEMA")]
+
+
+def rules(config: Config) -> dict[str, Rule]:
+    """{rule name: its Rule} of every registered paper: what each rule makes, for which paper, in
+    which stage and family (the console's lines and times per stage and family read it)."""
+    return {rule.name: rule for paper in registered(config).values() for rule in paper.rules}
+
+
+def wildcard_values(table: Iterable[Job]) -> dict[str, list[str]]:
+    """{wildcard: every value it takes} over the jobs of a table: the papers' rules' constraints."""
+    values: dict[str, dict[str, None]] = {}
+    for job in table:
+        for name, value in job.wildcards.items():
+            values.setdefault(name, {})[value] = None
+    return {name: list(found) for name, found in values.items()}
+
+
+def job_counts(table: Sequence[Job]) -> dict[str, int]:
+    """{rule: jobs} of a job table, as Snakemake's "Job stats" counts them."""
+    return dict(Counter(job.rule for job in table))

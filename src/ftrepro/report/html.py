@@ -1,4 +1,4 @@
-"""results/report.html: the three papers' paper-vs-ours tables and figures, the data statistics,
+"""results/report.html: every paper's paper-vs-ours tables and figures, the data statistics,
 and the provenance of every run, in one file.
 
 Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
@@ -24,20 +24,6 @@ from markdown_it import MarkdownIt
 from ftrepro import provenance
 from ftrepro.io import atomic_path, read_json
 
-PAPER_TITLES = {
-    "zhao2025": "zhao2025: single- and multi-task text classification (Table 3)",
-    "gupta2023": "gupta2023: instruction-tuned models are quick learners (Tables 5.1/5.2, Figures 5.1-5.4)",
-    "band2025": "band2025: Chatbot Arena preference classification (Figures 10/11)",
-}
-# per paper: its tables (markdown, with the CSV beside each) and figures, under results/<paper>/
-PAPER_FILES = {
-    "zhao2025": {"tables": ["table3"], "figures": []},
-    "gupta2023": {
-        "tables": ["headline", "table5_1", "table5_2"],
-        "figures": ["figure5_1", "figure5_2", "figure5_3", "figure5_4"],
-    },
-    "band2025": {"tables": ["log_loss"], "figures": ["figure10", "figure11"]},
-}
 PRESET_WORDS = {
     "tiny": (
         "Tiny preset: tiny randomly initialised models trained for a few hundred steps on small "
@@ -210,6 +196,7 @@ def build_report(
     out_path: str | os.PathLike,
     *,
     preset: str,
+    papers: Mapping[str, Mapping],
     runs: Mapping[str, Sequence[str]],
     shared: Mapping[str, Mapping[str, str]],
     stand_ins: Mapping[str, Mapping[str, str]] | None = None,
@@ -218,18 +205,19 @@ def build_report(
     plan_path: str | os.PathLike | None = "results/plan.tsv",
     stats_path: str | os.PathLike | None = "results/data/stats.md",
 ) -> Path:
-    """Write the HTML report to `out_path` (atomically) and return its path. `runs` {paper: every
-    run of its matrix} (the papers in report order), `shared` {paper: {run: the run whose model it
-    shares}}, `stand_ins` {paper: {model: what the preset trains under it}} named at the top of
-    each paper, `preset` the preset's name, stated in words at the top."""
+    """Write the HTML report to `out_path` (atomically) and return its path. `papers` {paper:
+    {"title", "tables", "figures"}} (in report order; its registration, ftrepro.jobs.Paper: the
+    names of its tables and figures under results/<paper>/), `runs` {paper: every run of its
+    matrix}, `shared` {paper: {run: the run whose model it shares}}, `stand_ins` {paper: {model:
+    what the preset trains under it}} named at the top of each paper, `preset` the preset's name,
+    stated in words at the top."""
     out_path, results_dir, logs_dir = Path(out_path), Path(results_dir), Path(logs_dir)
     base = out_path.parent
     plan = read_plan(plan_path)
     sections = []
-    for paper in runs:
-        files = PAPER_FILES[paper]
+    for paper, registered in papers.items():
         tables = []
-        for name in files["tables"]:
+        for name in registered["tables"]:
             md = results_dir / paper / "tables" / f"{name}.md"
             csv = md.with_suffix(".csv")
             tables.append(
@@ -241,14 +229,14 @@ def build_report(
                 }
             )
         figures = []
-        for name in files["figures"]:
+        for name in registered["figures"]:
             png = results_dir / paper / "figures" / f"{name}.png"
             if png.exists():
                 figures.append({"name": name, "src": _image(png), "href": _href(png, base)})
         sections.append(
             {
                 "id": paper,
-                "title": PAPER_TITLES[paper],
+                "title": registered["title"],
                 "tables": tables,
                 "figures": figures,
                 "stand_ins": (stand_ins or {}).get(paper, {}),

@@ -1,7 +1,7 @@
 """Full fine-tuning of a causal LM on (prompt, answer) pairs with transformers' Trainer.
 
-Task-agnostic: zhao2025 trains Llama on its classification prompts, gupta2023 SmolLM2 on SuperNI
-prompts. The loss covers the answer tokens and the EOS after them only (labels -100 on the
+Task-agnostic: Llama trains on classification prompts, SmolLM2 on SuperNI prompts, each
+through its paper's prompts. The loss covers the answer tokens and the EOS after them only (labels -100 on the
 prompt and on padding). Micro-batches hold neighbours in the length order of the examples
 (LengthBucketSampler), so padding stays a small share of the processed tokens
 (benchmarks/padding.py). Packing several examples into one row would remove padding altogether,

@@ -1,4 +1,4 @@
-"""Predict with a trained MultiHeadEncoder: records in the shared predictions format
+"""The multi-head encoder family: predict with a trained MultiHeadEncoder, records in the shared predictions format
 {"id", "gold": {subtask: label | [word labels]}, "pred": {...}}."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Fine-tune a MultiHeadEncoder on one zhao2025 encoder task with transformers' Trainer.
+"""The multi-head encoder family: fine-tune a MultiHeadEncoder (one head per subtask of a label
+file) on one classification task with transformers' Trainer.
 
 A killed job resumes from the last epoch checkpoint in `checkpoint_dir`; the finished model is
 written atomically to `out_dir` and the checkpoints are then removed. A recipe that evaluates

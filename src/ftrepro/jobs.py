@@ -1,0 +1,212 @@
+"""A paper's registration and its job table, and where every file of a run lives.
+
+Each paper package registers one `Paper` (its `PAPER`, named under config `papers`). Its job
+table lists every job the DAG makes for it, each with its rule, run, model, mode, inputs and
+outputs and the token counts the plan needs: common.smk builds targets, input functions,
+wildcard constraints and resources from it, `ftrepro.plan` sizes it, the report and the console
+read it. A paper's `Rule`s are patterns of their wildcards ("{task}.{encoder}.ft"): the rules
+file reads its outputs, log and work directory from them, and the table formats them with each
+job's values, so run names and paths are built here and in the papers' run classes only.
+
+Torch-free and cheap: common.smk builds every table at parse time, and every SLURM job re-parses
+the workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftrepro.config import Config
+
+PREDICTIONS = "predictions.jsonl"
+METRICS = "metrics.json"
+
+
+# ---------------------------------------------------------------- where files live
+
+
+def run_file(paper: str, run: str, name: str) -> str:
+    """A file of a run: results/<paper>/<run>/<name> (predictions.jsonl, metrics.json)."""
+    return f"results/{paper}/{run}/{name}"
+
+
+def run_log(paper: str, stage: str, run: str, ext: str = "log") -> str:
+    """logs/<paper>/<stage>/<run>.log, or its benchmark with ext="benchmark.tsv"."""
+    return f"logs/{paper}/{stage}/{run}.{ext}"
+
+
+def table_file(paper: str, name: str, ext: str) -> str:
+    return f"results/{paper}/tables/{name}.{ext}"
+
+
+def figure_file(paper: str, name: str) -> str:
+    return f"results/{paper}/figures/{name}.png"
+
+
+def work_dir(paper: str, run: str) -> str:
+    """Where a job trains: not a declared output, so a killed job's checkpoints survive."""
+    return f"resources/scratch/{paper}/{run}"
+
+
+def model_dir(paper: str, run: str) -> str:
+    """A model a paper trains and keeps: pre-finetuned models, and with keep_checkpoints every run's."""
+    return f"resources/models/{paper}/{run}"
+
+
+def base_model(name: str) -> str:
+    return f"resources/models/base/{name}"
+
+
+def raw_data(dataset: str) -> str:
+    """A dataset's raw files, in its release's format."""
+    return f"resources/raw/{dataset}"
+
+
+def derived_data(dataset: str) -> str:
+    """A dataset's derived label files (one directory; SuperNI's is one output as a whole)."""
+    return f"resources/derived/{dataset}"
+
+
+def derived(dataset: str, split: str) -> str:
+    return f"{derived_data(dataset)}/{split}.jsonl"
+
+
+def labels(dataset: str) -> str:
+    return f"{derived_data(dataset)}/labels.json"
+
+
+def planned_rows(config: Config, dataset: str, split: str) -> int:
+    """The rows of a split the plan assumes: the paper's full split (config plan.rows), capped by
+    the preset."""
+    full = config.plan.rows[dataset][split]
+    cap = config.data.caps(dataset).get(split)
+    return min(full, cap) if cap else full
+
+
+# ---------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of the DAG: what its rule makes for one set of wildcard values."""
+
+    paper: str
+    rule: str
+    stage: str  # fit | predict | score | report
+    name: str  # its run (results/<paper>/<name>/), or what it makes (its log's name)
+    outputs: Mapping[str, str | list[str]]  # named, as the rule declares them
+    family: str = ""  # the family of its run (Paper.runs_by_family), or what the job is
+    wildcards: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, str | list[str]] = field(default_factory=dict)
+    model: str | None = None  # the config.models name it loads or asks (None: no model)
+    mode: str = "inference"  # full | lora | inference (ftrepro.resources)
+    # what ftrepro.plan sizes it by
+    train_tokens: float = 0
+    infer_tokens: float = 0
+    micro_tokens: int = 0  # tokens of one training micro-batch (batch x longest sequence)
+    target_tokens: int = 0  # seq2seq: the decoder's share of micro_tokens
+    logits: bool = True
+    checkpointing: bool = False
+    kv_tokens: int = 0  # inference: tokens whose keys and values are held at once
+    deepspeed: str | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every output path, in order."""
+        return tuple(
+            p for value in self.outputs.values() for p in ([value] if isinstance(value, str) else value)
+        )
+
+    @property
+    def output(self) -> str:
+        """The path that names the job (its first output)."""
+        return self.files[0]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule of a paper as patterns of its wildcards: the run (or model) each job makes, its outputs
+    (the run's predictions unless given) and its log (logs/<paper>/<stage>/<run>.log unless given)."""
+
+    paper: str
+    name: str
+    stage: str  # fit | predict | report
+    run: str
+    family: str = ""
+    outputs: Mapping[str, str | list[str]] | None = None
+    log_file: str | None = None
+
+    @property
+    def output(self) -> dict[str, str | list[str]]:
+        """The named output patterns (`output: **rule.output` in the rules file)."""
+        if self.outputs is None:
+            return {"predictions": run_file(self.paper, self.run, PREDICTIONS)}
+        return dict(self.outputs)
+
+    @property
+    def log(self) -> str:
+        return self.log_file or run_log(self.paper, self.stage, self.run)
+
+    @property
+    def benchmark(self) -> str:
+        return run_log(self.paper, self.stage, self.run, "benchmark.tsv")
+
+    @property
+    def work_dir(self) -> str:
+        return work_dir(self.paper, self.run)
+
+    @property
+    def model_dir(self) -> str:
+        return model_dir(self.paper, self.run)
+
+    def output_at(self, wildcards: Mapping[str, str]) -> str:
+        """The first output of the job with these wildcard values: the key of its row in the table."""
+        first = next(iter(self.output.values()))
+        return (first if isinstance(first, str) else first[0]).format(**wildcards)
+
+    def job(
+        self, wildcards: Mapping[str, str] | None = None, more_outputs: Mapping | None = None, **fields: Any
+    ) -> Job:
+        """The job of this rule for `wildcards`, with `more_outputs` than its patterns (those that
+        depend on the config, such as a file per run) and the `fields` of Job the rule does not set."""
+        values = dict(wildcards or {})
+        outputs = {
+            key: pattern.format(**values)
+            if isinstance(pattern, str)
+            else [p.format(**values) for p in pattern]
+            for key, pattern in self.output.items()
+        }
+        return Job(
+            paper=self.paper,
+            rule=self.name,
+            stage=self.stage,
+            name=self.run.format(**values),
+            outputs={**outputs, **(more_outputs or {})},
+            family=self.family,
+            wildcards=values,
+            **fields,
+        )
+
+
+@dataclass(frozen=True)
+class Paper:
+    """What a paper package registers as its PAPER; ftrepro.papers reads it for every paper that
+    config `papers` names (config.Config.papers), and its settings module resolves its section."""
+
+    id: str
+    title: str  # the report's heading of its section
+    rules_file: str  # its Snakemake rules: relative to the workflow directory, or absolute
+    scorer: str  # "module:function" of (prediction records, source) -> the metrics.json dict
+    rules: tuple[Rule, ...]  # every rule of its rules file whose jobs its table lists
+    runs_by_family: Callable[[Config], dict[str, list[str]]]  # config -> the matrix, by family
+    shared_runs: Callable[[Config], dict[str, str]]  # config -> {run: the run whose model it shares}
+    model_names: Callable[[Config], list[str]]  # config -> the config.models names it uses
+    jobs: Callable[[Config, list[str]], Iterable[Job]]  # (config, runs to make) -> their jobs
+    report: Callable[[Config, list[str]], Job]  # (config, scored runs it tables) -> its report job
+    tables: tuple[str, ...] = ()  # results/<id>/tables/<name>.md (and .csv)
+    figures: tuple[str, ...] = ()  # results/<id>/figures/<name>.png
+    api_families: frozenset[str] = frozenset()  # answered by a paid API: planned only with its key
+    # config -> files beside the config that its section names and its table reads
+    config_files: Callable[[Config], list[str]] = lambda config: []

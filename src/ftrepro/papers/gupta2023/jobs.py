@@ -1,0 +1,136 @@
+"""gupta2023's job table: its rules as patterns (workflow/rules/gupta2023.smk reads their outputs,
+logs and work directories here) and a job per run, with its inputs, model and the token counts
+of the plan (ftrepro.jobs). Cheap and torch-free: common.smk builds it at parse time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ftrepro.config import Config
+from ftrepro.jobs import (
+    METRICS,
+    Job,
+    Rule,
+    base_model,
+    derived_data,
+    figure_file,
+    model_dir,
+    raw_data,
+    run_file,
+    table_file,
+)
+from ftrepro.papers.gupta2023.runs import GuptaRun
+
+PAPER = "gupta2023"
+TABLES = ("headline", "table5_1", "table5_2")
+FIGURES = tuple(f"figure5_{i}" for i in (1, 2, 3, 4))
+
+PREFINETUNE = Rule(
+    PAPER,
+    "prefinetune_t5",
+    "fit",
+    "prefinetuned",
+    "pre-finetuning",
+    {"model": model_dir(PAPER, "prefinetuned")},
+)
+STL = Rule(PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name, "stl")
+MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name, "mtl")
+ANCHOR = Rule(PAPER, "predict_gupta_anchor", "predict", GuptaRun("anchor", "{method}").name, "anchor")
+REPORT = Rule(
+    PAPER,
+    "gupta2023_report",
+    "report",
+    "report",
+    outputs={
+        "tables": [table_file(PAPER, table, ext) for table in TABLES for ext in ("csv", "md")],
+        "figures": [figure_file(PAPER, figure) for figure in FIGURES],
+    },
+    log_file="logs/gupta2023/report.log",
+)
+RULES = (PREFINETUNE, STL, MTL, ANCHOR, REPORT)
+TARGETS = {
+    "results": "config/targets/gupta2023_results.csv",
+    "categories": "config/targets/gupta2023_categories.csv",
+}
+SUPERNI = {"data": derived_data("superni"), "raw": raw_data("superni")}
+
+
+def jobs(config: Config, runs: list[str]) -> Iterator[Job]:
+    """The jobs of `runs` (names of the matrix), and the pre-finetuning where a run starts from it."""
+    settings = config.gupta2023.settings
+    parsed = [GuptaRun.parse(name) for name in runs]
+    trained = [run for run in parsed if run.paradigm != "anchor"]
+    if any(settings[run.setting]["init"] == "prefinetuned" for run in trained):
+        yield prefinetune_job(config)
+    for run in parsed:
+        if run.paradigm == "anchor":
+            yield ANCHOR.job({"method": run.setting}, inputs=SUPERNI)
+        else:
+            yield fit_job(config, run)
+
+
+def _sizes(config: Config) -> tuple[dict, int, int]:
+    """The seq2seq recipe, and the training rows of "all" and the test rows per task the plan assumes."""
+    rows, caps = config.plan.rows["superni"], config.data.caps("superni")
+    per_task = min(rows["train_per_task"], caps.get("train", rows["train_per_task"]))
+    test = min(rows["test_per_task"], caps.get("test", rows["test_per_task"]))
+    return config.training["gupta2023-seq2seq"], per_task, test
+
+
+def _seq2seq_tokens(config: Config, samples: float, instructions: bool, tested: int = 0) -> dict:
+    """The plan's token counts of a seq2seq job on `samples` training and `tested` test instances."""
+    tokens, (recipe, _, _) = config.plan.tokens["superni"], _sizes(config)
+    source = min(tokens["def_pos" if instructions else "input_only"], recipe["max_source_length"])
+    example = source + min(tokens["target"], recipe["max_target_length"])
+    batch = recipe["per_device_train_batch_size"]
+    return {
+        "mode": "full",
+        "train_tokens": samples * recipe["num_train_epochs"] * example,
+        "infer_tokens": tested * example,
+        "micro_tokens": batch * (recipe["max_source_length"] + recipe["max_target_length"]),
+        "target_tokens": batch * recipe["max_target_length"],
+        "deepspeed": recipe.get("deepspeed"),
+    }
+
+
+def prefinetune_job(config: Config) -> Job:
+    """T5 on every SuperNI train task x samples_per_task instances, without instructions."""
+    g, (_, per_task, _) = config.gupta2023, _sizes(config)
+    pre = g.prefinetune
+    train_tasks = g.train_tasks or config.plan.rows["superni"]["train_tasks"]
+    samples = train_tasks * min(pre["samples_per_task"], per_task)
+    return PREFINETUNE.job(
+        inputs={"base": base_model(pre["model"]), "data": SUPERNI["data"]},
+        model=pre["model"],
+        **_seq2seq_tokens(config, samples, pre["instructions"]),
+    )
+
+
+def fit_job(config: Config, run: GuptaRun) -> Job:
+    """A setting's model on one test task (STL) or on all of them (MTL); baselines that start from
+    the pre-finetuned T5 take it, the rest the base model."""
+    setting, (_, per_task, test) = config.gupta2023.settings[run.setting], _sizes(config)
+    start = (
+        model_dir(PAPER, "prefinetuned")
+        if setting["init"] == "prefinetuned"
+        else base_model(setting["model"])
+    )
+    samples = per_task if setting["samples"] == "all" else min(setting["samples"], per_task)
+    tasks = 1 if run.paradigm == "stl" else len(config.gupta2023.test_tasks)
+    rule, wildcards = (
+        (STL, {"setting": run.setting, "superni_task": run.task})
+        if run.task
+        else (MTL, {"setting": run.setting})
+    )
+    return rule.job(
+        wildcards,
+        inputs={"base": start, **SUPERNI},
+        model=setting["model"],
+        **_seq2seq_tokens(config, tasks * samples, setting["instructions"], tested=tasks * test),
+    )
+
+
+def report(config: Config, tabled: list[str]) -> Job:
+    """Tables 5.1 and 5.2, the headline numbers and Figures 5.1-5.4 over the tabled runs."""
+    return REPORT.job(inputs={"metrics": [run_file(PAPER, run, METRICS) for run in tabled], **TARGETS})

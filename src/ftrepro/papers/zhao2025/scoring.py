@@ -1,0 +1,11 @@
+"""zhao2025's scorer (its PAPER.scorer): a run's subtasks are those its records carry gold for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ftrepro.metrics import score_predictions
+
+
+def score(records: Sequence[dict], source: str = "predictions") -> dict:
+    return score_predictions(records, list(records[0]["gold"]), source=source)

@@ -1,0 +1,129 @@
+# gupta2023's rules: its job table (ftrepro.papers.gupta2023.jobs) gives each rule's outputs, log,
+# work directory, inputs and resources. The pre-finetuned T5 that baseline 1 starts from is an
+# ordinary output; STL and MTL fit jobs train, predict the test split and write predictions.jsonl
+# (ftrepro.fit) in resources/scratch/gupta2023/<run>/, so a killed job resumes; the anchors predict
+# without training. Then Tables 5.1/5.2 and Figures 5.1-5.4 over every run of the matrix.
+from ftrepro.papers.gupta2023 import jobs as gupta
+from ftrepro.papers.gupta2023 import runs as gupta_runs
+
+G = CFG.gupta2023
+SEQ2SEQ_RECIPE = CFG.training["gupta2023-seq2seq"]
+# ZeRO-2 with optimizer offload where DeepSpeed applies (GPU presets, or launch.cpu_deepspeed)
+SEQ2SEQ_DEEPSPEED = CFG.deepspeed(SEQ2SEQ_RECIPE["deepspeed"])
+
+
+localrules:
+    predict_gupta_anchor,
+    gupta2023_report,
+
+
+rule prefinetune_t5:
+    """T5 trained on every SuperNI train task x 100 instances, without instructions."""
+    input:
+        unpack(job_inputs(gupta.PREFINETUNE)),
+    output:
+        directory(gupta.PREFINETUNE.output["model"]),
+    log:
+        gupta.PREFINETUNE.log,
+    benchmark:
+        gupta.PREFINETUNE.benchmark
+    conda:
+        "../../envs/train.yaml"
+    threads: job_threads(gupta.PREFINETUNE)
+    resources:
+        **job_resources(gupta.PREFINETUNE),
+    params:
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
+        processes=processes,
+        work_dir=gupta.PREFINETUNE.work_dir,
+    script:
+        "../scripts/prefinetune_t5.py"
+
+
+rule fit_gupta_stl:
+    """One model per SuperNI test task and setting (952 at paper scale); on SLURM they go out as
+    job arrays (profiles/slurm)."""
+    input:
+        unpack(job_inputs(gupta.STL)),
+    output:
+        **gupta.STL.output,
+    log:
+        gupta.STL.log,
+    benchmark:
+        gupta.STL.benchmark
+    conda:
+        "../../envs/train.yaml"
+    threads: job_threads(gupta.STL)
+    resources:
+        **job_resources(gupta.STL),
+    params:
+        tasks=["{superni_task}"],  # list params are formatted per item: no function per job
+        setting=lambda wc: G.settings[wc.setting],
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
+        processes=processes,
+        predict_processes=predict_processes(gupta.STL),
+        work_dir=gupta.STL.work_dir,
+        keep_dir=keep_dir(gupta.STL),
+    script:
+        "../scripts/fit_gupta.py"
+
+
+# One model per setting on all test tasks at once: the STL rule on other outputs and tasks
+use rule fit_gupta_stl as fit_gupta_mtl with:
+    input:
+        unpack(job_inputs(gupta.MTL)),
+    output:
+        **gupta.MTL.output,
+    log:
+        gupta.MTL.log,
+    benchmark:
+        gupta.MTL.benchmark
+    threads: job_threads(gupta.MTL)
+    resources:
+        **job_resources(gupta.MTL),
+    params:
+        tasks=G.test_tasks,
+        setting=lambda wc: G.settings[wc.setting],
+        recipe=SEQ2SEQ_RECIPE,
+        deepspeed=SEQ2SEQ_DEEPSPEED,
+        processes=processes,
+        predict_processes=predict_processes(gupta.MTL),
+        work_dir=gupta.MTL.work_dir,
+        keep_dir=keep_dir(gupta.MTL),
+
+
+rule predict_gupta_anchor:
+    """Tk-Instruct's heuristics without training: copy the input, or the first positive
+    example's output (14.20 and 28.54 ROUGE-L on the full test split)."""
+    input:
+        unpack(job_inputs(gupta.ANCHOR)),
+    output:
+        **gupta.ANCHOR.output,
+    log:
+        gupta.ANCHOR.log,
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../scripts/predict_gupta_anchor.py"
+
+
+rule gupta2023_report:
+    """Tables 5.1 and 5.2, Figures 5.1-5.4 and the headline numbers of the thesis."""
+    input:
+        unpack(job_inputs(gupta.REPORT)),
+    output:
+        tables=report(gupta.REPORT.output["tables"], category="gupta2023"),
+        figures=report(gupta.REPORT.output["figures"], category="gupta2023"),
+    log:
+        gupta.REPORT.log,
+    conda:
+        "../../envs/report.yaml"
+    params:
+        settings=G.settings,
+        shared=SHARED["gupta2023"],
+        shared_settings=gupta_runs.shared_settings(CFG),
+        stand_ins=papers.stand_ins(CFG, "gupta2023"),
+    script:
+        "../scripts/gupta2023_report.py"
