@@ -64,6 +64,58 @@ def snakemake(
     )
 
 
+def expected_paper_jobs(c) -> dict[str, int]:
+    """Job count per rule of a full run at paper scale (all models, API key set), computed from
+    the papers' definitions in the config rather than copied from a run."""
+    z, g, b = c.zhao2025, c.gupta2023, c.band2025
+    tasks, shots = len(z.tasks), len(z.shots)
+    superni = len((REPO / "config" / "superni_test_tasks.txt").read_text().split())
+    settings = len(g.settings)
+    band_encoders = len(b.encoders) * len(b.architectures) * len(b.variants)
+    jobs = {
+        "download": 4,
+        "prepare_model": sum(m.kind != "api" for m in c.models.values()),
+        "derive_20newsgroups": 1,
+        "derive_massive": 1,
+        "derive_superni": 1,
+        "derive_arena": 1,
+        "data_stats": 1,
+        "fit_zhao_encoder": len(z.encoders) * tasks,
+        "fit_zhao_decoder": len(z.decoders) * shots * tasks,
+        "predict_zhao_decoder": len(z.decoders) * shots * tasks,
+        "predict_zhao_api": len(z.api_models) * shots * tasks,
+        "prefinetune_t5": 1,
+        "fit_gupta_stl": superni * settings,
+        "fit_gupta_mtl": settings,
+        "predict_gupta_anchor": 2,
+        "annotate_arena": 1,
+        "prefinetune_band_encoder": len(b.encoders),
+        "fit_band_encoder": band_encoders,
+        "fit_band_lora": 1,
+        "zhao2025_table3": 1,
+        "gupta2023_report": 1,
+        "band2025_report": 1,
+        "all": 1,
+    }
+    runs = sum(v for k, v in jobs.items() if k.startswith(("fit_", "predict_")))
+    return {**jobs, "score": runs}
+
+
+# the rules of a paper-scale run whose jobs load a model (ftrepro.plan sizes these)
+MODEL_RULES = (
+    "fit_zhao_encoder",
+    "fit_zhao_decoder",
+    "predict_zhao_decoder",
+    "prefinetune_t5",
+    "fit_gupta_stl",
+    "fit_gupta_mtl",
+    "annotate_arena",
+    "prefinetune_band_encoder",
+    "fit_band_encoder",
+    "fit_band_lora",
+)
+
+
 def job_stats(output: str) -> dict[str, int]:
     """The 'Job stats' table of a snakemake dry-run as {rule: count}."""
     lines = output.splitlines()

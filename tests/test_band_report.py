@@ -12,6 +12,7 @@ from transformers import LlamaForCausalLM
 from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.models.tiny import tiny_config
+from ftrepro.papers.band2025 import PAPER as BAND
 from ftrepro.papers.band2025.report import parameter_count, write_band_report, write_submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ def test_score_run_band_matches_hand_computation(tmp_path):
     write_jsonl(
         path, [pred(1, "A", 0.7, 0.2, 0.1), pred(2, "tie", 0.1, 0.5, 0.4), pred(3, "B", 0.2, 0.9, 0.9)]
     )
-    metrics = score_run("band2025", path)
+    metrics = score_run(BAND.scoring(), path)
     assert metrics["log_loss"] == pytest.approx(
         -(math.log(0.7) + math.log(0.4) + math.log(0.45)) / 3, rel=1e-12
     )
@@ -42,14 +43,14 @@ def test_score_run_band_matches_hand_computation(tmp_path):
 def test_uniform_prediction_scores_ln3(tmp_path):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [pred(i, label, 1 / 3, 1 / 3, 1 / 3) for i, label in enumerate(["A", "B", "tie", "A"])])
-    assert score_run("band2025", path)["log_loss"] == pytest.approx(math.log(3), rel=1e-12)
+    assert score_run(BAND.scoring(), path)["log_loss"] == pytest.approx(math.log(3), rel=1e-12)
 
 
 def test_zero_probability_for_the_truth_is_clipped_not_infinite(tmp_path):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [pred(1, "A", 0.0, 1.0, 0.0)])
     eps = 2.0**-52  # float64 machine epsilon; the row becomes (eps, 1-eps, eps) / (1 + eps)
-    assert score_run("band2025", path)["log_loss"] == pytest.approx(-math.log(eps / (1 + eps)), rel=1e-12)
+    assert score_run(BAND.scoring(), path)["log_loss"] == pytest.approx(-math.log(eps / (1 + eps)), rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_bad_record_raises_naming_it(tmp_path, bad, message):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [pred(1, "A", 0.7, 0.2, 0.1), bad])
     with pytest.raises(DataError, match=message) as error:
-        score_run("band2025", path)
+        score_run(BAND.scoring(), path)
     assert f"{path}: record 2 (id={bad['id']!r})" in str(error.value)
 
 
@@ -75,7 +76,7 @@ def test_empty_predictions_raise(tmp_path):
     path = tmp_path / "predictions.jsonl"
     path.write_text("")
     with pytest.raises(DataError, match="no predictions"):
-        score_run("band2025", path)
+        score_run(BAND.scoring(), path)
 
 
 # --- the report -------------------------------------------------------------------------------

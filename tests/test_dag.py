@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, job_stats, snakemake
+from conftest import REPO, expected_paper_jobs, job_stats, snakemake
 
 from ftrepro import config as cfg
+from ftrepro import papers
 
 # targets go before these: --config takes every word after it
 PAPER = ["--profile", "profiles/slurm", "--config", "preset=paper"]
@@ -16,42 +17,6 @@ def paper_config() -> cfg.Config:
     return cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
 
 
-def expected_paper_jobs(c: cfg.Config) -> dict[str, int]:
-    """Job count per rule, computed from the config rather than copied from a run."""
-    z, g, b = c.zhao2025, c.gupta2023, c.band2025
-    tasks, shots = len(z.tasks), len(z.shots)
-    superni = len((REPO / "config" / "superni_test_tasks.txt").read_text().split())
-    settings = len(g.settings)
-    band_encoders = len(b.encoders) * len(b.architectures) * len(b.variants)
-    jobs = {
-        "download": 4,
-        "prepare_model": sum(m.kind != "api" for m in c.models.values()),
-        "derive_20newsgroups": 1,
-        "derive_massive": 1,
-        "derive_superni": 1,
-        "derive_arena": 1,
-        "data_stats": 1,
-        "fit_zhao_encoder": len(z.encoders) * tasks,
-        "fit_zhao_decoder": len(z.decoders) * shots * tasks,
-        "predict_zhao_decoder": len(z.decoders) * shots * tasks,
-        "predict_zhao_api": len(z.api_models) * shots * tasks,
-        "prefinetune_t5": 1,
-        "fit_gupta_stl": superni * settings,
-        "fit_gupta_mtl": settings,
-        "predict_gupta_anchor": 2,
-        "annotate_arena": 1,
-        "prefinetune_band_encoder": len(b.encoders),
-        "fit_band_encoder": band_encoders,
-        "fit_band_lora": 1,
-        "zhao2025_table3": 1,
-        "gupta2023_report": 1,
-        "band2025_report": 1,
-        "all": 1,
-    }
-    runs = sum(v for k, v in jobs.items() if k.startswith(("fit_", "predict_")))
-    return {**jobs, "score": runs}
-
-
 def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-dry-run")  # API runs are planned only with a key
     result = snakemake(["-n", *PAPER], workdir)
@@ -59,27 +24,39 @@ def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config, monkeypatch
     stats = job_stats(result.stdout + result.stderr)
     expected = expected_paper_jobs(paper_config)
     assert stats == expected
-    assert expected["fit_gupta_stl"] == 952
+    assert expected["fit_gupta_stl"] == 119 * 8  # the thesis: 119 SuperNI test tasks x 8 settings
+    # the job table holds every job of the papers' rules, as many as the DAG makes of each
+    table = papers.job_counts(papers.jobs(paper_config))
+    assert table == {rule: stats[rule] for rule in table}
     assert not (workdir / "resources").exists() and not (workdir / "results").exists()
 
 
 @pytest.mark.parametrize(
     "target, rules",
     [
-        ("zhao2025", {"fit_zhao_encoder": 12, "fit_zhao_decoder": 48, "predict_zhao_api": 36}),
-        ("gupta2023", {"fit_gupta_stl": 952, "fit_gupta_mtl": 8, "prefinetune_t5": 1}),
-        ("band2025", {"fit_band_encoder": 8, "fit_band_lora": 1, "annotate_arena": 1}),
+        # the papers' own definitions: 6 tasks x 2 encoders, x 4 decoders x 2 shots, x 3 API models x 2 shots
+        (
+            "zhao2025",
+            {"fit_zhao_encoder": 6 * 2, "fit_zhao_decoder": 6 * 4 * 2, "predict_zhao_api": 6 * 3 * 2},
+        ),
+        # 119 test tasks x 8 settings, one MTL model per setting, one pre-finetuned T5
+        ("gupta2023", {"fit_gupta_stl": 119 * 8, "fit_gupta_mtl": 8, "prefinetune_t5": 1}),
+        # 2 encoders x single/parallel x plain/llm-augmented, one LoRA LLM, one annotation
+        ("band2025", {"fit_band_encoder": 2 * 2 * 2, "fit_band_lora": 1, "annotate_arena": 1}),
     ],
 )
-def test_paper_targets_plan_their_paper_only(workdir, target, rules, monkeypatch):
+def test_paper_targets_plan_their_paper_only(workdir, paper_config, target, rules, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-dry-run")  # API runs are planned only with a key
     result = snakemake([target, "-n", *PAPER], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)
+    expected = expected_paper_jobs(paper_config)
     for rule, count in rules.items():
-        assert stats[rule] == count
-    others = {"zhao2025", "gupta2023", "band2025"} - {target}
-    assert not any(rule.startswith(tuple(f"fit_{o[:4]}" for o in others)) for rule in stats)
+        assert stats[rule] == count == expected[rule]
+    owner = {name: rule.paper for name, rule in papers.rules(paper_config).items()}
+    assert {owner[rule] for rule in stats if rule in owner} == {target}
+    table = papers.job_counts(job for job in papers.jobs(paper_config) if job.paper == target)
+    assert {rule: stats[rule] for rule in table} == table
 
 
 def test_one_model_is_rerun_by_naming_its_output(workdir):
@@ -123,9 +100,14 @@ def test_tiny_trains_each_model_once_and_ends_on_the_html_report(workdir):
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)
     assert stats["fit_zhao_decoder"] == stats["predict_zhao_decoder"] == 2 * 6  # one Llama for four names
-    assert stats["fit_zhao_encoder"] == 12
+    assert stats["fit_zhao_encoder"] == 2 * 6  # 2 encoders (distinct tiny models) x 6 tasks
     assert stats["fit_gupta_stl"] == 3 * 4 and stats["fit_gupta_mtl"] == 4  # 8 settings, 4 distinct models
-    assert stats["fit_band_encoder"] == 8 and stats["html_report"] == 1
+    assert stats["fit_band_encoder"] == 2 * 2 * 2 and stats["html_report"] == 1
+    # the table the DAG was built from: as many jobs of each paper rule, and no more
+    table = papers.job_counts(
+        papers.jobs(cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"}), False)
+    )
+    assert {rule: stats.get(rule, 0) for rule in table} == table
 
 
 def test_mini_plans_each_baseline_once_per_dataset_and_dev_splits_for_the_encoders(workdir):
@@ -136,8 +118,12 @@ def test_mini_plans_each_baseline_once_per_dataset_and_dev_splits_for_the_encode
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     stats = job_stats(out)
-    assert stats["fit_zhao_baseline"] == stats["fit_zhao_frozen_baseline"] == 2  # 20NG and MASSIVE
-    assert stats["fit_zhao_encoder"] == 6  # roberta-large shares roberta-base's MiniLM
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    datasets = {task.dataset for task in mini.zhao2025.tasks.values()}
+    assert (
+        stats["fit_zhao_baseline"] == stats["fit_zhao_frozen_baseline"] == len(datasets) == 2
+    )  # 20NG, MASSIVE
+    assert stats["fit_zhao_encoder"] == len(mini.zhao2025.tasks)  # roberta-large shares roberta-base's MiniLM
     fits = [block for block in out.split("\nrule ") if block.startswith("fit_zhao_encoder:")]
     assert len(fits) == 6 and all("/dev.jsonl" in block.split("output:")[0] for block in fits)
     assert (

@@ -131,7 +131,7 @@ def test_demo_times_every_stage(demo_run):
 
 
 def test_every_run_has_its_provenance(demo_run):
-    for paper in papers.PAPERS:
+    for paper in papers.ids(TINY):
         for run in papers.trained_runs(TINY, paper, with_api=False):
             if run.startswith("anchor."):
                 continue

@@ -19,6 +19,7 @@ from rouge_score import rouge_scorer
 from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.metrics import category_key, score_superni_predictions
+from ftrepro.papers.gupta2023 import PAPER as GUPTA
 from ftrepro.papers.gupta2023.report import (
     copy_demo_predictions,
     copy_input_predictions,
@@ -81,7 +82,7 @@ RECORDS = [
 def test_score_run_matches_rouge_score_and_squad_em(tmp_path):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, RECORDS)
-    metrics = score_run("gupta2023", path)
+    metrics = score_run(GUPTA.scoring(), path)
     pairs = [(r["prediction"], r["references"]) for r in RECORDS]
     assert (metrics["rougeL"], metrics["exact_match"]) == _expected(pairs)
     # EM by hand: "The answer." = "the answer" (punctuation out), "answer" != "the answer"
@@ -140,7 +141,7 @@ def test_bad_records_name_the_file_and_record(tmp_path, bad, message):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [RECORDS[0], {**RECORDS[1], **bad}])
     with pytest.raises(DataError, match=f"predictions.jsonl: {message}"):
-        score_run("gupta2023", path)
+        score_run(GUPTA.scoring(), path)
 
 
 # --- pooling and categories -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ftrepro.metrics import (
     superni_exact_match,
     to_bio,
 )
+from ftrepro.papers.zhao2025 import PAPER as ZHAO
 
 # ----------------------------------------------------------------------------- accuracy
 
@@ -242,10 +243,10 @@ def test_score_predictions_slots_must_be_lists():
 def test_score_run_names_the_file(tmp_path):
     path = tmp_path / "predictions.jsonl"
     write_jsonl(path, [rec(1, {"intent": "a"}, {"intent": "a"}), rec(2, {"intent": "b"}, {"intent": "a"})])
-    assert score_run("zhao2025", path) == {"intent_accuracy": 50.0, "n_examples": 2}
+    assert score_run(ZHAO.scoring(), path) == {"intent_accuracy": 50.0, "n_examples": 2}
     write_jsonl(path, [rec(1, {"intent": "a"}, {})])
     with pytest.raises(DataError, match="predictions.jsonl: record 1"):
-        score_run("zhao2025", path)
+        score_run(ZHAO.scoring(), path)
 
 
 # ----------------------------------------------------------------------------- ROUGE-L

@@ -4,11 +4,15 @@ every paper job fits the GPUs it asks for, and one that would not is an error na
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import sys
 
 import pytest
-from conftest import REPO, snakemake
+from conftest import MODEL_RULES, REPO, expected_paper_jobs, snakemake
 
 from ftrepro import config as cfg
+from ftrepro import papers
 from ftrepro.cli import main
 from ftrepro.costs import parameters
 from ftrepro.plan import PlanError, plan
@@ -22,11 +26,26 @@ def paper():
     return config, {row.job: row for row in plan(config)}
 
 
+def planned_jobs(config: cfg.Config) -> dict[str, int]:
+    """{paper: its jobs that load a model}, from the papers' definitions (conftest)."""
+    expected = expected_paper_jobs(config)
+    owner = {name: rule.paper for name, rule in papers.rules(config).items()}
+    counts = {}
+    for rule in MODEL_RULES:
+        counts[owner[rule]] = counts.get(owner[rule], 0) + expected[rule]
+    return counts
+
+
 def test_every_paper_job_is_planned_and_fits_the_gpus_it_asks_for(paper):
     config, rows = paper
     # zhao2025: 12 encoders, 48 fine-tuned and 48 prompted decoders; gupta2023: 119 tasks x 8
     # settings, 8 MTL models and the pre-finetuning; band2025: annotation, 2 pre-fine-tunings, 9 fits
-    assert len(rows) == 108 + 961 + 12
+    assert planned_jobs(config) == {
+        "zhao2025": 6 * 2 + 6 * 4 * 2 * 2,
+        "gupta2023": 119 * 8 + 8 + 1,
+        "band2025": 1 + 2 + 9,
+    }
+    assert len(rows) == sum(planned_jobs(config).values())
     assert all(row.gpus >= 1 for row in rows.values())
     assert all(0 < row.mem_gb_per_gpu <= config.cluster["gpu_memory_gb"] for row in rows.values())
 
@@ -70,17 +89,26 @@ def test_cpu_presets_plan_cpu_jobs():
     assert rows and all(row.gpus == 0 and row.gpu_hours == 0 for row in rows)
 
 
-def test_the_command_prints_every_job_and_the_summary_per_paper(tmp_path, capsys):
+def test_the_command_prints_every_job_and_the_summary_per_paper(paper, tmp_path, capsys):
+    config, _ = paper
+    counts = planned_jobs(config)
+    total, zhao = sum(counts.values()), counts["zhao2025"]
+    expected = expected_paper_jobs(config)
+    outside_runs = (
+        expected["prefinetune_t5"] + expected["prefinetune_band_encoder"] + expected["annotate_arena"]
+    )
     assert (
         main(["plan", "--preset", "paper", "--configfile", str(CONFIG), "--out", str(tmp_path / "p.tsv")])
         == 0
     )
     out = capsys.readouterr().out
-    assert out.count("/predictions.jsonl\t") == 1081 - 4  # all but three pre-finetunings and the annotation
+    assert (
+        out.count("/predictions.jsonl\t") == total - outside_runs
+    )  # all but the pre-finetunings and the annotation
     assert "resources/annotations/band2025/properties.jsonl\t" in out
-    assert "| zhao2025 | 108 | 108 |" in out and "| all | 1081 | 1081 |" in out
+    assert f"| zhao2025 | {zhao} | {zhao} |" in out and f"| all | {total} | {total} |" in out
     with open(tmp_path / "p.tsv") as f:
-        assert len(list(csv.DictReader(f, delimiter="\t"))) == 1081
+        assert len(list(csv.DictReader(f, delimiter="\t"))) == total
 
 
 @pytest.mark.slow
@@ -92,4 +120,28 @@ def test_plan_is_a_pipeline_target(workdir):
     assert result.returncode == 0, result.stderr[-3000:]
     with open(workdir / "results" / "plan.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    assert len(rows) == 1081 and {r["paper"] for r in rows} == {"zhao2025", "gupta2023", "band2025"}
+    config = cfg.load(CONFIG, {"preset": "paper"})
+    assert len(rows) == sum(planned_jobs(config).values())
+    assert {r["paper"] for r in rows} == {"zhao2025", "gupta2023", "band2025"}
+
+
+def test_the_plan_is_made_again_when_the_config_or_a_job_table_changes(tmp_path):
+    """results/plan.tsv reads the config files and the papers' job tables: newer ones plan again."""
+    for name in ("Snakefile", "workflow", "profiles"):
+        (tmp_path / name).symlink_to(REPO / name)
+    shutil.copytree(REPO / "config", tmp_path / "config")  # copied: the test touches it
+    plan_tsv = tmp_path / "results" / "plan.tsv"
+    plan_tsv.parent.mkdir()
+    plan_tsv.write_text("made before\n")
+    dry_run = ["results/plan.tsv", "-n", "--profile", "profiles/local", "--rerun-triggers", "mtime"]
+    result = snakemake([*dry_run, "--config", "preset=tiny"], tmp_path)
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+    os.utime(tmp_path / "config" / "config.yaml")  # edited after the plan
+    result = snakemake([*dry_run, "--config", "preset=tiny"], tmp_path)
+    assert "rule plan:" in result.stdout and "config/config.yaml" in result.stdout
+    tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+    sources = papers.table_sources(tiny)
+    for registered in papers.registered(tiny).values():
+        package = sys.modules[registered.jobs.__module__]
+        assert package.__file__ in sources  # the paper's job table
+    assert "config/superni_test_tasks.txt" in sources  # a file gupta2023's section names

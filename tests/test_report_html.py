@@ -14,9 +14,14 @@ from ftrepro import config as cfg
 from ftrepro import papers
 from ftrepro.io import write_json
 from ftrepro.report.browser import check_page, find_chromium
-from ftrepro.report.html import PAPER_FILES, build_report, read_plan
+from ftrepro.report.html import build_report, read_plan
 
 TINY = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+# each paper's heading, tables and figures, as the html_report rule passes them
+PAPERS = {
+    paper: {"title": p.title, "tables": p.tables, "figures": p.figures}
+    for paper, p in papers.registered(TINY).items()
+}
 
 
 def _png(path: Path) -> None:
@@ -30,7 +35,7 @@ def _png(path: Path) -> None:
 def tree(tmp_path, monkeypatch) -> Path:
     """results/ and logs/ as a tiny run leaves them, for a few runs."""
     monkeypatch.chdir(REPO)  # config paths (the SuperNI task list) are relative to the repository
-    for paper, files in PAPER_FILES.items():
+    for paper, files in PAPERS.items():
         for name in files["tables"]:
             md = tmp_path / "results" / paper / "tables" / f"{name}.md"
             md.parent.mkdir(parents=True, exist_ok=True)
@@ -71,9 +76,10 @@ def _report(tree: Path, plan: Path | None = None) -> str:
     out = build_report(
         tree / "results/report.html",
         preset=TINY.preset,
-        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in papers.PAPERS},
-        shared={paper: papers.shared_runs(TINY, paper) for paper in papers.PAPERS},
-        stand_ins={paper: papers.stand_ins(TINY, paper) for paper in papers.PAPERS},
+        papers=PAPERS,
+        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in PAPERS},
+        shared={paper: papers.shared_runs(TINY, paper) for paper in PAPERS},
+        stand_ins={paper: papers.stand_ins(TINY, paper) for paper in PAPERS},
         results_dir=tree / "results",
         logs_dir=tree / "logs",
         plan_path=plan,
@@ -85,7 +91,7 @@ def _report(tree: Path, plan: Path | None = None) -> str:
 def test_the_report_states_the_preset_and_holds_every_paper(tree):
     page = _report(tree)
     assert "Preset: tiny." in page and "not a reproduction of the papers" in page
-    for paper in PAPER_FILES:
+    for paper in PAPERS:
         assert f'<section class="paper" id="{paper}">' in page
     assert page.count("data:image/png;base64,") == 6
     assert "<td>1.0 (+0.5)</td>" in page and "<td>massive</td>" in page  # tables rendered
@@ -94,7 +100,7 @@ def test_the_report_states_the_preset_and_holds_every_paper(tree):
 
 def test_each_paper_names_the_stand_ins_behind_its_models(tree):
     page = _report(tree)
-    for paper in papers.PAPERS:
+    for paper in PAPERS:
         assert f'<table class="stand-ins" id="{paper}-stand-ins">' in page
     stand_in = papers.stand_ins(TINY, "zhao2025")["roberta-base"]
     assert f"<tr><td><code>roberta-base</code></td><td>{stand_in}</td></tr>" in page

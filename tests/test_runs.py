@@ -121,7 +121,7 @@ def tiny(monkeypatch) -> cfg.Config:
 
 
 def test_at_paper_scale_every_run_trains_its_own_model(paper):
-    for paper_id in papers.PAPERS:
+    for paper_id in papers.ids(paper):
         assert papers.shared_runs(paper, paper_id) == {}
         assert papers.trained_runs(paper, paper_id) == papers.runs(paper, paper_id)
 
@@ -178,4 +178,4 @@ def test_the_tables_name_each_stand_in_beside_the_papers_model(monkeypatch, pape
     }
     assert set(papers.stand_ins(mini, "band2025")) == {"bert-base", "distilbert", "llama3.1-8b", "annotator"}
     # at paper scale every name is the paper's own model
-    assert all(papers.stand_ins(paper, name) == {} for name in papers.PAPERS)
+    assert all(papers.stand_ins(paper, name) == {} for name in papers.ids(paper))

@@ -14,6 +14,7 @@ the workflow.
 
 from __future__ import annotations
 
+import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,3 +211,8 @@ class Paper:
     api_families: frozenset[str] = frozenset()  # answered by a paid API: planned only with its key
     # config -> files beside the config that its section names and its table reads
     config_files: Callable[[Config], list[str]] = lambda config: []
+
+    def scoring(self) -> Callable[..., dict]:
+        """The function its `scorer` names (ftrepro.evaluate.score_run), imported only when a run
+        is scored: scorers need numpy and the like."""
+        return pkgutil.resolve_name(self.scorer)

@@ -2,8 +2,8 @@
 
 from ftrepro.fit import fit_and_predict
 from ftrepro.infer.multihead import predict_encoder
-from ftrepro.train.multihead import train_encoder
 from ftrepro.train.launch import train_on_job_gpus
+from ftrepro.train.multihead import train_encoder
 from ftrepro.workflow import fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)

@@ -8,6 +8,7 @@ from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    metrics = score_run(papers.scorer(ftconfig.resolve(sm.config), sm.wildcards.paper), sm.input[0])
+    paper = papers.registered(ftconfig.resolve(sm.config))[sm.wildcards.paper]
+    metrics = score_run(paper.scoring(), sm.input[0])
     log.info("%s", metrics)
     write_json(sm.output[0], metrics)

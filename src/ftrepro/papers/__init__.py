@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ftrepro.config import Config, ConfigError
@@ -35,12 +34,6 @@ def registered(config: Config) -> dict[str, Paper]:
 
 def ids(config: Config) -> tuple[str, ...]:
     return tuple(config.papers)
-
-
-def scorer(config: Config, paper: str) -> Callable[..., dict]:
-    """The function that scores a paper's runs (its PAPER.scorer, ftrepro.evaluate.score_run):
-    imported only when a run is scored, since scorers need numpy and the like."""
-    return pkgutil.resolve_name(registered(config)[paper].scorer)
 
 
 def runs_by_family(config: Config) -> dict[str, list[str]]:
