@@ -1,4 +1,4 @@
-"""band2025 scoring (protocols 4: Kaggle's clip -> renormalise -> mean -ln p(true)) and the report."""
+"""band2025 scoring (docs/protocols.md 4: Kaggle's clip -> renormalise -> mean -ln p(true)) and the report."""
 
 from __future__ import annotations
 

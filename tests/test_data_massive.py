@@ -1,4 +1,4 @@
-"""MASSIVE derivation: word slot labels (protocols.md 2.1), real counts, capping, bad input."""
+"""MASSIVE derivation: word slot labels (docs/protocols.md 2.1), real counts, capping, bad input."""
 
 from __future__ import annotations
 

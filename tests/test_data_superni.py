@@ -1,4 +1,4 @@
-"""SuperNI derivation: the def-pos encoding (protocols.md 1.2) to the character, the official test
+"""SuperNI derivation: the def-pos encoding (docs/protocols.md 1.2) to the character, the official test
 selection on real task files, nested seeded subsets, Tk-Instruct's training-task sampling, bad input."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""gupta2023 scoring (protocols 1.4) against rouge-score called directly, STL pooling, the thesis's
+"""gupta2023 scoring (docs/protocols.md 1.4) against rouge-score called directly, STL pooling, the thesis's
 category columns on the real 119-task list, the no-training anchors on the real task files, and
 the report's tables and figures (thesis numbers beside ours, "not run" for missing runs)."""
 

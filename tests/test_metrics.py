@@ -1,4 +1,4 @@
-"""Metrics against the original scorers' known values and hand computations (protocols.md)."""
+"""Metrics against the original scorers' known values and hand computations (docs/protocols.md)."""
 
 import math
 
@@ -53,7 +53,7 @@ def test_to_bio_new_entity_after_outside_and_on_type_change():
 
 def test_to_bio_adjacent_same_type_spans_become_one_entity():
     # annot_utt "[date : today] [date : tomorrow]" -> date, date: the word labels cannot tell
-    # the two spans apart, so BIO makes one entity (protocols 2.1)
+    # the two spans apart, so BIO makes one entity (docs/protocols.md 2.1)
     assert to_bio(["date", "date"]) == ["B-date", "I-date"]
 
 
@@ -114,7 +114,7 @@ def test_slot_precision_recall_from_padding_case():
 
 
 def test_seqeval_default_mode_is_lenient():
-    # seqeval mode=None: I-date after O starts an entity, so this equals gold exactly (protocols 5.1)
+    # seqeval mode=None: I-date after O starts an entity, so this equals gold exactly (docs/protocols.md 5.1)
     from seqeval.metrics import f1_score
 
     assert f1_score([["O", "B-date", "I-date"]], [["O", "I-date", "I-date"]]) == 1.0

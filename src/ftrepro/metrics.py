@@ -43,7 +43,7 @@ def accuracy(gold: Sequence, pred: Sequence) -> float:
 
 
 def to_bio(tags: Sequence[str], outside: str = OUTSIDE) -> list[str]:
-    """MASSIVE ``convert_to_bio`` for word-level tags (protocols 2.2).
+    """MASSIVE ``convert_to_bio`` for word-level tags (docs/protocols.md 2.2).
 
     ``outside`` -> ``O``; a tag different from the previous one -> ``B-tag``; the same tag as the
     previous one -> ``I-tag``. So adjacent spans of one slot type merge into one entity, exactly
@@ -265,7 +265,7 @@ def _references(references: str | Sequence[str]) -> list[str]:
 def rouge_l(prediction: str, references: str | Sequence[str]) -> float:
     """Tk-Instruct ROUGE-L: rouge-score F-measure with the stemming tokenizer, max over references.
 
-    Fraction in [0, 1]; the corpus score is the mean x 100 (protocols 1.4).
+    Fraction in [0, 1]; the corpus score is the mean x 100 (docs/protocols.md 1.4).
     """
     scorer = _rouge_l_scorer()
     return max(

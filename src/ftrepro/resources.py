@@ -55,7 +55,7 @@ def job_resources(params_b: float | None, mode: str, cluster: dict, use_gpu: boo
 
     Always cpus_per_task, never cpus_per_gpu (the plugin lets a cpus_per_task from anywhere win
     over cpus_per_gpu), and never `tasks` (it would become --ntasks-per-gpu and split a
-    multi-GPU job into single-GPU copies; ../shared/notes-slurm.md): multi-GPU jobs launch
+    multi-GPU job into single-GPU copies; docs/slurm.md): multi-GPU jobs launch
     torchrun themselves inside the one allocation.
     """
     if not use_gpu or params_b is None:

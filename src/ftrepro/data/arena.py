@@ -1,7 +1,7 @@
 """LMSYS Chatbot Arena (Kaggle train.csv) -> a seeded, label-stratified train/validation split.
 
 `prompt`, `response_a` and `response_b` are JSON lists with one string per turn (null possible,
-protocols.md section 4). Rows that cannot be read are listed in `malformed_rows.md` rather than
+docs/protocols.md 4). Rows that cannot be read are listed in `malformed_rows.md` rather than
 dropped silently or failing the whole derivation.
 """
 

@@ -1,7 +1,7 @@
 """MASSIVE en-US: the release JSONL -> train/dev/test JSONL in the shared format.
 
 Word labels are raw slot names per word ("Other" outside), derived from `annot_utt` exactly as
-the MASSIVE repo's `create_hf_dataset.py` does for whitespace-split locales (protocols.md 2.1).
+the MASSIVE repo's `create_hf_dataset.py` does for whitespace-split locales (docs/protocols.md 2.1).
 """
 
 from __future__ import annotations

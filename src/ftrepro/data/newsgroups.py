@@ -1,7 +1,7 @@
 """20 Newsgroups "bydate": the release tar.gz -> train/test JSONL in the shared format.
 
 Documents are decoded as latin-1 and kept whole by default (headers included), as scikit-learn's
-`fetch_20newsgroups(remove=())` does (protocols.md section 3).
+`fetch_20newsgroups(remove=())` does (docs/protocols.md 3).
 """
 
 from __future__ import annotations

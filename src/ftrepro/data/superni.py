@@ -1,10 +1,10 @@
 """Super-NaturalInstructions: task JSON files -> per-task splits and the pre-finetuning set.
 
-A test task's first 100 instances are the official, label-balanced test selection (protocols.md
+A test task's first 100 instances are the official, label-balanced test selection (docs/protocols.md
 1.1); the next 10 are validation, and the rest is the training pool in a seeded order, so the
 N-sample subset of a setting is the first N lines of train.jsonl (nested, deterministic).
 Every record carries two encodings of its input: Tk-Instruct's "definition + 2 positive
-examples" (`DataCollatorForNI`, protocols.md 1.2) and the bare input of the baselines.
+examples" (`DataCollatorForNI`, docs/protocols.md 1.2) and the bare input of the baselines.
 """
 
 from __future__ import annotations

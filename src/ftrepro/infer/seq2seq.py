@@ -1,4 +1,4 @@
-"""Predict with a seq2seq model as Tk-Instruct evaluates (protocols.md 1.3): greedy decoding,
+"""Predict with a seq2seq model as Tk-Instruct evaluates (docs/protocols.md 1.3): greedy decoding,
 `batch_decode(skip_special_tokens=True)` then `.strip()`. Records come back in input order as
 {"task", "category", "id", "prediction", "references"}, everything scoring needs."""
 

@@ -1,5 +1,5 @@
 """Fine-tune a seq2seq model (T5, Tk-Instruct) on SuperNI records the way Tk-Instruct's
-`run_s2s.py` does (protocols.md 1.2-1.3).
+`run_s2s.py` does (docs/protocols.md 1.2-1.3).
 
 The model input is built per batch as `DataCollatorForNI` builds it: the def-pos prompt keeps a
 positive example only while the prompt still fits in max_source_length, and a source that is

@@ -53,7 +53,7 @@ HEADERS = dict(
         ),
     )
 )
-# Tk-Instruct README, default track ROUGE-L on the 119-task test split (protocols 1.5)
+# Tk-Instruct README, default track ROUGE-L on the 119-task test split (docs/protocols.md 1.5)
 ANCHORS = {"copy_input": 14.20, "copy_demo": 28.54}
 PARADIGMS = ("stl", "mtl")
 # x position of "all" samples per task: the thesis's mean training instances per task (Table 4.3)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from ftrepro.config import Config
 
-# Tk-Instruct's two no-training heuristics on the test split (protocols.md 1.5)
+# Tk-Instruct's two no-training heuristics on the test split (docs/protocols.md 1.5)
 ANCHORS = ("copy_input", "copy_demo")
 
 
