@@ -105,5 +105,13 @@ def keep_dir(rule):
     return rule.model_dir if CFG.keep_checkpoints else None
 
 
+def newsgroups_splits():
+    """The derived splits of 20 Newsgroups: train and test, and dev where the preset holds
+    train rows out as one (data.held_out_dev)."""
+    held_out = "20newsgroups" in CFG.data.held_out_dev
+    splits = ["train", "test"] + (["dev"] if held_out else [])
+    return {split: derived("20newsgroups", split) for split in splits}
+
+
 # jobs without a model: the cluster's default size, on the CPU partition where one is set
 CPU_RESOURCES = placement(CFG, gpu=False)

@@ -2,14 +2,6 @@
 # everything downstream sees the same data.
 
 
-def newsgroups_splits():
-    """The derived splits of 20 Newsgroups: train and test, and dev where the preset holds
-    train rows out as one (data.held_out_dev)."""
-    held_out = "20newsgroups" in CFG.data.held_out_dev
-    splits = ["train", "test"] + (["dev"] if held_out else [])
-    return {split: derived("20newsgroups", split) for split in splits}
-
-
 rule derive_20newsgroups:
     """train and test as released; a dev split held out of train where the preset asks for one."""
     input:
