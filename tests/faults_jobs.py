@@ -55,16 +55,28 @@ class Files(list):
         self.__dict__.update(named)
 
 
-def run_script(rule: str, *, input: dict, output: list, params: dict, wildcards: dict, log: Path) -> None:
+def run_script(
+    rule: str,
+    *,
+    input: dict,
+    output: list,
+    params: dict,
+    wildcards: dict,
+    log: Path,
+    config: dict | None = None,
+) -> None:
+    from snakemake.iocontainers import Namedlist
+
     log.parent.mkdir(parents=True, exist_ok=True)  # snakemake makes the folders of logs and outputs
     snakemake = SimpleNamespace(
         input=Files(**input),
         output=Files(*output),
-        params=SimpleNamespace(**params),
-        wildcards=SimpleNamespace(**wildcards),
+        params=Namedlist(fromdict=params),
+        wildcards=Namedlist(fromdict=wildcards),
         log=Files(str(log)),
         threads=1,
         rule=rule,
+        config=config or {},
     )
     runpy.run_path(str(SCRIPTS / f"{rule}.py"), init_globals={"snakemake": snakemake}, run_name="__main__")
 
@@ -317,12 +329,13 @@ def api_job(root: str, data: str, api: dict, key_env: str, fault: str | None) ->
         params={
             "task": {"dataset": "massive", "subtasks": ["intent"]},
             "model_id": "gpt-x",
-            "api": api,
             "demo_seed": 42,
+            "request": {key: api[key] for key in ("base_url", "max_tokens")},
             "work_dir": str(root / "scratch"),
         },
         wildcards={"shots": "zero-shot"},
         log=root / f"job-{os.getpid()}.log",
+        config={"api": api},  # the client's settings
     )
 
 
@@ -338,11 +351,11 @@ def annotate_job(root: str, data: str, annotation: dict, api: dict, key_env: str
             "annotation": annotation,
             "rows": rows,
             "spec": {"api": "gpt-x"},
-            "api": api,
             "work_dir": str(root / "scratch"),
         },
         wildcards={},
         log=root / f"job-{os.getpid()}.log",
+        config={"api": api},  # the client's settings
     )
 
 
