@@ -97,19 +97,21 @@ def slurm_job(config: Config, model: str, mode: str) -> dict:
     return {**res, "nodes": 1, **placement(config, res["gpu"] > 0)}
 
 
+def job_request(config: Config, job: Job) -> dict:
+    """The resources of one job of a paper's table: those of the model it loads in its mode
+    (`slurm_job`), or a CPU job's placement where it loads none."""
+    return slurm_job(config, job.model, job.mode) if job.model else placement(config, gpu=False)
+
+
 def rule_resources(config: Config, jobs: Mapping[str, Job], key_of: Callable[[Any], str]) -> dict:
     """Snakemake resources of a rule whose jobs are `jobs` ({key: job}; `key_of(wildcards)` finds a
-    job's key): each job's are those of the model it loads in its mode (`slurm_job`), or a CPU
-    job's placement where it loads none.
+    job's key), each job's by `job_request`.
 
     A key is a constant where every job of the rule agrees, else a function of the wildcards:
     snakemake evaluates each callable once per job, which is what a dry-run of thousands of jobs
     spends its time on.
     """
-    sizes = {
-        key: slurm_job(config, job.model, job.mode) if job.model else placement(config, gpu=False)
-        for key, job in jobs.items()
-    }
+    sizes = {key: job_request(config, job) for key, job in jobs.items()}
     keys = dict.fromkeys(key for size in sizes.values() for key in size)
     resources = {}
     for key in keys:
