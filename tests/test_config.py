@@ -184,3 +184,44 @@ def test_an_encoder_recipe_that_evaluates_needs_a_dev_split_of_20_newsgroups():
 )
 def test_stand_in_names(spec, name):
     assert cfg.stand_in_name(spec, paper_repo="FacebookAI/roberta-base") == name
+
+
+def test_a_papers_section_is_checked_by_its_packages_schema(raw):
+    """Each paper registered under `papers` brings its section's schema (its package's schema.yaml)."""
+    raw["zhao2025"]["encoderz"] = ["roberta-base"]
+    with pytest.raises(
+        cfg.ConfigError,
+        match=r"config key zhao2025\.encoderz \(given in config/config\.yaml\): .*did you mean zhao2025\.encoders",
+    ):
+        cfg.validate_config(raw)
+    del raw["zhao2025"]["encoderz"]
+    cfg.validate_config(raw)
+    assert raw["gupta2023"]["settings"]["tk-instruct-100"]["init"] == "pretrained"  # its defaults filled
+
+
+def test_a_registered_paper_must_be_importable_and_have_its_section(raw):
+    unknown = copy.deepcopy(raw)
+    unknown["papers"]["nopaper2030"] = "no_such_package"
+    with pytest.raises(
+        cfg.ConfigError, match=r"config key papers\.nopaper2030: cannot import no_such_package"
+    ):
+        cfg.validate_config(unknown)
+    del raw["band2025"]
+    with pytest.raises(cfg.ConfigError, match=r"config key band2025: .*papers\.band2025 has no section"):
+        cfg.validate_config(raw)
+
+
+def test_a_top_level_key_is_the_schemas_or_a_registered_papers(raw):
+    raw["zhao2026"] = raw.pop("zhao2025")
+    with pytest.raises(cfg.ConfigError, match=r"config key zhao2026 .*unknown key.*did you mean zhao2025"):
+        cfg.validate_config(raw)
+
+
+def test_the_resolved_config_reads_each_paper_section_by_its_id(raw):
+    import pickle
+
+    config = cfg.resolve(validated(raw), REPO)
+    assert config.zhao2025 is config.sections["zhao2025"] and list(config.papers) == list(raw["papers"])
+    assert pickle.loads(pickle.dumps(config)).gupta2023.test_tasks == config.gupta2023.test_tasks
+    with pytest.raises(AttributeError, match="no attribute or paper section 'zhao2026'"):
+        config.zhao2026  # noqa: B018

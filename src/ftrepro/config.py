@@ -242,12 +242,12 @@ def _validate(node: dict, schema: str | Path, prefix: list, where) -> None:
     try:
         validate(node, str(schema))
     except WorkflowError:
-        error = schema_error(node, schema)
+        error = schema_error(node, schema, prefix)
         if error is None:
             raise
-        path = [*prefix, *error[0]]
+        path, message = error
         raise ConfigError(
-            f"config key {'.'.join(map(str, path))} (given in {where(path)}): {error[1]}"
+            f"config key {'.'.join(map(str, path))} (given in {where(path)}): {message}"
         ) from None
 
 
@@ -269,8 +269,11 @@ def _top_level_keys(schema: str) -> tuple[str, ...]:
         return tuple(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["properties"])
 
 
-def schema_error(config: dict, schema_path: str | Path = SCHEMA) -> tuple[list, str] | None:
-    """(key path, short message) of the schema's most relevant complaint about `config`."""
+def schema_error(
+    config: dict, schema_path: str | Path = SCHEMA, prefix: Sequence = ()
+) -> tuple[list, str] | None:
+    """(key path, short message) of the schema's most relevant complaint about `config`, the
+    section found at `prefix` of the whole config (a paper's, validated by its own schema)."""
     import jsonschema
 
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
@@ -279,7 +282,7 @@ def schema_error(config: dict, schema_path: str | Path = SCHEMA) -> tuple[list, 
     )
     if error is None:
         return None
-    path = list(error.absolute_path)
+    path = [*prefix, *error.absolute_path]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         valid = list(error.schema.get("properties", {}))
         unknown = [key for key in error.instance if key not in valid]
