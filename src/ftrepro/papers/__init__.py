@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ftrepro.config import Config, ConfigError
@@ -134,14 +134,13 @@ def _predicts(job: Job) -> bool:
 
 
 def _score_job(job: Job) -> Job:
-    metrics = run_file(job.paper, job.name, METRICS)
     return Job(
-        job.paper,
-        SCORE,
-        "score",
-        job.name,
-        {"metrics": metrics},
-        job.family,
+        paper=job.paper,
+        rule=SCORE,
+        stage="score",
+        name=job.name,
+        outputs={"metrics": run_file(job.paper, job.name, METRICS)},
+        family=job.family,
         inputs={"predictions": job.output},
     )
 
@@ -172,6 +171,6 @@ def wildcard_values(table: Iterable[Job]) -> dict[str, list[str]]:
     return {name: list(found) for name, found in values.items()}
 
 
-def job_counts(table: Sequence[Job]) -> dict[str, int]:
+def job_counts(table: Iterable[Job]) -> dict[str, int]:
     """{rule: jobs} of a job table, as Snakemake's "Job stats" counts them."""
     return dict(Counter(job.rule for job in table))
