@@ -622,6 +622,9 @@ def pooled_interval(groups: Sequence[Mapping], metric: str, value: float) -> Int
     return [value - NORMAL_QUANTILE * se, value + NORMAL_QUANTILE * se], se
 
 
+SIZES = ("n", "n_examples")  # rows scored: the seeds of one cell score the same rows
+
+
 def aggregate_seeds(runs: Sequence[Mapping]) -> dict:
     """One cell's metrics.json over the runs of its seeds (the same test rows): each metric is
     the mean over seeds and keeps the shape of a single run's dict, nested groups included.
@@ -649,12 +652,12 @@ def _aggregate(dicts: Sequence[Mapping], where: str) -> dict:
             continue
         if isinstance(values[0], Mapping):
             out[key] = _aggregate(values, f"{where}.{key}")
-        elif isinstance(values[0], bool | str) or values[0] is None or all(v == values[0] for v in values):
+        elif key in SIZES or isinstance(values[0], bool | str) or values[0] is None:
             if any(v != values[0] for v in values):
                 raise ValueError(f"aggregate_seeds: {where}.{key} differs between seeds: {values}")
             out[key] = values[0]
-        else:
-            out[key] = float(np.mean(values))
+        else:  # a metric, or a count of its own per run (replaced characters)
+            out[key] = values[0] if all(v == values[0] for v in values) else float(np.mean(values))
     if "ci" in dicts[0]:
         out.update(_seed_intervals(dicts, out))
     return out

@@ -70,12 +70,12 @@ class Verdicts:
 
     def __call__(self, metric: str, paper: float, ours: float, lo: float, hi: float) -> str:
         """The verdict of one cell: reproduced when the paper's number lies in [lo, hi] widened
-        by the metric's tolerance, else above (our interval above it) or below; no paper number,
-        not run, no interval, or meaningless (the basis) where there is nothing to judge."""
-        if _missing(paper):
-            return NO_PAPER_NUMBER
+        by the metric's tolerance, else above (our interval above it) or below; not run, no paper
+        number, no interval, or meaningless (the basis) where there is nothing to judge."""
         if _missing(ours):
             return NOT_RUN
+        if _missing(paper):
+            return NO_PAPER_NUMBER
         if _missing(lo) or _missing(hi):
             return NO_INTERVAL
         if self.basis == "meaningless":
@@ -138,14 +138,19 @@ def verdict_summary(verdicts: Iterable[str], basis: str, preset: str | None = No
 
 
 def verdict_note(verdicts: Iterable[str], basis: str) -> str:
-    """The lines that end a table: what ± means and the count per verdict."""
+    """The lines that end a table: what ± means, what a verdict is, and the count per verdict."""
     verdicts = list(verdicts)
     counts = Counter(verdicts)
     rest = [f"{counts[v]} {v}" for v in (NO_PAPER_NUMBER, NO_INTERVAL, NOT_RUN) if counts[v]]
+    judged = (
+        ""
+        if basis == "meaningless"
+        else " A verdict is reproduced when the paper's number lies in our interval widened by the "
+        "metric's tolerance, above or below when our interval lies above or below it."
+    )
     return (
         "\n± is half the width of our 95% interval (a seeded percentile bootstrap over the test rows; "
-        "the CSV has its bounds). A verdict is reproduced when the paper's number lies in our interval "
-        "widened by the metric's tolerance, above or below when our interval lies above or below it.\n\n"
+        f"the CSV has its bounds).{judged}\n\n"
         f"**Verdicts:** {verdict_summary(verdicts, basis)}" + (f"; {', '.join(rest)}" if rest else "") + ".\n"
     )
 

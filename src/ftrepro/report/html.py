@@ -201,7 +201,7 @@ def verdict_line(paper: str, results_dir: Path, basis: str, preset: str) -> str:
         if "verdict" in table:
             verdicts += table["verdict"].tolist()
             cells += len(table)
-            run += int((table["verdict"] != NOT_RUN).sum())
+            run += int((table["verdict"] != NOT_RUN).sum())  # every cell we have no number of
     text = f"{paper}: {verdict_summary(verdicts, basis, preset)}"
     return text + (f"; {run} of {cells} cells run" if basis == "meaningless" else "")
 
