@@ -224,6 +224,8 @@ def test_our_losses_carry_intervals_and_llamas_a_verdict(tmp_path):
         "0.500 ±0.050",
     ]
     assert "**Verdicts:** 0 reproduced, 0 below, 1 above of 1 cells; 2 no paper number, 6 not run." in md
+    parallel = next(line for line in md.splitlines() if line.startswith("| DistilBERT parallel "))
+    assert parallel.split("|")[5].strip() == f"+10.0% ±{half:.1f}%"
     write_band_report(RUNS, ours, TARGETS, PARAMETERS, {}, tmp_path / "m", verdicts=Verdicts("meaningless"))
     assert "above" not in (tmp_path / "m" / "tables" / "log_loss.md").read_text()
 

@@ -165,7 +165,10 @@ def test_the_report_opens_with_the_verdicts_of_each_paper(tree):
     verdicts = ["reproduced", "below", "reproduced", "above", "no paper number", "not run"]
     csv = "ours,verdict\n" + "".join(f"1.0,{verdict}\n" for verdict in verdicts)
     (tree / "results/zhao2025/tables/table3.csv").write_text(csv)
+    run = tree / "results/zhao2025/20ng-7class.llama2-7b.zero-shot.ft/metrics.json"
+    write_json(run, {"7class_accuracy": 91.25, "n_examples": 400, "ci": {"7class_accuracy": [88.5, 93.75]}})
     page = _verdict_report(tree, "mini", "stand-ins")
+    assert "7class_accuracy 91.25 ±2.6" in page  # the run's row shows its interval too
     lines = page[page.index('<ul class="verdicts"') : page.index("</ul>")]
     assert (
         "<li>zhao2025: 2 reproduced, 1 below, 1 above of 4 cells at preset mini (stand-in models: " in lines

@@ -107,15 +107,22 @@ def interval_columns(metrics: Mapping | None, metric: str) -> dict:
 
 
 def ours_text(
-    value: float, spec: str, lo: float = math.nan, hi: float = math.nan, seeds=1, seed_sd: float = math.nan
+    value: float,
+    spec: str,
+    lo: float = math.nan,
+    hi: float = math.nan,
+    seeds=1,
+    seed_sd: float = math.nan,
+    unit: str = "",
 ) -> str:
-    """Our number formatted with `spec`, the half-width of its interval [lo, hi] ("86.4 ±1.5")
-    and, over several seeds, their count and spread ("(3 seeds, sd 0.4)")."""
-    text = format(value, spec)
+    """Our number formatted with `spec` (and `unit`), the half-width of its interval [lo, hi]
+    ("86.4 ±1.5") and, over several seeds, their count and spread ("(3 seeds, sd 0.4)")."""
+    unsigned = spec.replace("+", "")
+    text = format(value, spec) + unit
     if not _missing(lo) and not _missing(hi):
-        text += " ±" + format((hi - lo) / 2, spec)
+        text += " ±" + format((hi - lo) / 2, unsigned) + unit
     if not _missing(seeds) and seeds > 1:
-        text += f" ({int(seeds)} seeds, sd {format(seed_sd, spec)})"
+        text += f" ({int(seeds)} seeds, sd {format(seed_sd, unsigned)}{unit})"
     return text
 
 
@@ -166,9 +173,9 @@ def stand_in_note(stand_ins: Mapping[str, str]) -> str:
 
 def error_bars(values, lo, hi) -> np.ndarray:
     """Intervals [lo, hi] around `values` as matplotlib's yerr: 2 x n distances below and above
-    each value, 0 where there is no interval."""
+    each value, NaN (no bar drawn) where there is no interval."""
     values, lo, hi = (np.asarray(pd.to_numeric(pd.Series(v)), dtype=float) for v in (values, lo, hi))
-    return np.nan_to_num(np.array([values - lo, hi - values]))
+    return np.array([values - lo, hi - values])
 
 
 def save_figure(fig: Figure, path: str | Path) -> None:

@@ -113,12 +113,17 @@ def _planned(plan: Mapping | None, paper: str, run: str) -> str:
 
 
 def _metric_text(metrics: Mapping) -> str:
+    """The run's first KEY_METRICS, each with the half-width of its interval where it has one."""
     shown = [
-        f"{key} {metrics[key]:.4g}"
+        f"{key} {metrics[key]:.4g}" + _half_width(metrics.get("ci", {}).get(key))
         for key in KEY_METRICS
         if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
     ]
     return ", ".join(shown[:4])
+
+
+def _half_width(bounds) -> str:
+    return "" if bounds is None else f" ±{(bounds[1] - bounds[0]) / 2:.2g}"
 
 
 def _packages_text(record: Mapping) -> str:

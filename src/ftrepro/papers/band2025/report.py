@@ -203,9 +203,18 @@ def table_markdown(
                 else ours_text(row["accuracy"], ".3f", row["accuracy_ci_lo"], row["accuracy_ci_hi"])
                 for _, row in table.iterrows()
             ],
-            "vs single DistilBERT": table["improvement_pct"].map(
-                lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")
-            ),
+            "vs single DistilBERT": [
+                ""
+                if pd.isna(row["improvement_pct"])
+                else ours_text(
+                    row["improvement_pct"],
+                    "+.1f",
+                    row["improvement_ci_lo"],
+                    row["improvement_ci_hi"],
+                    unit="%",
+                )
+                for _, row in table.iterrows()
+            ],
             "params (M, paper / ours)": [
                 f"{p} / {_fmt(o, '.2f', NO_NUMBER)}"
                 for p, o in zip(
