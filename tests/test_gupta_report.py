@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import string
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ftrepro.papers.gupta2023.report import (
     thesis_column,
     write_gupta_report,
 )
+from ftrepro.report import Verdicts
 
 REPO = Path(__file__).resolve().parents[1]
 SUPERNI = REPO.parent / "shared" / "data" / "superni"
@@ -401,3 +403,85 @@ def test_a_setting_the_thesis_has_not_reads_not_in_paper(settings, tmp_path):
     assert [cell.strip() for cell in line.split("|")[4:6]] == ["not in paper", "30.00"]
     table = (tmp_path / "tables" / "table5_2.md").read_text()
     assert "not in paper / 30.00" in table and "– / not run" in table  # tk-instruct-100: no category table
+
+
+# --- intervals and verdicts ---------------------------------------------------------------------
+
+
+def _scored(per_task: dict[str, tuple[str, float, int, float]]) -> dict:
+    """A metrics.json dict with intervals from {task: (category key, rougeL, n, standard error)}."""
+    per_task = {
+        t: {
+            "rougeL": r,
+            "exact_match": r / 2,
+            "n": n,
+            "category": c,
+            "ci": {"rougeL": [r - 2 * se, r + 2 * se], "exact_match": [r / 2 - se, r / 2 + se]},
+            "se": {"rougeL": se, "exact_match": se / 2},
+        }
+        for t, (c, r, n, se) in per_task.items()
+    }
+    return pool_stl([{"per_task": per_task}])
+
+
+def test_pooled_cells_carry_intervals_and_verdicts_against_the_thesis(settings, tmp_path):
+    stl = {
+        "baseline1": {
+            "taskA": _scored({"taskA": ("answerability_classification", 62.0, 100, 3.0)}),
+            "taskB": _scored({"taskB": ("word_analogy", 66.0, 300, 2.0)}),
+        }
+    }
+    mtl = {"tk-instruct-1000": {**_scored({"taskA": ("title_generation", 72.0, 100, 2.0)})}}
+    headline = write_gupta_report(stl, mtl, {}, RESULTS, CATEGORIES, tmp_path, settings=settings,
+                                  verdicts=Verdicts("paper", {"rougeL": 0.005}))  # fmt: skip
+    pooled = _row(headline, paradigm="stl", setting="baseline1")
+    se = math.sqrt((100 / 400 * 3.0) ** 2 + (300 / 400 * 2.0) ** 2)  # the strata's, weighted
+    assert pooled["ours"] == 65.0 and (pooled["ci_lo"], pooled["ci_hi"]) == pytest.approx(
+        (65.0 - 1.959964 * se, 65.0 + 1.959964 * se)
+    )
+    assert pooled["verdict"] == "reproduced"  # the thesis's 64.29 lies in 65.0 +- 3.29
+    one_task = _row(headline, paradigm="mtl", setting="tk-instruct-1000")
+    assert (one_task["ci_lo"], one_task["ci_hi"], one_task["verdict"]) == (68.0, 76.0, "reproduced")  # 73.14
+    assert (
+        _row(headline, paradigm="stl", setting="tk-instruct-500")["verdict"] == "not run"
+    )  # no thesis number either
+    table = pd.read_csv(tmp_path / "tables" / "table5_1.csv")
+    answerability = _row(table, setting="baseline1", column="answerability_classification")
+    assert (answerability["ci_lo"], answerability["ci_hi"], answerability["verdict"]) == (56.0, 68.0, "below")
+    md = (tmp_path / "tables" / "headline.md").read_text()
+    line = next(line for line in md.splitlines() if "| stl " in line and "| baseline1 " in line)
+    assert [cell.strip() for cell in line.split("|")[4:8]] == ["64.29", "65.00 ±3.29", "+0.71", "reproduced"]
+    assert (
+        md.rstrip().endswith("not run.") and "**Verdicts:** 2 reproduced, 0 below, 0 above of 2 cells" in md
+    )
+    assert (
+        "**Verdicts:** 0 reproduced, 2 below, 0 above of 2 cells"
+        in (tmp_path / "tables" / "table5_1.md").read_text()
+    )
+
+
+def test_the_figures_draw_our_intervals_as_error_bars():
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+
+    from ftrepro.papers.gupta2023.report import _plot_series
+
+    rows = pd.DataFrame(
+        {
+            "samples_per_task": ["100", "1000", "200"],
+            "instructions": [True, True, False],
+            "setting": ["tk-instruct-100", "tk-instruct-1000", "baseline1"],
+            "paper": [60.0, 70.0, 64.0],
+            "ours": [58.0, 69.0, 61.0],
+            "ci_lo": [55.0, 67.0, 59.5],
+            "ci_hi": [61.0, 71.0, 62.5],
+        }
+    )
+    ax = Figure().subplots()
+    _plot_series(ax, rows)
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 2  # Tk-Instruct's line and the baseline's point
+    segments = [seg for bar in bars for seg in bar.lines[2][0].get_segments()]
+    assert sorted((round(s[0][1], 1), round(s[1][1], 1)) for s in segments) == [
+        (55.0, 61.0), (59.5, 62.5), (67.0, 71.0)
+    ]  # fmt: skip

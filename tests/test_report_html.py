@@ -145,3 +145,48 @@ def test_the_browser_check_fails_on_what_a_reader_would_hit(tmp_path):
     assert any(p.startswith("broken image:") for p in page.problems)
     assert f"broken link: {(tmp_path / 'gone.txt').as_uri()}" in page.problems
     assert os.path.exists(tmp_path / "page.html")
+
+
+def _verdict_report(tree: Path, preset: str, basis: str) -> str:
+    out = build_report(
+        tree / "results/report.html",
+        preset=preset,
+        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in papers.PAPERS},
+        shared={paper: papers.shared_runs(TINY, paper) for paper in papers.PAPERS},
+        verdicts={paper: {"basis": basis, "tolerance": {}} for paper in papers.PAPERS},
+        results_dir=tree / "results",
+        logs_dir=tree / "logs",
+        stats_path=tree / "results/data/stats.md",
+    )
+    return out.read_text()
+
+
+def test_the_report_opens_with_the_verdicts_of_each_paper(tree):
+    verdicts = ["reproduced", "below", "reproduced", "above", "no paper number", "not run"]
+    csv = "ours,verdict\n" + "".join(f"1.0,{verdict}\n" for verdict in verdicts)
+    (tree / "results/zhao2025/tables/table3.csv").write_text(csv)
+    run = tree / "results/zhao2025/20ng-7class.llama2-7b.zero-shot.ft/metrics.json"
+    write_json(run, {"7class_accuracy": 91.25, "n_examples": 400, "ci": {"7class_accuracy": [88.5, 93.75]}})
+    page = _verdict_report(tree, "mini", "stand-ins")
+    assert "7class_accuracy 91.25 ±2.6" in page  # the run's row shows its interval too
+    lines = page[page.index('<ul class="verdicts"') : page.index("</ul>")]
+    assert (
+        "<li>zhao2025: 2 reproduced, 1 below, 1 above of 4 cells at preset mini (stand-in models: " in lines
+    )
+    assert (
+        "<li>band2025: 0 reproduced, 0 below, 0 above of 0 cells at preset mini" in lines
+    )  # no verdict column
+    assert page.index('id="verdicts"') < page.index('<section class="paper"')  # the report opens with them
+
+
+def test_the_tiny_report_says_its_verdicts_are_meaningless(tree):
+    bases = {papers.verdict_basis(TINY, paper) for paper in papers.PAPERS}
+    assert bases == {"meaningless"}  # synthetic data, random tiny models
+    (tree / "results/zhao2025/tables/table3.csv").write_text("ours,verdict\n1.0,meaningless\n2.0,not run\n")
+    page = _verdict_report(tree, "tiny", bases.pop())
+    assert (
+        "<li>zhao2025: verdicts meaningless at preset tiny (synthetic data or randomly initialised models"
+        in page
+    )
+    assert "; 1 of 2 cells run</li>" in page
+    assert "reproduced" not in page

@@ -161,6 +161,15 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class Stats:
+    """Our numbers' intervals and their verdicts against the papers' (config.yaml `stats`)."""
+
+    resamples: int  # bootstrap resamples per interval (ftrepro.metrics.Bootstrap)
+    seed: int
+    tolerance: dict[str, float]  # metric -> how far outside our interval still reads "reproduced"
+
+
+@dataclass(frozen=True)
 class Config:
     preset: str
     gpu: bool  # the preset's accelerator: sized GPU jobs, else small CPU jobs
@@ -176,6 +185,7 @@ class Config:
     zhao2025: Zhao2025
     gupta2023: Gupta2023
     band2025: Band2025
+    stats: Stats
 
     def processes(self, gpus: int) -> int:
         """Processes of a job with `gpus` GPUs: one per GPU; on CPU presets launch.cpu_processes."""
@@ -384,6 +394,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
                 b["annotation"]["rows"], caps.get("annotation_rows", b["annotation"]["rows"])
             ),
         ),
+        stats=Stats(**config["stats"]),
     )
 
 

@@ -85,5 +85,8 @@ rule score:
         run_log("{paper}", "score", "{run}"),
     conda:
         "../../envs/evaluate.yaml"
+    params:
+        # every metric's 95% interval: a seeded percentile bootstrap over the test rows
+        bootstrap={"resamples": CFG.stats.resamples, "seed": CFG.stats.seed},
     script:
         "../scripts/score.py"

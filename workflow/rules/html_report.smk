@@ -29,5 +29,6 @@ rule html_report:
         runs=RUNS,
         shared=SHARED,
         stand_ins={paper: papers.stand_ins(CFG, paper) for paper in papers.PAPERS},
+        verdicts=VERDICTS,
     script:
         "../scripts/html_report.py"

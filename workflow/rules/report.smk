@@ -12,6 +12,11 @@ TABLED = {
     for paper in papers.PAPERS
 }
 SHARED = {paper: papers.shared_runs(CFG, paper) for paper in papers.PAPERS}
+# how each paper's tables judge a cell against the paper's number (ftrepro.report.Verdicts)
+VERDICTS = {
+    paper: {"basis": papers.verdict_basis(CFG, paper), "tolerance": CFG.stats.tolerance}
+    for paper in papers.PAPERS
+}
 ZHAO_DATASETS = list(dict.fromkeys(task.dataset for task in Z.tasks.values()))
 
 
@@ -47,6 +52,7 @@ rule zhao2025_table3:
             **papers.stand_ins(CFG, "zhao2025"),
             "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),
         },
+        verdicts=VERDICTS["zhao2025"],
         # what the preset changed under the paper's names: data caps and truncation
         note=dict(
             preset=CFG.preset,
@@ -91,6 +97,7 @@ rule gupta2023_report:
         shared=SHARED["gupta2023"],
         shared_settings=gupta_runs.shared_settings(CFG),
         stand_ins=papers.stand_ins(CFG, "gupta2023"),
+        verdicts=VERDICTS["gupta2023"],
     script:
         "../scripts/gupta2023_report.py"
 
@@ -126,6 +133,7 @@ rule band2025_report:
         runs=RUNS["band2025"],
         shared=SHARED["band2025"],
         stand_ins=papers.stand_ins(CFG, "band2025"),
+        verdicts=VERDICTS["band2025"],
     script:
         "../scripts/band2025_report.py"
 

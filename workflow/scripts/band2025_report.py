@@ -5,6 +5,7 @@ from pathlib import Path
 from ftrepro.io import read_json
 from ftrepro.papers import with_shared
 from ftrepro.papers.band2025.report import parameter_count, write_band_report, write_submission
+from ftrepro.report import Verdicts
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -20,6 +21,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         our_params,
         Path(sm.output.tables[0]).parents[1],
         stand_ins=sm.params.stand_ins,
+        verdicts=Verdicts(**sm.params.verdicts),
     )
     log.info("log loss:\n%s", table.to_string())
     for predictions, submission in zip(

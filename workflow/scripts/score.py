@@ -2,9 +2,11 @@
 
 from ftrepro.evaluate import score_run
 from ftrepro.io import write_json
+from ftrepro.metrics import Bootstrap
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
-    metrics = score_run(snakemake.wildcards.paper, snakemake.input[0])  # noqa: F821
+    bootstrap = Bootstrap(**snakemake.params.bootstrap)  # noqa: F821
+    metrics = score_run(snakemake.wildcards.paper, snakemake.input[0], bootstrap)  # noqa: F821
     log.info("%s", metrics)
     write_json(snakemake.output[0], metrics)  # noqa: F821

@@ -3,7 +3,8 @@ and the provenance of every run, in one file.
 
 Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
 are embedded, so the file stands alone), results/data/stats.md, every run's metrics.json and the
-provenance its jobs wrote beside their logs (ftrepro.provenance). Logs and the tables' CSVs are
+provenance its jobs wrote beside their logs (ftrepro.provenance). It opens with a line per paper
+counting the verdicts of its tables' cells (their CSVs' verdict column). Logs and the tables' CSVs are
 linked relative to the report. "GPU-hours planned" comes from results/plan.tsv (ftrepro.plan, the
 `plan` rule); a run it has no row for reads "not planned". The preset is stated in words at the
 top, so that a tiny-preset number is never taken for a reproduction.
@@ -23,6 +24,7 @@ from markdown_it import MarkdownIt
 
 from ftrepro import provenance
 from ftrepro.io import atomic_path, read_json
+from ftrepro.report import NOT_RUN, verdict_summary
 
 PAPER_TITLES = {
     "zhao2025": "zhao2025: single- and multi-task text classification (Table 3)",
@@ -111,12 +113,17 @@ def _planned(plan: Mapping | None, paper: str, run: str) -> str:
 
 
 def _metric_text(metrics: Mapping) -> str:
+    """The run's first KEY_METRICS, each with the half-width of its interval where it has one."""
     shown = [
-        f"{key} {metrics[key]:.4g}"
+        f"{key} {metrics[key]:.4g}" + _half_width(metrics.get("ci", {}).get(key))
         for key in KEY_METRICS
         if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
     ]
     return ", ".join(shown[:4])
+
+
+def _half_width(bounds) -> str:
+    return "" if bounds is None else f" ±{(bounds[1] - bounds[0]) / 2:.2g}"
 
 
 def _packages_text(record: Mapping) -> str:
@@ -189,6 +196,21 @@ def run_rows(
     return rows
 
 
+def verdict_line(paper: str, results_dir: Path, basis: str, preset: str) -> str:
+    """ "zhao2025: 18 reproduced, 3 below, 1 above of 22 cells at preset mini": the verdicts of the
+    paper's table cells (PAPER_FILES), as ftrepro.report.verdict_summary words them."""
+    verdicts, cells, run = [], 0, 0
+    for name in PAPER_FILES[paper]["tables"]:
+        csv = results_dir / paper / "tables" / f"{name}.csv"
+        table = pd.read_csv(csv) if csv.exists() else pd.DataFrame()
+        if "verdict" in table:
+            verdicts += table["verdict"].tolist()
+            cells += len(table)
+            run += int((table["verdict"] != NOT_RUN).sum())  # every cell we have no number of
+    text = f"{paper}: {verdict_summary(verdicts, basis, preset)}"
+    return text + (f"; {run} of {cells} cells run" if basis == "meaningless" else "")
+
+
 def summary(logs_dir: Path) -> dict:
     """Every job's provenance under logs/: totals and what they ran on."""
     records = [read_json(p) for p in sorted(logs_dir.rglob("*.provenance.json"))]
@@ -213,6 +235,7 @@ def build_report(
     runs: Mapping[str, Sequence[str]],
     shared: Mapping[str, Mapping[str, str]],
     stand_ins: Mapping[str, Mapping[str, str]] | None = None,
+    verdicts: Mapping[str, Mapping] | None = None,
     results_dir: str | os.PathLike = "results",
     logs_dir: str | os.PathLike = "logs",
     plan_path: str | os.PathLike | None = "results/plan.tsv",
@@ -221,7 +244,8 @@ def build_report(
     """Write the HTML report to `out_path` (atomically) and return its path. `runs` {paper: every
     run of its matrix} (the papers in report order), `shared` {paper: {run: the run whose model it
     shares}}, `stand_ins` {paper: {model: what the preset trains under it}} named at the top of
-    each paper, `preset` the preset's name, stated in words at the top."""
+    each paper, `verdicts` {paper: its Verdicts fields, of which "basis"} for the line per paper
+    that opens the report (none without), `preset` the preset's name, stated in words at the top."""
     out_path, results_dir, logs_dir = Path(out_path), Path(results_dir), Path(logs_dir)
     base = out_path.parent
     plan = read_plan(plan_path)
@@ -263,6 +287,10 @@ def build_report(
         preset_words=PRESET_WORDS.get(preset, f"Preset {preset}."),
         built=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
+        verdict_lines=[
+            verdict_line(paper, results_dir, judged["basis"], preset)
+            for paper, judged in (verdicts or {}).items()
+        ],
         stats_html=markdown_html(stats.read_text(encoding="utf-8")) if stats and stats.exists() else "",
         summary=summary(logs_dir),
         plan_found=plan is not None,

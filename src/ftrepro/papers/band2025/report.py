@@ -6,6 +6,10 @@ read "–"; a model the paper has not (absent from its Table 1) reads "not in pa
 1 / (log loss x parameters in millions) with Table 1's counts; ours uses the parameters of the model we
 trained, counted from its base weights (a classifier has no LM head). Our losses are on the validation split
 (the paper's are on Kaggle's hidden test set).
+
+Our log loss and accuracy carry their 95% intervals (metrics.json), the log loss its verdict against the
+paper's number (ftrepro.report.Verdicts). The gain over single DistilBERT takes its interval from the two
+losses' standard errors as if they were independent: conservative, since both runs score the same rows.
 """
 
 from __future__ import annotations
@@ -22,8 +26,20 @@ from safetensors import safe_open
 
 from ftrepro.data.arena import WINNER_COLUMNS
 from ftrepro.io import DataError, atomic_path, iter_jsonl
+from ftrepro.metrics import NORMAL_QUANTILE
 from ftrepro.papers.band2025.runs import BandRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
+from ftrepro.report import (
+    NOT_IN_PAPER,
+    NOT_RUN,
+    Verdicts,
+    error_bars,
+    interval_columns,
+    ours_text,
+    save_figure,
+    stand_in_note,
+    verdict_mark,
+    verdict_note,
+)
 
 NO_NUMBER = "–"  # in the paper, but only as a bar
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
@@ -81,12 +97,14 @@ def log_loss_table(
     paper_loss: Mapping[str, float],
     paper_params: Mapping[str, float],
     our_params: Mapping[str, int],
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
-    """One row per run: paper and our log loss, accuracy, gain over single DistilBERT, parameters, efficiency."""
+    """One row per run: paper and our log loss (with its interval and verdict, `verdicts`), accuracy,
+    gain over single DistilBERT, parameters, efficiency."""
     unknown = sorted(set(metrics) - set(runs))
     if unknown:
         raise DataError(f"metrics for runs outside the band2025 matrix: {unknown}")
-    base = metrics.get(BASELINE, {}).get("log_loss")
+    verdicts = verdicts or Verdicts()
     rows = []
     for run in runs:
         parsed, ours = BandRun.parse(run), metrics.get(run)
@@ -95,6 +113,9 @@ def log_loss_table(
         trained = BandRun.parse(ours["shared_with"]).model if ours and ours.get("shared_with") else model
         loss = ours["log_loss"] if ours else None
         params = our_params.get(trained) / 1e6 if ours and trained in our_params else None
+        paper = paper_loss.get(model) if parsed.is_lora else None
+        interval = interval_columns(ours, "log_loss")
+        accuracy = interval_columns(ours, "accuracy")
         rows.append(
             {
                 "run": run,
@@ -102,13 +123,24 @@ def log_loss_table(
                 "status": "ok" if ours else NOT_RUN,
                 "in_paper": model in paper_params,  # Table 1 lists every model of the paper
                 "shared_with": (ours or {}).get("shared_with", ""),
-                "paper_log_loss": paper_loss.get(model) if parsed.is_lora else None,
+                "paper_log_loss": paper,
                 "log_loss": loss,
+                "log_loss_ci_lo": interval["ci_lo"],
+                "log_loss_ci_hi": interval["ci_hi"],
+                "seeds": interval["seeds"],
+                "seed_sd": interval["seed_sd"],
+                "verdict": verdicts(
+                    "log_loss",
+                    math.nan if paper is None else paper,
+                    math.nan if loss is None else loss,
+                    interval["ci_lo"],
+                    interval["ci_hi"],
+                ),
                 "accuracy": ours["accuracy"] if ours else None,
+                "accuracy_ci_lo": accuracy["ci_lo"],
+                "accuracy_ci_hi": accuracy["ci_hi"],
                 "n_examples": ours["n_examples"] if ours else None,
-                "improvement_pct": 100 * (base - loss) / base
-                if base is not None and loss is not None
-                else None,
+                **_improvement(ours, metrics.get(BASELINE)),
                 "paper_params_millions": paper_params.get(model),
                 "params_millions": params,
                 "paper_efficiency": efficiency(paper_loss.get(model), paper_params.get(model))
@@ -120,6 +152,22 @@ def log_loss_table(
     return pd.DataFrame(rows)
 
 
+def _improvement(ours: Mapping | None, base: Mapping | None) -> dict:
+    """improvement_pct, 100 x (base - ours) / base of the log losses, and its interval (improvement_ci_lo,
+    _hi) from the two losses' standard errors as if independent (delta method; conservative, as the runs
+    share their rows); NaN where a run or a standard error is missing."""
+    nan = math.nan
+    if not ours or not base:
+        return {"improvement_pct": None, "improvement_ci_lo": nan, "improvement_ci_hi": nan}
+    loss, reference = ours["log_loss"], base["log_loss"]
+    gain = 100 * (reference - loss) / reference
+    se = ours.get("se", {}).get("log_loss", nan), base.get("se", {}).get("log_loss", nan)
+    half = NORMAL_QUANTILE * 100 * math.hypot(se[0] / reference, loss * se[1] / reference**2)
+    if ours is base or ours.get("shared_with") == BASELINE:
+        half = 0.0  # the reference against itself
+    return {"improvement_pct": gain, "improvement_ci_lo": gain - half, "improvement_ci_hi": gain + half}
+
+
 def _fmt(value, spec: str, missing: str = "") -> str:
     return missing if value is None or pd.isna(value) else format(value, spec)
 
@@ -128,18 +176,45 @@ def _paper(values: pd.Series, spec: str, in_paper: pd.Series) -> list[str]:
     return [_fmt(v, spec, NO_NUMBER if known else NOT_IN_PAPER) for v, known in zip(values, in_paper)]
 
 
-def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = None) -> str:
-    """The log-loss table under its title, naming the preset's `stand_ins` and shared models."""
+def _ours_loss(row: Mapping) -> str:
+    """Our log loss with the half-width of its interval and the verdict, or "not run"."""
+    if row["log_loss"] is None or pd.isna(row["log_loss"]):
+        return NOT_RUN
+    loss = ours_text(
+        row["log_loss"], ".4f", row["log_loss_ci_lo"], row["log_loss_ci_hi"], row["seeds"], row["seed_sd"]
+    )
+    return loss + verdict_mark(row["verdict"])
+
+
+def table_markdown(
+    table: pd.DataFrame, stand_ins: Mapping[str, str] | None = None, basis: str = "paper"
+) -> str:
+    """The log-loss table under its title, naming the preset's `stand_ins` and shared models, ending on
+    the count per verdict (`basis`: Verdicts.basis)."""
     known = table["in_paper"]
     layout = pd.DataFrame(
         {
             "model": table["model"],
             "log loss (paper, test)": _paper(table["paper_log_loss"], ".2f", known),
-            "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
-            "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
-            "vs single DistilBERT": table["improvement_pct"].map(
-                lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")
-            ),
+            "log loss (ours, validation)": [_ours_loss(row) for _, row in table.iterrows()],
+            "accuracy": [
+                ""
+                if pd.isna(row["accuracy"])
+                else ours_text(row["accuracy"], ".3f", row["accuracy_ci_lo"], row["accuracy_ci_hi"])
+                for _, row in table.iterrows()
+            ],
+            "vs single DistilBERT": [
+                ""
+                if pd.isna(row["improvement_pct"])
+                else ours_text(
+                    row["improvement_pct"],
+                    "+.1f",
+                    row["improvement_ci_lo"],
+                    row["improvement_ci_hi"],
+                    unit="%",
+                )
+                for _, row in table.iterrows()
+            ],
             "params (M, paper / ours)": [
                 f"{p} / {_fmt(o, '.2f', NO_NUMBER)}"
                 for p, o in zip(
@@ -162,7 +237,11 @@ def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = No
     return (
         f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
         "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
-        "on the validation split.\n\n" + note + layout.to_markdown(index=False, disable_numparse=True) + "\n"
+        "on the validation split.\n\n"
+        + note
+        + layout.to_markdown(index=False, disable_numparse=True)
+        + "\n"
+        + verdict_note(table["verdict"], basis)
     )
 
 
@@ -174,9 +253,11 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
     ax.bar(
         x,
         table["log_loss"].fillna(0),
+        yerr=error_bars(table["log_loss"], table["log_loss_ci_lo"], table["log_loss_ci_hi"]),
+        capsize=3,
         color=["C0" if s == "ok" else "none" for s in table["status"]],
         edgecolor="C0",
-        label="ours (validation)",
+        label="ours (validation, 95% interval)",
     )
     paper = table["paper_log_loss"].notna()
     ax.scatter(
@@ -202,7 +283,15 @@ def plot_improvement(table: pd.DataFrame, path: Path) -> None:
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
     x = range(len(table))
-    ax.bar(x, table["improvement_pct"].fillna(0), color="C0")
+    gain = table["improvement_pct"]
+    ax.bar(
+        x,
+        gain.fillna(0),
+        yerr=error_bars(gain, table["improvement_ci_lo"], table["improvement_ci_hi"]),
+        capsize=3,
+        color="C0",
+        label="ours, 95% interval (the two losses' errors taken as independent)",
+    )
     if table["improvement_pct"].isna().all():
         ax.text(0.5, 0.5, f"single DistilBERT: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -211,6 +300,7 @@ def plot_improvement(table: pd.DataFrame, path: Path) -> None:
         ylabel="improvement over single DistilBERT (%)",
         title="Figure 11: percentage improvement over baseline",
     )
+    ax.legend(fontsize="small")
     save_figure(fig, path)
 
 
@@ -240,9 +330,12 @@ def write_band_report(
     our_params: Mapping[str, int],
     out_dir: str | PathLike,
     stand_ins: Mapping[str, str] | None = None,
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
     """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table.
-    `stand_ins` {model: what the preset trains under it} are named above the table."""
+    `stand_ins` {model: what the preset trains under it} are named above the table; `verdicts`
+    judge our log losses against the paper's."""
+    verdicts = verdicts or Verdicts()
     out_dir = Path(out_dir)
     table = log_loss_table(
         runs,
@@ -250,11 +343,12 @@ def write_band_report(
         read_numbers(targets, "log_loss"),
         read_numbers(parameters, "params_millions"),
         our_params,
+        verdicts,
     )
     with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:
-        tmp.write_text(table_markdown(table, stand_ins), encoding="utf-8")
+        tmp.write_text(table_markdown(table, stand_ins, verdicts.basis), encoding="utf-8")
     plot_log_loss(table, out_dir / "figures" / "figure10.png")
     plot_improvement(table, out_dir / "figures" / "figure11.png")
     return table

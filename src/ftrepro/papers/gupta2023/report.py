@@ -8,6 +8,11 @@ equals scoring the concatenated predictions up to the 4-decimal rounding of each
 (off by at most 0.0001 after the final rounding); the thesis reports 2 decimals. Pooling metrics
 rather than predictions keeps the report on the runs' metrics.json files, with no rescoring.
 
+Intervals: a pooled cell's interval combines its groups' (ftrepro.metrics.pooled_interval: each
+task or category resampled within itself); a cell of one group keeps that group's bootstrap
+interval. Every cell of ours gets a verdict against the thesis's number (ftrepro.report.Verdicts),
+and the figures draw our intervals as error bars.
+
 Categories: the thesis names six SuperNI categories and folds the other six into
 "other_categories" (Table 4.3); a column is pooled over its examples like the whole.
 A setting or column without our metrics reads "not run", never a made-up number; a setting the
@@ -26,8 +31,21 @@ from matplotlib.ticker import NullLocator
 
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
+from ftrepro.metrics import SUPERNI_METRICS, pooled_interval
 from ftrepro.papers.gupta2023.runs import GuptaRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
+from ftrepro.report import (
+    COMPARED,
+    NOT_IN_PAPER,
+    NOT_RUN,
+    Verdicts,
+    error_bars,
+    interval_columns,
+    ours_text,
+    save_figure,
+    stand_in_note,
+    verdict_mark,
+    verdict_note,
+)
 
 THESIS_CATEGORIES = (
     "answerability_classification",
@@ -65,16 +83,19 @@ NO_NUMBER = "–"  # a setting of the thesis without a number in this table
 # --- pooling ----------------------------------------------------------------------------------
 
 
-def pool(groups: Iterable[Mapping]) -> dict[str, float | int]:
-    """Example-weighted mean of group metrics {"rougeL", "exact_match", "n"}, rounded as compute_metrics.py."""
+def pool(groups: Iterable[Mapping]) -> dict:
+    """Example-weighted mean of group metrics {"rougeL", "exact_match", "n"}, rounded as compute_metrics.py;
+    with the pooled "ci" and "se" where every group has intervals."""
     groups = list(groups)
     n = sum(g["n"] for g in groups)
     if not n:
         raise ValueError("pool: no examples")
-    means = {
-        metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in ("rougeL", "exact_match")
-    }
-    return {**means, "n": n}
+    means = {metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in SUPERNI_METRICS}
+    intervals = {metric: pooled_interval(groups, metric, means[metric]) for metric in SUPERNI_METRICS}
+    if any(interval is None for interval in intervals.values()):
+        return {**means, "n": n}
+    ci = {metric: interval[0] for metric, interval in intervals.items()}
+    return {**means, "n": n, "ci": ci, "se": {metric: interval[1] for metric, interval in intervals.items()}}
 
 
 def pool_stl(runs: Iterable[Mapping]) -> dict:
@@ -88,12 +109,14 @@ def pool_stl(runs: Iterable[Mapping]) -> dict:
     overall = pool(per_task.values())
     categories = sorted({m["category"] for m in per_task.values()})
     per_category = {c: pool(m for m in per_task.values() if m["category"] == c) for c in categories}
+    intervals = {key: overall[key] for key in ("ci", "se") if key in overall}
     return {
         "rougeL": overall["rougeL"],
         "exact_match": overall["exact_match"],
         "n_examples": overall["n"],
         "per_task": per_task,
         "per_category": per_category,
+        **intervals,
     }
 
 
@@ -250,17 +273,17 @@ def thesis_settings(results: pd.DataFrame) -> set[tuple[str, str]]:
     return {(r["system"], r["samples_per_task"]) for _, r in results.iterrows()}
 
 
-def _rouge(metrics: Mapping | None) -> float | None:
-    return None if metrics is None else metrics["rougeL"]
-
-
-def _compare(paper: float, ours: float | None) -> dict:
-    nan = float("nan")
+def _compare(paper: float, metrics: Mapping | None, verdicts: Verdicts) -> dict:
+    """A cell's ROUGE-L: the thesis's, ours with its interval, the difference and the verdict."""
+    ours = float("nan") if metrics is None else metrics["rougeL"]
+    interval = interval_columns(metrics, "rougeL")
     return {
         "paper": paper,
-        "ours": nan if ours is None else ours,
-        "diff": nan if ours is None else ours - paper,
-        "status": NOT_RUN if ours is None else "ok",
+        "ours": ours,
+        "diff": ours - paper,
+        "status": NOT_RUN if metrics is None else "ok",
+        **interval,
+        "verdict": verdicts("rougeL", paper, ours, interval["ci_lo"], interval["ci_hi"]),
     }
 
 
@@ -285,9 +308,15 @@ def _check_covered(targets: pd.DataFrame, keys: set, columns: list[str]) -> None
 
 
 def headline_table(
-    ours: Mapping, anchors: Mapping[str, Mapping], settings: Mapping[str, Mapping], results: pd.DataFrame
+    ours: Mapping,
+    anchors: Mapping[str, Mapping],
+    settings: Mapping[str, Mapping],
+    results: pd.DataFrame,
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
-    """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status."""
+    """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status,
+    our interval and the verdict (`verdicts`)."""
+    verdicts = verdicts or Verdicts()
     key_columns = ["setting", "system", "samples_per_task"]
     paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
     thesis = thesis_settings(results)
@@ -296,7 +325,7 @@ def headline_table(
         for name, setting in settings.items():
             keys, metrics = _keys(paradigm, name, setting, thesis), ours[paradigm][name]
             target = paper.get((paradigm, keys["system"], keys["samples_per_task"]), float("nan"))
-            rows.append({**keys, **_compare(target, _rouge(metrics)), **_sizes(metrics)})
+            rows.append({**keys, **_compare(target, metrics, verdicts), **_sizes(metrics)})
     _check_covered(results, {(r["paradigm"], r["system"], r["samples_per_task"]) for r in rows}, key_columns)
     _check_names("anchors", anchors, ANCHORS)
     for method, target in ANCHORS.items():
@@ -309,7 +338,7 @@ def headline_table(
                 "samples_per_task": "",
                 "instructions": False,
                 "in_paper": True,
-                **_compare(target, _rouge(metrics)),
+                **_compare(target, metrics, verdicts),
                 **_sizes(metrics),
             }
         )
@@ -322,8 +351,11 @@ def category_table(
     categories: pd.DataFrame,
     paradigm: str,
     thesis: set[tuple[str, str]],
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
-    """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column."""
+    """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column, with our
+    interval and the verdict (`verdicts`)."""
+    verdicts = verdicts or Verdicts()
     paper = {(r["setting"], r["system"]): r for _, r in categories.iterrows()}
     rows = []
     for name, setting in settings.items():
@@ -337,7 +369,7 @@ def category_table(
                 {
                     **keys,
                     "column": column,
-                    **_compare(value, _rouge(group)),
+                    **_compare(value, group, verdicts),
                     "n_examples": group["n"] if group else 0,
                 }
             )
@@ -354,10 +386,18 @@ def _paper(row: Mapping) -> str:
     return _number(row["paper"], NO_NUMBER if row["in_paper"] else NOT_IN_PAPER)
 
 
+def _ours_text(row: Mapping) -> str:
+    """Our number with the half-width of its interval, or "not run"."""
+    if pd.isna(row["ours"]):
+        return NOT_RUN
+    return ours_text(row["ours"], ".2f", row["ci_lo"], row["ci_hi"], row["seeds"], row["seed_sd"])
+
+
 def _cell(row: Mapping) -> str:
-    """ "paper / ours (ours - paper)"; "–" or "not in paper" where the thesis has no number."""
-    text = f"{_paper(row)} / {_number(row['ours'], NOT_RUN)}"
-    return text + (f" ({row['diff']:+.2f})" if pd.notna(row["diff"]) else "")
+    """ "paper / ours ±half-width (ours - paper) verdict"; "–" or "not in paper" where the thesis has
+    no number."""
+    text = f"{_paper(row)} / {_ours_text(row)}"
+    return text + (f" ({row['diff']:+.2f}){verdict_mark(row['verdict'])}" if pd.notna(row["diff"]) else "")
 
 
 def category_layout(table: pd.DataFrame) -> pd.DataFrame:
@@ -381,8 +421,9 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
             "setting": table["setting"],
             "samples/task": table["samples_per_task"],
             "paper": [_paper(row) for _, row in table.iterrows()],
-            "ours": table["ours"].map(lambda v: _number(v, NOT_RUN)),
+            "ours": [_ours_text(row) for _, row in table.iterrows()],
             "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            "verdict": table["verdict"].map(lambda v: v if v in COMPARED else ""),
             "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
             "tasks": table["n_tasks"],
             "examples": table["n_examples"],
@@ -404,15 +445,22 @@ def shared_note(shared_settings: Mapping[str, str]) -> str:
 
 
 def write_table(
-    table: pd.DataFrame, layout: pd.DataFrame, title: str, csv_path: Path, md_path: Path, note: str = ""
+    table: pd.DataFrame,
+    layout: pd.DataFrame,
+    title: str,
+    csv_path: Path,
+    md_path: Path,
+    note: str = "",
+    basis: str = "paper",
 ) -> None:
-    """The long table as CSV, the layout as a markdown table under `title` and `note` (both atomic)."""
+    """The long table as CSV, the layout as a markdown table under `title` and `note`, ending on
+    the count per verdict (`basis`: Verdicts.basis); both atomic."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
     text = (
         f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{note}"
-        f"{layout.to_markdown(index=False, disable_numparse=True)}\n"
+        f"{layout.to_markdown(index=False, disable_numparse=True)}\n" + verdict_note(table["verdict"], basis)
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -422,25 +470,46 @@ def write_table(
 
 
 def _plot_series(ax, rows: pd.DataFrame) -> None:
-    """Tk-Instruct as lines and baselines as points; the thesis dashed / hollow, ours solid / filled."""
+    """Tk-Instruct as lines and baselines as points; the thesis dashed / hollow, ours solid / filled
+    with our 95% intervals as error bars."""
     rows = rows.assign(x=rows["samples_per_task"].map(SAMPLE_TICKS)).sort_values("x")
     tuned = rows[rows["instructions"]]
-    for column, style, source in (("paper", "--", "thesis"), ("ours", "-", "ours")):
-        line = tuned[tuned[column].notna()]
-        if len(line):
-            ax.plot(line["x"], line[column], style, marker="o", color="C0", label=f"Tk-Instruct ({source})")
+    thesis = tuned[tuned["paper"].notna()]
+    if len(thesis):
+        ax.plot(thesis["x"], thesis["paper"], "--", marker="o", color="C0", label="Tk-Instruct (thesis)")
+    ours = tuned[tuned["ours"].notna()]
+    if len(ours):
+        ax.errorbar(
+            ours["x"],
+            ours["ours"],
+            yerr=error_bars(ours["ours"], ours["ci_lo"], ours["ci_hi"]),
+            fmt="-o",
+            color="C0",
+            capsize=3,
+            label="Tk-Instruct (ours, 95% interval)",
+        )
     for i, (_, row) in enumerate(rows[~rows["instructions"]].iterrows(), start=1):
-        for column, face, source in (("paper", "none", "thesis"), ("ours", f"C{i}", "ours")):
-            if pd.notna(row[column]):
-                ax.scatter(
-                    row["x"],
-                    row[column],
-                    marker="s",
-                    s=50,
-                    edgecolors=f"C{i}",
-                    facecolors=face,
-                    label=f"{row['setting']} ({source})",
-                )
+        if pd.notna(row["paper"]):
+            ax.scatter(
+                row["x"],
+                row["paper"],
+                marker="s",
+                s=50,
+                edgecolors=f"C{i}",
+                facecolors="none",
+                label=f"{row['setting']} (thesis)",
+            )
+        if pd.notna(row["ours"]):
+            ax.errorbar(
+                [row["x"]],
+                [row["ours"]],
+                yerr=error_bars([row["ours"]], [row["ci_lo"]], [row["ci_hi"]]),
+                fmt="s",
+                markersize=7,
+                color=f"C{i}",
+                capsize=3,
+                label=f"{row['setting']} (ours)",
+            )
     if rows["ours"].isna().all():
         ax.text(0.5, 0.04, f"ours: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.set_xscale("log")
@@ -489,21 +558,23 @@ def write_gupta_report(
     settings: Mapping[str, Mapping],
     shared_settings: Mapping[str, str] | None = None,
     stand_ins: Mapping[str, str] | None = None,
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
     {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings;
     `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
-    under each table, as are `stand_ins` {model: what the preset trains under it}. Returns the
-    headline table.
+    under each table, as are `stand_ins` {model: what the preset trains under it}; `verdicts` judge
+    each cell against the thesis. Returns the headline table.
     """
+    verdicts = verdicts or Verdicts()
     note = stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
     out_dir = Path(out_dir)
     ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
     results = read_targets(targets_results_csv, ["rougeL_overall"])
     categories = read_targets(targets_categories_csv, list(COLUMNS))
-    headline = headline_table(ours, anchors, settings, results)
+    headline = headline_table(ours, anchors, settings, results, verdicts)
     write_table(
         headline,
         headline_layout(headline),
@@ -511,10 +582,11 @@ def write_gupta_report(
         out_dir / "tables" / "headline.csv",
         out_dir / "tables" / "headline.md",
         note,
+        verdicts.basis,
     )
     # paradigm -> (table, overall figure, category figure) numbers of the thesis
     for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
-        table = category_table(ours, settings, categories, paradigm, thesis_settings(results))
+        table = category_table(ours, settings, categories, paradigm, thesis_settings(results), verdicts)
         write_table(
             table,
             category_layout(table),
@@ -522,6 +594,7 @@ def write_gupta_report(
             out_dir / "tables" / f"table5_{table_no}.csv",
             out_dir / "tables" / f"table5_{table_no}.md",
             note,
+            verdicts.basis,
         )
         plot_overall(headline, paradigm, out_dir / "figures" / f"figure5_{overall_no}.png")
         plot_categories(table, paradigm, out_dir / "figures" / f"figure5_{category_no}.png")
