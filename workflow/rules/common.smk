@@ -100,6 +100,14 @@ def base_model(name):
     return f"resources/models/base/{name}"
 
 
+def pinned_rows(dataset):
+    """The rows of a dataset's pinned release (data.hub.<dataset>.rows), which derive checks a
+    real raw file against; None for synthetic data."""
+    if CFG.data.source == "synthetic":
+        return None
+    return CFG.data.hub.get(dataset, {}).get("rows")
+
+
 def derived(dataset, split):
     return f"resources/derived/{dataset}/{split}.jsonl"
 
