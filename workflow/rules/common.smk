@@ -22,6 +22,10 @@ ftconfig.validate_config(
     workflow.config_settings.configfiles,
     schema=f"{workflow.current_basedir}/../schemas/config.schema.yaml",
 )
+# a --config value beneath a preset (training) wins over the preset's
+ftconfig.over_preset(
+    config, ftconfig.override_pairs(workflow.config_settings.config_args)
+)
 CFG = ftconfig.resolve(config)
 Z, G, B = CFG.zhao2025, CFG.gupta2023, CFG.band2025
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
