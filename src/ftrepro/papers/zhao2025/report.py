@@ -51,6 +51,8 @@ HEADERS = {
 KEY_COLUMNS = ["model", "shots", "finetuned"]
 # run-level rates of generated predictions (percent of test records), ftrepro.metrics
 RATES = {"parse_failure_rate": "parse failures", "too_long_rate": "too long"}
+# and the count of test prompts over the model's context (each scored wrong)
+TOO_LONG = "n_too_long"
 SHOTS = {"": None, "zero": "zero-shot", "five": "five-shot"}
 FINETUNED = {"yes": "ft", "no": "noft"}
 
@@ -165,8 +167,8 @@ def build_table3(
     stand_ins: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Long table, one row per cell: keys, dataset, setup, task, metric, run, in_paper, paper, ours,
-    diff, status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has
-    them). `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
+    diff, status, then constrained, parse_failure_rate, too_long_rate and n_too_long (NaN unless
+    the run has them). `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
     status "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
     zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value.
     A run whose metrics carry "shared_with" (its model is that run's, ftrepro.papers.with_shared)
@@ -203,14 +205,14 @@ def _compared(run: str, metric: str, paper: float, metrics: Mapping[str, Mapping
     """Our value of a cell, its difference to the paper's, and the run's side numbers."""
     ours = _ours(run, metric, metrics)
     if ours is None:
-        side = dict.fromkeys(["constrained", *RATES], math.nan)
+        side = dict.fromkeys(["constrained", *RATES, TOO_LONG], math.nan)
         return {"ours": math.nan, "diff": math.nan, "status": NOT_RUN, **side, "shared_with": ""}
     return {
         "ours": ours,
         "diff": ours - paper,
         "status": "ok",
         "constrained": _optional(run, f"constrained_{metric}", metrics),
-        **{rate: _optional(run, rate, metrics) for rate in RATES},
+        **{rate: _optional(run, rate, metrics) for rate in [*RATES, TOO_LONG]},
         "shared_with": metrics[run].get("shared_with", ""),
     }
 
@@ -275,6 +277,15 @@ def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=KEY_COLUMNS + tasks)
+
+
+def too_long_note(table: pd.DataFrame) -> str:
+    """A line naming the runs with test prompts over their model's context ("" when none has)."""
+    runs = table[table[TOO_LONG].fillna(0) > 0].drop_duplicates("run")
+    if runs.empty:
+        return ""
+    counts = "; ".join(f"{row['run']}: {int(row[TOO_LONG])}" for _, row in runs.iterrows())
+    return f"**Prompts over the context, scored wrong:** {counts}.\n\n"
 
 
 def shared_note(table: pd.DataFrame) -> str:
@@ -366,6 +377,7 @@ def write_table3(
         f"{n_run} of {len(table)} cells run.\n\n"
         + note
         + shared_note(table)
+        + too_long_note(table)
         + paper_layout(table).to_markdown(index=False)
         + "\n"
         + _section(
