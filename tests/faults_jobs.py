@@ -377,7 +377,7 @@ class ChatServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def _answer(self, body: dict) -> dict | None:
+    def _answer(self, body: dict) -> dict | bytes | None:
         with self.lock:
             self.asked.append(body["messages"][-1]["content"])
             kill = len(self.asked) == self.kill_at
@@ -388,7 +388,10 @@ class ChatServer:
                 time.sleep(0.01)
             os.kill(self.victim, signal.SIGKILL)
             return None
-        message = {"role": "assistant", "content": self.reply(body)}
+        content = self.reply(body)
+        if isinstance(content, bytes):
+            return content
+        message = {"role": "assistant", "content": content}
         return {
             "id": "c",
             "object": "chat.completion",
@@ -405,7 +408,7 @@ class ChatServer:
                 payload = answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 if payload is None:
                     return  # the client is dead: nobody to answer
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

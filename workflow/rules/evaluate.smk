@@ -54,7 +54,7 @@ rule predict_zhao_api:
         model_id=lambda wc: CFG.models[wc.api_model].spec["api"],
         task=lambda wc: asdict(Z.tasks[wc.task]),
         demo_seed=CFG.data.seed,
-        api=CFG.api,
+        api=API_PARAMS,
         work_dir=work_dir("zhao2025", ZHAO_API),
     script:
         "../scripts/predict_zhao_api.py"
