@@ -77,6 +77,8 @@ rule predict_gupta_anchor:
 
 
 rule score:
+    """Metrics of a run's predictions; releases the run's work directory, where a fit keeps its
+    predictions until snakemake has recorded it as finished (ftrepro.fit)."""
     input:
         predictions("{paper}", "{run}"),
     output:
@@ -85,5 +87,7 @@ rule score:
         run_log("{paper}", "score", "{run}"),
     conda:
         "../../envs/evaluate.yaml"
+    params:
+        work_dir=work_dir("{paper}", "{run}"),
     script:
         "../scripts/score.py"
