@@ -4,8 +4,8 @@ Settings are the config's ``api`` block. The key is read from the environment va
 (never from the config, never logged). Rate limits (429), server errors (5xx), timeouts and
 dropped connections are retried by the openai client itself with exponential backoff, honouring
 Retry-After (``max_retries``). A reply without an answer (no choices, a body that is not JSON, a
-message without text) is a NoAnswer, which ``chat_many`` asks again and counts; an answer longer
-than ``max_tokens`` tokens' worth of text is cut there. ``chat_many`` answers many requests
+message without text) is a NoAnswer, which ``chat_many`` asks again and counts; it stores an
+answer cut at ``max_tokens`` tokens' worth of text. ``chat_many`` answers many requests
 concurrently and resumably: each answer is appended to a partial file as it arrives, so a killed
 job loses only requests in flight.
 """
@@ -77,8 +77,7 @@ def chat(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]
 
     ``request`` goes to the chat completions call as is (max_tokens, response_format, seed, ...).
     Raises PromptTooLong when the endpoint says the prompt does not fit the model's context, and
-    NoAnswer when its reply holds no answer text. An answer is cut at ``max_tokens`` x
-    CHARS_PER_TOKEN characters.
+    NoAnswer when its reply holds no answer text.
     """
     try:
         response = client.chat.completions.create(
@@ -90,14 +89,7 @@ def chat(client: openai.OpenAI, model: str, messages: Sequence[Mapping[str, str]
         raise
     except json.JSONDecodeError as e:
         raise NoAnswer(f"the reply is not JSON ({e})") from e
-    text = _answer_text(response)
-    limit = request.get("max_tokens")
-    if limit and len(text) > limit * CHARS_PER_TOKEN:
-        log.warning(
-            "an answer of %d characters cut to %d (max_tokens %d)", len(text), limit * CHARS_PER_TOKEN, limit
-        )
-        text = text[: limit * CHARS_PER_TOKEN]
-    return text
+    return _answer_text(response)
 
 
 def _answer_text(response: Any) -> str:
@@ -114,11 +106,16 @@ def _answer(
     client: openai.OpenAI, model: str, key: str, messages: Sequence[Mapping[str, str]], request: Mapping
 ) -> dict:
     """{"output", "too_long"}, and "no_answer" (the replies without one) where there were any:
-    after ATTEMPTS of them the output is None, a parse failure, rather than a run that never ends."""
+    after ATTEMPTS of them the output is None, a parse failure, rather than a run that never ends.
+    The output is cut at `max_tokens` x CHARS_PER_TOKEN characters: an endpoint that ignores
+    max_tokens does not fill the disk."""
     failures = 0
     while True:
         try:
-            answer = {"output": chat(client, model, messages, **request), "too_long": False}
+            answer = {
+                "output": _capped(chat(client, model, messages, **request), key, request),
+                "too_long": False,
+            }
             break
         except PromptTooLong:
             answer = {"output": None, "too_long": True}
@@ -130,6 +127,20 @@ def _answer(
                 answer = {"output": None, "too_long": False}
                 break
     return {**answer, "no_answer": failures} if failures else answer
+
+
+def _capped(text: str, key: str, request: Mapping) -> str:
+    limit = request.get("max_tokens") and request["max_tokens"] * CHARS_PER_TOKEN
+    if limit and len(text) > limit:
+        log.warning(
+            "request %s: an answer of %d characters cut to %d (max_tokens %d)",
+            key,
+            len(text),
+            limit,
+            request["max_tokens"],
+        )
+        return text[:limit]
+    return text
 
 
 def chat_many(
