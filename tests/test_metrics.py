@@ -399,7 +399,13 @@ def test_parse_failures_and_too_long_prompts_are_separate_rates():
         generated(4, {"intent": "b"}, {"intent": "a"}, True),
     ]
     m = score_predictions(records, ["intent"])
-    assert m == {"intent_accuracy": 25.0, "parse_failure_rate": 25.0, "too_long_rate": 25.0, "n_examples": 4}
+    assert m == {
+        "intent_accuracy": 25.0,
+        "parse_failure_rate": 25.0,
+        "too_long_rate": 25.0,
+        "n_too_long": 1,
+        "n_examples": 4,
+    }
 
 
 def test_constrained_accuracy_is_its_own_key_beside_generation():

@@ -14,7 +14,7 @@ import ast
 import copy
 import difflib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config
         config = yaml.safe_load(f)
     deep_update(config, overrides or {})
     validate_config(config, overrides=overrides, base=str(path))
+    over_preset(config, (overrides or {}).items())
     return resolve(config, Path(path).resolve().parents[1])
 
 
@@ -227,8 +228,7 @@ def override_value(text: str) -> Any:
 
 def typed_overrides(config_args: Sequence[str] | None) -> dict[str, Any]:
     """{key: typed value} of the `--config` entries (snakemake's `config_settings.config_args`)."""
-    entries = (entry.partition("=") for entry in config_args or [])
-    return {key: override_value(value) for key, sep, value in entries if sep}
+    return dict(override_pairs(config_args))
 
 
 def apply_overrides(config: dict, config_args: Sequence[str] | None) -> dict:
@@ -241,6 +241,34 @@ def apply_overrides(config: dict, config_args: Sequence[str] | None) -> dict:
         if isinstance(value, dict | list) or (isinstance(config.get(key), str) and not isinstance(value, str))
     }
     return deep_update(config, typed)
+
+
+# The sections a preset overrides key by key (presets.<name>.<section>), after the top level.
+PRESET_SECTIONS = ("training",)
+
+
+def over_preset(config: dict, overrides: Iterable[tuple[str, Any]]) -> dict:
+    """Put override values of the sections a preset overrides (PRESET_SECTIONS) into the chosen
+    preset's too, in the order given: `resolve` lays the preset over the top level, where its
+    value would silently beat the one typed (`--config "training={'zhao2025-encoder':
+    {'learning_rate': 1e6}}"` under presets.mini.training). A later `presets` entry is applied
+    again after an earlier section entry, so the last one typed wins. Call after validation
+    (errors name the key as given); `overrides` are (key, typed value) pairs (override_pairs)."""
+    preset = config.get("presets", {}).get(config.get("preset"))
+    if not isinstance(preset, dict):
+        return config
+    for key, value in overrides:
+        if key in PRESET_SECTIONS and isinstance(value, Mapping):
+            deep_update(preset.setdefault(key, {}), value)
+        elif key == "presets" and isinstance(value, Mapping):
+            deep_update(config["presets"], value)
+    return config
+
+
+def override_pairs(config_args: Sequence[str] | None) -> list[tuple[str, Any]]:
+    """(key, typed value) of each `--config` entry, in the order typed."""
+    entries = (entry.partition("=") for entry in config_args or [])
+    return [(key, override_value(value)) for key, sep, value in entries if sep]
 
 
 # --------------------------------------------------------------------------- validation

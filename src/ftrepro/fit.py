@@ -6,7 +6,10 @@ job would double the SLURM submissions and the I/O for nothing.
 
 The job works in resources/scratch/<paper>/<run>/: Trainer checkpoints go there, so a job killed
 mid-training resumes when rerun. A fingerprint of the job (params and inputs) is stamped in the
-directory; leftovers of a different configuration are wiped instead of resumed.
+directory; leftovers of a different configuration are wiped instead of resumed. A finished job
+leaves its predictions there too, until the run's score job (which snakemake starts only once it
+has recorded the fit as finished) releases the directory: a fit that finished while snakemake
+died is restored from them on rerun, not trained again.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ftrepro.io import DataError, atomic_path, read_json, write_json, write_jsonl
+from ftrepro.io import DataError, atomic_path, read_json, read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
+
+STAMP = "job.json"  # the fingerprint a work directory belongs to
+FINISHED = "predictions.jsonl"  # a finished job's predictions, kept until the run is scored
 
 Train = Callable[[Path, Path], None]  # (model_dir, checkpoint_dir) -> None
 Predict = Callable[[Path], list[dict]]  # model_dir -> prediction records
@@ -37,7 +43,7 @@ def job_fingerprint(params: dict, inputs: list[str]) -> dict:
 
 
 def prepare_work_dir(work_dir: Path, fingerprint: dict) -> None:
-    stamp = work_dir / "job.json"
+    stamp = work_dir / STAMP
     if work_dir.exists():
         if _stamp(stamp) == fingerprint:
             log.info("resuming in %s", work_dir)
@@ -68,21 +74,51 @@ def fit_and_predict(
     out_path: str | Path | None = None,
 ) -> list[dict]:
     """Train (resuming when possible), predict, write the records to `out_path` (JSONL), then
-    keep the model in `keep_dir` or drop it. The work directory goes last, so that a job killed
-    while writing its predictions predicts again on rerun instead of training again."""
+    keep the model in `keep_dir` or drop it. The model goes last, so that a job killed while
+    writing its predictions predicts again on rerun instead of training again.
+
+    With `out_path`, the predictions stay in the work directory (FINISHED) until the score job
+    releases it (`release_work_dir`), and a rerun of the same job restores them instead of
+    training; without, the work directory goes too."""
     work_dir = Path(work_dir)
     prepare_work_dir(work_dir, fingerprint)
     model_dir = work_dir / "model"
-    if model_dir.exists():  # written atomically, so complete: a kill came after training
-        log.info("trained model found in %s", model_dir)
+    finished = work_dir / FINISHED
+    if out_path is not None and finished.exists():  # written atomically, so whole
+        log.info("%s: this job's predictions, finished before: restored, nothing trained", finished)
+        records = read_jsonl(finished)
     else:
-        train(model_dir, work_dir / "checkpoints")
-    records = predict(model_dir)
+        if model_dir.exists():  # written atomically, so complete: a kill came after training
+            log.info("trained model found in %s", model_dir)
+        else:
+            train(model_dir, work_dir / "checkpoints")
+        records = predict(model_dir)
+        if out_path is not None:
+            write_jsonl(finished, records)
     if out_path is not None:
         write_jsonl(out_path, records)
-    if keep_dir is not None:
+    if keep_dir is not None and model_dir.exists():
         with atomic_path(keep_dir) as tmp:
             shutil.move(model_dir, tmp)
         log.info("model kept in %s", keep_dir)
-    shutil.rmtree(work_dir)
+    if out_path is None:
+        shutil.rmtree(work_dir)
+    else:
+        for leftover in set(work_dir.iterdir()) - {work_dir / STAMP, finished}:  # checkpoints
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
     return records
+
+
+def release_work_dir(work_dir: str | Path) -> bool:
+    """Drop a finished job's work directory (the score job of its run, which snakemake starts only
+    after recording the fit as finished). One without finished predictions, a fit under way or
+    killed, is left alone. Returns whether it was dropped."""
+    work_dir = Path(work_dir)
+    if not (work_dir / FINISHED).exists():
+        return False
+    shutil.rmtree(work_dir)
+    log.info("released %s", work_dir)
+    return True

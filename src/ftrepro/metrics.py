@@ -267,11 +267,13 @@ def score_predictions(
     the file in error messages.
 
     Generated predictions (decoder and API runs) add, when their records carry the fields:
-    ``too_long_rate`` (percent of records whose prompt did not fit, ``"too_long": true``),
+    ``too_long_rate`` (percent of records whose prompt did not fit, ``"too_long": true``) and
+    ``n_too_long`` (their count; each is scored wrong),
     ``parse_failure_rate`` (percent of records with an output that did not parse,
     ``"parsed": false``, too-long prompts not counted again), ``replaced_characters`` (lone
     surrogates replaced in the outputs, a count) and ``constrained_<subtask>_accuracy``
-    from ``"pred_constrained"`` (constrained decoding, a column of its own).
+    from ``"pred_constrained"`` (constrained decoding, a column of its own; null where the prompt
+    left no room for the candidates, counted wrong).
 
     With a ``bootstrap``, every metric above but the rates gets its interval (``Bootstrap.record``).
     """
@@ -324,7 +326,7 @@ def _field_in_all(records: Sequence[Mapping], field: str, source: str) -> list |
 
 def _generation_rates(records: Sequence[Mapping], source: str) -> dict[str, float]:
     """too_long_rate and parse_failure_rate (percent of all records) from the generation fields, and
-    the count of replaced_characters."""
+    the counts n_too_long and replaced_characters."""
     flags = {field: _field_in_all(records, field, source) for field in ("too_long", "parsed")}
     for field, values in flags.items():
         if values is not None and not all(isinstance(v, bool) for v in values):
@@ -333,6 +335,7 @@ def _generation_rates(records: Sequence[Mapping], source: str) -> dict[str, floa
     rates = {}
     if flags["too_long"] is not None:
         rates["too_long_rate"] = 100.0 * sum(too_long) / len(records)
+        rates["n_too_long"] = sum(too_long)
     if flags["parsed"] is not None:
         failures = [not ok and not long for ok, long in zip(flags["parsed"], too_long)]
         rates["parse_failure_rate"] = 100.0 * sum(failures) / len(records)
@@ -359,6 +362,9 @@ def _constrained_predictions(
         preds = []
         for rec, labels in zip(records, chosen):
             where = f"{source}: record id={rec.get('id')!r}"
+            if labels is None:  # no room for the candidates after the prompt: wrong
+                preds.append("")
+                continue
             if not isinstance(labels, Mapping) or s not in labels:
                 raise DataError(f"{where}: pred_constrained must be an object with a {s!r} label")
             preds.append(_check_label(labels[s], s, where, "pred_constrained", allow_none=False))

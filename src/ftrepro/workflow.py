@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import logging
 import os
 import sys
@@ -11,18 +12,46 @@ import time
 from collections.abc import Iterator
 
 from ftrepro import provenance
+from ftrepro.io import redact_urls
+
+
+class RedactedLog(io.TextIOBase):
+    """A job's log file that never shows the user:password part of a URL (ftrepro.io.redact_urls),
+    whatever this process writes to it: logging, tracebacks, warnings, progress bars. (Processes
+    it starts, the training processes under torchrun, write to the file itself.)"""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact_urls(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return False
 
 
 @contextlib.contextmanager
 def job(snakemake) -> Iterator[logging.Logger]:
-    """Set up a job: stderr and logging go to its log file (tracebacks included), torch uses the
-    job's threads rather than every core of the node it landed on, and the job's provenance
-    (ftrepro.provenance) is written beside the log when it ends."""
+    """Set up a job: stderr and logging go to its log file (tracebacks included; URLs without
+    their user:password), torch uses the job's threads rather than every core of the node it
+    landed on, and the job's provenance (ftrepro.provenance) is written beside the log when it
+    ends."""
     limit_threads(snakemake.threads)
     log_path = snakemake.log[0]
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     status = "failed"
-    with open(log_path, "w", buffering=1) as log, contextlib.redirect_stderr(log):
+    with open(log_path, "w", buffering=1) as file, contextlib.redirect_stderr(RedactedLog(file)) as log:
         logging.basicConfig(
             stream=log, level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True
         )
@@ -46,6 +75,17 @@ def limit_threads(threads: int) -> None:
     torch = sys.modules.get("torch")  # jobs that never import torch should not pay for it
     if torch is not None:
         torch.set_num_threads(threads)
+
+
+def api_settings(snakemake) -> dict:
+    """The rule's `api` params with the base URL as configured: rules pass it redacted
+    (ftrepro.io.redact_urls), since snakemake stores params in .snakemake/metadata; the job
+    takes its user:password back from the config, which snakemake stores nowhere."""
+    api = dict(snakemake.params.api)
+    configured = (getattr(snakemake, "config", None) or {}).get("api", {}).get("base_url")
+    if configured and redact_urls(configured) == api["base_url"]:
+        api["base_url"] = configured
+    return api
 
 
 def keyword_params(snakemake) -> dict:

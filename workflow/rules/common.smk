@@ -7,6 +7,7 @@ from dataclasses import asdict
 from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
+from ftrepro.io import redact_urls
 from ftrepro.papers.band2025.runs import BandRun
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
@@ -22,10 +23,17 @@ ftconfig.validate_config(
     workflow.config_settings.configfiles,
     schema=f"{workflow.current_basedir}/../schemas/config.schema.yaml",
 )
+# a --config value beneath a preset (training) wins over the preset's
+ftconfig.over_preset(
+    config, ftconfig.override_pairs(workflow.config_settings.config_args)
+)
 CFG = ftconfig.resolve(config)
 Z, G, B = CFG.zhao2025, CFG.gupta2023, CFG.band2025
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
 API_KEY_SET = papers.api_key_set(CFG)
+# the api settings as rules pass them: snakemake stores params in .snakemake/metadata, so the
+# base URL goes without its user:password (jobs take it back from the config: workflow.api_settings)
+API_PARAMS = {**CFG.api, "base_url": redact_urls(CFG.api["base_url"])}
 
 
 def one_of(names):
@@ -98,6 +106,14 @@ def keep_dir(paper, run):
 
 def base_model(name):
     return f"resources/models/base/{name}"
+
+
+def pinned_rows(dataset):
+    """The rows of a dataset's pinned release (data.hub.<dataset>.rows), which derive checks a
+    real raw file against; None for synthetic data."""
+    if CFG.data.source == "synthetic":
+        return None
+    return CFG.data.hub.get(dataset, {}).get("rows")
 
 
 def derived(dataset, split):

@@ -20,6 +20,7 @@ rule derive_20newsgroups:
         seed=CFG.data.seed,
         strip=CFG.data.newsgroups_remove,  # derive_newsgroups(remove=): a name snakemake reserves
         dev_rows=CFG.data.held_out_dev.get("20newsgroups"),
+        pinned_rows=pinned_rows("20newsgroups"),
     script:
         "../scripts/derive.py"
 
@@ -41,6 +42,7 @@ rule derive_massive:
     params:
         max_rows=CFG.data.caps("massive"),
         seed=CFG.data.seed,
+        pinned_rows=pinned_rows("massive"),
     script:
         "../scripts/derive.py"
 
@@ -91,6 +93,7 @@ rule derive_arena:
         validation_fraction=CFG.data.arena_validation_fraction,
         max_rows=CFG.data.caps("arena"),
         seed=CFG.data.seed,
+        pinned_rows=pinned_rows("arena"),
     script:
         "../scripts/derive.py"
 

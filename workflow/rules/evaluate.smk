@@ -54,7 +54,7 @@ rule predict_zhao_api:
         model_id=lambda wc: CFG.models[wc.api_model].spec["api"],
         task=lambda wc: asdict(Z.tasks[wc.task]),
         demo_seed=CFG.data.seed,
-        api=CFG.api,
+        api=API_PARAMS,
         work_dir=work_dir("zhao2025", ZHAO_API),
     script:
         "../scripts/predict_zhao_api.py"
@@ -77,6 +77,8 @@ rule predict_gupta_anchor:
 
 
 rule score:
+    """Metrics of a run's predictions; releases the run's work directory, where a fit keeps its
+    predictions until snakemake has recorded it as finished (ftrepro.fit)."""
     input:
         predictions("{paper}", "{run}"),
     output:
@@ -88,5 +90,6 @@ rule score:
     params:
         # every metric's 95% interval: a seeded percentile bootstrap over the test rows
         bootstrap={"resamples": CFG.stats.resamples, "seed": CFG.stats.seed},
+        work_dir=work_dir("{paper}", "{run}"),
     script:
         "../scripts/score.py"

@@ -217,7 +217,7 @@ rule annotate_arena:
         annotation=ANNOTATION,
         rows=B.annotation_rows,
         spec=CFG.models[B.annotator].spec,
-        api=CFG.api,
+        api=API_PARAMS,
         work_dir=work_dir("band2025", "annotations"),
     script:
         "../scripts/annotate_arena.py"

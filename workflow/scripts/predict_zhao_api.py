@@ -4,7 +4,7 @@ from ftrepro.fit import job_fingerprint
 from ftrepro.io import read_json
 from ftrepro.papers.zhao2025.api_runs import predict_api
 from ftrepro.papers.zhao2025.prompts import TEMPLATES_FILE, run_examples
-from ftrepro.workflow import job
+from ftrepro.workflow import api_settings, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -32,7 +32,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         examples,
         labels,
         sm.params.model_id,
-        sm.params.api,
+        api_settings(sm),
         sm.output[0],
         work_dir=sm.params.work_dir,
         fingerprint=job_fingerprint(params, [*sm.input, str(TEMPLATES_FILE)]),

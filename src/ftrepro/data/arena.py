@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ftrepro.data import cap_rows
+from ftrepro.data import cap_rows, check_row_count, check_splits
 from ftrepro.io import DataError, atomic_path, write_json, write_jsonl
 
 SPLITS = ("train", "validation")
@@ -92,10 +92,11 @@ def read_arena_csv(raw_csv: Path) -> pd.DataFrame:
 
 
 def read_arena(raw_csv: Path) -> tuple[list[dict], list[tuple[str, str, str]], int]:
-    """(records in file order, malformed rows as (id, reason, detail), rows read)."""
+    """(records in file order, malformed rows as (id, reason, detail), rows read). A file whose
+    last row is malformed and has no line end was cut inside that row: DataError."""
     frame = read_arena_csv(raw_csv)
     records, malformed, seen = [], [], set()
-    for row in frame[list(COLUMNS)].to_dict("records"):
+    for n, row in enumerate(frame[list(COLUMNS)].to_dict("records"), start=1):
         try:
             if row["id"] in seen:
                 raise MalformedRow("duplicate_id", "an earlier row has this id")
@@ -103,7 +104,21 @@ def read_arena(raw_csv: Path) -> tuple[list[dict], list[tuple[str, str, str]], i
             records.append(arena_record(row))
         except MalformedRow as e:
             malformed.append((row["id"], e.reason, e.detail))
+            if n == len(frame) and not _ends_with_line_end(raw_csv):
+                raise DataError(
+                    f"{raw_csv}: ends inside row {n} (id {row['id']!r}, {e}): the file was cut "
+                    f"short; delete {raw_csv.parent} and rerun"
+                ) from e
     return records, malformed, len(frame)
+
+
+def _ends_with_line_end(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        if f.tell() == 0:
+            return True
+        f.seek(-1, 2)
+        return f.read(1) in (b"\n", b"\r")
 
 
 def split_arena(records: list[dict], *, validation_fraction: float, seed: int) -> dict[str, list[dict]]:
@@ -153,16 +168,31 @@ def derive_arena(
     validation_fraction: float = 0.1,
     max_rows: dict[str, int] | None = None,
     seed: int = 42,
+    pinned_rows: int | None = None,
 ) -> dict:
     """Write train/validation.jsonl, labels.json and malformed_rows.md into `out_dir`; return counts.
 
     `max_rows` caps a split after splitting, by a seeded sample that keeps file order (caps of
     splits the arena lacks do not apply: a preset caps every dataset at once). The result has
-    "rows_read", "rows" and "labels" per split written, and "malformed" rows per reason.
+    "rows_read", "rows" and "labels" per split written, and "malformed" rows per reason. A file
+    cut inside a row, with fewer rows than `pinned_rows` (the pinned release's), or without a
+    readable row to split is refused.
     """
     raw_csv, out_dir = Path(raw_csv), Path(out_dir)
     records, malformed, n_rows = read_arena(raw_csv)
-    splits = split_arena(records, validation_fraction=validation_fraction, seed=seed)
+    check_row_count(raw_csv, n_rows, pinned_rows)
+    if not records:
+        reasons = Counter(reason for _, reason, _ in malformed)
+        raise DataError(
+            f"{raw_csv}: none of its {n_rows} rows can be read"
+            + (f" ({', '.join(f'{r}: {n}' for r, n in reasons.items())})" if reasons else "")
+            + f"; expected rows with columns {list(COLUMNS)} and exactly one winner"
+        )
+    try:
+        splits = split_arena(records, validation_fraction=validation_fraction, seed=seed)
+    except ValueError as e:  # too few rows of a label to stratify
+        raise DataError(f"{raw_csv}: its {len(records)} readable rows cannot be split by label: {e}") from e
+    check_splits(raw_csv, splits)
     counts: dict = {
         "rows_read": n_rows,
         "rows": {},

@@ -217,8 +217,13 @@ def _check_task_files(raw_dir: Path, names: list[str]) -> None:
 
 
 def _derive_test_task(raw_dir: Path, name: str, out_dir: Path, max_rows: dict[str, int], seed: int) -> dict:
-    task = read_task(_task_path(raw_dir, name))
+    """A test task's splits; one without instances is refused (its category would vanish from
+    every score)."""
+    path = _task_path(raw_dir, name)
+    task = read_task(path)
     instances = task["Instances"]
+    if not instances:
+        raise DataError(f"{path}: field 'Instances' is empty; a test task needs its test instances")
     end_validation = TEST_SIZE + VALIDATION_SIZE
     pool = instances[end_validation:]
     # a per-task seed: adding or removing other tasks never changes this task's order

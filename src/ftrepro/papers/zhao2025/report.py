@@ -62,6 +62,8 @@ HEADERS = {
 KEY_COLUMNS = ["model", "shots", "finetuned"]
 # run-level rates of generated predictions (percent of test records), ftrepro.metrics
 RATES = {"parse_failure_rate": "parse failures", "too_long_rate": "too long"}
+# and the count of test prompts over the model's context (each scored wrong)
+TOO_LONG = "n_too_long"
 SHOTS = {"": None, "zero": "zero-shot", "five": "five-shot"}
 FINETUNED = {"yes": "ft", "no": "noft"}
 
@@ -178,9 +180,9 @@ def build_table3(
 ) -> pd.DataFrame:
     """Long table, one row per cell: keys, dataset, setup, task, metric, run, in_paper, paper, ours,
     diff, status, ci_lo, ci_hi, seeds, seed_sd, verdict (by `verdicts`), then constrained (and its
-    interval), parse_failure_rate and too_long_rate (NaN unless the run has them). `metrics` maps
-    run name -> metrics.json dict; an absent run or {"status": "not run"} gives status "not run"
-    with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
+    interval), parse_failure_rate, too_long_rate and n_too_long (NaN unless the run has them).
+    `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives status
+    "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
     zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value.
     A run whose metrics carry "shared_with" (its model is that run's, ftrepro.papers.with_shared)
     names it in the shared_with column. `baselines` (methods, ftrepro.papers.zhao2025.baselines) add
@@ -226,7 +228,9 @@ def _compared(
         metric, paper, math.nan if ours is None else ours, interval["ci_lo"], interval["ci_hi"]
     )
     if ours is None:
-        side = dict.fromkeys(["constrained", "constrained_ci_lo", "constrained_ci_hi", *RATES], math.nan)
+        side = dict.fromkeys(
+            ["constrained", "constrained_ci_lo", "constrained_ci_hi", *RATES, TOO_LONG], math.nan
+        )
         return {
             "ours": math.nan,
             "diff": math.nan,
@@ -246,7 +250,7 @@ def _compared(
         "constrained": _optional(run, f"constrained_{metric}", metrics),
         "constrained_ci_lo": constrained["ci_lo"],
         "constrained_ci_hi": constrained["ci_hi"],
-        **{rate: _optional(run, rate, metrics) for rate in RATES},
+        **{rate: _optional(run, rate, metrics) for rate in [*RATES, TOO_LONG]},
         "shared_with": metrics[run].get("shared_with", ""),
     }
 
@@ -318,6 +322,15 @@ def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=KEY_COLUMNS + tasks)
+
+
+def too_long_note(table: pd.DataFrame) -> str:
+    """A line naming the runs with test prompts over their model's context ("" when none has)."""
+    runs = table[table[TOO_LONG].fillna(0) > 0].drop_duplicates("run")
+    if runs.empty:
+        return ""
+    counts = "; ".join(f"{row['run']}: {int(row[TOO_LONG])}" for _, row in runs.iterrows())
+    return f"**Prompts over the context, scored wrong:** {counts}.\n\n"
 
 
 def shared_note(table: pd.DataFrame) -> str:
@@ -414,6 +427,7 @@ def write_table3(
         f"{n_run} of {len(table)} cells run.\n\n"
         + note
         + shared_note(table)
+        + too_long_note(table)
         + paper_layout(table).to_markdown(index=False)
         + "\n"
         + verdict_note(table["verdict"], basis)
