@@ -312,7 +312,7 @@ def score_job(root: str) -> None:
         "score",
         input={"predictions": str(Path(root) / "out" / "predictions.jsonl")},
         output=[str(Path(root) / "metrics.json")],
-        params={"work_dir": str(Path(root) / "scratch")},
+        params={"work_dir": str(Path(root) / "scratch"), "bootstrap": {"resamples": 1000, "seed": 0}},
         wildcards={"paper": "band2025", "run": "single"},
         log=Path(root) / "score.log",
     )

@@ -331,7 +331,7 @@ def test_a_run_with_a_prompt_over_the_context_scores_it_wrong_and_counts_it(tmp_
         "score",
         input={"predictions": str(run / "predictions.jsonl")},
         output=[str(run / "metrics.json")],
-        params={"work_dir": str(tmp_path / "scratch")},
+        params={"work_dir": str(tmp_path / "scratch"), "bootstrap": {"resamples": 1000, "seed": 0}},
         wildcards={"paper": "zhao2025", "run": run.name},
         log=tmp_path / "score.log",
     )
