@@ -183,3 +183,46 @@ def test_an_encoder_the_paper_has_not_reads_not_in_paper(tmp_path):
     assert cells[5:] == ["not in paper / 3.00", "not in paper / 0.333"]
     distilbert = next(line for line in md.splitlines() if line.startswith("| DistilBERT single "))
     assert distilbert.split("|")[2].strip() == "–"  # in the paper, only as a bar
+
+
+# --- issue 24: test log loss, synthetic data, deviations -----------------------------------------
+
+
+def test_the_table_reports_test_log_loss_and_flags_synthetic_data_and_deviations(tmp_path):
+    write_band_report(RUNS, {}, TARGETS, PARAMETERS, {}, tmp_path / "real")
+    real = (tmp_path / "real" / "tables" / "log_loss.md").read_text()
+    assert "| log loss (ours, test)" in real and "validation" not in real
+    assert "synthetic data" not in real.lower()
+    write_band_report(
+        RUNS,
+        {},
+        TARGETS,
+        PARAMETERS,
+        {},
+        tmp_path / "synthetic",
+        synthetic=True,
+        deviations="## Deviations x\n",
+    )
+    text = (tmp_path / "synthetic" / "tables" / "log_loss.md").read_text()
+    assert "**Synthetic data** (data.source: synthetic)" in text and text.endswith("\n## Deviations x\n")
+    for i in (10, 11):  # the corner mark makes other pixels
+        figure = f"figures/figure{i}.png"
+        assert (tmp_path / "synthetic" / figure).read_bytes() != (tmp_path / "real" / figure).read_bytes()
+
+
+def test_save_figure_marks_synthetic_data_in_the_corner(tmp_path):
+    from matplotlib.figure import Figure
+
+    from ftrepro.report import save_figure
+
+    fig = Figure()
+    save_figure(fig, tmp_path / "f.png", synthetic=True)
+    assert [t.get_text() for t in fig.texts] == ["synthetic data"]
+
+
+def test_competition_rows_without_labels_make_a_submission(tmp_path):
+    write_jsonl(tmp_path / "c.jsonl", [{"id": "136060", "probs": {"A": 0.2, "B": 0.5, "tie": 0.3}}])
+    assert write_submission(tmp_path / "c.jsonl", tmp_path / "c.csv") == 1
+    (tmp_path / "none.jsonl").write_text("")
+    assert write_submission(tmp_path / "none.jsonl", tmp_path / "none.csv") == 0
+    assert (tmp_path / "none.csv").read_text().strip() == "id,winner_model_a,winner_model_b,winner_tie"

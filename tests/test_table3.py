@@ -450,3 +450,25 @@ def test_encoder_cells_below_a_baseline_of_their_column_are_found_and_named(targ
         "80.0 < 84.2.\n\n"
     )
     assert floor_note(below.iloc[:0]) == ""
+
+
+def test_table3_carries_the_synthetic_data_note_and_the_deviations_under_it(tmp_path, targets):
+    """issue 24: a run on generated data says so in the table's note; the paper's deviations in the
+    preset follow the tables."""
+    from ftrepro import config as cfg
+    from ftrepro.papers import registry
+    from ftrepro.report import data_note
+
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    section = registry.section(mini, "zhao2025")
+    write_table3(
+        build_table3(targets, METRICS),
+        tmp_path / "t.csv",
+        tmp_path / "t.md",
+        data_note(True),
+        deviations=section,
+    )
+    text = (tmp_path / "t.md").read_text()
+    assert "cells run.\n\n**Synthetic data** (data.source: synthetic)" in text
+    assert text.endswith(section) and "| mini-test-sample |" in text
+    assert data_note(False) == ""

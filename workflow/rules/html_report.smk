@@ -29,5 +29,7 @@ rule html_report:
         runs=RUNS,
         shared=SHARED,
         stand_ins={paper: papers.stand_ins(CFG, paper) for paper in papers.PAPERS},
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS,
     script:
         "../scripts/html_report.py"

@@ -1,11 +1,12 @@
 """band2025's results: the log-loss table (paper beside ours), Figure 10 (log loss per model), Figure 11 (gain
-over single DistilBERT), the parameter-efficiency score and a Kaggle submission CSV per run.
+over single DistilBERT), the parameter-efficiency score and Kaggle submission CSVs per run (the test
+split's ids, and the competition's test rows where the raw data has them).
 
 The paper prints only Llama's test log loss (0.98); its encoder losses exist only as bars, so their paper cells
 read "–"; a model the paper has not (absent from its Table 1) reads "not in paper". Its efficiency score is
 1 / (log loss x parameters in millions) with Table 1's counts; ours uses the parameters of the model we
-trained, counted from its base weights (a classifier has no LM head). Our losses are on the validation split
-(the paper's are on Kaggle's hidden test set).
+trained, counted from its base weights (a classifier has no LM head). Our losses are on our test split, which no
+run saw (each chose its checkpoint on the dev split); the paper's are on Kaggle's hidden test set.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from safetensors import safe_open
 from ftrepro.data.arena import WINNER_COLUMNS
 from ftrepro.io import DataError, atomic_path, iter_jsonl
 from ftrepro.papers.band2025.runs import BandRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
+from ftrepro.report import NOT_IN_PAPER, NOT_RUN, data_note, save_figure, stand_in_note
 
 NO_NUMBER = "–"  # in the paper, but only as a bar
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
@@ -128,14 +129,21 @@ def _paper(values: pd.Series, spec: str, in_paper: pd.Series) -> list[str]:
     return [_fmt(v, spec, NO_NUMBER if known else NOT_IN_PAPER) for v, known in zip(values, in_paper)]
 
 
-def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = None) -> str:
-    """The log-loss table under its title, naming the preset's `stand_ins` and shared models."""
+def table_markdown(
+    table: pd.DataFrame,
+    stand_ins: Mapping[str, str] | None = None,
+    *,
+    synthetic: bool = False,
+    deviations: str = "",
+) -> str:
+    """The log-loss table under its title, naming the preset's `stand_ins` and shared models,
+    whether its data is `synthetic`, and the paper's `deviations` section under it."""
     known = table["in_paper"]
     layout = pd.DataFrame(
         {
             "model": table["model"],
             "log loss (paper, test)": _paper(table["paper_log_loss"], ".2f", known),
-            "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
+            "log loss (ours, test)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
             "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
             "vs single DistilBERT": table["improvement_pct"].map(
                 lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")
@@ -154,19 +162,28 @@ def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = No
     )
     n_run = int((table["status"] == "ok").sum())
     shared = table[table["shared_with"].fillna("") != ""] if "shared_with" in table else table.iloc[:0]
-    note = stand_in_note(stand_ins or {}) + "".join(
-        f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
-        "(the same weights and data); it was trained once.\n\n"
-        for _, row in shared.iterrows()
+    note = (
+        data_note(synthetic)
+        + stand_in_note(stand_ins or {})
+        + "".join(
+            f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
+            "(the same weights and data); it was trained once.\n\n"
+            for _, row in shared.iterrows()
+        )
     )
     return (
         f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
         "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
-        "on the validation split.\n\n" + note + layout.to_markdown(index=False, disable_numparse=True) + "\n"
+        "on our test split, held out of train.csv and seen by no run (each chose its checkpoint on the dev "
+        "split).\n\n"
+        + note
+        + layout.to_markdown(index=False, disable_numparse=True)
+        + "\n"
+        + (f"\n{deviations}" if deviations else "")
     )
 
 
-def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
+def plot_log_loss(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
     """Figure 10: log loss per model (ours as bars; the paper's printed number as a marker)."""
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -176,7 +193,7 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
         table["log_loss"].fillna(0),
         color=["C0" if s == "ok" else "none" for s in table["status"]],
         edgecolor="C0",
-        label="ours (validation)",
+        label="ours (test split)",
     )
     paper = table["paper_log_loss"].notna()
     ax.scatter(
@@ -192,12 +209,12 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
             ax.text(i, 0.02, NOT_RUN, rotation=90, ha="center", va="bottom", color="grey")
     ax.axhline(1.0986, linestyle=":", color="grey", label="uniform (ln 3)")
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
-    ax.set(ylabel="log loss", title="Figure 10: model loss comparison")
+    ax.set(ylabel="log loss (ours: test split)", title="Figure 10: model loss comparison")
     ax.legend(fontsize="small")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
-def plot_improvement(table: pd.DataFrame, path: Path) -> None:
+def plot_improvement(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
     """Figure 11: percentage improvement in log loss over the single DistilBERT."""
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -208,10 +225,10 @@ def plot_improvement(table: pd.DataFrame, path: Path) -> None:
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
     ax.set(
-        ylabel="improvement over single DistilBERT (%)",
+        ylabel="improvement in test log loss over single DistilBERT (%)",
         title="Figure 11: percentage improvement over baseline",
     )
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
 def write_submission(predictions_path: str | PathLike, out_path: str | PathLike) -> int:
@@ -240,9 +257,13 @@ def write_band_report(
     our_params: Mapping[str, int],
     out_dir: str | PathLike,
     stand_ins: Mapping[str, str] | None = None,
+    *,
+    synthetic: bool = False,
+    deviations: str = "",
 ) -> pd.DataFrame:
     """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table.
-    `stand_ins` {model: what the preset trains under it} are named above the table."""
+    `stand_ins` {model: what the preset trains under it} are named above the table, `synthetic`
+    data in the table and the figures, the paper's `deviations` section under the table."""
     out_dir = Path(out_dir)
     table = log_loss_table(
         runs,
@@ -254,7 +275,9 @@ def write_band_report(
     with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:
-        tmp.write_text(table_markdown(table, stand_ins), encoding="utf-8")
-    plot_log_loss(table, out_dir / "figures" / "figure10.png")
-    plot_improvement(table, out_dir / "figures" / "figure11.png")
+        tmp.write_text(
+            table_markdown(table, stand_ins, synthetic=synthetic, deviations=deviations), encoding="utf-8"
+        )
+    plot_log_loss(table, out_dir / "figures" / "figure10.png", synthetic=synthetic)
+    plot_improvement(table, out_dir / "figures" / "figure11.png", synthetic=synthetic)
     return table

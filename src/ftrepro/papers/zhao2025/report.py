@@ -352,11 +352,16 @@ def floor_note(below: pd.DataFrame) -> str:
 
 
 def write_table3(
-    table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike, note: str = ""
+    table: pd.DataFrame,
+    csv_path: str | PathLike,
+    md_path: str | PathLike,
+    note: str = "",
+    *,
+    deviations: str = "",
 ) -> None:
     """CSV of the long table and markdown (both atomic): the paper's layout, then our
     constrained-decoding numbers and the generation failure rates, each a table of its own.
-    `note` (preset_note) goes above the tables."""
+    `note` (preset_note) goes above the tables, the paper's `deviations` section under them."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
@@ -376,6 +381,7 @@ def write_table3(
             "Generated outputs: parse failures / prompts too long for the context (% of test records)",
             failure_layout(table),
         )
+        + (f"\n{deviations}" if deviations else "")
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
