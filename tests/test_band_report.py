@@ -239,8 +239,51 @@ def test_figure_10_draws_our_intervals(monkeypatch):
         RUNS, {"llama3.1-8b.lora": scored(1.045, 0.02)}, {"llama3.1-8b": 0.98}, {}, {}
     )
     drawn = []
-    monkeypatch.setattr(band, "save_figure", lambda fig, path: drawn.append(fig.axes[0]))
+    monkeypatch.setattr(band, "save_figure", lambda fig, path, **_: drawn.append(fig.axes[0]))
     band.plot_log_loss(table, Path("figure10.png"))
     (bars,) = [c for c in drawn[0].containers if isinstance(c, ErrorbarContainer)]
     segments = bars.lines[2][0].get_segments()
     assert [tuple(round(y, 3) for _, y in segment) for segment in segments][-1] == (1.005, 1.085)
+
+
+# --- issue 24: test log loss, synthetic data, deviations -----------------------------------------
+
+
+def test_the_table_reports_test_log_loss_and_flags_synthetic_data_and_deviations(tmp_path):
+    write_band_report(RUNS, {}, TARGETS, PARAMETERS, {}, tmp_path / "real")
+    real = (tmp_path / "real" / "tables" / "log_loss.md").read_text()
+    assert "| log loss (ours, test)" in real and "validation" not in real
+    assert "synthetic data" not in real.lower()
+    write_band_report(
+        RUNS,
+        {},
+        TARGETS,
+        PARAMETERS,
+        {},
+        tmp_path / "synthetic",
+        synthetic=True,
+        deviations="## Deviations x\n",
+    )
+    text = (tmp_path / "synthetic" / "tables" / "log_loss.md").read_text()
+    assert "**Synthetic data** (data.source: synthetic)" in text and text.endswith("\n## Deviations x\n")
+    for i in (10, 11):  # the corner mark makes other pixels
+        figure = f"figures/figure{i}.png"
+        assert (tmp_path / "synthetic" / figure).read_bytes() != (tmp_path / "real" / figure).read_bytes()
+
+
+def test_save_figure_marks_synthetic_data_in_the_corner(tmp_path):
+    from matplotlib.figure import Figure
+
+    from ftrepro.report import save_figure
+
+    fig = Figure()
+    save_figure(fig, tmp_path / "f.png", synthetic=True)
+    assert [t.get_text() for t in fig.texts] == ["synthetic data"]
+
+
+def test_competition_rows_without_labels_make_a_submission(tmp_path):
+    write_jsonl(tmp_path / "c.jsonl", [{"id": "136060", "probs": {"A": 0.2, "B": 0.5, "tie": 0.3}}])
+    assert write_submission(tmp_path / "c.jsonl", tmp_path / "c.csv") == 1
+    (tmp_path / "none.jsonl").write_text("")
+    assert write_submission(tmp_path / "none.jsonl", tmp_path / "none.csv") == 0
+    assert (tmp_path / "none.csv").read_text().strip() == "id,winner_model_a,winner_model_b,winner_tie"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import string
 from pathlib import Path
 
@@ -36,6 +37,8 @@ SUPERNI = REPO.parent / "shared" / "data" / "superni"
 SAMPLE_TASKS = SUPERNI_SAMPLE_TASKS
 RESULTS = REPO / "config" / "targets" / "gupta2023_results.csv"
 CATEGORIES = REPO / "config" / "targets" / "gupta2023_categories.csv"
+ANCHORS = REPO / "config" / "targets" / "gupta2023_anchors.csv"
+TEXT = REPO / "config" / "targets" / "gupta2023_tk_categories.csv"
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
@@ -281,7 +284,9 @@ def report(settings, tmp_path_factory) -> Path:
         )
     }
     anchors = {"copy_input": _metrics({"taskA": ("answerability_classification", 12.5, 4)})}
-    write_gupta_report(stl, mtl, anchors, RESULTS, CATEGORIES, out, settings=settings)
+    write_gupta_report(
+        stl, mtl, anchors, RESULTS, CATEGORIES, out, settings=settings, anchors_csv=ANCHORS, text_csv=TEXT
+    )
     return out
 
 
@@ -312,7 +317,10 @@ def test_headline_has_ours_beside_the_thesis(report):
     mtl = _row(table, paradigm="mtl", setting="tk-instruct-1000")
     assert (mtl["paper"], mtl["ours"], mtl["status"]) == (73.14, 55.0, "ok")
     anchor = _row(table, setting="copy_input")
-    assert (anchor["paper"], anchor["ours"]) == (14.20, 12.5)
+    # the anchors' numbers are the Tk-Instruct README's, never the thesis's (issue 24 item 4)
+    assert (anchor["reference"], anchor["ours"]) == (14.20, 12.5) and pd.isna(anchor["paper"])
+    assert anchor["reference_source"] == "Tk-Instruct README" and not anchor["in_paper"]
+    assert anchor["diff"] == pytest.approx(12.5 - 14.20)
     for paradigm, setting in (
         ("stl", "tk-instruct-100"),
         ("stl", "tk-instruct-all"),
@@ -320,10 +328,97 @@ def test_headline_has_ours_beside_the_thesis(report):
         ("no training", "copy_demo"),
     ):
         row = _row(table, paradigm=paradigm, setting=setting)
-        assert row["status"] == "not run" and pd.isna(row["ours"]) and pd.notna(row["paper"])
+        known = row["paper"] if paradigm != "no training" else row["reference"]
+        assert row["status"] == "not run" and pd.isna(row["ours"]) and pd.notna(known)
     assert pd.isna(_row(table, paradigm="stl", setting="tk-instruct-500")["paper"])  # not in the thesis
     md = (report / "tables" / "headline.md").read_text()
     assert "64.29" in md and "40.00" in md and "-24.29" in md and "not run" in md
+    copy_demo = next(line for line in md.splitlines() if "| copy_demo " in line)
+    cells = [cell.strip() for cell in copy_demo.split("|")[4:7]]
+    assert cells == ["not in paper", "not run", "28.54 (Tk-Instruct README)"]
+
+
+def test_the_anchors_references_name_the_tk_instruct_readme():
+    table = pd.read_csv(ANCHORS, comment="#")
+    assert dict(zip(table["method"], table["rougeL"])) == {"copy_input": 14.20, "copy_demo": 28.54}
+    assert set(table["source"]) == {"Tk-Instruct README"}
+
+
+# every Tk-Instruct category number of Chapter 5's text: (paradigm, samples, column) -> ROUGE-L
+THESIS_TEXT = {
+    ("stl", "1000", "answerability_classification"): 75.15,
+    ("stl", "all", "answerability_classification"): 74.38,
+    ("stl", "100", "coreference_resolution"): 75.74,
+    ("stl", "200", "coreference_resolution"): 74.25,
+    ("stl", "best", "answerability_classification"): 75.15,
+    ("stl", "best", "title_generation"): 44.55,
+    ("stl", "best", "coreference_resolution"): 82.82,
+    ("stl", "best", "data_to_text"): 59.06,
+    ("stl", "mean", "coreference_resolution"): 78.23,
+    ("stl", "mean", "data_to_text"): 57.88,
+    ("stl", "mean", "question_rewriting"): 70.51,
+    ("stl", "mean", "answerability_classification"): 74.10,
+    ("stl", "mean", "title_generation"): 43.36,
+    ("mtl", "1000", "data_to_text"): 58.83,
+    ("mtl", "all", "data_to_text"): 53.28,
+    ("mtl", "1000", "title_generation"): 43.94,
+    ("mtl", "all", "title_generation"): 38.16,
+    ("mtl", "best", "textual_entailment"): 84.16,
+    ("mtl", "mean", "textual_entailment"): 81.93,
+    ("mtl", "mean", "answerability_classification"): 75.97,
+    ("mtl", "mean", "question_rewriting"): 67.38,
+    ("mtl", "mean", "title_generation"): 43.99,
+}
+
+
+def test_the_thesis_text_values_of_tk_instruct_are_transcribed():
+    from ftrepro.papers.gupta2023.report import read_text_values
+
+    values = read_text_values(TEXT)
+    found = {(r["setting"], r["samples_per_task"], r["column"]): r["rougeL"] for _, r in values.iterrows()}
+    assert found == THESIS_TEXT
+    thesis = (REPO.parent / "shared" / "papers" / "gupta2023-instruction-tuned-quick-learners.md").read_text()
+    chapter5 = thesis[thesis.index("## 5.1 Results") : thesis.index("## Chapter 6")]
+    assert all(f"{value:.2f}" in chapter5 for value in THESIS_TEXT.values())
+
+
+def test_tables_5_1_and_5_2_list_the_text_values_beside_ours(report):
+    md = (report / "tables" / "table5_2.md").read_text()
+    section = md.split("## Tk-Instruct in the thesis's text")[1]
+    # MTL tk-instruct-1000's title generation is ours: 40.0
+    assert re.search(r"\| 1000 +\| Title Generation +\| 43\.94 +\| 40\.00 +\| Figure 5\.4 caption", section)
+    assert re.search(r"\| best +\| Textual Entailment +\| 84\.16 +\| not run +\|", section)
+    assert re.search(
+        r"\| mean +\| Title Generation +\| 43\.99 +\| 40\.00 +\|", section
+    )  # our one setting run
+
+
+def test_figures_5_2_and_5_4_draw_the_text_values(settings, tmp_path):
+    from matplotlib.figure import Figure
+
+    import ftrepro.papers.gupta2023.report as report_module
+
+    drawn = []
+    original = report_module.save_figure
+
+    def keep(fig: Figure, path, **kwargs):
+        labels = {h.get_label() for ax in fig.axes for h in [*ax.lines, *ax.collections]}
+        drawn.append((path.name, labels))
+        original(fig, path, **kwargs)
+
+    report_module.save_figure = keep
+    try:
+        write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings, text_csv=TEXT)
+    finally:
+        report_module.save_figure = original
+    labels = dict(drawn)
+    for figure in ("figure5_2.png", "figure5_4.png"):
+        assert {
+            "Tk-Instruct (thesis text)",
+            "Tk-Instruct best (thesis text)",
+            "Tk-Instruct mean (thesis text)",
+        } <= labels[figure]
+    assert "Tk-Instruct (thesis text)" not in labels["figure5_1.png"]
 
 
 def test_table_5_1_category_cells(report):

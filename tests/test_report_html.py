@@ -3,6 +3,7 @@ run provenance with GPU-hours planned, and the page in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -67,17 +68,18 @@ def tree(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def _report(tree: Path, plan: Path | None = None) -> str:
+def _report(tree: Path, plan: Path | None = None, config: cfg.Config = TINY, **extra) -> str:
     out = build_report(
         tree / "results/report.html",
-        preset=TINY.preset,
-        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in papers.PAPERS},
-        shared={paper: papers.shared_runs(TINY, paper) for paper in papers.PAPERS},
-        stand_ins={paper: papers.stand_ins(TINY, paper) for paper in papers.PAPERS},
+        preset=config.preset,
+        runs={paper: papers.runs(config, paper, with_api=False) for paper in papers.PAPERS},
+        shared={paper: papers.shared_runs(config, paper) for paper in papers.PAPERS},
+        stand_ins={paper: papers.stand_ins(config, paper) for paper in papers.PAPERS},
         results_dir=tree / "results",
         logs_dir=tree / "logs",
         plan_path=plan,
         stats_path=tree / "results/data/stats.md",
+        **extra,
     )
     return out.read_text()
 
@@ -190,3 +192,43 @@ def test_the_tiny_report_says_its_verdicts_are_meaningless(tree):
     )
     assert "; 1 of 2 cells run</li>" in page
     assert "reproduced" not in page
+
+
+# --- what the data was, and the deviations (issue 24) ------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["mini", "paper"])
+def test_the_banner_names_synthetic_data_and_never_claims_real_data_for_it(tree, preset):
+    config = cfg.load(REPO / "config" / "config.yaml", {"preset": preset, "data": {"source": "synthetic"}})
+    page = _report(tree, config=config, synthetic=True)
+    banner = page.split('id="preset">')[1].split("</div>")[0]
+    assert "<strong>Synthetic data.</strong>" in banner and "synthetic data (generated" in banner
+    assert "real data" not in banner and "full data" not in banner and "reproduction attempt" not in banner
+    assert "synthetic data" in page.split('id="provenance"')[1]
+    real = _report(tree, config=cfg.load(REPO / "config" / "config.yaml", {"preset": preset}))
+    assert "Synthetic data" not in real.split('id="preset">')[1].split("</div>")[0]
+    assert "the papers&#39; real datasets" in real
+
+
+def test_each_paper_section_lists_its_deviations_once(tree):
+    from ftrepro.papers import registry
+
+    for paper in papers.PAPERS:  # the tables carry the section too: the report shows it once
+        for name in PAPER_FILES[paper]["tables"]:
+            md = tree / "results" / paper / "tables" / f"{name}.md"
+            md.write_text(md.read_text() + f"\n{registry.section(TINY, paper)}")
+    page = _report(tree, deviations={paper: registry.section(TINY, paper) for paper in papers.PAPERS})
+    for paper in papers.PAPERS:
+        section = page.split(f'<section class="paper" id="{paper}">')[1].split("</section>")[0]
+        assert f'<div class="deviations" id="{paper}-deviations">' in section
+        assert section.count(f"Deviations from the paper ({paper}, preset tiny)") == 1
+    assert "<td>tiny-demo</td>" in page and "<td>held-out-test</td>" in page
+
+
+def test_each_run_names_the_data_it_read(tree):
+    run = "20ng-7class.llama2-7b.zero-shot.ft"
+    provenance = tree / "logs/zhao2025/fit" / f"{run}.provenance.json"
+    record = json.loads(provenance.read_text())
+    record["data"] = {"source": "local", "raw_sha256sums": {"20newsgroups": "ab" * 32}}
+    write_json(provenance, record)
+    assert "<td>local (SHA256SUMS 20newsgroups abababababab)</td>" in _report(tree)

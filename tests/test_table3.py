@@ -541,3 +541,25 @@ def test_a_cell_over_several_seeds_shows_their_count_and_spread(targets):
     assert (c.seeds, round(c.seed_sd, 2), c.ours) == (3, 0.6, pytest.approx(88.6))
     text = paper_layout(table).set_index("model").loc["roberta-base", "MASSIVE dual intent"]
     assert text.startswith("88.9 / 88.6 ±1.9 (3 seeds, sd 0.6) (-0.3) reproduced")
+
+
+def test_table3_carries_the_synthetic_data_note_and_the_deviations_under_it(tmp_path, targets):
+    """issue 24: a run on generated data says so in the table's note; the paper's deviations in the
+    preset follow the tables."""
+    from ftrepro import config as cfg
+    from ftrepro.papers import registry
+    from ftrepro.report import data_note
+
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    section = registry.section(mini, "zhao2025")
+    write_table3(
+        build_table3(targets, METRICS),
+        tmp_path / "t.csv",
+        tmp_path / "t.md",
+        data_note(True),
+        deviations=section,
+    )
+    text = (tmp_path / "t.md").read_text()
+    assert "cells run.\n\n**Synthetic data** (data.source: synthetic)" in text
+    assert text.endswith(section) and "| mini-test-sample |" in text
+    assert data_note(False) == ""

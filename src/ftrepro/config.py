@@ -28,6 +28,19 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
 
 
+SYNTHETIC = "synthetic"
+# where raw data comes from when neither data.source nor the preset names a source: the real data
+DEFAULT_SOURCE = "hub"
+
+
+def data_source(config: Mapping) -> str:
+    """The raw data source of a validated config dict: data.source when given, else the preset's
+    data.source, else hub. Only an explicit choice (the tiny preset's, or the user's) gives
+    synthetic data; a preset of real models never falls back to it."""
+    preset = config["presets"][config["preset"]].get("data", {})
+    return config["data"].get("source") or preset.get("source") or DEFAULT_SOURCE
+
+
 @dataclass(frozen=True)
 class Shape:
     """A model's paper-scale shape, which sizes activations and the KV cache in the plan."""
@@ -56,6 +69,17 @@ class Model:
         return stand_in_name(self.spec, self.paper_repo)
 
     @property
+    def checkpoint(self) -> str:
+        """What the preset loads under the name: a hub repository, an API model id, or how the
+        tables name a stand-in (the deviation registries compare it with the paper's model)."""
+        ((form, args),) = self.spec.items()
+        if form == "hub":
+            return args["repo"]
+        if form == "api":
+            return args
+        return stand_in_name(self.spec)
+
+    @property
     def identity(self) -> str:
         """The kind and spec behind the name as a string: names with equal identities are one
         model in the preset (the same weights), which ftrepro.papers trains once."""
@@ -77,13 +101,13 @@ def stand_in_name(spec: dict, paper_repo: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Data:
-    source: str
+    source: str  # synthetic | local | hub, resolved through the preset (data_source)
     local_dir: str | None
     download_dir: str
     hub: dict
     seed: int
     newsgroups_remove: list[str]
-    arena_validation_fraction: float
+    arena_splits: dict[str, float]  # {dev, test}: fractions of the arena rows held out
     stats_tokenizers: dict[str, str]
     stats_sample: int
     max_rows: dict[str, int]  # the preset's cap per split; absent: every row
@@ -91,6 +115,11 @@ class Data:
     dataset_max_rows: dict[str, dict[str, int | str]] = field(default_factory=dict)
     # train rows held out as a dev split, for datasets whose release has none (20 Newsgroups)
     held_out_dev: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def synthetic(self) -> bool:
+        """Generated data, not the papers' datasets: every table, figure and the report say so."""
+        return self.source == SYNTHETIC
 
     def caps(self, dataset: str) -> dict[str, int]:
         """{split: rows} a dataset is capped to in the preset: max_rows, then its own caps."""
@@ -382,7 +411,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         keep_checkpoints=config["keep_checkpoints"],
         partial=config["partial"],
         data=Data(
-            **config["data"],
+            **{**config["data"], "source": data_source(config)},
             max_rows=caps.get("max_rows", {}),
             dataset_max_rows=caps.get("dataset_max_rows", {}),
             held_out_dev=caps.get("held_out_dev", {}),

@@ -228,7 +228,7 @@ def _band_jobs(config: Config) -> Iterator[Work]:
         yield Work(
             "band2025", job, b.annotator, "inference", infer_tokens=annotated * prompt, kv_tokens=prompt
         )
-    train, validation = _rows(config, "arena", "train"), _rows(config, "arena", "validation")
+    train, dev, test = (_rows(config, "arena", split) for split in ("train", "dev", "test"))
     pre = config.training["band2025-prefinetune"]
     for encoder in b.encoders:
         if "llm-augmented" in b.variants:
@@ -257,12 +257,14 @@ def _band_jobs(config: Config) -> Iterator[Work]:
             run.model,
             "full",
             train_tokens=train * recipe["num_train_epochs"] * example,
-            infer_tokens=validation * example * evaluations,
+            infer_tokens=(dev * evaluations + test) * example,  # dev at each evaluation, then test
             micro_tokens=recipe["per_device_train_batch_size"] * example,
             logits=False,
         )
     lora = config.training["band2025-lora"]
     length = min(tokens["text"], lora["max_length"])
+    batch = lora["per_device_train_batch_size"] * lora["gradient_accumulation_steps"]
+    evaluations = train * lora["num_train_epochs"] / batch / lora["save_steps"] + 1
     for name in band_runs.llm_runs(config):
         yield Work(
             "band2025",
@@ -270,7 +272,7 @@ def _band_jobs(config: Config) -> Iterator[Work]:
             band_runs.BandRun.parse(name).model,
             "lora",
             train_tokens=train * lora["num_train_epochs"] * length,
-            infer_tokens=validation * length,
+            infer_tokens=(dev * evaluations + test) * length,  # dev at each checkpoint, then test
             micro_tokens=lora["per_device_train_batch_size"] * lora["max_length"],
             checkpointing=lora["activation_checkpointing"],
             logits=False,  # a 3-way head, not the vocabulary

@@ -8,6 +8,7 @@ from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
 from ftrepro.io import redact_urls
+from ftrepro.papers import registry
 from ftrepro.papers.band2025.runs import BandRun
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
@@ -80,6 +81,11 @@ BAND_LORA = BandRun("{llm}").name
 
 def predictions(paper, run):
     return f"results/{paper}/{run}/predictions.jsonl"
+
+
+def competition_predictions(run):
+    """A band2025 run's predictions of the competition's test rows (empty without its test.csv)."""
+    return f"results/band2025/{run}/competition_predictions.jsonl"
 
 
 def results(paper, runs, name):

@@ -30,5 +30,7 @@ rule html_report:
         shared=SHARED,
         stand_ins={paper: papers.stand_ins(CFG, paper) for paper in papers.PAPERS},
         verdicts=VERDICTS,
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS,
     script:
         "../scripts/html_report.py"

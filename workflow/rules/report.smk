@@ -17,6 +17,8 @@ VERDICTS = {
     paper: {"basis": papers.verdict_basis(CFG, paper), "tolerance": CFG.stats.tolerance}
     for paper in papers.PAPERS
 }
+# each paper's deviations from the paper in this preset, under every table (ftrepro.papers.registry)
+DEVIATIONS = {paper: registry.section(CFG, paper) for paper in papers.PAPERS}
 ZHAO_DATASETS = list(dict.fromkeys(task.dataset for task in Z.tasks.values()))
 
 
@@ -48,6 +50,8 @@ rule zhao2025_table3:
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
         baselines=zhao_runs.baseline_descriptions(CFG),
         encoders=Z.encoders,
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS["zhao2025"],
         stand_ins={
             **papers.stand_ins(CFG, "zhao2025"),
             "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),
@@ -75,6 +79,9 @@ rule gupta2023_report:
         metrics=results("gupta2023", TABLED["gupta2023"], "metrics.json"),
         results="config/targets/gupta2023_results.csv",
         categories="config/targets/gupta2023_categories.csv",
+        # Tk-Instruct's category numbers in the thesis's text; the anchors' (README) references
+        tk_categories="config/targets/gupta2023_tk_categories.csv",
+        anchors="config/targets/gupta2023_anchors.csv",
     output:
         tables=report(
             expand(
@@ -98,15 +105,21 @@ rule gupta2023_report:
         shared_settings=gupta_runs.shared_settings(CFG),
         stand_ins=papers.stand_ins(CFG, "gupta2023"),
         verdicts=VERDICTS["gupta2023"],
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS["gupta2023"],
     script:
         "../scripts/gupta2023_report.py"
 
 
 rule band2025_report:
-    """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle submissions."""
+    """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle
+    submissions of the test split's rows and of the competition's test rows."""
     input:
         metrics=results("band2025", TABLED["band2025"], "metrics.json"),
         predictions=results("band2025", TABLED["band2025"], "predictions.jsonl"),
+        competition=results(
+            "band2025", TABLED["band2025"], "competition_predictions.jsonl"
+        ),
         targets="config/targets/band2025_results.csv",
         parameters="config/targets/band2025_parameters.csv",
         # the efficiency score counts the parameters of the models behind the runs
@@ -125,6 +138,11 @@ rule band2025_report:
         submissions=expand(
             "results/band2025/submissions/{run}.csv", run=TABLED["band2025"]
         ),
+        # the competition's test.csv rows; header only where the raw data has none
+        competition=expand(
+            "results/band2025/submissions/{run}.competition.csv",
+            run=TABLED["band2025"],
+        ),
     log:
         "logs/band2025/report.log",
     conda:
@@ -134,6 +152,8 @@ rule band2025_report:
         shared=SHARED["band2025"],
         stand_ins=papers.stand_ins(CFG, "band2025"),
         verdicts=VERDICTS["band2025"],
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS["band2025"],
     script:
         "../scripts/band2025_report.py"
 

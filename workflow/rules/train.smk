@@ -194,6 +194,8 @@ use rule fit_gupta_stl as fit_gupta_mtl with:
 # ---------------------------------------------------------------- band2025
 
 ANNOTATION = B.annotation
+
+
 # a local annotator is a base model; an API one or a supplied file needs none
 LOCAL_ANNOTATOR = not ANNOTATION["file"] and CFG.models[B.annotator].kind != "api"
 
@@ -250,13 +252,17 @@ rule prefinetune_band_encoder:
 
 
 rule fit_band_encoder:
-    """Single or parallel BERT on the arena preferences (A / B / tie)."""
+    """Single or parallel BERT on the arena preferences (A / B / tie): the checkpoint of lowest
+    dev loss, then the test split (and the competition's test rows) predicted."""
     input:
         base=band_start,
         train=derived("arena", "train"),
-        validation=derived("arena", "validation"),
+        dev=derived("arena", "dev"),
+        test=derived("arena", "test"),
+        competition_test=derived("arena", "competition_test"),
     output:
         predictions("band2025", BAND_ENCODER),
+        competition=competition_predictions(BAND_ENCODER),
     log:
         run_log("band2025", "fit", BAND_ENCODER),
     benchmark:
@@ -283,13 +289,17 @@ rule fit_band_encoder:
 
 
 rule fit_band_lora:
-    """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v)."""
+    """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v): the checkpoint of lowest
+    dev loss, then the test split (and the competition's test rows) predicted."""
     input:
         base=base_model("{llm}"),
         train=derived("arena", "train"),
-        validation=derived("arena", "validation"),
+        dev=derived("arena", "dev"),
+        test=derived("arena", "test"),
+        competition_test=derived("arena", "competition_test"),
     output:
         predictions("band2025", BAND_LORA),
+        competition=competition_predictions(BAND_LORA),
     log:
         run_log("band2025", "fit", BAND_LORA),
     benchmark:

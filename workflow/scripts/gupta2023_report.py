@@ -23,5 +23,9 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         shared_settings=sm.params.shared_settings,
         stand_ins=sm.params.stand_ins,
         verdicts=Verdicts(**sm.params.verdicts),
+        anchors_csv=sm.input.anchors,
+        text_csv=sm.input.tk_categories,
+        synthetic=sm.params.synthetic,
+        deviations=sm.params.deviations,
     )
     log.info("headline:\n%s", headline.to_string())

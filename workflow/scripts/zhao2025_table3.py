@@ -12,7 +12,7 @@ from ftrepro.papers.zhao2025.report import (
     read_targets,
     write_table3,
 )
-from ftrepro.report import Verdicts
+from ftrepro.report import Verdicts, data_note
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -38,6 +38,13 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         log.warning(
             "%s below the baselines: %s %.1f < %.1f", cell["run"], cell["column"], cell["ours"], cell["floor"]
         )
-    note = preset_note(**sm.params.note, baselines=sm.params.baselines) + floor_note(below)
-    write_table3(table, sm.output.csv, sm.output.md, note, verdicts.basis)
+    note = data_note(sm.params.synthetic) + preset_note(**sm.params.note, baselines=sm.params.baselines)
+    write_table3(
+        table,
+        sm.output.csv,
+        sm.output.md,
+        note + floor_note(below),
+        verdicts.basis,
+        deviations=sm.params.deviations,
+    )
     log.info("%d cells, %d run", len(table), int((table["status"] == "ok").sum()))

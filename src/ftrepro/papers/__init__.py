@@ -87,7 +87,7 @@ def verdict_basis(config: Config, paper: str) -> str:
     "meaningless" on synthetic data or with a randomly initialised model, "stand-ins" where the
     preset trains other models under the paper's names, else "paper"."""
     models = [config.models[name] for name in RUNS[paper].model_names(config)]
-    if config.data.source == "synthetic" or any("random" in model.spec for model in models):
+    if config.data.synthetic or any("random" in model.spec for model in models):
         return "meaningless"
     return "stand-ins" if any(model.stand_in for model in models) else "paper"
 

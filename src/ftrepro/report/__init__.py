@@ -26,6 +26,20 @@ from ftrepro.io import atomic_path
 
 NOT_RUN = "not run"
 NOT_IN_PAPER = "not in paper"
+SYNTHETIC_DATA = "synthetic data"
+
+
+def data_note(synthetic: bool) -> str:
+    """The line every table carries when its runs read generated data (config data.source:
+    synthetic), so that no number of it is taken for one on the papers' data; "" otherwise."""
+    if not synthetic:
+        return ""
+    return (
+        f"**{SYNTHETIC_DATA.capitalize()}** (data.source: synthetic): generated files in each "
+        "dataset's format with a planted rule, not the papers' datasets. These numbers say nothing "
+        "about the papers.\n\n"
+    )
+
 
 # a cell's verdict: the paper's number against our interval (Verdicts)
 REPRODUCED, ABOVE, BELOW = "reproduced", "above", "below"
@@ -178,7 +192,10 @@ def error_bars(values, lo, hi) -> np.ndarray:
     return np.array([values - lo, hi - values])
 
 
-def save_figure(fig: Figure, path: str | Path) -> None:
-    """A PNG, written atomically."""
+def save_figure(fig: Figure, path: str | Path, *, synthetic: bool = False) -> None:
+    """A PNG, written atomically; `synthetic` (runs on generated data) writes "synthetic data"
+    in its lower right corner."""
+    if synthetic:
+        fig.text(0.995, 0.005, SYNTHETIC_DATA, ha="right", va="bottom", color="#b00", fontsize="large")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)

@@ -2,7 +2,9 @@
 
 AutoModelForSequenceClassification reads the hidden state of the last non-pad token into a linear
 head (hidden -> 3). LoRA adapters (r 4, alpha 8 on q_proj and v_proj in the paper) and the head
-train; the base weights stay frozen. A killed job resumes from the last Trainer checkpoint; the
+train; the base weights stay frozen. With a dev split (`eval_path`) the loss on it is measured at
+every checkpoint and the checkpoint of lowest dev loss is the model, as the encoders choose
+theirs; the test split is never seen. A killed job resumes from the last Trainer checkpoint; the
 adapter and head are written atomically to `out_dir` (PeftModel.save_pretrained) with the tokenizer.
 """
 
@@ -105,15 +107,24 @@ def train_lora_classifier(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     *,
+    eval_path: str | Path | None = None,
     deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
-    """Train LoRA adapters and the head on the arena train split; save adapter, head and tokenizer to `out_dir`.
+    """Train LoRA adapters and the head on the arena train split, keeping the checkpoint of lowest
+    loss on `eval_path` (the dev split; None: the last); save adapter, head and tokenizer to `out_dir`.
 
-    Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params}.
+    Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params,
+    best_checkpoint, best_eval_loss}.
     """
     trainer = lora_trainer(
-        base_dir, train_path, hparams, checkpoint_dir, deepspeed=deepspeed, callbacks=callbacks
+        base_dir,
+        train_path,
+        hparams,
+        checkpoint_dir,
+        eval_path=eval_path,
+        deepspeed=deepspeed,
+        callbacks=callbacks,
     )
 
     def save(directory: Path) -> None:
@@ -123,7 +134,14 @@ def train_lora_classifier(
         trainer.processing_class.save_pretrained(directory)
 
     trainable, _ = trainer.model.get_nb_trainable_parameters()
-    return {**train_and_save(trainer, checkpoint_dir, out_dir, save), "trainable_params": trainable}
+    summary = train_and_save(trainer, checkpoint_dir, out_dir, save)
+    best = {
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_eval_loss": trainer.state.best_metric,
+    }
+    if best["best_checkpoint"]:
+        log.info("best checkpoint %s (dev loss %.4f)", best["best_checkpoint"], best["best_eval_loss"])
+    return {**summary, "trainable_params": trainable, **best}
 
 
 def lora_trainer(
@@ -132,10 +150,28 @@ def lora_trainer(
     hparams: dict,
     checkpoint_dir: str | Path,
     *,
+    eval_path: str | Path | None = None,
     deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> Trainer:
-    """The Trainer of `train_lora_classifier`: encoded arena records, the LoRA model, padded batches."""
+    """The Trainer of `train_lora_classifier`: encoded arena records, the LoRA model, padded
+    batches; with `eval_path`, the dev loss at every checkpoint and the best one kept."""
+    # the dev loss at every checkpoint; the lowest is the model restored at the end
+    selection = (
+        {
+            "eval_strategy": "steps",
+            "eval_steps": hparams.get("save_steps"),
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "loss",
+            "greater_is_better": False,
+            "prediction_loss_only": True,
+            "per_device_eval_batch_size": hparams.get(
+                "predict_batch_size", hparams["per_device_train_batch_size"]
+            ),
+        }
+        if eval_path is not None
+        else {}
+    )
     args = training_arguments(
         hparams,
         checkpoint_dir,
@@ -145,10 +181,12 @@ def lora_trainer(
         lr_scheduler_type="linear",
         save_strategy="steps",
         logging_steps=50,
+        **selection,
     )
     set_seed(args.seed)  # before the head and the adapters are initialised
     tokenizer = load_tokenizer(base_dir)
     train_set = encode_records(train_path, tokenizer, hparams["max_length"])
+    eval_set = encode_records(eval_path, tokenizer, hparams["max_length"]) if eval_path is not None else None
     model = lora_model(base_dir, tokenizer, hparams)
     trainable, total = model.get_nb_trainable_parameters()
     log.info(
@@ -162,6 +200,7 @@ def lora_trainer(
         model=model,
         args=args,
         train_dataset=train_set,
+        eval_dataset=eval_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         callbacks=callbacks,
@@ -181,15 +220,28 @@ def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[P
 
 
 def predict_lora_classifier(
-    base_dir: str | Path, model_dir: str | Path, records_path: str | Path, *, max_length: int, batch_size: int
+    base_dir: str | Path,
+    model_dir: str | Path,
+    records_path: str | Path,
+    *,
+    max_length: int,
+    batch_size: int,
+    labelled: bool = True,
 ) -> list[dict]:
-    """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split."""
-    model, tokenizer = load_lora_classifier(base_dir, model_dir)
+    """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split;
+    `labelled=False` for rows without a gold label (the competition's test rows; none: [])."""
     records = list(iter_jsonl(records_path))
+    if not records and not labelled:
+        return []
+    model, tokenizer = load_lora_classifier(base_dir, model_dir)
     features = [tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in records]
     probs = predict_logits(model, features, DataCollatorWithPadding(tokenizer), batch_size, reduce=softmax)
     return [
-        {"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, p.tolist()))}
+        {
+            "id": record["id"],
+            **({"label": record["label"]} if labelled else {}),
+            "probs": dict(zip(LABELS, p.tolist())),
+        }
         for record, p in zip(records, probs, strict=True)
     ]
 

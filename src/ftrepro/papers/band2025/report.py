@@ -1,11 +1,12 @@
 """band2025's results: the log-loss table (paper beside ours), Figure 10 (log loss per model), Figure 11 (gain
-over single DistilBERT), the parameter-efficiency score and a Kaggle submission CSV per run.
+over single DistilBERT), the parameter-efficiency score and Kaggle submission CSVs per run (the test
+split's ids, and the competition's test rows where the raw data has them).
 
 The paper prints only Llama's test log loss (0.98); its encoder losses exist only as bars, so their paper cells
 read "–"; a model the paper has not (absent from its Table 1) reads "not in paper". Its efficiency score is
 1 / (log loss x parameters in millions) with Table 1's counts; ours uses the parameters of the model we
-trained, counted from its base weights (a classifier has no LM head). Our losses are on the validation split
-(the paper's are on Kaggle's hidden test set).
+trained, counted from its base weights (a classifier has no LM head). Our losses are on our test split, which no
+run saw (each chose its checkpoint on the dev split); the paper's are on Kaggle's hidden test set.
 
 Our log loss and accuracy carry their 95% intervals (metrics.json), the log loss its verdict against the
 paper's number (ftrepro.report.Verdicts). The gain over single DistilBERT takes its interval from the two
@@ -32,6 +33,7 @@ from ftrepro.report import (
     NOT_IN_PAPER,
     NOT_RUN,
     Verdicts,
+    data_note,
     error_bars,
     interval_columns,
     ours_text,
@@ -187,16 +189,22 @@ def _ours_loss(row: Mapping) -> str:
 
 
 def table_markdown(
-    table: pd.DataFrame, stand_ins: Mapping[str, str] | None = None, basis: str = "paper"
+    table: pd.DataFrame,
+    stand_ins: Mapping[str, str] | None = None,
+    basis: str = "paper",
+    *,
+    synthetic: bool = False,
+    deviations: str = "",
 ) -> str:
-    """The log-loss table under its title, naming the preset's `stand_ins` and shared models, ending on
-    the count per verdict (`basis`: Verdicts.basis)."""
+    """The log-loss table under its title, naming the preset's `stand_ins` and shared models and
+    whether its data is `synthetic`, ending on the count per verdict (`basis`: Verdicts.basis)
+    and the paper's `deviations` section."""
     known = table["in_paper"]
     layout = pd.DataFrame(
         {
             "model": table["model"],
             "log loss (paper, test)": _paper(table["paper_log_loss"], ".2f", known),
-            "log loss (ours, validation)": [_ours_loss(row) for _, row in table.iterrows()],
+            "log loss (ours, test)": [_ours_loss(row) for _, row in table.iterrows()],
             "accuracy": [
                 ""
                 if pd.isna(row["accuracy"])
@@ -229,23 +237,29 @@ def table_markdown(
     )
     n_run = int((table["status"] == "ok").sum())
     shared = table[table["shared_with"].fillna("") != ""] if "shared_with" in table else table.iloc[:0]
-    note = stand_in_note(stand_ins or {}) + "".join(
-        f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
-        "(the same weights and data); it was trained once.\n\n"
-        for _, row in shared.iterrows()
+    note = (
+        data_note(synthetic)
+        + stand_in_note(stand_ins or {})
+        + "".join(
+            f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
+            "(the same weights and data); it was trained once.\n\n"
+            for _, row in shared.iterrows()
+        )
     )
     return (
         f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
         "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
-        "on the validation split.\n\n"
+        "on our test split, held out of train.csv and seen by no run (each chose its checkpoint on the dev "
+        "split).\n\n"
         + note
         + layout.to_markdown(index=False, disable_numparse=True)
         + "\n"
         + verdict_note(table["verdict"], basis)
+        + (f"\n{deviations}" if deviations else "")
     )
 
 
-def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
+def plot_log_loss(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
     """Figure 10: log loss per model (ours as bars; the paper's printed number as a marker)."""
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -257,7 +271,7 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
         capsize=3,
         color=["C0" if s == "ok" else "none" for s in table["status"]],
         edgecolor="C0",
-        label="ours (validation, 95% interval)",
+        label="ours (test split, 95% interval)",
     )
     paper = table["paper_log_loss"].notna()
     ax.scatter(
@@ -273,12 +287,12 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
             ax.text(i, 0.02, NOT_RUN, rotation=90, ha="center", va="bottom", color="grey")
     ax.axhline(1.0986, linestyle=":", color="grey", label="uniform (ln 3)")
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
-    ax.set(ylabel="log loss", title="Figure 10: model loss comparison")
+    ax.set(ylabel="log loss (ours: test split)", title="Figure 10: model loss comparison")
     ax.legend(fontsize="small")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
-def plot_improvement(table: pd.DataFrame, path: Path) -> None:
+def plot_improvement(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
     """Figure 11: percentage improvement in log loss over the single DistilBERT."""
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -297,11 +311,11 @@ def plot_improvement(table: pd.DataFrame, path: Path) -> None:
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
     ax.set(
-        ylabel="improvement over single DistilBERT (%)",
+        ylabel="improvement in test log loss over single DistilBERT (%)",
         title="Figure 11: percentage improvement over baseline",
     )
     ax.legend(fontsize="small")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
 def write_submission(predictions_path: str | PathLike, out_path: str | PathLike) -> int:
@@ -331,10 +345,14 @@ def write_band_report(
     out_dir: str | PathLike,
     stand_ins: Mapping[str, str] | None = None,
     verdicts: Verdicts | None = None,
+    *,
+    synthetic: bool = False,
+    deviations: str = "",
 ) -> pd.DataFrame:
     """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table.
-    `stand_ins` {model: what the preset trains under it} are named above the table; `verdicts`
-    judge our log losses against the paper's."""
+    `stand_ins` {model: what the preset trains under it} are named above the table, `synthetic`
+    data in the table and the figures, the paper's `deviations` section under the table;
+    `verdicts` judge our log losses against the paper's."""
     verdicts = verdicts or Verdicts()
     out_dir = Path(out_dir)
     table = log_loss_table(
@@ -348,7 +366,10 @@ def write_band_report(
     with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:
-        tmp.write_text(table_markdown(table, stand_ins, verdicts.basis), encoding="utf-8")
-    plot_log_loss(table, out_dir / "figures" / "figure10.png")
-    plot_improvement(table, out_dir / "figures" / "figure11.png")
+        tmp.write_text(
+            table_markdown(table, stand_ins, verdicts.basis, synthetic=synthetic, deviations=deviations),
+            encoding="utf-8",
+        )
+    plot_log_loss(table, out_dir / "figures" / "figure10.png", synthetic=synthetic)
+    plot_improvement(table, out_dir / "figures" / "figure11.png", synthetic=synthetic)
     return table

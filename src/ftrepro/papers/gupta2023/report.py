@@ -17,6 +17,10 @@ Categories: the thesis names six SuperNI categories and folds the other six into
 "other_categories" (Table 4.3); a column is pooled over its examples like the whole.
 A setting or column without our metrics reads "not run", never a made-up number; a setting the
 thesis has no number for at all reads "not in paper", one it has but not in this table "–".
+Tables 5.1/5.2 hold the baselines only; the Tk-Instruct category numbers the text of Chapter 5
+gives (config/targets/gupta2023_tk_categories.csv) are listed under them and drawn in Figures
+5.2/5.4. The two no-training anchors are the Tk-Instruct README's (gupta2023_anchors.csv), shown as
+a reference beside ours, never as the thesis's.
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ from matplotlib.ticker import NullLocator
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
 from ftrepro.metrics import SUPERNI_METRICS, pooled_interval
-from ftrepro.papers.gupta2023.runs import GuptaRun
+from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
 from ftrepro.report import (
     COMPARED,
     NOT_IN_PAPER,
     NOT_RUN,
     Verdicts,
+    data_note,
     error_bars,
     interval_columns,
     ours_text,
@@ -71,9 +76,9 @@ HEADERS = dict(
         ),
     )
 )
-# Tk-Instruct README, default track ROUGE-L on the 119-task test split (protocols 1.5)
-ANCHORS = {"copy_input": 14.20, "copy_demo": 28.54}
 PARADIGMS = ("stl", "mtl")
+# samples_per_task of a Tk-Instruct category number of the thesis's text whose size it does not name
+TEXT_SUMMARIES = ("best", "mean")
 # x position of "all" samples per task: the thesis's mean training instances per task (Table 4.3)
 ALL_SAMPLES_X = 374745 / 119
 SAMPLE_TICKS = {"100": 100, "200": 200, "500": 500, "1000": 1000, "all": ALL_SAMPLES_X}
@@ -307,15 +312,33 @@ def _check_covered(targets: pd.DataFrame, keys: set, columns: list[str]) -> None
             )
 
 
+def read_anchor_references(path: str | PathLike | None) -> dict[str, tuple[float, str]]:
+    """{method: (ROUGE-L, source)} of gupta2023_anchors.csv (the Tk-Instruct README's numbers);
+    {} without a file ('#' lines are comments)."""
+    if path is None:
+        return {}
+    table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    missing = [c for c in ("method", "rougeL", "source") if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
+    _check_names("anchors", table["method"], ANCHORS)
+    try:
+        return {r["method"]: (float(r["rougeL"]), r["source"]) for _, r in table.iterrows()}
+    except ValueError as e:
+        raise DataError(f"{path}: a rougeL is not a number: {e}") from e
+
+
 def headline_table(
     ours: Mapping,
     anchors: Mapping[str, Mapping],
     settings: Mapping[str, Mapping],
     results: pd.DataFrame,
     verdicts: Verdicts | None = None,
+    references: Mapping[str, tuple[float, str]] | None = None,
 ) -> pd.DataFrame:
-    """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status,
-    our interval and the verdict (`verdicts`)."""
+    """Overall ROUGE-L per paradigm and setting (paper, ours, diff, status, our interval and the
+    verdict by `verdicts`), then the two anchors, which the thesis has not: ours beside their
+    `references` {method: (ROUGE-L, source)}, diff to it, no verdict."""
     verdicts = verdicts or Verdicts()
     key_columns = ["setting", "system", "samples_per_task"]
     paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
@@ -328,8 +351,10 @@ def headline_table(
             rows.append({**keys, **_compare(target, metrics, verdicts), **_sizes(metrics)})
     _check_covered(results, {(r["paradigm"], r["system"], r["samples_per_task"]) for r in rows}, key_columns)
     _check_names("anchors", anchors, ANCHORS)
-    for method, target in ANCHORS.items():
+    for method in ANCHORS:
         metrics = _ours(anchors.get(method))
+        reference, source = (references or {}).get(method, (float("nan"), ""))
+        compared = _compare(float("nan"), metrics, verdicts)  # the thesis has no number: no verdict
         rows.append(
             {
                 "paradigm": "no training",
@@ -337,8 +362,11 @@ def headline_table(
                 "system": "heuristic",
                 "samples_per_task": "",
                 "instructions": False,
-                "in_paper": True,
-                **_compare(target, metrics, verdicts),
+                "in_paper": False,
+                **compared,
+                "diff": compared["ours"] - reference,
+                "reference": reference,
+                "reference_source": source,
                 **_sizes(metrics),
             }
         )
@@ -378,6 +406,75 @@ def category_table(
     return pd.DataFrame(rows)
 
 
+def read_text_values(path: str | PathLike) -> pd.DataFrame:
+    """Tk-Instruct's category numbers in the thesis's text (gupta2023_tk_categories.csv): setting,
+    samples_per_task (a size, or "best" / "mean" over the Tk-Instruct settings), column, rougeL,
+    source. '#' lines are comments."""
+    table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    missing = [
+        c for c in ("setting", "samples_per_task", "column", "rougeL", "source") if c not in table.columns
+    ]
+    if missing:
+        raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
+    for i, row in table.iterrows():
+        where = f"{path}: row {i + 1} ({dict(row)})"
+        if row["setting"] not in PARADIGMS or row["column"] not in COLUMNS:
+            raise DataError(f"{where}: setting must be one of {PARADIGMS}, column one of {COLUMNS}")
+        if row["samples_per_task"] not in (*SAMPLE_TICKS, *TEXT_SUMMARIES):
+            raise DataError(f"{where}: samples_per_task must be one of {[*SAMPLE_TICKS, *TEXT_SUMMARIES]}")
+    try:
+        return table.astype({"rougeL": float})
+    except ValueError as e:
+        raise DataError(f"{path}: a rougeL is not a number: {e}") from e
+
+
+def text_values_table(
+    text: pd.DataFrame, ours: Mapping, settings: Mapping[str, Mapping], paradigm: str
+) -> pd.DataFrame:
+    """The thesis's text numbers of one paradigm beside ours: at a named size, our Tk-Instruct
+    setting of that size; "best" and "mean", the best and the mean of our Tk-Instruct settings run."""
+    tuned = {str(s["samples"]): name for name, s in settings.items() if s["instructions"]}
+    rows = []
+    for _, row in text[text["setting"] == paradigm].iterrows():
+        names = (
+            list(tuned.values())
+            if row["samples_per_task"] in TEXT_SUMMARIES
+            else [tuned.get(row["samples_per_task"])]
+        )
+        values = [
+            thesis_categories(ours[paradigm][name])[row["column"]]["rougeL"]
+            for name in names
+            if name and ours[paradigm].get(name) and row["column"] in thesis_categories(ours[paradigm][name])
+        ]
+        summary = {"best": max, "mean": lambda v: sum(v) / len(v)}.get(
+            row["samples_per_task"], lambda v: v[0]
+        )
+        rows.append({**row, "ours": summary(values) if values else float("nan")})
+    return pd.DataFrame(rows, columns=[*text.columns, "ours"])
+
+
+def text_values_markdown(values: pd.DataFrame) -> str:
+    """The section under a category table listing the thesis's Tk-Instruct numbers from its text."""
+    if values.empty:
+        return ""
+    layout = pd.DataFrame(
+        {
+            "samples/task": values["samples_per_task"],
+            "category": values["column"].map(HEADERS),
+            "thesis (text)": values["rougeL"].map(lambda v: f"{v:.2f}"),
+            "ours": values["ours"].map(lambda v: _number(v, NOT_RUN)),
+            "where": values["source"],
+        }
+    )
+    return (
+        "\n## Tk-Instruct in the thesis's text\n\nThe thesis has no table of Tk-Instruct's category "
+        "scores; these are the numbers its text gives (best / mean: over the Tk-Instruct settings, the "
+        "size unnamed), also drawn in the figure.\n\n"
+        + layout.to_markdown(index=False, disable_numparse=True)
+        + "\n"
+    )
+
+
 def _number(value: float, missing: str) -> str:
     return missing if pd.isna(value) else f"{value:.2f}"
 
@@ -414,6 +511,11 @@ def category_layout(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _reference(row: Mapping) -> str:
+    value = row.get("reference", float("nan"))
+    return "" if pd.isna(value) else f"{value:.2f} ({row['reference_source']})"
+
+
 def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -422,7 +524,8 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
             "samples/task": table["samples_per_task"],
             "paper": [_paper(row) for _, row in table.iterrows()],
             "ours": [_ours_text(row) for _, row in table.iterrows()],
-            "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            "reference (not the thesis)": [_reference(row) for _, row in table.iterrows()],
+            "ours - paper (or reference)": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
             "verdict": table["verdict"].map(lambda v: v if v in COMPARED else ""),
             "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
             "tasks": table["n_tasks"],
@@ -452,15 +555,18 @@ def write_table(
     md_path: Path,
     note: str = "",
     basis: str = "paper",
+    after: str = "",
 ) -> None:
     """The long table as CSV, the layout as a markdown table under `title` and `note`, ending on
-    the count per verdict (`basis`: Verdicts.basis); both atomic."""
+    the count per verdict (`basis`: Verdicts.basis), then `after`; both atomic."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
     text = (
         f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{note}"
-        f"{layout.to_markdown(index=False, disable_numparse=True)}\n" + verdict_note(table["verdict"], basis)
+        f"{layout.to_markdown(index=False, disable_numparse=True)}\n"
+        + verdict_note(table["verdict"], basis)
+        + after
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -518,22 +624,54 @@ def _plot_series(ax, rows: pd.DataFrame) -> None:
     ax.grid(alpha=0.3)
 
 
-def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path) -> None:
+def _plot_text_values(ax, values: pd.DataFrame) -> None:
+    """The thesis's Tk-Instruct numbers from its text: hollow circles at a named size, a dotted
+    line for its best and a dash-dot line for its mean over the settings (size unnamed)."""
+    sized = values[~values["samples_per_task"].isin(TEXT_SUMMARIES)]
+    if len(sized):
+        ax.scatter(
+            sized["samples_per_task"].map(SAMPLE_TICKS),
+            sized["rougeL"],
+            marker="o",
+            s=60,
+            facecolors="none",
+            edgecolors="C0",
+            zorder=3,
+            label="Tk-Instruct (thesis text)",
+        )
+    for summary, style in (("best", ":"), ("mean", "-.")):
+        for value in values[values["samples_per_task"] == summary]["rougeL"]:
+            ax.axhline(
+                value, linestyle=style, color="C0", alpha=0.7, label=f"Tk-Instruct {summary} (thesis text)"
+            )
+
+
+def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path, *, synthetic: bool = False) -> None:
     """Figures 5.1 / 5.3: overall ROUGE-L against samples per task (log x)."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     _plot_series(ax, headline[headline["paradigm"] == paradigm])
     ax.set(xlabel="training samples per task", ylabel="ROUGE-L", title=f"{paradigm.upper()}: overall ROUGE-L")
     ax.legend(fontsize="small")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
-def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
-    """Figures 5.2 / 5.4: ROUGE-L against samples per task, one panel per thesis column."""
+def plot_categories(
+    table: pd.DataFrame,
+    paradigm: str,
+    path: Path,
+    text: pd.DataFrame | None = None,
+    *,
+    synthetic: bool = False,
+) -> None:
+    """Figures 5.2 / 5.4: ROUGE-L against samples per task, one panel per thesis column, with the
+    Tk-Instruct numbers of the thesis's `text` (read_text_values) where it gives them."""
     fig = Figure(figsize=(16, 8), layout="constrained")
     axes = fig.subplots(2, 4, sharex=True)
     for ax, column in zip(axes.flat, COLUMNS):
         _plot_series(ax, table[table["column"] == column])
+        if text is not None:
+            _plot_text_values(ax, text[(text["setting"] == paradigm) & (text["column"] == column)])
         ax.set_title(HEADERS[column])
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
     axes.flat[-1].axis("off")
@@ -541,7 +679,7 @@ def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
     fig.suptitle(f"{paradigm.upper()}: category-wise ROUGE-L against training samples per task")
     fig.supxlabel("training samples per task")
     fig.supylabel("ROUGE-L")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -559,22 +697,31 @@ def write_gupta_report(
     shared_settings: Mapping[str, str] | None = None,
     stand_ins: Mapping[str, str] | None = None,
     verdicts: Verdicts | None = None,
+    anchors_csv: str | PathLike | None = None,
+    text_csv: str | PathLike | None = None,
+    synthetic: bool = False,
+    deviations: str = "",
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
     {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings;
     `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
-    under each table, as are `stand_ins` {model: what the preset trains under it}; `verdicts` judge
-    each cell against the thesis. Returns the headline table.
+    under each table, as are `stand_ins` {model: what the preset trains under it} and whether the
+    data is `synthetic` (also in each figure's corner); `verdicts` judge each cell against the
+    thesis. `anchors_csv` holds the anchors' reference numbers (the Tk-Instruct README's),
+    `text_csv` the Tk-Instruct category numbers of the thesis's text (under Tables 5.1/5.2 and in
+    Figures 5.2/5.4); `deviations` goes under every table. Returns the headline table.
     """
     verdicts = verdicts or Verdicts()
-    note = stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+    note = data_note(synthetic) + stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+    after = f"\n{deviations}" if deviations else ""
     out_dir = Path(out_dir)
     ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
     results = read_targets(targets_results_csv, ["rougeL_overall"])
     categories = read_targets(targets_categories_csv, list(COLUMNS))
-    headline = headline_table(ours, anchors, settings, results, verdicts)
+    text = read_text_values(text_csv) if text_csv is not None else None
+    headline = headline_table(ours, anchors, settings, results, verdicts, read_anchor_references(anchors_csv))
     write_table(
         headline,
         headline_layout(headline),
@@ -583,10 +730,12 @@ def write_gupta_report(
         out_dir / "tables" / "headline.md",
         note,
         verdicts.basis,
+        after,
     )
     # paradigm -> (table, overall figure, category figure) numbers of the thesis
     for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
         table = category_table(ours, settings, categories, paradigm, thesis_settings(results), verdicts)
+        values = text_values_table(text, ours, settings, paradigm) if text is not None else pd.DataFrame()
         write_table(
             table,
             category_layout(table),
@@ -595,7 +744,9 @@ def write_gupta_report(
             out_dir / "tables" / f"table5_{table_no}.md",
             note,
             verdicts.basis,
+            text_values_markdown(values) + after,
         )
-        plot_overall(headline, paradigm, out_dir / "figures" / f"figure5_{overall_no}.png")
-        plot_categories(table, paradigm, out_dir / "figures" / f"figure5_{category_no}.png")
+        figures = out_dir / "figures"
+        plot_overall(headline, paradigm, figures / f"figure5_{overall_no}.png", synthetic=synthetic)
+        plot_categories(table, paradigm, figures / f"figure5_{category_no}.png", text, synthetic=synthetic)
     return headline

@@ -414,10 +414,13 @@ def write_table3(
     md_path: str | PathLike,
     note: str = "",
     basis: str = "paper",
+    *,
+    deviations: str = "",
 ) -> None:
     """CSV of the long table and markdown (both atomic): the paper's layout ending on the count
     per verdict (`basis`: Verdicts.basis), then our constrained-decoding numbers and the
-    generation failure rates, each a table of its own. `note` (preset_note) goes above the tables."""
+    generation failure rates, each a table of its own. `note` (preset_note) goes above the
+    tables, the paper's `deviations` section under them."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
@@ -439,6 +442,7 @@ def write_table3(
             "Generated outputs: parse failures / prompts too long for the context (% of test records)",
             failure_layout(table),
         )
+        + (f"\n{deviations}" if deviations else "")
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
