@@ -26,7 +26,7 @@ from ftrepro.infer.loading import load_model
 from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
-from ftrepro.train.arguments import training_arguments
+from ftrepro.train.arguments import attention_implementation, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ NEEDS = (
     "lora_alpha",
     "lora_dropout",
     "target_modules",
-    "activation_checkpointing",
 )
 
 
@@ -85,6 +84,7 @@ def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
         dtype=_dtype(),
+        attn_implementation=attention_implementation(),
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # how the model finds the last non-pad token
     config = LoraConfig(

@@ -1,0 +1,94 @@
+"""Training data as Hugging Face `datasets`, for every Trainer here: derived JSONL splits loaded
+as Arrow tables (memory-mapped, not Python lists), tokenized with a batched `.map`, cached.
+
+The cache (`FTREPRO_DATASETS_CACHE`, which fit jobs set to resources/cache/datasets) keys each
+tokenized table by a fingerprint of its input (the split file's path and modification time, or
+the rows themselves), the tokenizer, the function's arguments and this package's source: jobs that
+share a tokenizer and a split tokenize it once, and a code change tokenizes again. `datasets`
+alone would hash a function of an installed module by its name, not its code.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import datasets
+from datasets.fingerprint import Hasher
+
+from ftrepro.io import DataError
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "FTREPRO_DATASETS_CACHE"
+# below this many rows a pool of tokenizing processes costs more than it saves
+ROWS_PER_PROCESS = 5000
+
+
+def cache_dir() -> str | None:
+    """Where split tables and tokenized ones are kept (None: in memory only, nothing cached)."""
+    return os.environ.get(CACHE_ENV) or None
+
+
+def load_split(path: str | Path) -> datasets.Dataset:
+    """A derived JSONL split as an Arrow dataset; with a cache directory it is converted once
+    (per path and modification time) and memory-mapped from there."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise DataError(f"{path}: no records")
+    directory = cache_dir()
+    if directory is None:  # nothing written anywhere: rows in memory, as before
+        return datasets.Dataset.from_json(str(path), keep_in_memory=True)
+    return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=directory)
+
+
+def from_rows(rows: Sequence[dict]) -> datasets.Dataset:
+    """Rows built in memory (rendered prompts, joined records) as a dataset."""
+    if not rows:
+        raise DataError("no training examples")
+    return datasets.Dataset.from_list(list(rows))
+
+
+def tokenize(
+    dataset: datasets.Dataset,
+    function: Callable[..., dict],
+    *,
+    desc: str,
+    with_indices: bool = False,
+    batch_size: int = 1000,
+    **kwargs,
+) -> datasets.Dataset:
+    """`dataset.map(function, batched=True)` with `kwargs` bound: the input columns give way to
+    what `function` returns. Cached (see the module) when the dataset lives in the cache
+    directory; tokenized on the job's CPUs when it is large."""
+    cached = bool(dataset.cache_files)
+    fingerprint = Hasher.hash([dataset._fingerprint, _source_hash(), function.__qualname__, kwargs])
+    return dataset.map(
+        functools.partial(function, **kwargs),
+        batched=True,
+        batch_size=batch_size,
+        with_indices=with_indices,
+        remove_columns=dataset.column_names,
+        num_proc=processes(len(dataset)),
+        new_fingerprint=fingerprint,
+        load_from_cache_file=cached,
+        keep_in_memory=not cached,
+        desc=desc,
+    )
+
+
+def processes(rows: int) -> int | None:
+    """The job's CPUs (its OMP_NUM_THREADS, ftrepro.workflow.limit_threads) for large tables."""
+    cpus = int(os.environ.get("OMP_NUM_THREADS") or 1)
+    n = min(cpus, rows // ROWS_PER_PROCESS)
+    return n if n > 1 else None
+
+
+@functools.cache
+def _source_hash() -> str:
+    """One hash of every module of this package: tokenized tables of older code are not reused."""
+    package = Path(__file__).resolve().parents[1]
+    return Hasher.hash([p.read_bytes() for p in sorted(package.rglob("*.py"))])
