@@ -15,7 +15,7 @@ from conftest import RecordSteps, StopAfterFirstSave
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftrepro.infer.causal import candidate_log_likelihoods, choose, generate
-from ftrepro.io import DataError
+from ftrepro.io import DataError, read_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.encoding import cut_middle, encode_answer, encode_example, encode_prompt
 from ftrepro.train.causal import ChunkedCausalLoss, LengthBucketSampler, causal_trainer, train_causal_lm
@@ -331,6 +331,7 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
         "per_device_train_batch_size": 2,
         "effective_batch_size": 4,
         "activation_checkpointing": True,
+        "logging_steps": 1,
     }
     kwargs = {"out_dir": tmp_path / "model", "checkpoint_dir": tmp_path / "ckpt"}
     with pytest.raises(KeyboardInterrupt):
@@ -344,6 +345,9 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
     assert not (tmp_path / "ckpt").exists()
     saved = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
     assert saved.config.model_type == "llama" and saved.config.use_cache
+    # the training log survives the checkpoints, the steps before the kill included
+    history = read_jsonl(tmp_path / "model" / "train_log.jsonl")
+    assert [r["step"] for r in history if "loss" in r] == [1, 2, 3, 4, 5, 6]
     assert AutoTokenizer.from_pretrained(tmp_path / "model").eos_token == "</s>"
 
 

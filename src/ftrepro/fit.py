@@ -7,22 +7,61 @@ job would double the SLURM submissions and the I/O for nothing.
 The job works in resources/scratch/<paper>/<run>/: Trainer checkpoints go there, so a job killed
 mid-training resumes when rerun. A fingerprint of the job (params and inputs) is stamped in the
 directory; leftovers of a different configuration are wiped instead of resumed.
+
+What a run keeps of its training besides its predictions: the Trainer's log_history as
+results/<paper>/<run>/train_log.jsonl (`train_log_path`) and its TensorBoard events in
+logs/tensorboard/<paper>/<run>/ (`tensorboard_dir`), so that `tensorboard --logdir
+logs/tensorboard` shows every run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ftrepro.io import DataError, atomic_path, read_json, write_json, write_jsonl
+from ftrepro.io import TRAIN_LOG, DataError, atomic_path, read_json, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
 Train = Callable[[Path, Path], None]  # (model_dir, checkpoint_dir) -> None
 Predict = Callable[[Path], list[dict]]  # model_dir -> prediction records
+
+TENSORBOARD_ROOT = Path("logs/tensorboard")
+
+
+def train_log_path(predictions_path: str | Path) -> Path:
+    """A run's training log, beside its predictions (and metrics.json): results/<paper>/<run>/train_log.jsonl."""
+    return Path(predictions_path).with_name(TRAIN_LOG)
+
+
+def tensorboard_dir(paper: str, run: str) -> Path:
+    """Where a run's TensorBoard events go: logs/tensorboard/<paper>/<run>/."""
+    return TENSORBOARD_ROOT / paper / run
+
+
+def run_of(predictions_path: str | Path) -> tuple[str, str]:
+    """(paper, run) of results/<paper>/<run>/predictions.jsonl."""
+    run_dir = Path(predictions_path).parent
+    return run_dir.parent.name, run_dir.name
+
+
+@contextlib.contextmanager
+def tensorboard_logs(directory: str | Path) -> Iterator[None]:
+    """The Trainer's TensorBoard writer (in this process and the ones torchrun starts) writes to
+    `directory` meanwhile (transformers reads TENSORBOARD_LOGGING_DIR when a Trainer is made)."""
+    before = os.environ.get("TENSORBOARD_LOGGING_DIR")
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(directory)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TENSORBOARD_LOGGING_DIR")
+        else:
+            os.environ["TENSORBOARD_LOGGING_DIR"] = before
 
 
 def job_fingerprint(params: dict, inputs: list[str]) -> dict:
@@ -67,19 +106,26 @@ def fit_and_predict(
     keep_dir: str | Path | None = None,
     out_path: str | Path | None = None,
 ) -> list[dict]:
-    """Train (resuming when possible), predict, write the records to `out_path` (JSONL), then
-    keep the model in `keep_dir` or drop it. The work directory goes last, so that a job killed
-    while writing its predictions predicts again on rerun instead of training again."""
+    """Train (resuming when possible), predict, write the records to `out_path` (JSONL) and the
+    model's training log beside them (train_log_path), then keep the model in `keep_dir` or drop
+    it. The work directory goes last, so that a job killed while writing its predictions
+    predicts again on rerun instead of training again."""
     work_dir = Path(work_dir)
     prepare_work_dir(work_dir, fingerprint)
     model_dir = work_dir / "model"
     if model_dir.exists():  # written atomically, so complete: a kill came after training
         log.info("trained model found in %s", model_dir)
+    elif out_path is not None:
+        with tensorboard_logs(tensorboard_dir(*run_of(out_path))):
+            train(model_dir, work_dir / "checkpoints")
     else:
         train(model_dir, work_dir / "checkpoints")
     records = predict(model_dir)
     if out_path is not None:
         write_jsonl(out_path, records)
+        if (model_dir / TRAIN_LOG).is_file():  # a Trainer's model (not a baseline's)
+            with atomic_path(train_log_path(out_path)) as tmp:
+                shutil.copyfile(model_dir / TRAIN_LOG, tmp)
     if keep_dir is not None:
         with atomic_path(keep_dir) as tmp:
             shutil.move(model_dir, tmp)
