@@ -48,7 +48,7 @@ from transformers import (
 from ftrepro.models.encoding import IGNORE_INDEX, encode_example, log_encoded, shared_prefix
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import attention_implementation, training_arguments
-from ftrepro.train.data import from_rows, tokenize
+from ftrepro.train.data import columns, from_rows, rows, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,7 @@ def encode_dataset(tokenizer, examples: Sequence[dict], max_length: int) -> data
 
 
 def _encode_batch(batch: dict, tokenizer, max_length: int) -> dict:
-    encoded = [encode_example(tokenizer, dict(zip(batch, row)), max_length) for row in zip(*batch.values())]
-    return {key: [e[key] for e in encoded] for key in ("input_ids", "labels")}
+    return columns([encode_example(tokenizer, example, max_length) for example in rows(batch)])
 
 
 # --- training -----------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """Training data as Hugging Face `datasets`, for every Trainer here: derived JSONL splits loaded
 as Arrow tables (memory-mapped, not Python lists), tokenized with a batched `.map`, cached.
 
-The cache (`FTREPRO_DATASETS_CACHE`, which fit jobs set to resources/cache/datasets) keys each
-tokenized table by a fingerprint of its input (the split file's path and modification time, or
+The cache (resources/cache/datasets, or `FTREPRO_DATASETS_CACHE`) keys each tokenized table of a
+split file by a fingerprint of its input (the split file's path and modification time, or
 the rows themselves), the tokenizer, the function's arguments and this package's source: jobs that
 share a tokenizer and a split tokenize it once, and a code change tokenizes again. `datasets`
-alone would hash a function of an installed module by its name, not its code.
+alone would hash a function of an installed module by its name, not its code. Rows built in
+memory (rendered prompts) are tokenized in memory, uncached.
 """
 
 from __future__ import annotations
@@ -24,25 +25,23 @@ from ftrepro.io import DataError
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "FTREPRO_DATASETS_CACHE"
+CACHE_DIR = "resources/cache/datasets"  # relative to the workflow's working directory
 # below this many rows a pool of tokenizing processes costs more than it saves
 ROWS_PER_PROCESS = 5000
 
 
-def cache_dir() -> str | None:
-    """Where split tables and tokenized ones are kept (None: in memory only, nothing cached)."""
-    return os.environ.get(CACHE_ENV) or None
+def cache_dir() -> str:
+    """Where split tables and tokenized ones are kept."""
+    return os.environ.get(CACHE_ENV) or CACHE_DIR
 
 
 def load_split(path: str | Path) -> datasets.Dataset:
-    """A derived JSONL split as an Arrow dataset; with a cache directory it is converted once
-    (per path and modification time) and memory-mapped from there."""
+    """A derived JSONL split as an Arrow dataset, converted once (per path and modification time)
+    into the cache and memory-mapped from there."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise DataError(f"{path}: no records")
-    directory = cache_dir()
-    if directory is None:  # nothing written anywhere: rows in memory, as before
-        return datasets.Dataset.from_json(str(path), keep_in_memory=True)
-    return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=directory)
+    return datasets.load_dataset("json", data_files=str(path.resolve()), split="train", cache_dir=cache_dir())
 
 
 def from_rows(rows: Sequence[dict]) -> datasets.Dataset:
@@ -62,8 +61,8 @@ def tokenize(
     **kwargs,
 ) -> datasets.Dataset:
     """`dataset.map(function, batched=True)` with `kwargs` bound: the input columns give way to
-    what `function` returns. Cached (see the module) when the dataset lives in the cache
-    directory; tokenized on the job's CPUs when it is large."""
+    what `function` returns. Cached (see the module) when the dataset is a split file's;
+    tokenized on the job's CPUs when it is large."""
     cached = bool(dataset.cache_files)
     fingerprint = Hasher.hash([dataset._fingerprint, _source_hash(), function.__qualname__, kwargs])
     return dataset.map(
@@ -78,6 +77,16 @@ def tokenize(
         keep_in_memory=not cached,
         desc=desc,
     )
+
+
+def rows(batch: dict[str, list]) -> list[dict]:
+    """The records of a batch that `.map` hands over as columns."""
+    return [dict(zip(batch, values)) for values in zip(*batch.values())]
+
+
+def columns(features: list[dict]) -> dict[str, list]:
+    """Features as the columns `.map` takes back (every feature has the first one's keys)."""
+    return {key: [f[key] for f in features] for key in features[0]} if features else {}
 
 
 def processes(rows: int) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import datasets
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import (
@@ -27,6 +28,7 @@ from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import attention_implementation, training_arguments
+from ftrepro.train.data import load_split, rows, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +62,30 @@ def load_tokenizer(model_dir: str | Path):
     return tokenizer
 
 
-def encode_records(path: str | Path, tokenizer, max_length: int) -> list[dict]:
-    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena record."""
-    features = []
-    for n, record in enumerate(iter_jsonl(path), start=1):
+def encode_records(path: str | Path, tokenizer, max_length: int) -> datasets.Dataset:
+    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena
+    record, as a dataset (ftrepro.train.data)."""
+    return tokenize(
+        load_split(path),
+        _encode_batch,
+        desc=f"encoding {path}",
+        with_indices=True,
+        path=str(path),
+        tokenizer=tokenizer,
+        max_length=max_length,
+    )
+
+
+def _encode_batch(batch: dict, indices: list[int], path: str, tokenizer, max_length: int) -> dict:
+    records = rows(batch)
+    for n, record in zip(indices, records, strict=True):
         if record.get("label") not in LABELS:
             raise DataError(
-                f"{path}: record {n} (id {record.get('id')!r}): label {record.get('label')!r} "
+                f"{path}: record {n + 1} (id {record.get('id')!r}): label {record.get('label')!r} "
                 f"is not one of {list(LABELS)}"
             )
-        encoding = tokenizer(preference_text(record), truncation=True, max_length=max_length)
-        features.append({**encoding, "labels": LABELS.index(record["label"])})
-    if not features:
-        raise DataError(f"{path}: no records")
-    return features
+    encoding = tokenizer([preference_text(r) for r in records], truncation=True, max_length=max_length)
+    return {**encoding, "labels": [LABELS.index(r["label"]) for r in records]}
 
 
 def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
@@ -148,7 +160,8 @@ def lora_trainer(
     )
     set_seed(args.seed)  # before the head and the adapters are initialised
     tokenizer = load_tokenizer(base_dir)
-    train_set = encode_records(train_path, tokenizer, hparams["max_length"])
+    with args.main_process_first(desc="tokenizing"):  # the other processes read its cache
+        train_set = encode_records(train_path, tokenizer, hparams["max_length"])
     model = lora_model(base_dir, tokenizer, hparams)
     trainable, total = model.get_nb_trainable_parameters()
     log.info(
