@@ -89,6 +89,12 @@ def columns(features: list[dict]) -> dict[str, list]:
     return {key: [f[key] for f in features] for key in features[0]} if features else {}
 
 
+def tokenize_split(path: str | Path, function: Callable[..., dict], **kwargs) -> datasets.Dataset:
+    """A derived split file through `tokenize`: `function` also gets the file's `path`, for its
+    errors (records are numbered from 1 with `with_indices`)."""
+    return tokenize(load_split(path), function, desc=f"encoding {path}", path=str(path), **kwargs)
+
+
 def processes(rows: int) -> int | None:
     """The job's CPUs (its OMP_NUM_THREADS, ftrepro.workflow.limit_threads) for large tables."""
     cpus = int(os.environ.get("OMP_NUM_THREADS") or 1)

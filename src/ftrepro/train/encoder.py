@@ -21,7 +21,7 @@ from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subw
 from ftrepro.models.encoding import IGNORE_INDEX, load_tokenizer
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
-from ftrepro.train.data import columns, load_split, rows, tokenize
+from ftrepro.train.data import columns, rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,10 @@ def encode_dataset(
     path: str | Path, tokenizer, label_names: dict[str, list[str]], max_length: int
 ) -> datasets.Dataset:
     """Features with label ids for every record of a derived JSONL file (ftrepro.train.data)."""
-    return tokenize(
-        load_split(path),
+    return tokenize_split(
+        path,
         _encode_records,
-        desc=f"encoding {path}",
         with_indices=True,
-        path=str(path),
         tokenizer=tokenizer,
         label_names=label_names,
         max_length=max_length,

@@ -28,7 +28,7 @@ from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import attention_implementation, training_arguments
-from ftrepro.train.data import load_split, rows, tokenize
+from ftrepro.train.data import rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +65,7 @@ def load_tokenizer(model_dir: str | Path):
 def encode_records(path: str | Path, tokenizer, max_length: int) -> datasets.Dataset:
     """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena
     record, as a dataset (ftrepro.train.data)."""
-    return tokenize(
-        load_split(path),
-        _encode_batch,
-        desc=f"encoding {path}",
-        with_indices=True,
-        path=str(path),
-        tokenizer=tokenizer,
-        max_length=max_length,
-    )
+    return tokenize_split(path, _encode_batch, with_indices=True, tokenizer=tokenizer, max_length=max_length)
 
 
 def _encode_batch(batch: dict, indices: list[int], path: str, tokenizer, max_length: int) -> dict:

@@ -34,7 +34,7 @@ from ftrepro.papers.band2025.models import (
 )
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
-from ftrepro.train.data import columns, from_rows, load_split, rows, tokenize
+from ftrepro.train.data import columns, from_rows, load_split, rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,8 @@ NEEDS = (
 
 def preference_features(path: str | Path, tokenizer, architecture: str, allocation) -> datasets.Dataset:
     """Encoded arena records of a derived JSONL file, with label ids (A, B, tie -> 0, 1, 2)."""
-    return tokenize(
-        load_split(path),
-        _encode_preferences,
-        desc=f"encoding {path}",
-        path=str(path),
-        tokenizer=tokenizer,
-        architecture=architecture,
-        allocation=allocation,
+    return tokenize_split(
+        path, _encode_preferences, tokenizer=tokenizer, architecture=architecture, allocation=allocation
     )
 
 
