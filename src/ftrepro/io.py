@@ -137,6 +137,11 @@ def read_json(path: str | os.PathLike) -> Any:
         raise DataError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from e
 
 
+# A trained model's Trainer log_history (loss, learning rate, evaluation per logging step), one
+# record a line: written beside the model (ftrepro.train) and kept beside a run's metrics (ftrepro.fit).
+TRAIN_LOG = "train_log.jsonl"
+
+
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
     """Write one JSON object per line (gzip if the name ends in .gz); return the count."""
     path = Path(path)

@@ -1,7 +1,7 @@
 """Training entry points, one module per model family, and what every Trainer run shares:
 progress in the job log, resuming from the last complete checkpoint of a killed job, a fit that
 diverges stopped as a failure, a checkpoint saved on SIGTERM, and one atomic write of the
-finished model."""
+finished model with its training log (TRAIN_LOG)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 from transformers import ProgressCallback, Trainer, TrainerCallback
+from transformers.integrations import TensorBoardCallback
 
-from ftrepro.io import atomic_path
+from ftrepro.io import TRAIN_LOG, atomic_path, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,14 @@ def _checkpoints_newest_first(checkpoint_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True)
 
 
+def _tensorboard_beside(trainer: Trainer, checkpoint_dir: Path) -> None:
+    """TensorBoard events without a TENSORBOARD_LOGGING_DIR (a fit job sets one,
+    ftrepro.fit.tensorboard_dir) go beside the checkpoints rather than among them."""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:
+            callback.logging_dir = str(checkpoint_dir.parent / "tensorboard")
+
+
 def train_and_save(
     trainer: Trainer,
     checkpoint_dir: str | Path,
@@ -177,7 +186,8 @@ def train_and_save(
     save: Callable[[Path], None] | None = None,
 ) -> dict:
     """Train, resuming from the last complete checkpoint in `checkpoint_dir`; write the model to `out_dir`
-    atomically, then drop the checkpoints.
+    atomically, with the Trainer's log_history (a resumed run's from its first step) as
+    TRAIN_LOG in it, then drop the checkpoints.
 
     `save(directory)` writes the model (on the main process only); without it the Trainer saves,
     on every process, since under ZeRO-3 saving gathers the sharded weights. Returns a summary
@@ -192,6 +202,7 @@ def train_and_save(
     trainer.add_callback(DivergenceGuard(trainer, run))
     sigterm = SaveOnSigterm(run)
     trainer.add_callback(sigterm)
+    _tensorboard_beside(trainer, checkpoint_dir)
     resume = last_complete_checkpoint(checkpoint_dir, move_aside=trainer.is_world_process_zero())
     if resume:
         log.info("resuming from %s", resume)
@@ -206,6 +217,7 @@ def train_and_save(
                 shutil.move(final, tmp)
             else:
                 save(tmp)
+            write_jsonl(tmp / TRAIN_LOG, trainer.state.log_history)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {
         "global_step": result.global_step,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import datasets
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import (
@@ -28,7 +29,8 @@ from ftrepro.infer.loading import load_model
 from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
-from ftrepro.train.arguments import training_arguments
+from ftrepro.train.arguments import attention_implementation, training_arguments
+from ftrepro.train.data import rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,6 @@ NEEDS = (
     "lora_alpha",
     "lora_dropout",
     "target_modules",
-    "activation_checkpointing",
 )
 
 
@@ -63,20 +64,22 @@ def load_tokenizer(model_dir: str | Path):
     return tokenizer
 
 
-def encode_records(path: str | Path, tokenizer, max_length: int) -> list[dict]:
-    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena record."""
-    features = []
-    for n, record in enumerate(iter_jsonl(path), start=1):
+def encode_records(path: str | Path, tokenizer, max_length: int) -> datasets.Dataset:
+    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena
+    record, as a dataset (ftrepro.train.data)."""
+    return tokenize_split(path, _encode_batch, with_indices=True, tokenizer=tokenizer, max_length=max_length)
+
+
+def _encode_batch(batch: dict, indices: list[int], path: str, tokenizer, max_length: int) -> dict:
+    records = rows(batch)
+    for n, record in zip(indices, records, strict=True):
         if record.get("label") not in LABELS:
             raise DataError(
-                f"{path}: record {n} (id {record.get('id')!r}): label {record.get('label')!r} "
+                f"{path}: record {n + 1} (id {record.get('id')!r}): label {record.get('label')!r} "
                 f"is not one of {list(LABELS)}"
             )
-        encoding = tokenizer(preference_text(record), truncation=True, max_length=max_length)
-        features.append({**encoding, "labels": LABELS.index(record["label"])})
-    if not features:
-        raise DataError(f"{path}: no records")
-    return features
+    encoding = tokenizer([preference_text(r) for r in records], truncation=True, max_length=max_length)
+    return {**encoding, "labels": [LABELS.index(r["label"]) for r in records]}
 
 
 def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
@@ -87,6 +90,7 @@ def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
         dtype=_dtype(),
+        attn_implementation=attention_implementation(),
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # how the model finds the last non-pad token
     config = LoraConfig(
@@ -185,8 +189,11 @@ def lora_trainer(
     )
     set_seed(args.seed)  # before the head and the adapters are initialised
     tokenizer = load_tokenizer(base_dir)
-    train_set = encode_records(train_path, tokenizer, hparams["max_length"])
-    eval_set = encode_records(eval_path, tokenizer, hparams["max_length"]) if eval_path is not None else None
+    with args.main_process_first(desc="tokenizing"):  # the other processes read its cache
+        train_set = encode_records(train_path, tokenizer, hparams["max_length"])
+        eval_set = (
+            encode_records(eval_path, tokenizer, hparams["max_length"]) if eval_path is not None else None
+        )
     model = lora_model(base_dir, tokenizer, hparams)
     trainable, total = model.get_nb_trainable_parameters()
     log.info(
