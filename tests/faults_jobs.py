@@ -57,11 +57,21 @@ class Files(list):
         self.__dict__.update(named)
 
 
-def run_script(rule: str, *, input: dict, output: list, params: dict, wildcards: dict, log: Path) -> None:
+def run_script(
+    rule: str,
+    *,
+    input: dict,
+    output: list,
+    params: dict,
+    wildcards: dict,
+    log: Path,
+    named_output: dict | None = None,
+) -> None:
+    """A rule's script run as snakemake would: `output` by position, then `named_output` by name."""
     log.parent.mkdir(parents=True, exist_ok=True)  # snakemake makes the folders of logs and outputs
     snakemake = SimpleNamespace(
         input=Files(**input),
-        output=Files(*output),
+        output=Files(*output, **(named_output or {})),
         params=SimpleNamespace(**params),
         wildcards=SimpleNamespace(**wildcards),
         log=Files(str(log)),
@@ -261,10 +271,13 @@ def arena_records(n: int, seed: int) -> list[dict]:
 
 
 def write_band_data(data: Path) -> Path:
-    """A tiny random DistilBERT and 48 train / 24 validation arena records in `data`."""
+    """A tiny random DistilBERT and 48 train / 24 dev / 24 test arena records in `data`, and no
+    competition test rows."""
     prepare_base_model({"random": {"architecture": "distilbert"}}, "encoder", data / "base")
     write_jsonl(data / "train.jsonl", arena_records(48, seed=0))
-    write_jsonl(data / "validation.jsonl", arena_records(24, seed=1))
+    write_jsonl(data / "dev.jsonl", arena_records(24, seed=1))
+    write_jsonl(data / "test.jsonl", arena_records(24, seed=2))
+    write_jsonl(data / "competition_test.jsonl", [])
     return data
 
 
@@ -290,9 +303,12 @@ def band_fit_job(root: str, data: str, fault: str | None, hparams: dict | None =
         input={
             "base": str(data / "base"),
             "train": str(data / "train.jsonl"),
-            "validation": str(data / "validation.jsonl"),
+            "dev": str(data / "dev.jsonl"),
+            "test": str(data / "test.jsonl"),
+            "competition_test": str(data / "competition_test.jsonl"),
         },
         output=[str(root / "out" / "predictions.jsonl")],
+        named_output={"competition": str(root / "out" / "competition_predictions.jsonl")},
         params={
             "hparams": {**HPARAMS, **(hparams or {})},  # the tiny preference recipe of test_preference
             "allocation": ALLOCATION,

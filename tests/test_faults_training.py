@@ -2,7 +2,7 @@
 SIGTERM, a finished job whose snakemake died, and a diverging fit (issue 28).
 
 The job is workflow/scripts/fit_band_encoder.py on a tiny random BERT: 24 steps, an evaluation
-and a checkpoint every 6, the best checkpoint kept, predictions of the validation split. It is
+and a checkpoint every 6, the best checkpoint kept, predictions of the test split. It is
 killed with SIGKILL while loading data, after a step, during an evaluation, in the middle of a
 checkpoint (before and while trainer_state.json is written) and in the middle of writing its
 predictions; the rerun must finish with predictions and metrics identical to an uninterrupted
@@ -35,8 +35,8 @@ from test_preference import ALLOCATION, HPARAMS
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from ftrepro.fit import FINISHED, STAMP
-from ftrepro.io import read_json, read_jsonl
-from ftrepro.metrics import score_preference_predictions
+from ftrepro.io import TRAIN_LOG, read_json, read_jsonl
+from ftrepro.metrics import Bootstrap, score_preference_predictions
 from ftrepro.papers.band2025.train import train_preference
 from ftrepro.train import Diverged, DivergenceGuard
 
@@ -90,10 +90,17 @@ def test_a_fit_killed_at_any_stage_finishes_on_rerun_as_if_never_killed(
         assert rerun == list(range(newest_complete + 1, STEPS + 1))
         assert all(steps[:newest_complete] == list(range(1, newest_complete + 1)) for steps in killed)
     # the finished predictions wait in the work directory for the score job, nothing else
-    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == sorted([FINISHED, STAMP])
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == sorted(
+        [FINISHED, STAMP, TRAIN_LOG]
+    )  # what a restore needs
     assert run_child(context, score_job, str(tmp_path)) == 0
     assert not (tmp_path / "scratch").exists()
-    assert [p.name for p in out.parent.iterdir()] == ["predictions.jsonl"]  # no leftover temporaries
+    # no leftover temporaries: the run's outputs and its training log only
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "competition_predictions.jsonl",
+        "predictions.jsonl",
+        TRAIN_LOG,
+    ]
     if fault.startswith("checkpoint"):
         logs = "".join(p.read_text() for p in tmp_path.glob("job-*.log"))
         assert "checkpoint-12 was cut off while being saved" in logs and "incomplete-checkpoint-12" in logs
@@ -110,7 +117,7 @@ def test_an_incomplete_checkpoint_is_moved_aside_and_the_previous_one_resumed(
     args = (
         band_data / "base",
         band_data / "train.jsonl",
-        band_data / "validation.jsonl",
+        band_data / "dev.jsonl",
         "single",
         HPARAMS,
         ALLOCATION,
@@ -172,7 +179,10 @@ def test_a_finished_fit_that_snakemake_never_recorded_is_restored_not_trained(
     assert out.read_bytes() == (reference / "out" / "predictions.jsonl").read_bytes()
     assert run_child(context, score_job, str(tmp_path)) == 0
     assert not (tmp_path / "scratch").exists()
-    assert read_json(tmp_path / "metrics.json") == score_preference_predictions(read_jsonl(out))
+    # the score job's metrics, with the intervals it draws (faults_jobs.score_job's bootstrap)
+    assert read_json(tmp_path / "metrics.json") == score_preference_predictions(
+        read_jsonl(out), bootstrap=Bootstrap(resamples=1000, seed=0)
+    )
 
 
 def test_a_diverging_fit_fails_naming_run_step_and_last_finite_loss(context, band_data, tmp_path):
