@@ -6,18 +6,21 @@ GPU memory per parameter, with bf16 weights:
   LoRA                         ~2.5 bytes (frozen bf16 weights, small adapters and their states);
   inference                    ~2.4 bytes (bf16 weights plus KV cache and batch margin).
 A further 25% covers activations (with gradient checkpointing). The GPU count is that need
-over one GPU's memory, rounded up to a power of two and capped at one node: a 70B full
-fine-tune takes a whole node and relies on ZeRO-3 with CPU offload, as the paper's 8 x A100 did.
-Host memory and CPUs follow the GPU count. Without a GPU accelerator (tiny, mini) every job is
-a small CPU job.
+over one GPU's memory, rounded up to a power of two and capped at one node. That sizes inference
+jobs; a training job asks for the GPUs, nodes and host memory of its layout (ftrepro.layout,
+chosen by the plan: `layout_job`), one torchrun per node. Host memory and CPUs follow the GPU
+count. Without a GPU accelerator (tiny, mini) every job is a small CPU job.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 
 from ftrepro.config import Config
+from ftrepro.costs import GB
+from ftrepro.layout import Choice
 
 BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
 ACTIVATION_MARGIN = 1.25
@@ -95,6 +98,35 @@ def slurm_job(config: Config, model: str, mode: str) -> dict:
     return {**res, "nodes": 1, **placement(config, res["gpu"] > 0)}
 
 
+def layout_job(config: Config, model: str, mode: str, choice: Choice) -> dict:
+    """The resources of a training job in the layout the plan chose (GPU presets): its GPUs per
+    node, and host memory of at least that many GPUs' share or what its layout needs there (an
+    offloaded optimizer). A job over several nodes asks for them as SLURM's `mpi` jobs do (the
+    job calls srun itself, ftrepro.train.launch: one torchrun per node), its GPUs per node as a
+    gres and one task per node; `tasks_per_gpu` 0 keeps `tasks` from becoming --ntasks-per-gpu."""
+    if not config.gpu:
+        return slurm_job(config, model, mode)
+    layout, cluster = choice.layout, config.cluster
+    host_gb = max(layout.processes * cluster["host_memory_gb_per_gpu"], choice.chosen.host_bytes / GB)
+    request = {
+        "mem_mb": math.ceil(host_gb) * 1000,
+        "runtime": RUNTIME_MIN[(mode, size_class(config.models[model].params_b))],
+        "cpus_per_task": layout.processes * cluster["cpus_per_gpu"],
+    }
+    if layout.nodes == 1:
+        request |= {"gpu": layout.processes, "nodes": 1}
+    else:
+        nodes = layout.nodes
+        request |= {
+            "gres": f"gpu:{layout.processes}",
+            "nodes": nodes,
+            "mpi": "srun",
+            "tasks": nodes,
+            "tasks_per_gpu": 0,
+        }
+    return {**request, **placement(config, True)}
+
+
 def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcard: str | None = None) -> dict:
     """Snakemake resources of a rule whose jobs load ``models[wildcards[wildcard]]``.
 
@@ -103,13 +135,30 @@ def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcar
     thousands of jobs spends its time on.
     """
     jobs = {value: slurm_job(config, model, mode) for value, model in models.items()}
+    return folded(jobs, lambda wildcards: wildcards[wildcard])
+
+
+def output_resources(pattern: str, jobs: Mapping[str, dict]) -> dict:
+    """Snakemake resources of a rule whose outputs are `pattern` (with {wildcards}), from the
+    resources of every job by its output (`jobs` may hold other rules' jobs too), folded to
+    constants where the rule's jobs agree."""
+    regex = re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(pattern)))
+    mine = {output: job for output, job in jobs.items() if regex.fullmatch(output)}
+    if not mine:
+        raise ValueError(f"no planned job writes {pattern}")
+    return folded(mine, lambda wildcards: pattern.format(**dict(wildcards.items())))
+
+
+def folded(jobs: Mapping[str, dict], key_of: Callable) -> dict:
+    """One resources dict for jobs keyed by `key_of(wildcards)`: each key a constant where every
+    job agrees, else a function of the wildcards (None, which snakemake drops, where a job lacks it)."""
     keys = dict.fromkeys(key for job in jobs.values() for key in job)
     resources = {}
     for key in keys:
-        values = {job.get(key, "") for job in jobs.values()}
-        resources[key] = values.pop() if len(values) == 1 else _per_job(jobs, wildcard, key)
+        values = {job.get(key) for job in jobs.values()}
+        resources[key] = values.pop() if len(values) == 1 else _per_job(jobs, key_of, key)
     return resources
 
 
-def _per_job(jobs: Mapping[str, dict], wildcard: str, key: str):
-    return lambda wildcards: jobs[wildcards[wildcard]].get(key, "")
+def _per_job(jobs: Mapping[str, dict], key_of: Callable, key: str):
+    return lambda wildcards: jobs[key_of(wildcards)].get(key)
