@@ -193,8 +193,8 @@ def training_job(output, wildcards):
 
 
 def trained(output):
-    """Resources of a training rule whose jobs write `output`: each its layout's (constants where
-    the rule's jobs agree).
+    """Resources of the training jobs that write `output` (a pattern), each its layout's
+    (constants where they agree).
     """
     return output_resources(
         output, {path: job.resources for path, job in TRAINING.items()}
