@@ -46,8 +46,7 @@ from ftrepro.costs import (
 )
 
 DEEPSPEED_DIR = "config/deepspeed"
-FAMILIES = ("causal", "seq2seq", "lora", "encoder")
-# (stage, optimizer offloaded) in the order they are tried; offload only where nothing else fits
+# (stage, optimizer offloaded) of a recipe that trains under DeepSpeed
 ZERO_OPTIONS = ((2, False), (3, False), (2, True), (3, True))
 
 

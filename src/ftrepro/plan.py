@@ -2,7 +2,7 @@
 its parameters, the layout each training job runs in (ftrepro.layout: ZeRO stage, offload, GPUs,
 nodes, checkpointing, micro-batch; the runner-up and why), its estimated memory per GPU and its
 GPU-hours (ftrepro.costs), in `ftrepro plan` and results/plan.tsv. A GPU job that no layout fits
-is an error here, before anything is queued. The workflow reads the same layouts (`job_layouts`):
+is an error here, before anything is queued. The workflow reads the same layouts (`training_jobs`):
 each training job's SLURM request, DeepSpeed config and launch follow them.
 
 Training GPU-hours come from the throughput measured for the job's family and layout on the
@@ -178,20 +178,13 @@ def size(config: Config, work: Work, chooser=None, measured: Measurements | None
     row = {"layout": "-", "runner_up": "-", "zero": "-", "nodes": 1, "gpu_hours": 0.0, "basis": "CPU job"}
     if work.mode == "inference":
         gpus = job_resources(declared.params_b, work.mode, config.cluster, config.gpu)["gpu"]
-        memory = (
-            (
-                model_states_bytes(declared, "inference", gpus, None)
-                + kv_cache_bytes(declared, work.kv_tokens, gpus)
-            )
-            if gpus
-            else 0.0
-        )
+        memory = 0.0
         if gpus:
+            memory = model_states_bytes(declared, "inference", gpus, None)
+            memory += kv_cache_bytes(declared, work.kv_tokens, gpus)
             mfu = kind["mfu"]["inference"]
-            row["gpu_hours"] = round(
-                inference_hours(declared, work.infer_tokens, kind["peak_tflops"], mfu), 2
-            )
-            row["basis"] = f"generation at an assumed MFU of {mfu:.0%} (not measured)"
+            hours = inference_hours(declared, work.infer_tokens, kind["peak_tflops"], mfu)
+            row |= {"gpu_hours": round(hours, 2), "basis": f"generation at an assumed MFU of {mfu:.0%}"}
     elif not config.gpu:  # the recipe's layout, in processes of the job's CPUs
         gpus, memory = 0, 0.0
     else:
