@@ -17,11 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ftrepro.config import Config
 from ftrepro.costs import GB
 from ftrepro.layout import Choice
 
+T = TypeVar("T")
 BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
 ACTIVATION_MARGIN = 1.25
 
@@ -135,30 +137,36 @@ def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcar
     thousands of jobs spends its time on.
     """
     jobs = {value: slurm_job(config, model, mode) for value, model in models.items()}
-    return folded(jobs, lambda wildcards: wildcards[wildcard])
-
-
-def output_resources(pattern: str, jobs: Mapping[str, dict]) -> dict:
-    """Snakemake resources of a rule whose outputs are `pattern` (with {wildcards}), from the
-    resources of every job by its output (`jobs` may hold other rules' jobs too), folded to
-    constants where the rule's jobs agree."""
-    regex = re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(pattern)))
-    mine = {output: job for output, job in jobs.items() if regex.fullmatch(output)}
-    if not mine:
-        raise ValueError(f"no planned job writes {pattern}")
-    return folded(mine, lambda wildcards: pattern.format(**dict(wildcards.items())))
-
-
-def folded(jobs: Mapping[str, dict], key_of: Callable) -> dict:
-    """One resources dict for jobs keyed by `key_of(wildcards)`: each key a constant where every
-    job agrees, else a function of the wildcards (None, which snakemake drops, where a job lacks it)."""
     keys = dict.fromkeys(key for job in jobs.values() for key in job)
     resources = {}
     for key in keys:
-        values = {job.get(key) for job in jobs.values()}
-        resources[key] = values.pop() if len(values) == 1 else _per_job(jobs, key_of, key)
+        values = {job.get(key, "") for job in jobs.values()}
+        resources[key] = values.pop() if len(values) == 1 else _per_job(jobs, wildcard, key)
     return resources
 
 
-def _per_job(jobs: Mapping[str, dict], key_of: Callable, key: str):
-    return lambda wildcards: jobs[key_of(wildcards)].get(key)
+def _per_job(jobs: Mapping[str, dict], wildcard: str, key: str):
+    return lambda wildcards: jobs[wildcards[wildcard]].get(key, "")
+
+
+def by_output(pattern: str, jobs: Mapping[str, T], value: Callable[[T], Any]) -> Any:
+    """`value(job)` of the jobs of a rule whose outputs are `pattern` (with {wildcards}), from
+    `jobs` by output (other rules' jobs among them are skipped): a constant where the rule's jobs
+    agree, else a function of the wildcards, for the same reason as in `rule_resources`."""
+    regex = re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(pattern)))
+    mine = {output: value(job) for output, job in jobs.items() if regex.fullmatch(output)}
+    if not mine:
+        raise ValueError(f"no planned job writes {pattern}")
+    first = next(iter(mine.values()))
+    if all(v == first for v in mine.values()):
+        return first
+    return lambda wildcards: mine[pattern.format(**dict(wildcards.items()))]
+
+
+def output_resources(pattern: str, jobs: Mapping[str, dict]) -> dict:
+    """Snakemake resources of a rule whose outputs are `pattern`, from every job's resources by
+    its output (`by_output`); a key some of the rule's jobs lack is None for them, which
+    snakemake drops (a single-node job has no `mpi`)."""
+    keys = dict.fromkeys(key for job in jobs.values() for key in job)
+    resources = {key: by_output(pattern, jobs, lambda job, key=key: job.get(key)) for key in keys}
+    return {key: value for key, value in resources.items() if value is not None}

@@ -14,6 +14,7 @@ from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.runs import BASELINES, ZhaoRun
 from ftrepro.plan import training_jobs
 from ftrepro.resources import (
+    by_output,
     output_resources,
     placement,
     prediction_processes,
@@ -188,10 +189,6 @@ def predict_processes(wildcard):
 TRAINING = training_jobs(CFG)
 
 
-def training_job(output, wildcards):
-    return TRAINING[output.format(**dict(wildcards.items()))]
-
-
 def trained(output):
     """Resources of the training jobs that write `output` (a pattern), each its layout's
     (constants where they agree).
@@ -205,35 +202,36 @@ def laid_out(output, recipe):
     """A training job's recipe (a dict, or a function of the wildcards) with its layout's
     micro-batch, gradient accumulation and checkpointing.
     """
-    return lambda wc: training_job(output, wc).layout.recipe(
-        recipe(wc) if callable(recipe) else recipe
-    )
+    if callable(recipe):
+        return lambda wc: TRAINING[output.format(**dict(wc.items()))].layout.recipe(
+            recipe(wc)
+        )
+    return by_output(output, TRAINING, lambda job: job.layout.recipe(recipe))
 
 
 def layout_deepspeed(output):
     """The DeepSpeed config of a training job's layout (None: none)."""
-    return lambda wc: training_job(output, wc).layout.deepspeed
+    return by_output(output, TRAINING, lambda job: job.layout.deepspeed)
 
 
 def layout_processes(output):
     """A training job's processes per node (ftrepro.train.launch): one per GPU of its layout;
     CPU presets launch.cpu_processes.
     """
-    return lambda wc: training_job(output, wc).layout.processes
+    return by_output(output, TRAINING, lambda job: job.layout.processes)
 
 
 def layout_predict_processes(output):
     """The processes of a training job's prediction on its first node: one per GPU when the
     model's inference fits one (ftrepro.resources.prediction_processes).
     """
-
-    def processes(wc):
-        job = training_job(output, wc)
-        return prediction_processes(
+    return by_output(
+        output,
+        TRAINING,
+        lambda job: prediction_processes(
             CFG, job.model, job.layout.processes if CFG.gpu else 0
-        )
-
-    return processes
+        ),
+    )
 
 
 def sized(mode, wildcard=None, model=None):
