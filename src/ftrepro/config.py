@@ -170,7 +170,9 @@ class Plan:
     """The assumptions of `ftrepro plan` (config.yaml `plan` explains them)."""
 
     gpu_kind: str  # the cluster's GPUs, one of gpu_kinds
-    gpu_kinds: dict[str, dict]  # name -> {peak_tflops, mfu: {train, inference}}
+    gpu_kinds: dict[str, dict]  # name -> {peak_tflops, mfu: {inference}}
+    throughput: str  # the measured table (ftrepro.costs.Measurements)
+    layout_model: dict  # what ranks training layouts (ftrepro.layout)
     rows: dict[str, dict[str, int]]  # dataset -> split -> rows of the full split
     tokens: dict[str, dict[str, int]]  # assumed tokens per example
 
@@ -178,6 +180,11 @@ class Plan:
     def gpu(self) -> dict:
         """The throughput of the cluster's GPU kind."""
         return self.gpu_kinds[self.gpu_kind]
+
+    @property
+    def layout_ranking(self) -> dict:
+        """layout_model with the cluster's GPU kind's peak_tflops."""
+        return {**self.layout_model, "peak_tflops": self.gpu["peak_tflops"]}
 
 
 @dataclass(frozen=True)
@@ -434,7 +441,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         cluster=config["cluster"],
         api=config["api"],
         launch=Launch(**config["launch"]),
-        plan=Plan(**config["plan"]),
+        plan=Plan(**{**config["plan"], "throughput": str(root / config["plan"]["throughput"])}),
         zhao2025=Zhao2025(
             **{**z, "tasks": {name: ZhaoTask(**t) for name, t in z["tasks"].items()}},
             baselines=preset["baselines"],

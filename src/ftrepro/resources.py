@@ -6,19 +6,24 @@ GPU memory per parameter, with bf16 weights:
   LoRA                         ~2.5 bytes (frozen bf16 weights, small adapters and their states);
   inference                    ~2.4 bytes (bf16 weights plus KV cache and batch margin).
 A further 25% covers activations (with gradient checkpointing). The GPU count is that need
-over one GPU's memory, rounded up to a power of two and capped at one node: a 70B full
-fine-tune takes a whole node and relies on ZeRO-3 with CPU offload, as the paper's 8 x A100 did.
-Host memory and CPUs follow the GPU count. Without a GPU accelerator (tiny, mini) every job is
-a small CPU job.
+over one GPU's memory, rounded up to a power of two and capped at one node. That sizes inference
+jobs; a training job asks for the GPUs, nodes and host memory of its layout (ftrepro.layout,
+chosen by the plan: `layout_job`), one torchrun per node. Host memory and CPUs follow the GPU
+count. Without a GPU accelerator (tiny, mini) every job is a small CPU job.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ftrepro.config import Config
+from ftrepro.costs import GB
+from ftrepro.layout import Choice
 
+T = TypeVar("T")
 BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
 ACTIVATION_MARGIN = 1.25
 
@@ -95,6 +100,35 @@ def slurm_job(config: Config, model: str, mode: str) -> dict:
     return {**res, "nodes": 1, **placement(config, res["gpu"] > 0)}
 
 
+def layout_job(config: Config, model: str, mode: str, choice: Choice) -> dict:
+    """The resources of a training job in the layout the plan chose (GPU presets): its GPUs per
+    node, and host memory of at least that many GPUs' share or what its layout needs there (an
+    offloaded optimizer). A job over several nodes asks for them as SLURM's `mpi` jobs do (the
+    job calls srun itself, ftrepro.train.launch: one torchrun per node), its GPUs per node as a
+    gres and one task per node; `tasks_per_gpu` 0 keeps `tasks` from becoming --ntasks-per-gpu."""
+    if not config.gpu:
+        return slurm_job(config, model, mode)
+    layout, cluster = choice.layout, config.cluster
+    host_gb = max(layout.processes * cluster["host_memory_gb_per_gpu"], choice.chosen.host_bytes / GB)
+    request = {
+        "mem_mb": math.ceil(host_gb) * 1000,
+        "runtime": RUNTIME_MIN[(mode, size_class(config.models[model].params_b))],
+        "cpus_per_task": layout.processes * cluster["cpus_per_gpu"],
+    }
+    if layout.nodes == 1:
+        request |= {"gpu": layout.processes, "nodes": 1}
+    else:
+        nodes = layout.nodes
+        request |= {
+            "gres": f"gpu:{layout.processes}",
+            "nodes": nodes,
+            "mpi": "srun",
+            "tasks": nodes,
+            "tasks_per_gpu": 0,
+        }
+    return {**request, **placement(config, True)}
+
+
 def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcard: str | None = None) -> dict:
     """Snakemake resources of a rule whose jobs load ``models[wildcards[wildcard]]``.
 
@@ -113,3 +147,26 @@ def rule_resources(config: Config, mode: str, models: Mapping[str, str], wildcar
 
 def _per_job(jobs: Mapping[str, dict], wildcard: str, key: str):
     return lambda wildcards: jobs[wildcards[wildcard]].get(key, "")
+
+
+def by_output(pattern: str, jobs: Mapping[str, T], value: Callable[[T], Any]) -> Any:
+    """`value(job)` of the jobs of a rule whose outputs are `pattern` (with {wildcards}), from
+    `jobs` by output (other rules' jobs among them are skipped): a constant where the rule's jobs
+    agree, else a function of the wildcards, for the same reason as in `rule_resources`."""
+    regex = re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(pattern)))
+    mine = {output: value(job) for output, job in jobs.items() if regex.fullmatch(output)}
+    if not mine:
+        raise ValueError(f"no planned job writes {pattern}")
+    first = next(iter(mine.values()))
+    if all(v == first for v in mine.values()):
+        return first
+    return lambda wildcards: mine[pattern.format(**dict(wildcards.items()))]
+
+
+def output_resources(pattern: str, jobs: Mapping[str, dict]) -> dict:
+    """Snakemake resources of a rule whose outputs are `pattern`, from every job's resources by
+    its output (`by_output`); a key some of the rule's jobs lack is None for them, which
+    snakemake drops (a single-node job has no `mpi`)."""
+    keys = dict.fromkeys(key for job in jobs.values() for key in job)
+    resources = {key: by_output(pattern, jobs, lambda job, key=key: job.get(key)) for key in keys}
+    return {key: value for key, value in resources.items() if value is not None}

@@ -14,7 +14,14 @@ from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
 from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.runs import BASELINES, ZhaoRun
-from ftrepro.resources import placement, prediction_processes, rule_resources
+from ftrepro.plan import training_jobs
+from ftrepro.resources import (
+    by_output,
+    output_resources,
+    placement,
+    prediction_processes,
+    rule_resources,
+)
 
 # nested --config values arrive as strings: typed again, then checked, naming the key and its source
 ftconfig.apply_overrides(config, workflow.config_settings.config_args)
@@ -189,11 +196,6 @@ MODEL_OF = {
 CPU_RESOURCES = placement(CFG, gpu=False)
 
 
-def processes(wildcards, resources):
-    """A job's processes (ftrepro.train.launch): one per GPU; CPU presets launch.cpu_processes."""
-    return CFG.processes(resources.gpu)
-
-
 def predict_processes(wildcard):
     """The processes of a job's prediction, by the model its `wildcard` names (rows split
     between the GPUs when the model fits one; ftrepro.resources.prediction_processes).
@@ -201,6 +203,56 @@ def predict_processes(wildcard):
     models = MODEL_OF[wildcard]
     return lambda wildcards, resources: prediction_processes(
         CFG, models[wildcards[wildcard]], resources.gpu
+    )
+
+
+# Every training job by its output: the layout it runs in (ftrepro.layout: chosen by the plan on
+# GPU presets, the recipe's on CPU ones) and the SLURM request of that layout
+TRAINING = training_jobs(CFG)
+
+
+def trained(output):
+    """Resources of the training jobs that write `output` (a pattern), each its layout's
+    (constants where they agree).
+    """
+    return output_resources(
+        output, {path: job.resources for path, job in TRAINING.items()}
+    )
+
+
+def laid_out(output, recipe):
+    """A training job's recipe (a dict, or a function of the wildcards) with its layout's
+    micro-batch, gradient accumulation and checkpointing.
+    """
+    if callable(recipe):
+        return lambda wc: TRAINING[output.format(**dict(wc.items()))].layout.recipe(
+            recipe(wc)
+        )
+    return by_output(output, TRAINING, lambda job: job.layout.recipe(recipe))
+
+
+def layout_deepspeed(output):
+    """The DeepSpeed config of a training job's layout (None: none)."""
+    return by_output(output, TRAINING, lambda job: job.layout.deepspeed)
+
+
+def layout_processes(output):
+    """A training job's processes per node (ftrepro.train.launch): one per GPU of its layout;
+    CPU presets launch.cpu_processes.
+    """
+    return by_output(output, TRAINING, lambda job: job.layout.processes)
+
+
+def layout_predict_processes(output):
+    """The processes of a training job's prediction on its first node: one per GPU when the
+    model's inference fits one (ftrepro.resources.prediction_processes).
+    """
+    return by_output(
+        output,
+        TRAINING,
+        lambda job: prediction_processes(
+            CFG, job.model, job.layout.processes if CFG.gpu else 0
+        ),
     )
 
 

@@ -6,6 +6,8 @@
 
 # ---------------------------------------------------------------- zhao2025
 
+ZHAO_DECODER_FIT = predictions("zhao2025", ZHAO_DECODER["ft"])
+
 
 rule fit_zhao_encoder:
     """RoBERTa with one head per subtask (sequence or first-sub-word token head)."""
@@ -20,13 +22,16 @@ rule fit_zhao_encoder:
         run_log("zhao2025", "fit", ZHAO_ENCODER, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("full", "encoder")["cpus_per_task"]
+    threads: trained(predictions("zhao2025", ZHAO_ENCODER))["cpus_per_task"]
     resources:
-        **sized("full", "encoder"),
+        **trained(predictions("zhao2025", ZHAO_ENCODER)),
     params:
         subtasks=lambda wc: Z.tasks[wc.task].subtasks,
-        hparams=lambda wc: zhao_runs.encoder_hparams(CFG, wc.task),
-        processes=processes,
+        hparams=laid_out(
+            predictions("zhao2025", ZHAO_ENCODER),
+            lambda wc: zhao_runs.encoder_hparams(CFG, wc.task),
+        ),
+        processes=layout_processes(predictions("zhao2025", ZHAO_ENCODER)),
         work_dir=work_dir("zhao2025", ZHAO_ENCODER),
         keep_dir=keep_dir("zhao2025", ZHAO_ENCODER),
     script:
@@ -46,18 +51,20 @@ rule fit_zhao_decoder:
         run_log("zhao2025", "fit", ZHAO_DECODER["ft"], "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("full", "decoder")["cpus_per_task"]
+    threads: trained(ZHAO_DECODER_FIT)["cpus_per_task"]
     resources:
-        **sized("full", "decoder"),
+        **trained(ZHAO_DECODER_FIT),
     params:
         subtasks=lambda wc: Z.tasks[wc.task].subtasks,
         dataset=lambda wc: Z.tasks[wc.task].dataset,
-        hparams=lambda wc: zhao_runs.decoder_hparams(CFG, wc.decoder),
-        deepspeed=lambda wc: zhao_runs.decoder_deepspeed(CFG, wc.decoder),
+        hparams=laid_out(
+            ZHAO_DECODER_FIT, lambda wc: zhao_runs.decoder_hparams(CFG, wc.decoder)
+        ),
+        deepspeed=layout_deepspeed(ZHAO_DECODER_FIT),
         demo_seed=CFG.data.seed,
         constrained=Z.constrained_decoding,
-        processes=processes,
-        predict_processes=predict_processes("decoder"),
+        processes=layout_processes(ZHAO_DECODER_FIT),
+        predict_processes=layout_predict_processes(ZHAO_DECODER_FIT),
         work_dir=work_dir("zhao2025", ZHAO_DECODER["ft"]),
         keep_dir=keep_dir("zhao2025", ZHAO_DECODER["ft"]),
     script:
@@ -112,8 +119,7 @@ use rule fit_zhao_baseline as fit_zhao_frozen_baseline with:
 # ---------------------------------------------------------------- gupta2023
 
 SEQ2SEQ_RECIPE = CFG.training["gupta2023-seq2seq"]
-# ZeRO-2 with optimizer offload where DeepSpeed applies (GPU presets, or launch.cpu_deepspeed)
-SEQ2SEQ_DEEPSPEED = CFG.deepspeed(SEQ2SEQ_RECIPE["deepspeed"])
+PREFINETUNED_T5 = "resources/models/gupta2023/prefinetuned"
 
 
 rule prefinetune_t5:
@@ -122,20 +128,20 @@ rule prefinetune_t5:
         base=base_model(G.prefinetune["model"]),
         data="resources/derived/superni",
     output:
-        directory("resources/models/gupta2023/prefinetuned"),
+        directory(PREFINETUNED_T5),
     log:
         run_log("gupta2023", "fit", "prefinetuned"),
     benchmark:
         run_log("gupta2023", "fit", "prefinetuned", "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("full", model=G.prefinetune["model"])["cpus_per_task"]
+    threads: trained(PREFINETUNED_T5)["cpus_per_task"]
     resources:
-        **sized("full", model=G.prefinetune["model"]),
+        **trained(PREFINETUNED_T5),
     params:
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        processes=processes,
+        recipe=laid_out(PREFINETUNED_T5, SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(PREFINETUNED_T5),
+        processes=layout_processes(PREFINETUNED_T5),
         work_dir=work_dir("gupta2023", "prefinetuned"),
     script:
         "../scripts/prefinetune_t5.py"
@@ -156,16 +162,16 @@ rule fit_gupta_stl:
         run_log("gupta2023", "fit", GUPTA_STL, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("full", "setting")["cpus_per_task"]
+    threads: trained(predictions("gupta2023", GUPTA_STL))["cpus_per_task"]
     resources:
-        **sized("full", "setting"),
+        **trained(predictions("gupta2023", GUPTA_STL)),
     params:
         tasks=["{superni_task}"],  # list params are formatted per item: no function per job
         setting=lambda wc: G.settings[wc.setting],
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        processes=processes,
-        predict_processes=predict_processes("setting"),
+        recipe=laid_out(predictions("gupta2023", GUPTA_STL), SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(predictions("gupta2023", GUPTA_STL)),
+        processes=layout_processes(predictions("gupta2023", GUPTA_STL)),
+        predict_processes=layout_predict_processes(predictions("gupta2023", GUPTA_STL)),
         work_dir=work_dir("gupta2023", GUPTA_STL),
         keep_dir=keep_dir("gupta2023", GUPTA_STL),
     script:
@@ -180,13 +186,16 @@ use rule fit_gupta_stl as fit_gupta_mtl with:
         run_log("gupta2023", "fit", GUPTA_MTL),
     benchmark:
         run_log("gupta2023", "fit", GUPTA_MTL, "benchmark.tsv")
+    threads: trained(predictions("gupta2023", GUPTA_MTL))["cpus_per_task"]
+    resources:
+        **trained(predictions("gupta2023", GUPTA_MTL)),
     params:
         tasks=G.test_tasks,
         setting=lambda wc: G.settings[wc.setting],
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        processes=processes,
-        predict_processes=predict_processes("setting"),
+        recipe=laid_out(predictions("gupta2023", GUPTA_MTL), SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(predictions("gupta2023", GUPTA_MTL)),
+        processes=layout_processes(predictions("gupta2023", GUPTA_MTL)),
+        predict_processes=layout_predict_processes(predictions("gupta2023", GUPTA_MTL)),
         work_dir=work_dir("gupta2023", GUPTA_MTL),
         keep_dir=keep_dir("gupta2023", GUPTA_MTL),
 
@@ -198,6 +207,7 @@ ANNOTATION = B.annotation
 
 # a local annotator is a base model; an API one or a supplied file needs none
 LOCAL_ANNOTATOR = not ANNOTATION["file"] and CFG.models[B.annotator].kind != "api"
+BAND_PREFINETUNED = "resources/models/band2025/{band_encoder}.prefinetuned"
 
 
 rule annotate_arena:
@@ -232,20 +242,20 @@ rule prefinetune_band_encoder:
         annotations="resources/annotations/band2025/properties.jsonl",
         train=derived("arena", "train"),  # the texts of the annotated rows
     output:
-        directory("resources/models/band2025/{band_encoder}.prefinetuned"),
+        directory(BAND_PREFINETUNED),
     log:
         run_log("band2025", "fit", "{band_encoder}.prefinetuned"),
     benchmark:
         run_log("band2025", "fit", "{band_encoder}.prefinetuned", "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("full", "band_encoder")["cpus_per_task"]
+    threads: trained(BAND_PREFINETUNED)["cpus_per_task"]
     resources:
-        **sized("full", "band_encoder"),
+        **trained(BAND_PREFINETUNED),
     params:
-        hparams=CFG.training["band2025-prefinetune"],
+        hparams=laid_out(BAND_PREFINETUNED, CFG.training["band2025-prefinetune"]),
         allocation=B.allocation,
-        processes=processes,
+        processes=layout_processes(BAND_PREFINETUNED),
         work_dir=work_dir("band2025", "{band_encoder}.prefinetuned"),
     script:
         "../scripts/prefinetune_band_encoder.py"
@@ -269,11 +279,13 @@ rule fit_band_encoder:
         run_log("band2025", "fit", BAND_ENCODER, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("full", "band_encoder")["cpus_per_task"]
+    threads: trained(predictions("band2025", BAND_ENCODER))["cpus_per_task"]
     resources:
-        **sized("full", "band_encoder"),
+        **trained(predictions("band2025", BAND_ENCODER)),
     params:
-        hparams=CFG.training["band2025-encoder"],
+        hparams=laid_out(
+            predictions("band2025", BAND_ENCODER), CFG.training["band2025-encoder"]
+        ),
         allocation=B.allocation,
         # llm-augmented runs keep the lowest pre-finetuned layers as they are
         frozen_layers=lambda wc: (
@@ -281,7 +293,7 @@ rule fit_band_encoder:
             if wc.variant == "llm-augmented"
             else 0
         ),
-        processes=processes,
+        processes=layout_processes(predictions("band2025", BAND_ENCODER)),
         work_dir=work_dir("band2025", BAND_ENCODER),
         keep_dir=keep_dir("band2025", BAND_ENCODER),
     script:
@@ -306,12 +318,14 @@ rule fit_band_lora:
         run_log("band2025", "fit", BAND_LORA, "benchmark.tsv")
     conda:
         "../../envs/train.yaml"
-    threads: sized("lora", "llm")["cpus_per_task"]
+    threads: trained(predictions("band2025", BAND_LORA))["cpus_per_task"]
     resources:
-        **sized("lora", "llm"),
+        **trained(predictions("band2025", BAND_LORA)),
     params:
-        hparams=CFG.training["band2025-lora"],
-        processes=processes,
+        hparams=laid_out(
+            predictions("band2025", BAND_LORA), CFG.training["band2025-lora"]
+        ),
+        processes=layout_processes(predictions("band2025", BAND_LORA)),
         work_dir=work_dir("band2025", BAND_LORA),
         keep_dir=keep_dir("band2025", BAND_LORA),
     script:
