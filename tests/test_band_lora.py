@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from conftest import RecordSteps, StopAfterFirstSave
+from transformers import DataCollatorWithPadding
 
 from ftrepro.data.arena import derive_arena
 from ftrepro.data.synthetic import write_synthetic_raw
@@ -52,7 +53,7 @@ def base(tmp_path_factory):
 def arena(tmp_path_factory):
     raw = write_synthetic_raw("arena", tmp_path_factory.mktemp("raw"), seed=3, n_rows=60)[0]
     out = tmp_path_factory.mktemp("arena")
-    derive_arena(raw, out, seed=42, max_rows={"train": 24, "validation": 10})
+    derive_arena(raw, out, seed=42, max_rows={"train": 24, "dev": 10, "test": 10})
     return out
 
 
@@ -106,8 +107,8 @@ def test_base_weights_stay_frozen_and_adapter_changes(base, trained):
 
 def test_predictions_are_distributions_over_the_labels(base, arena, trained):
     out, _ = trained
-    records = predict_lora_classifier(base, out, arena / "validation.jsonl", max_length=64, batch_size=4)
-    gold = read_jsonl(arena / "validation.jsonl")
+    records = predict_lora_classifier(base, out, arena / "test.jsonl", max_length=64, batch_size=4)
+    gold = read_jsonl(arena / "test.jsonl")
     assert [r["id"] for r in records] == [g["id"] for g in gold]
     assert [r["label"] for r in records] == [g["label"] for g in gold]
     for r in records:
@@ -118,9 +119,9 @@ def test_predictions_are_distributions_over_the_labels(base, arena, trained):
 
 def test_saved_adapter_reloads_to_the_same_logits(base, arena, trained):
     out, _ = trained
-    first = predict_lora_classifier(base, out, arena / "validation.jsonl", max_length=64, batch_size=10)
+    first = predict_lora_classifier(base, out, arena / "test.jsonl", max_length=64, batch_size=10)
     # batch size changes padding: the last non-pad token must be found either way
-    second = predict_lora_classifier(base, out, arena / "validation.jsonl", max_length=64, batch_size=1)
+    second = predict_lora_classifier(base, out, arena / "test.jsonl", max_length=64, batch_size=1)
     for a, b in zip(first, second, strict=True):
         for label in ("A", "B", "tie"):
             assert a["probs"][label] == pytest.approx(b["probs"][label], abs=1e-5)
@@ -152,3 +153,19 @@ def test_killed_training_resumes_from_its_checkpoint(base, arena, tmp_path):
     assert summary["resumed_from"] is not None and steps.start_step == HPARAMS["save_steps"]
     assert summary["global_step"] == 2 * math.ceil(24 / 8)
     assert (out / "adapter_config.json").is_file() and not checkpoints.exists()
+
+
+def test_the_checkpoint_of_lowest_dev_loss_is_the_model(base, arena, tmp_path):
+    """issue 24: the LoRA classifier chooses its checkpoint on the dev split, as the encoders do."""
+    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
+    summary = train_lora_classifier(
+        base, arena / "train.jsonl", HPARAMS, out, checkpoints, eval_path=arena / "dev.jsonl"
+    )
+    assert summary["best_checkpoint"] is not None and math.isfinite(summary["best_eval_loss"])
+    assert summary["best_checkpoint"].startswith(str(checkpoints))
+    model, tokenizer = load_lora_classifier(base, out)
+    dev = encode_records(arena / "dev.jsonl", tokenizer, HPARAMS["max_length"])
+    batch = DataCollatorWithPadding(tokenizer)(list(dev))  # the encoded split's rows (a Dataset)
+    with torch.no_grad():
+        loss = model(**batch).loss.item()  # the dev split in one batch: its mean loss
+    assert loss == pytest.approx(summary["best_eval_loss"], rel=1e-4)

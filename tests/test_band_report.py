@@ -14,6 +14,7 @@ from ftrepro.io import DataError, write_jsonl
 from ftrepro.models.tiny import tiny_config
 from ftrepro.papers.band2025 import PAPER as BAND
 from ftrepro.papers.band2025.report import parameter_count, write_band_report, write_submission
+from ftrepro.report import Verdicts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -184,3 +185,106 @@ def test_an_encoder_the_paper_has_not_reads_not_in_paper(tmp_path):
     assert cells[5:] == ["not in paper / 3.00", "not in paper / 0.333"]
     distilbert = next(line for line in md.splitlines() if line.startswith("| DistilBERT single "))
     assert distilbert.split("|")[2].strip() == "–"  # in the paper, only as a bar
+
+
+def scored(loss: float, se: float) -> dict:
+    """metrics() with intervals: log loss +- 2 se, accuracy 0.5 +- 0.05."""
+    return {
+        **metrics(loss),
+        "ci": {"log_loss": [loss - 2 * se, loss + 2 * se], "accuracy": [0.45, 0.55]},
+        "se": {"log_loss": se, "accuracy": 0.025},
+    }
+
+
+def test_our_losses_carry_intervals_and_llamas_a_verdict(tmp_path):
+    ours = {
+        "distilbert.single.plain": scored(1.10, 0.01),
+        "distilbert.parallel.plain": scored(0.99, 0.02),
+        "llama3.1-8b.lora": scored(1.045, 0.02),
+    }
+    table = write_band_report(
+        RUNS, ours, TARGETS, PARAMETERS, {}, tmp_path, verdicts=Verdicts("paper")
+    ).set_index("run")
+    llama = table.loc["llama3.1-8b.lora"]
+    assert (llama["log_loss_ci_lo"], llama["log_loss_ci_hi"]) == pytest.approx((1.005, 1.085))
+    assert llama["verdict"] == "above"  # the paper's 0.98 lies below our interval: our loss is higher
+    assert table.loc["distilbert.parallel.plain", "verdict"] == "no paper number"  # a bar only
+    # the gain's interval: the two losses' standard errors as if independent (delta method)
+    gain = table.loc["distilbert.parallel.plain"]
+    half = 1.959964 * 100 * math.hypot(0.02 / 1.10, 0.99 * 0.01 / 1.10**2)
+    assert (gain["improvement_ci_lo"], gain["improvement_ci_hi"]) == pytest.approx(
+        (gain["improvement_pct"] - half, gain["improvement_pct"] + half)
+    )
+    base = table.loc["distilbert.single.plain"]
+    assert base["improvement_ci_lo"] == base["improvement_ci_hi"] == 0  # the reference itself
+    md = (tmp_path / "tables" / "log_loss.md").read_text()
+    llama_row = next(line for line in md.splitlines() if line.startswith("| Llama 3.1 8B LoRA"))
+    assert [cell.strip() for cell in llama_row.split("|")[2:5]] == [
+        "0.98",
+        "1.0450 ±0.0400 above",
+        "0.500 ±0.050",
+    ]
+    assert "**Verdicts:** 0 reproduced, 0 below, 1 above of 1 cells; 2 no paper number, 6 not run." in md
+    parallel = next(line for line in md.splitlines() if line.startswith("| DistilBERT parallel "))
+    assert parallel.split("|")[5].strip() == f"+10.0% ±{half:.1f}%"
+    write_band_report(RUNS, ours, TARGETS, PARAMETERS, {}, tmp_path / "m", verdicts=Verdicts("meaningless"))
+    assert "above" not in (tmp_path / "m" / "tables" / "log_loss.md").read_text()
+
+
+def test_figure_10_draws_our_intervals(monkeypatch):
+    from matplotlib.container import ErrorbarContainer
+
+    import ftrepro.papers.band2025.report as band
+
+    table = band.log_loss_table(
+        RUNS, {"llama3.1-8b.lora": scored(1.045, 0.02)}, {"llama3.1-8b": 0.98}, {}, {}
+    )
+    drawn = []
+    monkeypatch.setattr(band, "save_figure", lambda fig, path, **_: drawn.append(fig.axes[0]))
+    band.plot_log_loss(table, Path("figure10.png"))
+    (bars,) = [c for c in drawn[0].containers if isinstance(c, ErrorbarContainer)]
+    segments = bars.lines[2][0].get_segments()
+    assert [tuple(round(y, 3) for _, y in segment) for segment in segments][-1] == (1.005, 1.085)
+
+
+# --- issue 24: test log loss, synthetic data, deviations -----------------------------------------
+
+
+def test_the_table_reports_test_log_loss_and_flags_synthetic_data_and_deviations(tmp_path):
+    write_band_report(RUNS, {}, TARGETS, PARAMETERS, {}, tmp_path / "real")
+    real = (tmp_path / "real" / "tables" / "log_loss.md").read_text()
+    assert "| log loss (ours, test)" in real and "validation" not in real
+    assert "synthetic data" not in real.lower()
+    write_band_report(
+        RUNS,
+        {},
+        TARGETS,
+        PARAMETERS,
+        {},
+        tmp_path / "synthetic",
+        synthetic=True,
+        deviations="## Deviations x\n",
+    )
+    text = (tmp_path / "synthetic" / "tables" / "log_loss.md").read_text()
+    assert "**Synthetic data** (data.source: synthetic)" in text and text.endswith("\n## Deviations x\n")
+    for i in (10, 11):  # the corner mark makes other pixels
+        figure = f"figures/figure{i}.png"
+        assert (tmp_path / "synthetic" / figure).read_bytes() != (tmp_path / "real" / figure).read_bytes()
+
+
+def test_save_figure_marks_synthetic_data_in_the_corner(tmp_path):
+    from matplotlib.figure import Figure
+
+    from ftrepro.report import save_figure
+
+    fig = Figure()
+    save_figure(fig, tmp_path / "f.png", synthetic=True)
+    assert [t.get_text() for t in fig.texts] == ["synthetic data"]
+
+
+def test_competition_rows_without_labels_make_a_submission(tmp_path):
+    write_jsonl(tmp_path / "c.jsonl", [{"id": "136060", "probs": {"A": 0.2, "B": 0.5, "tie": 0.3}}])
+    assert write_submission(tmp_path / "c.jsonl", tmp_path / "c.csv") == 1
+    (tmp_path / "none.jsonl").write_text("")
+    assert write_submission(tmp_path / "none.jsonl", tmp_path / "none.csv") == 0
+    assert (tmp_path / "none.csv").read_text().strip() == "id,winner_model_a,winner_model_b,winner_tie"

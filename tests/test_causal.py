@@ -15,10 +15,10 @@ from conftest import RecordSteps, StopAfterFirstSave
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftrepro.infer.causal import candidate_log_likelihoods, choose, generate
-from ftrepro.io import DataError
+from ftrepro.io import DataError, read_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.encoding import cut_middle, encode_answer, encode_example, encode_prompt
-from ftrepro.train.causal import LengthBucketSampler, causal_trainer, train_causal_lm
+from ftrepro.train.causal import ChunkedCausalLoss, LengthBucketSampler, causal_trainer, train_causal_lm
 from ftrepro.train.launch import run_distributed, torchrun_command
 
 DEEPSPEED = Path(__file__).resolve().parents[1] / "config" / "deepspeed"
@@ -241,6 +241,82 @@ def test_a_shared_prefix_run_once_per_batch_gives_the_loss_of_whole_examples(bas
     assert torch.allclose(grads[1], grads[0], atol=1e-5) and grads[0].abs().sum() > 0
 
 
+# four prompts of four lengths, each answer one word (one token with the tiny tokenizer) and EOS
+UNEVEN = [
+    {**e, "prompt": e["prompt"].replace("today", "today " * (2 * k + 1))} for k, e in enumerate(EXAMPLES)
+]
+
+
+def _loss_and_gradient(trainer, batch) -> tuple[float, torch.Tensor]:
+    trainer.model.zero_grad()
+    loss = trainer.compute_loss(trainer.model, batch)
+    loss.backward()
+    return loss.item(), trainer.model.model.embed_tokens.weight.grad.clone()
+
+
+def test_a_packed_batch_gives_the_mean_loss_of_its_examples_alone_without_padding(base, tmp_path):
+    """The four examples packed into one row: no token is padding (padded, the same batch is a
+    third padding), and the loss is the mean of their losses each run alone, the gradient that
+    of the padded batch: the examples do not see each other."""
+    packed = causal_trainer(base, UNEVEN, {**HPARAMS, "packing": True}, tmp_path / "packed")
+    padded = causal_trainer(base, UNEVEN, HPARAMS, tmp_path / "padded")
+    (row,) = list(packed.get_train_dataloader())
+    (batch,) = list(padded.get_train_dataloader())
+    lengths = [len(ids) for ids in packed.train_dataset["input_ids"]]
+    assert row["input_ids"].shape == (1, sum(lengths)) and "attention_mask" not in row
+    starts = torch.nonzero(row["position_ids"][0] == 0).flatten().tolist() + [sum(lengths)]
+    assert sorted(b - a for a, b in zip(starts, starts[1:])) == sorted(
+        lengths
+    )  # positions restart per example
+    real = sum(lengths) / row["input_ids"].numel()
+    padded_real = batch["attention_mask"].sum().item() / batch["attention_mask"].numel()
+    assert real == 1.0 >= 0.95 > padded_real
+    alone = []
+    with torch.no_grad():
+        for feature in packed.train_dataset:
+            ids, labels = torch.tensor([feature["input_ids"]]), torch.tensor([feature["labels"]])
+            assert (labels != -100).sum() == 2  # answer + EOS: a mean per example is a mean per token
+            alone.append(packed.model(input_ids=ids, labels=labels).loss.item())
+    packed_loss, packed_grad = _loss_and_gradient(packed, row)
+    padded_loss, padded_grad = _loss_and_gradient(padded, batch)
+    assert packed_loss == pytest.approx(sum(alone) / 4, abs=1e-5)
+    assert packed_loss == pytest.approx(padded_loss, abs=1e-5)
+    assert torch.allclose(packed_grad, padded_grad, atol=1e-5) and packed_grad.abs().sum() > 0
+
+
+def test_packing_and_a_shared_prefix_exclude_each_other(base, tmp_path):
+    with pytest.raises(ValueError, match="packing and shared_prefix exclude each other"):
+        causal_trainer(base, EXAMPLES, {**HPARAMS, "packing": True, "shared_prefix": True}, tmp_path)
+
+
+def test_the_loss_in_chunks_equals_the_models_own_loss_and_gradients(base, tmp_path):
+    """Logits of at most 3 positions at a time (forward and recomputed backward), against the
+    model's loss over the full logits of the same padded batch."""
+    trainer = causal_trainer(base, UNEVEN, HPARAMS, tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    model = trainer.model
+    model.zero_grad()
+    full = model(**batch)
+    full.loss.backward()
+    full_grads = [p.grad.clone() for p in model.parameters()]
+    lm_head = model.get_output_embeddings()
+    budget = 3 * lm_head.out_features * 4
+    trainer.compute_loss_func = loss = ChunkedCausalLoss(lm_head, budget)
+    shapes = []
+    hook = lm_head.register_forward_hook(lambda module, args, out: shapes.append(out.shape))
+    model.zero_grad()
+    chunked = trainer.compute_loss(model, batch)
+    chunked.backward()
+    hook.remove()
+    assert loss.chunk_size() == 3 and ChunkedCausalLoss(lm_head, 1).chunk_size() == 1
+    assert chunked.item() == pytest.approx(full.loss.item(), abs=1e-6)
+    for p, grad in zip(model.parameters(), full_grads, strict=True):
+        assert torch.allclose(p.grad, grad, atol=1e-6)
+    answer_tokens = (batch["labels"] != -100).sum().item()  # 8: four answers and their EOS
+    assert all(rows * shape_v * 4 <= budget for rows, shape_v in shapes)
+    assert sum(rows for rows, _ in shapes) == 2 * answer_tokens  # each chunk once more in backward
+
+
 def test_a_shared_prefix_needs_one_process_without_activation_checkpointing(base, tmp_path):
     hparams = {**HPARAMS, "shared_prefix": True, "activation_checkpointing": True}
     with pytest.raises(ValueError, match="shared_prefix needs one process"):
@@ -255,6 +331,7 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
         "per_device_train_batch_size": 2,
         "effective_batch_size": 4,
         "activation_checkpointing": True,
+        "logging_steps": 1,
     }
     kwargs = {"out_dir": tmp_path / "model", "checkpoint_dir": tmp_path / "ckpt"}
     with pytest.raises(KeyboardInterrupt):
@@ -268,6 +345,9 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
     assert not (tmp_path / "ckpt").exists()
     saved = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
     assert saved.config.model_type == "llama" and saved.config.use_cache
+    # the training log survives the checkpoints, the steps before the kill included
+    history = read_jsonl(tmp_path / "model" / "train_log.jsonl")
+    assert [r["step"] for r in history if "loss" in r] == [1, 2, 3, 4, 5, 6]
     assert AutoTokenizer.from_pretrained(tmp_path / "model").eos_token == "</s>"
 
 

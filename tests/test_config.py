@@ -140,7 +140,7 @@ def test_load_applies_overrides_before_validating(tmp_path):
 def test_dataset_caps_override_the_preset_caps_and_all_lifts_one():
     data = cfg.Data(
         source="local", local_dir=None, download_dir="d", hub={}, seed=1, newsgroups_remove=[],
-        arena_validation_fraction=0.1, stats_tokenizers={}, stats_sample=1,
+        arena_splits={"dev": 0.1, "test": 0.1}, stats_tokenizers={}, stats_sample=1,
         max_rows={"train": 2000, "dev": 200, "test": 500},
         dataset_max_rows={"massive": {"train": "all", "dev": "all"}, "20newsgroups": {"train": 4000}},
     )  # fmt: skip
@@ -225,3 +225,28 @@ def test_the_resolved_config_reads_each_paper_section_by_its_id(raw):
     assert pickle.loads(pickle.dumps(config)).gupta2023.test_tasks == config.gupta2023.test_tasks
     with pytest.raises(AttributeError, match="no attribute or paper section 'zhao2026'"):
         config.zhao2026  # noqa: B018
+
+
+# --- data.source through the preset (issue 24) ------------------------------------------------
+
+
+@pytest.mark.parametrize(("preset", "source"), [("tiny", "synthetic"), ("mini", "hub"), ("paper", "hub")])
+def test_only_tiny_defaults_to_synthetic_data(preset, source):
+    config = cfg.load(CONFIG, {"preset": preset})
+    assert config.data.source == source and config.data.synthetic == (source == "synthetic")
+
+
+def test_a_source_given_in_the_config_wins_over_the_presets():
+    local = cfg.load(CONFIG, {"preset": "tiny", "data": {"source": "local", "local_dir": "../shared/data"}})
+    assert (local.data.source, local.data.synthetic) == ("local", False)
+    asked = cfg.load(CONFIG, {"preset": "paper", "data": {"source": "synthetic"}})
+    assert asked.data.synthetic  # allowed, and then flagged everywhere
+
+
+def test_a_preset_may_name_its_source_and_it_must_be_a_known_one(raw):
+    raw["presets"]["mini"]["data"]["source"] = "local"
+    raw["data"]["local_dir"] = "../shared/data"
+    assert cfg.resolve(validated(raw) | {"preset": "mini"}, REPO).data.source == "local"
+    raw["presets"]["mini"]["data"]["source"] = "s3"
+    with pytest.raises(WorkflowError):
+        validated(raw)

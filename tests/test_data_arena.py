@@ -65,7 +65,7 @@ def test_records_decode_the_raw_rows(raw_csv, derived):
     out, counts = derived
     expected_label = {("1", "0", "0"): "A", ("0", "1", "0"): "B", ("0", "0", "1"): "tie"}
     raw = {r["id"]: r for r in _raw_rows(raw_csv)}
-    records = _read(out / "train.jsonl") + _read(out / "validation.jsonl")
+    records = _read(out / "train.jsonl") + _read(out / "dev.jsonl") + _read(out / "test.jsonl")
     assert counts["rows_read"] == N_ROWS and len(records) == N_ROWS
     assert sorted(r["id"] for r in records) == sorted(raw)
     for record in records:
@@ -94,7 +94,7 @@ def test_null_turns_become_empty_strings_and_ids_stay_strings(tmp_path):
         ],
     )
     derive_arena(raw, tmp_path / "out", seed=0)
-    records = _read(tmp_path / "out" / "train.jsonl") + _read(tmp_path / "out" / "validation.jsonl")
+    records = [r for s in ("train", "dev", "test") for r in _read(tmp_path / "out" / f"{s}.jsonl")]
     assert {r["id"] for r in records} == {f"0{i}" for i in range(20)}  # "00" not 0
     assert all(r["response_a"] == ["first", ""] for r in records)
     assert Counter(r["label"] for r in records) == {"B": 10, "tie": 10}
@@ -103,8 +103,8 @@ def test_null_turns_become_empty_strings_and_ids_stay_strings(tmp_path):
 def test_split_sizes_stratification_and_file_order(raw_csv, derived):
     out, counts = derived
     file_order = {r["id"]: i for i, r in enumerate(_raw_rows(raw_csv))}
-    splits = {s: _read(out / f"{s}.jsonl") for s in ("train", "validation")}
-    assert abs(len(splits["validation"]) - 0.1 * N_ROWS) <= 1
+    splits = {s: _read(out / f"{s}.jsonl") for s in ("train", "dev", "test")}
+    assert abs(len(splits["dev"]) - 0.1 * N_ROWS) <= 1 and abs(len(splits["test"]) - 0.1 * N_ROWS) <= 1
     assert counts["rows"] == {s: len(rows) for s, rows in splits.items()}
     overall = Counter(r["label"] for rows in splits.values() for r in rows)
     for split, rows in splits.items():
@@ -120,10 +120,10 @@ def test_split_is_deterministic_for_a_seed_and_differs_for_another(raw_csv, deri
     out, _ = derived
     derive_arena(raw_csv, tmp_path / "same", seed=42)
     derive_arena(raw_csv, tmp_path / "other", seed=43)
-    for split in ("train", "validation"):
+    for split in ("train", "dev", "test"):
         assert (tmp_path / "same" / f"{split}.jsonl").read_bytes() == (out / f"{split}.jsonl").read_bytes()
     ids = {
-        name: {r["id"] for r in _read(d / "validation.jsonl")}
+        name: {r["id"] for r in _read(d / "dev.jsonl")}
         for name, d in (("42", out), ("43", tmp_path / "other"))
     }
     assert ids["42"] != ids["43"]
@@ -168,7 +168,7 @@ def test_malformed_rows_are_reported_by_id_and_left_out(raw_csv, tmp_path):
     listed = {cells[0].strip(): cells[1].strip() for cells in table if cells[0].strip() in expected}
     assert listed == expected
     assert "7 of 307 rows were left out" in report
-    kept = [r["id"] for s in ("train", "validation") for r in _read(tmp_path / "out" / f"{s}.jsonl")]
+    kept = [r["id"] for s in ("train", "dev", "test") for r in _read(tmp_path / "out" / f"{s}.jsonl")]
     assert len(kept) == N_ROWS and not set(bad) & set(kept) and kept.count(rows[0]["id"]) == 1
 
 
@@ -194,12 +194,48 @@ def test_unparseable_csv_names_file_and_line(tmp_path):
 
 def test_caps_are_ordered_subsets_of_each_split(raw_csv, derived, tmp_path):
     out, _ = derived
-    caps = {"train": 50, "validation": 7, "test": 5}  # a split the arena lacks is ignored
+    caps = {"train": 50, "dev": 7, "test": 5, "validation": 3}  # a split the arena lacks is ignored
     counts = derive_arena(raw_csv, tmp_path / "capped", max_rows=caps, seed=42)
-    assert counts["rows"] == {"train": 50, "validation": 7}
-    for split in ("train", "validation"):
+    assert counts["rows"] == {"train": 50, "dev": 7, "test": 5}
+    for split in ("train", "dev", "test"):
         full = [r["id"] for r in _read(out / f"{split}.jsonl")]
         capped = _read(tmp_path / "capped" / f"{split}.jsonl")
         positions = [full.index(r["id"]) for r in capped]
         assert positions == sorted(positions) and len(positions) == caps[split]
         assert sum(counts["labels"][split].values()) == caps[split]
+
+
+# --- train / dev / test (issue 24: scored on rows no run selected on) ---------------------------
+
+
+def test_train_dev_and_test_are_disjoint_stratified_and_sized_by_the_config(raw_csv, tmp_path):
+    counts = derive_arena(raw_csv, tmp_path / "out", splits={"dev": 0.2, "test": 0.1}, seed=42)
+    splits = {s: _read(tmp_path / "out" / f"{s}.jsonl") for s in ("train", "dev", "test")}
+    ids = {s: {r["id"] for r in rows} for s, rows in splits.items()}
+    assert not ids["train"] & ids["dev"] and not ids["train"] & ids["test"] and not ids["dev"] & ids["test"]
+    assert len(ids["train"] | ids["dev"] | ids["test"]) == N_ROWS
+    assert counts["rows"] == {"train": 210, "dev": 60, "test": 30}
+    overall = Counter(r["label"] for rows in splits.values() for r in rows)
+    for split, rows in splits.items():
+        labels = Counter(r["label"] for r in rows)
+        for label, n in overall.items():
+            assert abs(labels[label] - n / N_ROWS * len(rows)) <= 1, (split, label)
+
+
+def test_the_competitions_test_rows_are_read_without_labels(raw_csv, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "train.csv").write_bytes(raw_csv.read_bytes())
+    counts = derive_arena(raw / "train.csv", tmp_path / "none")
+    assert counts["competition_test"] == 0 and _read(tmp_path / "none" / "competition_test.jsonl") == []
+    (raw / "test.csv").write_text(
+        'id,prompt,response_a,response_b\n136060,"[""hi""]","[""a"", null]","[""b""]"\n', encoding="utf-8"
+    )
+    counts = derive_arena(raw / "train.csv", tmp_path / "out")
+    assert counts["competition_test"] == 1
+    assert _read(tmp_path / "out" / "competition_test.jsonl") == [
+        {"id": "136060", "prompt": ["hi"], "response_a": ["a", ""], "response_b": ["b"]}
+    ]
+    (raw / "test.csv").write_text('id,prompt,response_a,response_b\n7,"[""unclosed",x,y\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"test\.csv: row id '7': invalid_json"):
+        derive_arena(raw / "train.csv", tmp_path / "bad")

@@ -9,6 +9,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -168,7 +169,8 @@ def test_after_the_last_retry_the_partial_file_is_kept_for_the_next_run(server, 
 def test_the_20newsgroups_pin_is_scikit_learns_checksum():
     from sklearn.datasets._twenty_newsgroups import ARCHIVE
 
-    assert HUB_PINS["20newsgroups"] == {"url": ARCHIVE.url, "sha256": ARCHIVE.checksum}
+    # and the release's documents, which derive checks a raw file against (data.hub.*.rows)
+    assert HUB_PINS["20newsgroups"] == {"url": ARCHIVE.url, "sha256": ARCHIVE.checksum, "rows": 18846}
 
 
 def _hub(dataset, server, tmp_path, pin, **kw):
@@ -303,3 +305,70 @@ def test_an_unreachable_source_says_how_to_use_a_mirror(tmp_path, monkeypatch):
     pin = {"url": "http://127.0.0.1:9/nothing-listens-here/train.csv"}
     with pytest.raises(DownloadError, match=r"arena: .*data\.source: local.*kaggle\.com/competitions"):
         fetch("arena", tmp_path / "raw", source="hub", pin=pin, download_dir=tmp_path / "dl")
+
+
+# --- offline: fail fast, name the mirror option (issue 24, issue 29 item 4) -----------------------
+
+OFFLINE = "https://ftrepro-offline.invalid"  # .invalid never resolves (RFC 2606)
+
+
+@pytest.mark.parametrize("dataset", ["20newsgroups", "massive", "superni", "arena"])
+def test_an_unresolvable_host_fails_at_once_naming_the_dataset_the_url_and_the_mirror(tmp_path, dataset):
+    pin = {**HUB_PINS[dataset], "url": f"{OFFLINE}/{dataset}/{{revision}}{{path}}"}
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as error:
+        fetch(dataset, tmp_path / "raw", source="hub", pin=pin, download_dir=tmp_path / "dl")
+    assert time.monotonic() - started < 5  # no retries: 31-39 s before
+    message = str(error.value)
+    assert message.startswith(f"{dataset}: ") and "ftrepro-offline.invalid" in message
+    assert "does not resolve" in message and "data.local_dir" in message and "data.source: local" in message
+    assert "set data.source: hub" not in message  # it is set
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "dl").exists()  # nothing written
+
+
+def test_behind_a_proxy_the_host_is_left_to_the_proxy(monkeypatch):
+    from ftrepro.data.download import check_resolves
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    check_resolves(f"{OFFLINE}/x")  # no error: the proxy resolves names
+
+
+def test_a_missing_local_file_still_says_how_to_download_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"arena: train\.csv not found.*or set data\.source: hub"):
+        fetch("arena", tmp_path / "raw", source="local", local_dir=str(tmp_path / "empty"))
+
+
+def test_local_copies_the_optional_reference_and_competition_files_where_the_mirror_has_them(tmp_path):
+    mirror = tmp_path / "mirror"
+    write_synthetic_raw("arena", mirror / "arena", seed=1)
+    fetch("arena", tmp_path / "raw" / "arena", source="local", local_dir=str(mirror))
+    assert sorted(_checksums(tmp_path / "raw" / "arena")) == ["test.csv", "train.csv"]
+    (mirror / "arena" / "test.csv").unlink()
+    fetch("arena", tmp_path / "bare", source="local", local_dir=str(mirror))
+    assert sorted(_checksums(tmp_path / "bare")) == ["train.csv"]
+    tasks = sorted(p.stem for p in (SHARED_DATA / "superni" / "tasks").glob("*.json"))
+    fetch(
+        "superni",
+        tmp_path / "superni",
+        source="local",
+        local_dir=str(SHARED_DATA),
+        superni_tasks=tasks,
+        superni_train_tasks=0,
+    )
+    references = tmp_path / "superni" / "test_references.jsonl"  # unpacked from the mirror's .gz
+    with gzip.open(SHARED_DATA / "superni" / "test_references.jsonl.gz", "rb") as f:
+        assert references.read_bytes() == f.read()
+    assert "test_references.jsonl" in _checksums(tmp_path / "superni")
+
+
+def test_a_paper_run_offline_stops_at_the_download_and_writes_no_data(workdir):
+    """issue 24: `snakemake --config preset=paper -- derive_massive` without internet fails at the
+    download naming the dataset and the mirror option; nothing synthetic (or anything) is written."""
+    from conftest import snakemake
+
+    offline = f"data={{'hub': {{'massive': {{'url': '{OFFLINE}/amazon-massive-dataset-1.1.tar.gz'}}}}}}"
+    result = snakemake(["--cores", "1", "--config", "preset=paper", offline, "--", "derive_massive"], workdir)
+    assert result.returncode != 0
+    log = (workdir / "logs/download/massive.log").read_text()
+    assert "DownloadError: massive: " in log and "ftrepro-offline.invalid" in log and "data.local_dir" in log
+    assert not (workdir / "resources").exists()  # no raw, derived or downloaded file

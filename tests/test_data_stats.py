@@ -25,7 +25,7 @@ REAL_MASSIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "massiv
 SPLITS = {
     "20newsgroups": ("train", "test"),
     "massive": ("train", "dev", "test"),
-    "arena": ("train", "validation"),
+    "arena": ("train", "dev", "test"),
 }
 # (task, category, rows in train / validation / test)
 SUPERNI_TASKS = [
@@ -213,7 +213,8 @@ def test_markdown_names_tokenizer_counts_and_sampling(derived, tokenizer, tmp_pa
 
 def test_bad_record_names_file_and_line(tmp_path):
     _write(tmp_path / "arena" / "train.jsonl", [{"id": "1", "label": "A"}, {"id": "2"}])
-    _write(tmp_path / "arena" / "validation.jsonl", [])
+    _write(tmp_path / "arena" / "dev.jsonl", [])
+    _write(tmp_path / "arena" / "test.jsonl", [])
     with pytest.raises(DataError, match=r"train\.jsonl: line 2: unexpected record layout"):
         dataset_stats("arena", tmp_path / "arena")
 

@@ -452,3 +452,53 @@ def test_failed_derivation_leaves_no_complete_looking_output(mirror, tmp_path):
     with pytest.raises(DataError):
         derive_superni(raw, tmp_path / "fresh", test_tasks=SAMPLE_TASKS, train_tasks=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["derived", "raw"]  # no new dir, no temp left
+
+
+# --- test instances by the official reference ids (issue 24 item 5) ---------------------------
+
+
+def test_test_instances_are_the_reference_files_ids_in_its_order(references, tmp_path):
+    """The three complete real task files of ../shared/data/superni/tasks/: two keep an instance
+    order other than the official one, so "the first 100" would pick other instances there."""
+    from conftest import SHARED_DATA
+
+    from ftrepro.data.sources import fetch
+
+    tasks = sorted(p.stem for p in (SHARED_DATA / "superni" / "tasks").glob("*.json"))
+    assert len(tasks) == 3
+    raw = tmp_path / "raw"
+    fetch(
+        "superni", raw, source="local", local_dir=str(SHARED_DATA), superni_tasks=tasks, superni_train_tasks=0
+    )
+    manifest = derive_superni(raw, tmp_path / "derived", test_tasks=tasks, train_tasks=0)
+    assert manifest["test_selection"] == "reference ids"
+    first_100_differs = 0
+    for task in tasks:
+        official = [r["id"] for r in references[task]]
+        derived = tmp_path / "derived" / "tasks" / task
+        assert _ids(derived / "test.jsonl") == official
+        file_order = [i["id"] for i in read_task(raw / "tasks" / f"{task}.json")["Instances"]]
+        first_100_differs += file_order[:100] != official
+        others = [i for i in file_order if i not in set(official)]
+        assert _ids(derived / "validation.jsonl") == others[:10]
+        assert sorted(_ids(derived / "train.jsonl")) == sorted(others[10:])
+    assert first_100_differs == 2
+
+
+def test_a_task_the_reference_file_does_not_name_is_an_error(tmp_path):
+    raw = tmp_path / "raw"
+    write_synthetic_raw("superni", raw, seed=1)
+    task = read_split(raw, "test")[0]
+    (raw / "test_references.jsonl").write_text(
+        json.dumps({"id": "x-1", "task_id": "task999_other", "track": "default", "references": ["a"]}) + "\n"
+    )
+    with pytest.raises(DataError, match=rf"test_references\.jsonl: names no test instances of {task}"):
+        derive_superni(raw, tmp_path / "out", test_tasks=[task], train_tasks=0)
+    (raw / "test_references.jsonl").write_text(
+        json.dumps({"id": "x-1", "task_id": task, "track": "default", "references": ["a"]}) + "\n"
+    )
+    with pytest.raises(
+        DataError, match=r"1 test instance id\(s\) of the reference file are not in the task file"
+    ):
+        derive_superni(raw, tmp_path / "out", test_tasks=[task], train_tasks=0)
+    assert not (tmp_path / "out").exists()

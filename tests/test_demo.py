@@ -130,6 +130,21 @@ def test_demo_times_every_stage(demo_run):
     assert "fit: zhao2025 decoders" in timings["stages"]
 
 
+def test_every_table_figure_and_the_report_say_synthetic_data(demo_run):
+    """issue 24: the tiny preset reads synthetic data, and everything it makes says so, with the
+    paper's deviations under every table."""
+    tables = sorted((demo_run / "results").glob("*/tables/*.md"))
+    assert len(tables) == 5
+    for table in tables:
+        text = table.read_text()
+        assert "**Synthetic data** (data.source: synthetic)" in text, table
+        assert "## Deviations from the paper (" in text and ", preset tiny)" in text, table
+    banner = (demo_run / "results/report.html").read_text().split('id="preset">')[1].split("</div>")[0]
+    assert "<strong>Synthetic data.</strong>" in banner and "reproduction attempt" not in banner
+    record = json.loads((demo_run / "logs/band2025/fit/distilbert.single.plain.provenance.json").read_text())
+    assert record["data"]["source"] == "synthetic" and len(record["data"]["raw_sha256sums"]["arena"]) == 64
+
+
 def test_every_run_has_its_provenance(demo_run):
     for paper in papers.ids(TINY):
         for run in papers.trained_runs(TINY, paper, with_api=False):

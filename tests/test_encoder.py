@@ -336,7 +336,7 @@ def test_other_encoder_backbones(data, tmp_path, architecture):
     prepare_base_model({"random": {"architecture": architecture}}, "encoder", tmp_path / "base")
     tok = load_tokenizer(tmp_path / "base", word_level=True)
     names = {"intent": sorted(KEYWORDS), "slots": ["Other", "place", "song", "time"]}
-    features = encode_dataset(data / "train.jsonl", tok, names, max_length=16)[:4]
+    features = list(encode_dataset(data / "train.jsonl", tok, names, max_length=16))[:4]
     model = MultiHeadEncoder.from_base(tmp_path / "base", {"intent": ("sequence", 3), "slots": ("token", 4)})
     batch = EncoderCollator(tok)(features)
     assert ("token_type_ids" in batch) == (architecture == "bert")

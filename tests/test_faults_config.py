@@ -1,5 +1,6 @@
 """`--config` overrides keep their types at any depth; a bad key is named with where it was given
-and the closest valid keys, not with the whole schema (issue 17, finding 7)."""
+and the closest valid keys, not with the whole schema (issue 17, finding 7). A value typed
+beneath a preset's overrides wins over the preset (issue 28, item 3)."""
 
 from __future__ import annotations
 
@@ -149,3 +150,46 @@ def test_the_workflow_takes_nested_numbers_and_names_a_typo_briefly(workdir):
     assert "config key data.sourc (given in --config data={'sourc': 'local'})" in out
     assert "did you mean data.source?" in out
     assert "additionalProperties" not in out and len(out.splitlines()) < 40  # no schema dump
+
+
+# --- a --config value beneath a preset (issue 28, item 3) ---------------------------------------
+
+
+def resolved_as_common_smk_does(raw: dict, args: list[str]) -> cfg.Config:
+    """What workflow/rules/common.smk builds from `--config args`."""
+    config = merged_as_snakemake_does(raw, args)
+    cfg.apply_overrides(config, args)
+    cfg.validate_config(config, args)
+    cfg.over_preset(config, cfg.override_pairs(args))
+    return cfg.resolve(config, REPO)
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ({"learning_rate": 1e6}, {"learning_rate": 1e6}),  # a recipe field the preset sets
+        (  # one level deeper: one dataset's value of a per-dataset field the preset sets whole
+            {"num_train_epochs": {"massive": 1}},
+            {"num_train_epochs": {"20newsgroups": 5, "massive": 1}},
+        ),
+    ],
+    ids=["field", "per-dataset-value"],
+)
+def test_a_training_override_beneath_the_preset_wins_over_it(raw, override, expected):
+    """`--config "training={'zhao2025-encoder': {'learning_rate': 1e6}}"` left presets.mini's
+    1.5e-4 in force, with no word."""
+    assert raw["presets"]["mini"]["training"]["zhao2025-encoder"]["learning_rate"] == 1.5e-4
+    args = ["preset=mini", f"training={{'zhao2025-encoder': {override!r}}}"]
+    recipe = resolved_as_common_smk_does(raw, args).training["zhao2025-encoder"]
+    assert {key: recipe[key] for key in expected} == expected
+    assert recipe["max_length"] == {"20newsgroups": 128, "massive": 32}  # the rest of the preset stays
+    loaded = cfg.load(CONFIG, {"preset": "mini", "training": {"zhao2025-encoder": override}})
+    assert {key: loaded.training["zhao2025-encoder"][key] for key in expected} == expected
+
+
+def test_the_last_override_typed_wins_between_the_preset_and_the_section(raw):
+    section = "training={'zhao2025-encoder': {'learning_rate': 0.5}}"
+    preset = "presets={'mini': {'training': {'zhao2025-encoder': {'learning_rate': 0.25}}}}"
+    for args, rate in (([section, preset], 0.25), ([preset, section], 0.5)):
+        resolved = resolved_as_common_smk_does(raw, ["preset=mini", *args])
+        assert resolved.training["zhao2025-encoder"]["learning_rate"] == rate

@@ -1,9 +1,11 @@
-"""Corrupted raw files and interrupted writes (issue 17, findings 5, 6 and 8).
+"""Corrupted raw files and interrupted writes (issue 17, findings 5, 6 and 8; issue 28, item 4).
 
 Raw data is checked on the way in: a malformed MASSIVE slot annotation, a truncated archive, a
 bad JSON line, bytes that are not UTF-8 and a file that no longer matches SHA256SUMS each give
-an error naming the file and line or field. What a killed writer leaves behind is cleaned up
-by the next write of the same file.
+an error naming the file and line or field. Derive refuses what it cannot vouch for: an empty
+split, a SuperNI test task without instances, an Arena file whose rows are all malformed or that
+ends inside a row, fewer rows than the pinned release, repeated ids, another locale. What a killed
+writer leaves behind is cleaned up by the next write of the same file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,11 +21,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import snakemake
+from conftest import REPO, SHARED_DATA, snakemake
 
-from ftrepro.data.massive import read_massive
+from ftrepro import config as cfg
+from ftrepro.data.arena import derive_arena
+from ftrepro.data.massive import derive_massive, read_massive
 from ftrepro.data.newsgroups import derive_newsgroups
 from ftrepro.data.sources import CHECKSUMS, fetch, verify_checksums
+from ftrepro.data.superni import derive_superni
 from ftrepro.fit import prepare_work_dir
 from ftrepro.io import (
     DataError,
@@ -182,6 +188,126 @@ def test_the_derive_job_refuses_a_raw_file_changed_after_download(workdir):
     log = (workdir / "logs/derive/massive.log").read_text()
     assert f"{Path('resources/raw/massive/en-US.jsonl')}: sha256" in log
     assert "delete resources/raw/massive and rerun" in log
+
+
+# --- what derive refuses (issue 28, item 4) -----------------------------------------------------
+
+PINS = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"}).data.hub
+
+
+def massive_rows(n: int, partitions=("train", "dev", "test")) -> list[dict]:
+    return [
+        {
+            **massive_row("wake me at five am", "wake me at [time : five am]", str(i)),
+            "partition": partitions[i % len(partitions)],
+        }
+        for i in range(n)
+    ]
+
+
+def write_massive(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "rows, problem",
+    [
+        ([], "no train or dev or test rows"),
+        (massive_rows(4, ("train", "test")), "no dev rows (rows per split: train 2, dev 0, test 2)"),
+        (
+            [*massive_rows(3), {**massive_rows(3)[1], "utt": "wake me at five am"}],
+            "line 4: field 'id' repeats the id of line 2",
+        ),
+        (
+            [*massive_rows(3), {**massive_rows(4)[3], "locale": "de-DE"}],
+            "line 4: field 'locale' is 'de-DE'; expected 'en-US'",
+        ),
+    ],
+    ids=["empty-file", "empty-split", "duplicate-id", "foreign-locale"],
+)
+def test_derive_refuses_massive_rows_it_cannot_vouch_for(tmp_path, rows, problem):
+    """An empty file derived to empty splits (the fit failed later, naming the derived file);
+    repeated ids and rows of another locale were accepted."""
+    raw = write_massive(tmp_path / "en-US.jsonl", rows)
+    with pytest.raises(DataError) as error:
+        derive_massive(raw, tmp_path / "out")
+    assert str(error.value).startswith(f"{raw}: ") and problem in str(error.value)
+    assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_derive_refuses_fewer_rows_than_the_pinned_release(tmp_path):
+    """The real MASSIVE file passes its pin (16,521 rows); one row short of it is refused."""
+    real = SHARED_DATA / "massive" / "en-US.jsonl.gz"
+    if not real.is_file():
+        pytest.skip(f"no real MASSIVE file at {real}")
+    rows = gzip.decompress(real.read_bytes()).splitlines(keepends=True)
+    raw = tmp_path / "en-US.jsonl"
+    raw.write_bytes(b"".join(rows))
+    assert sum(derive_massive(raw, tmp_path / "whole", pinned_rows=PINS["massive"]["rows"]).values()) == 16521
+    raw.write_bytes(b"".join(rows[:-1]))
+    with pytest.raises(DataError, match=rf"{raw}: 16,520 rows, fewer than the 16,521 of the pinned release"):
+        derive_massive(raw, tmp_path / "cut", pinned_rows=PINS["massive"]["rows"])
+
+
+@pytest.fixture
+def arena_csv(tmp_path) -> Path:
+    fetch("arena", tmp_path / "raw", source="synthetic", seed=5)
+    return tmp_path / "raw" / "train.csv"
+
+
+def test_an_arena_file_cut_inside_a_row_is_refused(arena_csv, tmp_path):
+    """Cut mid-row, 58 of 300 rows derived with exit 0; now the cut row is named."""
+    text = arena_csv.read_bytes()
+    line_ends = [i for i, byte in enumerate(text) if byte == ord("\n")]
+    arena_csv.write_bytes(text[: line_ends[58] + 40])  # 58 whole rows, then 40 bytes of the next
+    with pytest.raises(
+        DataError, match=rf"{arena_csv}: ends inside row 59 \(id '\w+', .*\): the file was cut short"
+    ):
+        derive_arena(arena_csv, tmp_path / "out")
+    with pytest.raises(
+        DataError, match=rf"{arena_csv}: 58 rows, fewer than the 57,477 of the pinned release"
+    ):
+        arena_csv.write_bytes(text[: line_ends[58] + 1])  # cut at a row's end: only the pin can tell
+        derive_arena(arena_csv, tmp_path / "out", pinned_rows=PINS["arena"]["rows"])
+    assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+@pytest.mark.parametrize("keep", ["header-only", "winners-all-zero"])
+def test_an_arena_file_without_a_readable_row_names_the_file(arena_csv, tmp_path, keep):
+    """Both stopped with scikit-learn's bare `ValueError: With n_samples=0`."""
+    header, *rows = arena_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    rows = [] if keep == "header-only" else [row.rsplit(",", 3)[0] + ",0,0,0\n" for row in rows]
+    arena_csv.write_text(header + "".join(rows), encoding="utf-8")
+    expected = (
+        "none of its 0 rows" if keep == "header-only" else "none of its 300 rows can be read (no_winner: 300)"
+    )
+    with pytest.raises(DataError, match=rf"^{arena_csv}: {re.escape(expected)}"):
+        derive_arena(arena_csv, tmp_path / "out")
+
+
+def test_a_superni_test_task_without_instances_is_refused(tmp_path):
+    """ "Instances": [] derived with exit 0; anchors then scored 128 rows instead of 192 and the
+    task's category vanished."""
+    raw = tmp_path / "raw"
+    fetch("superni", raw, source="synthetic", seed=3, superni_tasks=None)
+    task = (raw / "splits" / "default" / "test_tasks.txt").read_text().split()[0]
+    path = raw / "tasks" / f"{task}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "Instances": []}), encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{path}: field 'Instances' is empty"):
+        derive_superni(raw, tmp_path / "out", test_tasks=[task], train_tasks=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_fewer_newsgroups_documents_than_the_pinned_release_are_refused(tmp_path):
+    raw = tmp_path / "raw"
+    fetch("20newsgroups", raw, source="synthetic", seed=1)
+    with pytest.raises(
+        DataError, match=r"20news-bydate.tar.gz: \d+ rows, fewer than the 18,846 of the pinned"
+    ):
+        derive_newsgroups(
+            raw / "20news-bydate.tar.gz", tmp_path / "out", pinned_rows=PINS["20newsgroups"]["rows"]
+        )
 
 
 # --- interrupted writes -------------------------------------------------------------------------

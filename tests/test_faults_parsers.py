@@ -1,9 +1,12 @@
-"""Hostile model and annotator output through every parser (issue 17, findings 2-4).
+"""Hostile model and annotator output through every parser (issue 17, findings 2-4), and every
+prediction record scoreable (issue 28, items 2 and 5).
 
 Each parser is total: any string, of any length, nesting or encoding, gives a prediction or a
 counted parse failure, never an exception; lone surrogates are replaced on the way in and
 counted. Property tests (hypothesis) feed mixtures of JSON fragments, brackets, digits, fences,
-draft tags and arbitrary code points (surrogates included) to each parser.
+draft tags and arbitrary code points (surrogates included) to each parser. A prompt over the
+model's context gives a record the scorer takes, counted wrong; an endpoint reply without an
+answer, or with too much of one, is asked again or cut, never a crash.
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from faults_jobs import REPO, run_script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ftrepro.data import WORD_SUBTASKS
+from ftrepro.data.massive import derive_massive
+from ftrepro.data.sources import fetch
 from ftrepro.infer.api import chat_many
-from ftrepro.io import DataError, read_jsonl, write_jsonl
+from ftrepro.io import DataError, read_json, read_jsonl, write_jsonl
 from ftrepro.metrics import score_predictions, score_superni_predictions
+from ftrepro.models.base import prepare_base_model
 from ftrepro.papers.band2025.annotate import (
     PROMPT_PROPERTIES,
     RESPONSE_PROPERTIES,
@@ -29,7 +36,9 @@ from ftrepro.papers.band2025.annotate import (
     parse_answer,
     read_annotations,
 )
+from ftrepro.papers.zhao2025 import PAPER as ZHAO
 from ftrepro.papers.zhao2025.prompts import parse_output, prediction_record, templates
+from ftrepro.papers.zhao2025.report import build_table3, read_targets, too_long_note
 
 pytestmark = pytest.mark.faults
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -270,3 +279,73 @@ def test_a_lone_surrogate_in_an_api_answer_is_replaced_counted_and_survives_a_re
     assert (
         score_predictions(read_jsonl(tmp_path / "predictions.jsonl"), ["intent"])["replaced_characters"] == 2
     )
+
+
+# --- a prompt over the context (issue 28, item 2) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "task, subtasks", [("massive-intent", ["intent"]), ("massive-joint", ["intent", "slots"])]
+)
+def test_a_run_with_a_prompt_over_the_context_scores_it_wrong_and_counts_it(tmp_path, task, subtasks):
+    """One MASSIVE test utterance of 20,000 words, the prompted tiny Llama (free and constrained
+    decoding): `score` failed on every rerun (`record id='8' has no 'pred_constrained' but others
+    have`); now the record is scored wrong and counted in metrics.json and the table."""
+    data, model = tmp_path / "massive", tmp_path / "llama"
+    fetch("massive", tmp_path / "raw", source="synthetic", seed=7)
+    derive_massive(tmp_path / "raw" / "en-US.jsonl", data, max_rows={"train": 20, "test": 6})
+    test = read_jsonl(data / "test.jsonl")
+    words = ["word"] * 20_000
+    test[2] = {
+        **test[2],
+        "text": " ".join(words),
+        "words": words,
+        "labels": {**test[2]["labels"], "slots": ["Other"] * 20_000},
+    }
+    write_jsonl(data / "test.jsonl", test)
+    prepare_base_model({"random": {"architecture": "llama"}}, "decoder", model)
+    run = tmp_path / "results" / f"{task}.llama2-7b.zero-shot.noft"
+    run_script(
+        "predict_zhao_decoder",
+        input={
+            "train": str(data / "train.jsonl"),
+            "test": str(data / "test.jsonl"),
+            "labels": str(data / "labels.json"),
+            "model": str(model),
+        },
+        output=[str(run / "predictions.jsonl")],
+        params={
+            "subtasks": subtasks,
+            "dataset": "massive",
+            "decoding": {"max_new_tokens": 8, "predict_batch_size": 4, "predict_rows": None},
+            "demo_seed": 42,
+            "constrained": True,
+            "processes": 1,
+        },
+        wildcards={"task": task, "shots": "zero-shot"},
+        log=tmp_path / "predict.log",
+    )
+    records = read_jsonl(run / "predictions.jsonl")
+    [long] = [r for r in records if r["too_long"]]
+    assert long["id"] == test[2]["id"] and long["output"] is None and long["pred_constrained"] is None
+    run_script(
+        "score",
+        input={"predictions": str(run / "predictions.jsonl")},
+        output=[str(run / "metrics.json")],
+        params={
+            "scorer": ZHAO.scorer,
+            "bootstrap": {"resamples": 1000, "seed": 0},
+            "work_dir": str(tmp_path / "scratch"),
+        },
+        wildcards={"paper": "zhao2025", "run": run.name},
+        log=tmp_path / "score.log",
+    )
+    metrics = read_json(run / "metrics.json")
+    assert metrics["n_too_long"] == 1 and metrics["n_examples"] == 6
+    assert 0 <= metrics["constrained_intent_accuracy"] <= 100 * 5 / 6  # the long one is wrong
+    table = build_table3(
+        read_targets(REPO / "config" / "targets" / "zhao2025_table3.csv"), {run.name: metrics}
+    )
+    assert f"{run.name}: 1." in too_long_note(
+        table
+    ) and "Prompts over the context, scored wrong" in too_long_note(table)

@@ -85,4 +85,7 @@ def test_a_fit_requeued_or_cancelled_by_slurm_resumes_from_its_checkpoint(slurm_
     for steps, resumed_at in zip(runs, [0, *stopped_at]):
         assert steps[0] == resumed_at + 1  # each start resumed from the newest checkpoint there was
     assert 0 < stopped_at[0] < stopped_at[1] < STEPS and runs[-1][-1] == STEPS
-    assert len(read_jsonl(root / "out" / "predictions.jsonl")) == 24 and not (root / "scratch").exists()
+    assert len(read_jsonl(root / "out" / "predictions.jsonl")) == 24
+    score = f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r}); import faults_jobs; faults_jobs.score_job({str(root)!r})"
+    assert subprocess.run([sys.executable, "-c", score]).returncode == 0  # which releases the scratch
+    assert not (root / "scratch").exists()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
-from ftrepro.fit import fit_and_predict, job_fingerprint
-from ftrepro.io import atomic_path
+from ftrepro.fit import fit_and_predict, job_fingerprint, tensorboard_dir, train_log_path
+from ftrepro.io import TRAIN_LOG, atomic_path, read_jsonl, write_jsonl
 
 
 class FakeModel:
@@ -23,9 +24,11 @@ class FakeModel:
         (checkpoint_dir / "step-1").write_text("state")
         if self.die:
             raise KeyboardInterrupt("killed")
+        self.tensorboard = os.environ.get("TENSORBOARD_LOGGING_DIR")
         with atomic_path(model_dir) as tmp:
             tmp.mkdir()
             (tmp / "weights").write_text("w")
+            write_jsonl(tmp / TRAIN_LOG, [{"step": 1, "loss": 2.0}])
         self.trained += 1
 
     @staticmethod
@@ -81,3 +84,13 @@ def test_fingerprint_changes_with_inputs(tmp_path):
     before = job_fingerprint({"x": 1}, [str(data)])
     data.write_text("ab\n")
     assert job_fingerprint({"x": 1}, [str(data)]) != before
+
+
+def test_a_run_keeps_its_training_log_beside_its_predictions_and_its_curves_in_tensorboard(tmp_path):
+    predictions = tmp_path / "results" / "zhao2025" / "run.a" / "predictions.jsonl"
+    model = FakeModel()
+    fit_and_predict(model.train, model.predict, work_dir=tmp_path / "w", fingerprint={}, out_path=predictions)
+    assert train_log_path(predictions) == predictions.with_name("train_log.jsonl")
+    assert read_jsonl(train_log_path(predictions)) == [{"step": 1, "loss": 2.0}]
+    assert model.tensorboard == str(tensorboard_dir("zhao2025", "run.a")) == "logs/tensorboard/zhao2025/run.a"
+    assert "TENSORBOARD_LOGGING_DIR" not in os.environ  # set for training only

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -10,12 +11,28 @@ import sys
 import pytest
 from conftest import REPO
 
+from ftrepro import config as cfg
+from ftrepro.costs import Measurements
+from ftrepro.plan import planned_layouts
+
 
 @pytest.mark.deepspeed
 @pytest.mark.usefixtures("deepspeed_ops")
-def test_gpu_check_runs_every_loop_at_toy_size_and_prints_the_table(tmp_path):
+def test_gpu_check_runs_every_planned_layout_at_toy_size_and_writes_the_table(tmp_path):
+    """Each family in every layout kind the paper plan runs its jobs in, and the bare baseline;
+    each loop a row of the printed table and of the measured table (dated; no MFU on a CPU)."""
+    planned = planned_layouts(cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"}))
+    table = tmp_path / "throughput.csv"
     result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--toy", "--workdir", str(tmp_path)],
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "gpu_check.py"),
+            "--toy",
+            "--workdir",
+            str(tmp_path),
+            "--table",
+            str(table),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -25,14 +42,18 @@ def test_gpu_check_runs_every_loop_at_toy_size_and_prints_the_table(tmp_path):
         r"^\| (.+?) \| ([\d.,]+)M \| ([\d,]+) \| ([\d.]+) \| (n/a|[\d.]+%) \|$", result.stdout, re.M
     )
     names = [row[0] for row in rows]
-    assert names == [
-        "llama, Trainer + ZeRO-2 offload",
-        "llama, bare PyTorch (baseline)",
-        "t5, Trainer + ZeRO-2 offload",
-        "lora classifier (r 4, q/v)",
-    ]
+    expected = [f"causal, {layout.kind}" for layout in planned["causal"]] + ["causal, bare"]
+    expected += [f"{family}, {layout.kind}" for family in ("seq2seq", "lora") for layout in planned[family]]
+    assert names == expected
+    assert "causal, zero3" in names and "seq2seq, zero2" in names  # the layouts without offload
     assert all(float(row[2].replace(",", "")) > 0 and float(row[3]) > 0 for row in rows)
     assert all(row[4] == "n/a" for row in rows)  # no peak FLOP/s on a CPU
+    measured = Measurements.read(table).rows
+    assert [f"{m.family}, {m.layout}" for m in measured] == names
+    assert {(m.date, m.gpu, m.gpus, m.mfu) for m in measured} == {
+        (dt.date.today().isoformat(), "cpu", 1, None)
+    }
+    assert all(m.tokens_per_s > 0 for m in measured)
 
 
 def test_a_failing_loop_is_a_row_saying_why_and_the_others_still_run(monkeypatch, tmp_path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 import string
 from pathlib import Path
 
@@ -29,12 +31,15 @@ from ftrepro.papers.gupta2023.report import (
     thesis_column,
     write_gupta_report,
 )
+from ftrepro.report import Verdicts
 
 REPO = Path(__file__).resolve().parents[1]
 SUPERNI = REPO.parent / "shared" / "data" / "superni"
 SAMPLE_TASKS = SUPERNI_SAMPLE_TASKS
 RESULTS = REPO / "config" / "targets" / "gupta2023_results.csv"
 CATEGORIES = REPO / "config" / "targets" / "gupta2023_categories.csv"
+ANCHORS = REPO / "config" / "targets" / "gupta2023_anchors.csv"
+TEXT = REPO / "config" / "targets" / "gupta2023_tk_categories.csv"
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
@@ -280,7 +285,9 @@ def report(settings, tmp_path_factory) -> Path:
         )
     }
     anchors = {"copy_input": _metrics({"taskA": ("answerability_classification", 12.5, 4)})}
-    write_gupta_report(stl, mtl, anchors, RESULTS, CATEGORIES, out, settings=settings)
+    write_gupta_report(
+        stl, mtl, anchors, RESULTS, CATEGORIES, out, settings=settings, anchors_csv=ANCHORS, text_csv=TEXT
+    )
     return out
 
 
@@ -311,7 +318,10 @@ def test_headline_has_ours_beside_the_thesis(report):
     mtl = _row(table, paradigm="mtl", setting="tk-instruct-1000")
     assert (mtl["paper"], mtl["ours"], mtl["status"]) == (73.14, 55.0, "ok")
     anchor = _row(table, setting="copy_input")
-    assert (anchor["paper"], anchor["ours"]) == (14.20, 12.5)
+    # the anchors' numbers are the Tk-Instruct README's, never the thesis's (issue 24 item 4)
+    assert (anchor["reference"], anchor["ours"]) == (14.20, 12.5) and pd.isna(anchor["paper"])
+    assert anchor["reference_source"] == "Tk-Instruct README" and not anchor["in_paper"]
+    assert anchor["diff"] == pytest.approx(12.5 - 14.20)
     for paradigm, setting in (
         ("stl", "tk-instruct-100"),
         ("stl", "tk-instruct-all"),
@@ -319,10 +329,102 @@ def test_headline_has_ours_beside_the_thesis(report):
         ("no training", "copy_demo"),
     ):
         row = _row(table, paradigm=paradigm, setting=setting)
-        assert row["status"] == "not run" and pd.isna(row["ours"]) and pd.notna(row["paper"])
+        known = row["paper"] if paradigm != "no training" else row["reference"]
+        assert row["status"] == "not run" and pd.isna(row["ours"]) and pd.notna(known)
     assert pd.isna(_row(table, paradigm="stl", setting="tk-instruct-500")["paper"])  # not in the thesis
     md = (report / "tables" / "headline.md").read_text()
     assert "64.29" in md and "40.00" in md and "-24.29" in md and "not run" in md
+    header = next(line for line in md.splitlines() if line.startswith("| paradigm "))
+    copy_demo = next(line for line in md.splitlines() if "| copy_demo " in line)
+    cells = dict(zip((c.strip() for c in header.split("|")), (c.strip() for c in copy_demo.split("|"))))
+    assert [cells[c] for c in ("paper", "ours", "reference (not the thesis)")] == [
+        "not in paper",
+        "not run",
+        "28.54 (Tk-Instruct README)",
+    ]
+
+
+def test_the_anchors_references_name_the_tk_instruct_readme():
+    table = pd.read_csv(ANCHORS, comment="#")
+    assert dict(zip(table["method"], table["rougeL"])) == {"copy_input": 14.20, "copy_demo": 28.54}
+    assert set(table["source"]) == {"Tk-Instruct README"}
+
+
+# every Tk-Instruct category number of Chapter 5's text: (paradigm, samples, column) -> ROUGE-L
+THESIS_TEXT = {
+    ("stl", "1000", "answerability_classification"): 75.15,
+    ("stl", "all", "answerability_classification"): 74.38,
+    ("stl", "100", "coreference_resolution"): 75.74,
+    ("stl", "200", "coreference_resolution"): 74.25,
+    ("stl", "best", "answerability_classification"): 75.15,
+    ("stl", "best", "title_generation"): 44.55,
+    ("stl", "best", "coreference_resolution"): 82.82,
+    ("stl", "best", "data_to_text"): 59.06,
+    ("stl", "mean", "coreference_resolution"): 78.23,
+    ("stl", "mean", "data_to_text"): 57.88,
+    ("stl", "mean", "question_rewriting"): 70.51,
+    ("stl", "mean", "answerability_classification"): 74.10,
+    ("stl", "mean", "title_generation"): 43.36,
+    ("mtl", "1000", "data_to_text"): 58.83,
+    ("mtl", "all", "data_to_text"): 53.28,
+    ("mtl", "1000", "title_generation"): 43.94,
+    ("mtl", "all", "title_generation"): 38.16,
+    ("mtl", "best", "textual_entailment"): 84.16,
+    ("mtl", "mean", "textual_entailment"): 81.93,
+    ("mtl", "mean", "answerability_classification"): 75.97,
+    ("mtl", "mean", "question_rewriting"): 67.38,
+    ("mtl", "mean", "title_generation"): 43.99,
+}
+
+
+def test_the_thesis_text_values_of_tk_instruct_are_transcribed():
+    from ftrepro.papers.gupta2023.report import read_text_values
+
+    values = read_text_values(TEXT)
+    found = {(r["setting"], r["samples_per_task"], r["column"]): r["rougeL"] for _, r in values.iterrows()}
+    assert found == THESIS_TEXT
+    thesis = (REPO.parent / "shared" / "papers" / "gupta2023-instruction-tuned-quick-learners.md").read_text()
+    chapter5 = thesis[thesis.index("## 5.1 Results") : thesis.index("## Chapter 6")]
+    assert all(f"{value:.2f}" in chapter5 for value in THESIS_TEXT.values())
+
+
+def test_tables_5_1_and_5_2_list_the_text_values_beside_ours(report):
+    md = (report / "tables" / "table5_2.md").read_text()
+    section = md.split("## Tk-Instruct in the thesis's text")[1]
+    # MTL tk-instruct-1000's title generation is ours: 40.0
+    assert re.search(r"\| 1000 +\| Title Generation +\| 43\.94 +\| 40\.00 +\| Figure 5\.4 caption", section)
+    assert re.search(r"\| best +\| Textual Entailment +\| 84\.16 +\| not run +\|", section)
+    assert re.search(
+        r"\| mean +\| Title Generation +\| 43\.99 +\| 40\.00 +\|", section
+    )  # our one setting run
+
+
+def test_figures_5_2_and_5_4_draw_the_text_values(settings, tmp_path):
+    from matplotlib.figure import Figure
+
+    import ftrepro.papers.gupta2023.report as report_module
+
+    drawn = []
+    original = report_module.save_figure
+
+    def keep(fig: Figure, path, **kwargs):
+        labels = {h.get_label() for ax in fig.axes for h in [*ax.lines, *ax.collections]}
+        drawn.append((path.name, labels))
+        original(fig, path, **kwargs)
+
+    report_module.save_figure = keep
+    try:
+        write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings, text_csv=TEXT)
+    finally:
+        report_module.save_figure = original
+    labels = dict(drawn)
+    for figure in ("figure5_2.png", "figure5_4.png"):
+        assert {
+            "Tk-Instruct (thesis text)",
+            "Tk-Instruct best (thesis text)",
+            "Tk-Instruct mean (thesis text)",
+        } <= labels[figure]
+    assert "Tk-Instruct (thesis text)" not in labels["figure5_1.png"]
 
 
 def test_table_5_1_category_cells(report):
@@ -402,3 +504,85 @@ def test_a_setting_the_thesis_has_not_reads_not_in_paper(settings, tmp_path):
     assert [cell.strip() for cell in line.split("|")[4:6]] == ["not in paper", "30.00"]
     table = (tmp_path / "tables" / "table5_2.md").read_text()
     assert "not in paper / 30.00" in table and "– / not run" in table  # tk-instruct-100: no category table
+
+
+# --- intervals and verdicts ---------------------------------------------------------------------
+
+
+def _scored(per_task: dict[str, tuple[str, float, int, float]]) -> dict:
+    """A metrics.json dict with intervals from {task: (category key, rougeL, n, standard error)}."""
+    per_task = {
+        t: {
+            "rougeL": r,
+            "exact_match": r / 2,
+            "n": n,
+            "category": c,
+            "ci": {"rougeL": [r - 2 * se, r + 2 * se], "exact_match": [r / 2 - se, r / 2 + se]},
+            "se": {"rougeL": se, "exact_match": se / 2},
+        }
+        for t, (c, r, n, se) in per_task.items()
+    }
+    return pool_stl([{"per_task": per_task}])
+
+
+def test_pooled_cells_carry_intervals_and_verdicts_against_the_thesis(settings, tmp_path):
+    stl = {
+        "baseline1": {
+            "taskA": _scored({"taskA": ("answerability_classification", 62.0, 100, 3.0)}),
+            "taskB": _scored({"taskB": ("word_analogy", 66.0, 300, 2.0)}),
+        }
+    }
+    mtl = {"tk-instruct-1000": {**_scored({"taskA": ("title_generation", 72.0, 100, 2.0)})}}
+    headline = write_gupta_report(stl, mtl, {}, RESULTS, CATEGORIES, tmp_path, settings=settings,
+                                  verdicts=Verdicts("paper", {"rougeL": 0.005}))  # fmt: skip
+    pooled = _row(headline, paradigm="stl", setting="baseline1")
+    se = math.sqrt((100 / 400 * 3.0) ** 2 + (300 / 400 * 2.0) ** 2)  # the strata's, weighted
+    assert pooled["ours"] == 65.0 and (pooled["ci_lo"], pooled["ci_hi"]) == pytest.approx(
+        (65.0 - 1.959964 * se, 65.0 + 1.959964 * se)
+    )
+    assert pooled["verdict"] == "reproduced"  # the thesis's 64.29 lies in 65.0 +- 3.29
+    one_task = _row(headline, paradigm="mtl", setting="tk-instruct-1000")
+    assert (one_task["ci_lo"], one_task["ci_hi"], one_task["verdict"]) == (68.0, 76.0, "reproduced")  # 73.14
+    assert (
+        _row(headline, paradigm="stl", setting="tk-instruct-500")["verdict"] == "not run"
+    )  # no thesis number either
+    table = pd.read_csv(tmp_path / "tables" / "table5_1.csv")
+    answerability = _row(table, setting="baseline1", column="answerability_classification")
+    assert (answerability["ci_lo"], answerability["ci_hi"], answerability["verdict"]) == (56.0, 68.0, "below")
+    md = (tmp_path / "tables" / "headline.md").read_text()
+    line = next(line for line in md.splitlines() if "| stl " in line and "| baseline1 " in line)
+    assert [cell.strip() for cell in line.split("|")[4:8]] == ["64.29", "65.00 ±3.29", "+0.71", "reproduced"]
+    assert (
+        md.rstrip().endswith("not run.") and "**Verdicts:** 2 reproduced, 0 below, 0 above of 2 cells" in md
+    )
+    assert (
+        "**Verdicts:** 0 reproduced, 2 below, 0 above of 2 cells"
+        in (tmp_path / "tables" / "table5_1.md").read_text()
+    )
+
+
+def test_the_figures_draw_our_intervals_as_error_bars():
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+
+    from ftrepro.papers.gupta2023.report import _plot_series
+
+    rows = pd.DataFrame(
+        {
+            "samples_per_task": ["100", "1000", "200"],
+            "instructions": [True, True, False],
+            "setting": ["tk-instruct-100", "tk-instruct-1000", "baseline1"],
+            "paper": [60.0, 70.0, 64.0],
+            "ours": [58.0, 69.0, 61.0],
+            "ci_lo": [55.0, 67.0, 59.5],
+            "ci_hi": [61.0, 71.0, 62.5],
+        }
+    )
+    ax = Figure().subplots()
+    _plot_series(ax, rows)
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 2  # Tk-Instruct's line and the baseline's point
+    segments = [seg for bar in bars for seg in bar.lines[2][0].get_segments()]
+    assert sorted((round(s[0][1], 1), round(s[1][1], 1)) for s in segments) == [
+        (55.0, 61.0), (59.5, 62.5), (67.0, 71.0)
+    ]  # fmt: skip

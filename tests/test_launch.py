@@ -4,6 +4,7 @@ test_deepspeed.py)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,38 @@ def test_the_typed_launch_config_sets_training_and_prediction_processes():
     assert prediction_processes(paper, "llama3-8b", 4) == 4
     assert prediction_processes(paper, "llama3-70b", 4) == 1
     assert prediction_processes(tiny, "llama3-70b", 0) == 2
+
+
+# --- several nodes: one torchrun per node under srun (tests/test_multinode.py runs two) -------
+
+
+def test_a_multi_node_launcher_joins_a_c10d_rendezvous_instead_of_standalone(tmp_path):
+    command = launch.torchrun_command(
+        8, tmp_path / "launch.json", nodes=2, rendezvous="gpu03:29417", run_id="17"
+    )
+    assert "--standalone" not in command and "--nproc-per-node=8" in command
+    assert {"--nnodes=2", "--rdzv-backend=c10d", "--rdzv-endpoint=gpu03:29417", "--rdzv-id=17"} <= set(
+        command
+    )
+
+
+def test_a_job_on_two_nodes_starts_one_torchrun_per_node_under_srun(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls.append(command))
+    monkeypatch.setattr(launch, "first_node", lambda nodelist: {"gpu[03-04]": "gpu03"}[nodelist])
+    for name, value in {
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_JOB_ID": "4017",
+        "SLURM_JOB_NODELIST": "gpu[03-04]",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLURM_STEP_NUM_NODES", raising=False)
+    launch.train_on_job_gpus(8, fake_train, deepspeed="zero3.json", checkpoint_dir=tmp_path / "ckpt")
+    ((command,),) = [calls]
+    srun, torchrun = command[: command.index(sys.executable)], command[command.index(sys.executable) :]
+    assert srun == ["srun", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
+    assert torchrun == launch.torchrun_command(8, tmp_path / "ckpt" / "launch.json", 2, "gpu03:29417", "4017")
+    # a job step of one node inside it (or no SLURM at all) launches on its own node
+    monkeypatch.setenv("SLURM_STEP_NUM_NODES", "1")
+    assert launch.allocated_nodes(dict(os.environ)) == 1 and launch.allocated_nodes({}) == 1
+    assert launch.needs_torchrun(1, None, nodes=2)

@@ -9,12 +9,20 @@ from sklearn.metrics import log_loss as sklearn_log_loss
 from ftrepro.evaluate import score_run
 from ftrepro.io import DataError, write_jsonl
 from ftrepro.metrics import (
+    Bootstrap,
     accuracy,
+    aggregate_seeds,
     align_to_words,
+    entity_counts,
     kaggle_log_loss,
+    micro_prf,
     normalize_answer,
+    percent_mean,
+    pooled_interval,
     rouge_l,
     score_predictions,
+    score_preference_predictions,
+    score_superni_predictions,
     slot_scores,
     superni_exact_match,
     to_bio,
@@ -392,7 +400,13 @@ def test_parse_failures_and_too_long_prompts_are_separate_rates():
         generated(4, {"intent": "b"}, {"intent": "a"}, True),
     ]
     m = score_predictions(records, ["intent"])
-    assert m == {"intent_accuracy": 25.0, "parse_failure_rate": 25.0, "too_long_rate": 25.0, "n_examples": 4}
+    assert m == {
+        "intent_accuracy": 25.0,
+        "parse_failure_rate": 25.0,
+        "too_long_rate": 25.0,
+        "n_too_long": 1,
+        "n_examples": 4,
+    }
 
 
 def test_constrained_accuracy_is_its_own_key_beside_generation():
@@ -449,3 +463,153 @@ def test_constrained_decoding_covers_sequence_subtasks_only():
 def test_generation_fields_are_checked(records, message):
     with pytest.raises(DataError, match=message):
         score_predictions(records, ["intent"])
+
+
+# ----------------------------------------------------------------------------- intervals
+
+
+def test_the_bootstrap_interval_of_an_accuracy_is_the_normal_one_on_a_large_sample():
+    n, p = 10_000, 0.88
+    hits = [True] * int(n * p) + [False] * (n - int(n * p))
+    (lo, hi), se = Bootstrap(resamples=1000, seed=3).interval(percent_mean, hits)
+    normal_se = 100 * math.sqrt(p * (1 - p) / n)  # 0.32 points
+    # 1,000 resamples estimate a bound to about 0.03 points and the standard error to about 2%
+    assert se == pytest.approx(normal_se, rel=0.07)
+    assert lo == pytest.approx(100 * p - 1.96 * normal_se, abs=0.08)
+    assert hi == pytest.approx(100 * p + 1.96 * normal_se, abs=0.08)
+
+
+def test_the_bootstrap_is_seeded_and_one_row_has_no_spread():
+    hits = [True, False, True, True, False, True, True, True]
+    assert Bootstrap(seed=1).interval(percent_mean, hits) == Bootstrap(seed=1).interval(percent_mean, hits)
+    assert Bootstrap(seed=1).interval(percent_mean, hits) != Bootstrap(seed=2).interval(percent_mean, hits)
+    assert Bootstrap().interval(percent_mean, [True]) == ([100.0, 100.0], 0.0)
+
+
+def _random_slots(rng: np.random.Generator, n: int) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted word slots with the scorer's edge cases: empty sentences, predictions
+    too short or too long, adjacent spans of one type, sentences without entities."""
+    tags = ["Other", "Other", "date", "time", "place_name"]
+    gold, pred = [], []
+    for _ in range(n):
+        g = [tags[i] for i in rng.integers(0, len(tags), rng.integers(0, 9))]
+        p = [t if rng.random() < 0.8 else tags[rng.integers(0, len(tags))] for t in g]
+        gold.append(g)
+        pred.append(p[: len(p) + int(rng.integers(-2, 3))] if rng.random() < 0.2 else p)
+    return gold, pred
+
+
+def test_micro_f1_from_entity_counts_is_seqeval_to_the_last_digit():
+    from ftrepro.metrics import _bio_pairs
+
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 300):
+        gold, pred = _random_slots(rng, n)
+        counts = entity_counts(*_bio_pairs(gold, pred, "Other"))
+        precision, recall, f1 = micro_prf(*counts.T)
+        expected = slot_scores(gold, pred)
+        assert float(f1) == expected["f1"]  # exact: no tolerance
+        assert float(precision) == expected["precision"] and float(recall) == expected["recall"]
+    none = entity_counts([["O", "O"]], [["O", "O"]])  # no entities at all: seqeval's 0.0
+    assert [float(v) for v in micro_prf(*none.T)] == [0.0, 0.0, 0.0]
+    assert set(slot_scores([["Other"]], [["Other"]]).values()) == {0.0}
+
+
+def test_every_metric_of_a_zhao_run_gets_an_interval(tmp_path):
+    rng = np.random.default_rng(0)
+    gold, pred = _random_slots(rng, 200)
+    records = [
+        generated(
+            i,
+            {"intent": f"i{i % 5}", "slots": g},
+            {"intent": f"i{i % 5}" if i % 4 else None, "slots": p},
+            bool(i % 4),
+            pred_constrained={"intent": f"i{i % 3}"},
+        )
+        for i, (g, p) in enumerate(zip(gold, pred))
+    ]
+    path = tmp_path / "predictions.jsonl"
+    write_jsonl(path, records)
+    m = score_run(ZHAO.scoring(), path, Bootstrap(resamples=1000, seed=0))
+    scored = {k for k, v in m.items() if isinstance(v, float) and not k.endswith("_rate")}
+    assert (
+        set(m["ci"])
+        == set(m["se"])
+        == scored
+        == {
+            "intent_accuracy",
+            "slots_f1",
+            "slots_precision",
+            "slots_recall",
+            "exact_match",
+            "constrained_intent_accuracy",
+        }
+    )
+    for key in scored:
+        lo, hi = m["ci"][key]
+        assert lo < m[key] < hi and m["se"][key] > 0, key
+    assert m["bootstrap"] == {"resamples": 1000, "seed": 0, "level": 0.95}
+    assert "ci" not in score_run(ZHAO.scoring(), path)  # without a bootstrap, the metrics as before
+
+
+def test_superni_groups_and_log_loss_get_intervals():
+    records = [
+        {
+            "task": f"t{i % 3}",
+            "category": "Cat 0" if i % 3 else "Cat 1",
+            "id": str(i),
+            "prediction": ("a b" if i % 2 else "a b c") if i % 3 else "c",
+            "references": ["a b c"],
+        }
+        for i in range(60)
+    ]  # fmt: skip; task t0 predicts "c" throughout
+    m = score_superni_predictions(records, bootstrap=Bootstrap())
+    for group in [m, *m["per_task"].values(), *m["per_category"].values()]:
+        for key in ("rougeL", "exact_match"):
+            lo, hi = group["ci"][key]
+            assert lo <= group[key] <= hi and key in group["se"]
+    assert m["per_task"]["t0"]["ci"]["rougeL"] == [m["per_task"]["t0"]["rougeL"]] * 2  # every row alike
+    labels = ["A", "B", "tie"]
+    preference = [
+        {"id": str(i), "label": labels[i % 3], "probs": {"A": 0.5, "B": 0.3, "tie": 0.2}} for i in range(90)
+    ]
+    m = score_preference_predictions(preference, bootstrap=Bootstrap())
+    lo, hi = m["ci"]["log_loss"]
+    assert lo < m["log_loss"] < hi and m["ci"]["accuracy"][0] < m["accuracy"] < m["ci"]["accuracy"][1]
+
+
+def test_pooled_groups_combine_as_a_stratified_bootstrap():
+    rng = np.random.default_rng(2)
+    groups = [rng.random(n) < p for n, p in ((300, 0.9), (200, 0.6), (500, 0.75))]
+    boot = Bootstrap(resamples=2000, seed=0)
+    scored = []
+    for rows in groups:
+        ci, se = boot.interval(percent_mean, rows)
+        scored.append({"m": 100 * rows.mean(), "n": len(rows), "ci": {"m": ci}, "se": {"m": se}})
+    pooled = 100 * np.concatenate(groups).mean()
+    (lo, hi), se = pooled_interval(scored, "m", pooled)
+    # the strata's variance: sum of (n_g / N)^2 p_g (1 - p_g) / n_g, in points
+    n = sum(len(rows) for rows in groups)
+    exact = 100 * math.sqrt(sum((len(r) / n) ** 2 * r.mean() * (1 - r.mean()) / len(r) for r in groups))
+    assert se == pytest.approx(exact, rel=0.05)
+    assert (lo, hi) == pytest.approx((pooled - 1.96 * se, pooled + 1.96 * se), abs=1e-2)
+    assert pooled_interval(scored[:1], "m", scored[0]["m"]) == (scored[0]["ci"]["m"], scored[0]["se"]["m"])
+    assert pooled_interval([{"m": 1.0, "n": 3}], "m", 1.0) is None  # scored without intervals
+
+
+def test_seeds_aggregate_into_mean_spread_and_a_wider_interval():
+    runs = [
+        {"intent_accuracy": v, "n_examples": 100, "ci": {"intent_accuracy": [v - 2, v + 2]},
+         "se": {"intent_accuracy": 1.0}, "bootstrap": {"resamples": 1000, "seed": 0, "level": 0.95}}
+        for v in (80.0, 82.0, 84.0)
+    ]  # fmt: skip
+    m = aggregate_seeds(runs)
+    assert m["intent_accuracy"] == 82.0 and m["n_examples"] == 100
+    assert m["seeds"]["n"] == 3 and m["seeds"]["sd"]["intent_accuracy"] == pytest.approx(2.0)
+    t_half = 4.302652729911275 * 2.0 / math.sqrt(3)  # Student t, 2 degrees of freedom
+    assert m["seeds"]["ci"]["intent_accuracy"] == pytest.approx([82.0 - t_half, 82.0 + t_half])
+    half = math.hypot(2.0, t_half)  # the test rows' half-width and the seeds', in quadrature
+    assert m["ci"]["intent_accuracy"] == pytest.approx([82.0 - half, 82.0 + half])
+    assert aggregate_seeds(runs[:1]) == runs[0]
+    with pytest.raises(ValueError, match="n_examples differs"):
+        aggregate_seeds([runs[0], {**runs[1], "n_examples": 99}])

@@ -51,3 +51,32 @@ def test_partial_tables_plan_no_baselines(workdir):
     assert whole.returncode == 0 and partial.returncode == 0, partial.stderr[-3000:]
     assert job_stats(whole.stdout + whole.stderr)["fit_zhao_baseline"] >= 1
     assert job_stats(partial.stdout + partial.stderr) == {"zhao2025_table3": 1}
+
+
+def test_the_tiny_table_carries_an_interval_per_cell_of_ours_and_no_verdicts(workdir):
+    from ftrepro import config as cfg
+    from ftrepro.metrics import Bootstrap, score_predictions
+
+    stats = cfg.load(workdir / "config" / "config.yaml", {"preset": "tiny"}).stats
+    records = [
+        {"id": str(i), "gold": {"intent": f"i{i % 4}"}, "pred": {"intent": f"i{i % 4}" if i % 5 else "i9"}}
+        for i in range(64)
+    ]  # as the score rule scores them, with the config's bootstrap
+    _finish(
+        workdir,
+        FINISHED,
+        score_predictions(records, ["intent"], bootstrap=Bootstrap(stats.resamples, stats.seed)),
+    )
+    result = snakemake([TABLE, "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(workdir / TABLE)
+    ours = table[table["status"] == "ok"]
+    assert len(ours) == 4 and (ours["ci_lo"] < ours["ours"]).all() and (ours["ours"] < ours["ci_hi"]).all()
+    assert table.loc[table["status"] != "ok", ["ci_lo", "ci_hi"]].isna().all().all()
+    # synthetic data and random models: no cell is judged against the paper
+    assert (
+        set(ours["verdict"]) == {"meaningless"}
+        and not table["verdict"].isin(["reproduced", "above", "below"]).any()
+    )
+    md = (workdir / TABLE).with_suffix(".md").read_text()
+    assert "79.7 ±9.4" in md and "**Verdicts:** verdicts meaningless" in md

@@ -29,12 +29,12 @@ def band_run(demo_run):
 def test_all_nine_models_are_scored(band_run):
     runs = papers.runs(TINY, "band2025")
     assert len(runs) == 2 * 2 * 2 + 1
-    validation = read_jsonl(band_run / "resources/derived/arena/validation.jsonl")
+    test = read_jsonl(band_run / "resources/derived/arena/test.jsonl")
     for run in runs:
         metrics = json.loads((band_run / "results/band2025" / run / "metrics.json").read_text())
         predictions = read_jsonl(band_run / "results/band2025" / run / "predictions.jsonl")
-        assert [p["id"] for p in predictions] == [r["id"] for r in validation]
-        assert metrics["n_examples"] == len(validation)
+        assert [p["id"] for p in predictions] == [r["id"] for r in test]
+        assert metrics["n_examples"] == len(test)
         assert 0 < metrics["log_loss"] < 5 and math.isfinite(metrics["log_loss"])
         assert all(sum(p["probs"].values()) == pytest.approx(1, abs=1e-5) for p in predictions)
 
@@ -58,4 +58,27 @@ def test_report_and_submissions(band_run):
         with (band_run / f"results/band2025/submissions/{run}.csv").open() as f:
             submission = list(csv.DictReader(f))
         assert list(submission[0]) == ["id", "winner_model_a", "winner_model_b", "winner_tie"]
-        assert len(submission) == len(read_jsonl(band_run / "resources/derived/arena/validation.jsonl"))
+        assert len(submission) == len(read_jsonl(band_run / "resources/derived/arena/test.jsonl"))
+        assert [row["id"] for row in submission] == [
+            r["id"] for r in read_jsonl(band_run / "resources/derived/arena/test.jsonl")
+        ]
+        with (band_run / f"results/band2025/submissions/{run}.competition.csv").open() as f:
+            competition = list(csv.DictReader(f))
+        with (band_run / "resources/raw/arena/test.csv").open() as f:  # the competition's rows
+            assert [row["id"] for row in competition] == [row["id"] for row in csv.DictReader(f)]
+
+
+def test_the_tables_score_rows_that_no_run_trained_or_chose_its_checkpoint_on(band_run):
+    """issue 24: train, dev and test are disjoint; the table's log loss is on test."""
+    splits = {
+        split: {r["id"] for r in read_jsonl(band_run / f"resources/derived/arena/{split}.jsonl")}
+        for split in ("train", "dev", "test")
+    }
+    assert splits["test"] and not splits["test"] & (splits["train"] | splits["dev"])
+    assert not splits["train"] & splits["dev"]
+    annotated = {
+        r["id"] for r in read_annotations(band_run / "resources/annotations/band2025/properties.jsonl")
+    }
+    assert annotated <= splits["train"]
+    md = (band_run / "results/band2025/tables/log_loss.md").read_text()
+    assert "log loss (ours, test)" in md and "## Deviations from the paper (band2025, preset tiny)" in md

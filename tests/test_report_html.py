@@ -3,6 +3,7 @@ run provenance with GPU-hours planned, and the page in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -72,18 +73,19 @@ def tree(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def _report(tree: Path, plan: Path | None = None) -> str:
+def _report(tree: Path, plan: Path | None = None, config: cfg.Config = TINY, **extra) -> str:
     out = build_report(
         tree / "results/report.html",
-        preset=TINY.preset,
+        preset=config.preset,
         papers=PAPERS,
-        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in PAPERS},
-        shared={paper: papers.shared_runs(TINY, paper) for paper in PAPERS},
-        stand_ins={paper: papers.stand_ins(TINY, paper) for paper in PAPERS},
+        runs={paper: papers.runs(config, paper, with_api=False) for paper in PAPERS},
+        shared={paper: papers.shared_runs(config, paper) for paper in PAPERS},
+        stand_ins={paper: papers.stand_ins(config, paper) for paper in PAPERS},
         results_dir=tree / "results",
         logs_dir=tree / "logs",
         plan_path=plan,
         stats_path=tree / "results/data/stats.md",
+        **extra,
     )
     return out.read_text()
 
@@ -151,3 +153,89 @@ def test_the_browser_check_fails_on_what_a_reader_would_hit(tmp_path):
     assert any(p.startswith("broken image:") for p in page.problems)
     assert f"broken link: {(tmp_path / 'gone.txt').as_uri()}" in page.problems
     assert os.path.exists(tmp_path / "page.html")
+
+
+def _verdict_report(tree: Path, preset: str, basis: str) -> str:
+    out = build_report(
+        tree / "results/report.html",
+        preset=preset,
+        papers=PAPERS,
+        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in PAPERS},
+        shared={paper: papers.shared_runs(TINY, paper) for paper in PAPERS},
+        verdicts={paper: {"basis": basis, "tolerance": {}} for paper in PAPERS},
+        results_dir=tree / "results",
+        logs_dir=tree / "logs",
+        stats_path=tree / "results/data/stats.md",
+    )
+    return out.read_text()
+
+
+def test_the_report_opens_with_the_verdicts_of_each_paper(tree):
+    verdicts = ["reproduced", "below", "reproduced", "above", "no paper number", "not run"]
+    csv = "ours,verdict\n" + "".join(f"1.0,{verdict}\n" for verdict in verdicts)
+    (tree / "results/zhao2025/tables/table3.csv").write_text(csv)
+    run = tree / "results/zhao2025/20ng-7class.llama2-7b.zero-shot.ft/metrics.json"
+    write_json(run, {"7class_accuracy": 91.25, "n_examples": 400, "ci": {"7class_accuracy": [88.5, 93.75]}})
+    page = _verdict_report(tree, "mini", "stand-ins")
+    assert "7class_accuracy 91.25 ±2.6" in page  # the run's row shows its interval too
+    lines = page[page.index('<ul class="verdicts"') : page.index("</ul>")]
+    assert (
+        "<li>zhao2025: 2 reproduced, 1 below, 1 above of 4 cells at preset mini (stand-in models: " in lines
+    )
+    assert (
+        "<li>band2025: 0 reproduced, 0 below, 0 above of 0 cells at preset mini" in lines
+    )  # no verdict column
+    assert page.index('id="verdicts"') < page.index('<section class="paper"')  # the report opens with them
+
+
+def test_the_tiny_report_says_its_verdicts_are_meaningless(tree):
+    bases = {papers.verdict_basis(TINY, paper) for paper in PAPERS}
+    assert bases == {"meaningless"}  # synthetic data, random tiny models
+    (tree / "results/zhao2025/tables/table3.csv").write_text("ours,verdict\n1.0,meaningless\n2.0,not run\n")
+    page = _verdict_report(tree, "tiny", bases.pop())
+    assert (
+        "<li>zhao2025: verdicts meaningless at preset tiny (synthetic data or randomly initialised models"
+        in page
+    )
+    assert "; 1 of 2 cells run</li>" in page
+    assert "reproduced" not in page
+
+
+# --- what the data was, and the deviations (issue 24) ------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["mini", "paper"])
+def test_the_banner_names_synthetic_data_and_never_claims_real_data_for_it(tree, preset):
+    config = cfg.load(REPO / "config" / "config.yaml", {"preset": preset, "data": {"source": "synthetic"}})
+    page = _report(tree, config=config, synthetic=True)
+    banner = page.split('id="preset">')[1].split("</div>")[0]
+    assert "<strong>Synthetic data.</strong>" in banner and "synthetic data (generated" in banner
+    assert "real data" not in banner and "full data" not in banner and "reproduction attempt" not in banner
+    assert "synthetic data" in page.split('id="provenance"')[1]
+    real = _report(tree, config=cfg.load(REPO / "config" / "config.yaml", {"preset": preset}))
+    assert "Synthetic data" not in real.split('id="preset">')[1].split("</div>")[0]
+    assert "the papers&#39; real datasets" in real
+
+
+def test_each_paper_section_lists_its_deviations_once(tree):
+    from ftrepro.papers import deviations
+
+    for paper, files in PAPERS.items():  # the tables carry the section too: the report shows it once
+        for name in files["tables"]:
+            md = tree / "results" / paper / "tables" / f"{name}.md"
+            md.write_text(md.read_text() + f"\n{deviations.section(TINY, paper)}")
+    page = _report(tree, deviations={paper: deviations.section(TINY, paper) for paper in PAPERS})
+    for paper in PAPERS:
+        section = page.split(f'<section class="paper" id="{paper}">')[1].split("</section>")[0]
+        assert f'<div class="deviations" id="{paper}-deviations">' in section
+        assert section.count(f"Deviations from the paper ({paper}, preset tiny)") == 1
+    assert "<td>tiny-demo</td>" in page and "<td>held-out-test</td>" in page
+
+
+def test_each_run_names_the_data_it_read(tree):
+    run = "20ng-7class.llama2-7b.zero-shot.ft"
+    provenance = tree / "logs/zhao2025/fit" / f"{run}.provenance.json"
+    record = json.loads(provenance.read_text())
+    record["data"] = {"source": "local", "raw_sha256sums": {"20newsgroups": "ab" * 32}}
+    write_json(provenance, record)
+    assert "<td>local (SHA256SUMS 20newsgroups abababababab)</td>" in _report(tree)

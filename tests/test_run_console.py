@@ -184,3 +184,31 @@ def test_a_run_that_lost_jobs_builds_its_tables_from_the_finished_runs(tmp_path,
     )
     timings = json.loads((tmp_path / "logs/run/mini/timings.json").read_text())
     assert timings["exit_status"] == 1 and [j["failed"] for j in timings["job_times"]] == [False, True]
+
+
+def test_the_console_says_what_data_the_run_reads_at_its_start_and_end(tmp_path, monkeypatch):
+    """issue 24: synthetic data is said when the run starts and when it ends; real data names its source."""
+    import io
+    import sys
+
+    from conftest import REPO
+
+    from ftrepro import run as console
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").symlink_to(REPO / "config")
+    ok = [sys.executable, "-c", "print('Job stats:')"]
+    monkeypatch.setattr(console, "snakemake_command", lambda *args, **kwargs: ok)
+
+    def lines(preset, extra=()):
+        out = io.StringIO()
+        assert console.run(preset, "1", ["results/report.html"], extra, out=out) == 0
+        return out.getvalue().splitlines()
+
+    asked = lines("paper", ["--config", "data={'source': 'synthetic'}", "--dry-run"])
+    said = [i for i, line in enumerate(asked) if "synthetic data (data.source: synthetic)" in line]
+    assert said and said[0] <= 2 and said[-1] == len(asked) - 1  # at the start and at the end
+    assert any("synthetic data" in line for line in lines("tiny")[:3])
+    real = lines("mini", ["--config", "data={'source': 'local', 'local_dir': '../shared/data'}"])
+    assert "  data: the real datasets (data.source: local from ../shared/data)" in real
+    assert not any("synthetic" in line for line in real)

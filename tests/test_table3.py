@@ -9,11 +9,13 @@ import yaml
 from conftest import REPO, job_stats, snakemake
 
 from ftrepro.io import DataError
+from ftrepro.metrics import aggregate_seeds
 from ftrepro.papers.zhao2025.report import (
     CELLS,
     below_baselines,
     build_table3,
     floor_note,
+    paper_layout,
     parse_run_name,
     preset_note,
     read_targets,
@@ -21,6 +23,7 @@ from ftrepro.papers.zhao2025.report import (
     table3_runs,
     write_table3,
 )
+from ftrepro.report import Verdicts
 
 TARGETS = Path(__file__).resolve().parents[1] / "config" / "targets" / "zhao2025_table3.csv"
 HEADER = "model,shots,finetuned," + ",".join(CELLS)
@@ -450,3 +453,113 @@ def test_encoder_cells_below_a_baseline_of_their_column_are_found_and_named(targ
         "80.0 < 84.2.\n\n"
     )
     assert floor_note(below.iloc[:0]) == ""
+
+
+# ----------------------------------------------------------------------------- intervals and verdicts
+
+
+def _with_paper(targets: pd.DataFrame, value: float) -> pd.DataFrame:
+    """The targets with roberta-base's MASSIVE dual intent number moved to `value`."""
+    moved = targets.copy()
+    moved.loc[moved["model"] == "roberta-base", "massive_dual_intent"] = value
+    return moved
+
+
+INTENT = {
+    "massive-intent.roberta-base.ft": {"intent_accuracy": 86.5, "ci": {"intent_accuracy": [85.0, 88.0]}}
+}
+
+
+@pytest.mark.parametrize(
+    "paper, tolerance, verdict",
+    [
+        (86.7, 0.0, "reproduced"),
+        (88.0, 0.0, "reproduced"),  # on the bound
+        (88.2, 0.0, "below"),  # our interval lies below the paper's number
+        (84.9, 0.0, "above"),
+        (88.04, 0.05, "reproduced"),  # within the metric's tolerance of the interval
+        (88.06, 0.05, "below"),
+    ],
+)
+def test_a_cells_verdict_flips_when_the_papers_number_leaves_the_interval(targets, paper, tolerance, verdict):
+    verdicts = Verdicts("paper", {"accuracy": tolerance})
+    table = build_table3(_with_paper(targets, paper), INTENT, verdicts=verdicts)
+    c = cell(table, "roberta-base", "", "yes", "massive_dual_intent")
+    assert (c.ci_lo, c.ci_hi, c.verdict) == (85.0, 88.0, verdict)
+
+
+def test_cells_without_a_verdict_say_why(targets):
+    table = build_table3(targets, {**INTENT, "massive-slots.roberta-base.ft": {"slots_f1": 80.0}})
+    assert cell(table, "roberta-base", "", "yes", "massive_dual_slots").verdict == "no interval"
+    assert cell(table, "roberta-base", "", "yes", "ng20_dual_20class").verdict == "not run"
+    meaningless = build_table3(targets, INTENT, verdicts=Verdicts("meaningless"))
+    assert cell(meaningless, "roberta-base", "", "yes", "massive_dual_intent").verdict == "meaningless"
+    added = build_table3(targets, {"massive-intent.new-model.ft": INTENT["massive-intent.roberta-base.ft"]},
+                         runs=["massive-intent.new-model.ft"])  # fmt: skip
+    assert cell(added, "new-model", "", "yes", "massive_dual_intent").verdict == "no paper number"
+
+
+def test_markdown_shows_the_interval_and_verdict_and_ends_on_the_counts(tmp_path, targets):
+    metrics = {
+        **INTENT,
+        "massive-joint.roberta-base.ft": {
+            "intent_accuracy": 80.0,
+            "slots_f1": 83.5,
+            "ci": {"intent_accuracy": [79.0, 81.2], "slots_f1": [82.0, 85.0]},
+        },
+    }
+    table = build_table3(_with_paper(targets, 86.7), metrics, verdicts=Verdicts("paper"))
+    write_table3(table, tmp_path / "t.csv", tmp_path / "t.md", basis="paper")
+    md = (tmp_path / "t.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| roberta-base "))
+    assert "86.7 / 86.5 ±1.5 (-0.2) reproduced" in row
+    assert "89.1 / 80.0 ±1.1 (-9.1) below" in row and "83.6 / 83.5 ±1.5 (-0.1) reproduced" in row
+    assert "**Verdicts:** 2 reproduced, 1 below, 0 above of 3 cells; " in md
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert back.loc[back["status"] == "ok", ["ci_lo", "ci_hi"]].notna().all().all()
+    mini = tmp_path / "mini.md"
+    write_table3(build_table3(targets, metrics, verdicts=Verdicts("stand-ins")), tmp_path / "m.csv", mini,
+                 basis="stand-ins")  # fmt: skip
+    assert "of 3 cells (stand-in models: " in mini.read_text()
+    tiny = tmp_path / "tiny.md"
+    write_table3(build_table3(targets, metrics, verdicts=Verdicts("meaningless")), tmp_path / "y.csv", tiny,
+                 basis="meaningless")  # fmt: skip
+    text = tiny.read_text()
+    assert "**Verdicts:** verdicts meaningless (synthetic data or randomly initialised models" in text
+    row = next(line for line in text.splitlines() if line.startswith("| roberta-base "))
+    assert "88.9 / 86.5 ±1.5 (-2.4) |" in row and "reproduced" not in text
+
+
+def test_a_cell_over_several_seeds_shows_their_count_and_spread(targets):
+    seeds = [
+        {"intent_accuracy": v, "n_examples": 2974, "ci": {"intent_accuracy": [v - 1.2, v + 1.2]},
+         "se": {"intent_accuracy": 0.6}}
+        for v in (88.0, 88.6, 89.2)
+    ]  # fmt: skip
+    table = build_table3(targets, {"massive-intent.roberta-base.ft": aggregate_seeds(seeds)})
+    c = cell(table, "roberta-base", "", "yes", "massive_dual_intent")
+    assert (c.seeds, round(c.seed_sd, 2), c.ours) == (3, 0.6, pytest.approx(88.6))
+    text = paper_layout(table).set_index("model").loc["roberta-base", "MASSIVE dual intent"]
+    assert text.startswith("88.9 / 88.6 ±1.9 (3 seeds, sd 0.6) (-0.3) reproduced")
+
+
+def test_table3_carries_the_synthetic_data_note_and_the_deviations_under_it(tmp_path, targets):
+    """issue 24: a run on generated data says so in the table's note; the paper's deviations in the
+    preset follow the tables."""
+    from ftrepro import config as cfg
+    from ftrepro.papers import deviations
+    from ftrepro.report import data_note
+
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
+    section = deviations.section(mini, "zhao2025")
+    write_table3(
+        build_table3(targets, METRICS),
+        tmp_path / "t.csv",
+        tmp_path / "t.md",
+        data_note(True),
+        deviations=section,
+    )
+    text = (tmp_path / "t.md").read_text()
+    assert "cells run.\n\n**Synthetic data** (data.source: synthetic)" in text
+    assert text.endswith(section) and "| mini-test-sample |" in text
+    assert data_note(False) == ""

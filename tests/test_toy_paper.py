@@ -16,7 +16,8 @@ from ftrepro import config as cfg
 from ftrepro import papers
 from ftrepro.evaluate import score_run
 from ftrepro.io import write_jsonl
-from ftrepro.plan import plan
+from ftrepro.papers import deviations
+from ftrepro.plan import plan, training_jobs
 from ftrepro.report.html import build_report
 
 TOY = Path(__file__).parent / "papers" / "toy2099"
@@ -93,6 +94,8 @@ def test_the_report_has_a_section_for_it(tiny, tmp_path):
         },
         runs={paper: papers.runs(tiny, paper, with_api=False) for paper in registered},
         shared={paper: papers.shared_runs(tiny, paper) for paper in registered},
+        verdicts={p: {"basis": papers.verdict_basis(tiny, p), "tolerance": {}} for p in registered},
+        deviations={paper: deviations.section(tiny, paper) for paper in registered},
         results_dir=tmp_path / "results",
         logs_dir=tmp_path / "logs",
         plan_path=None,
@@ -100,3 +103,12 @@ def test_the_report_has_a_section_for_it(tiny, tmp_path):
     ).read_text()
     assert '<section class="paper" id="toy2099">' in page and "<td>4.7</td>" in page
     assert "roberta-base.majority" in page and registered["toy2099"].title in page
+    assert "<li>toy2099: verdicts meaningless at preset tiny" in page  # its table has no verdicts
+
+
+def test_it_needs_no_deviation_registry_and_no_training_job(tiny):
+    """The registry and the layouts are the papers' that have them: the toy paper has neither."""
+    assert deviations.section(tiny, "toy2099") == "" and deviations.problems(tiny, "toy2099") == []
+    assert deviations.section(tiny, "zhao2025")  # the three papers keep theirs
+    laid_out = training_jobs(tiny)
+    assert laid_out and not any(output.startswith("results/toy2099/") for output in laid_out)

@@ -129,3 +129,43 @@ def test_a_change_to_any_param_of_a_training_rule_is_not_resumed(resumable_rules
         prepare_work_dir(work, fingerprint(job(params)))
         assert not (work / "checkpoint-1").exists(), f"{rule}: a changed input resumed the checkpoint"
         shutil.rmtree(work)
+
+
+def test_provenance_records_the_data_source_and_the_raw_digest_of_what_the_job_read(tmp_path, monkeypatch):
+    """issue 24: every run's provenance names its data source and the SHA256SUMS it was made from."""
+    import hashlib
+
+    import yaml
+    from conftest import REPO
+
+    from ftrepro import provenance
+
+    monkeypatch.chdir(tmp_path)
+    sums = tmp_path / "resources/raw/massive/SHA256SUMS"
+    sums.parent.mkdir(parents=True)
+    sums.write_text(f"{'0' * 64}  en-US.jsonl\n")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    sm = SimpleNamespace(
+        log=[str(tmp_path / "run.log")],
+        rule="fit_x",
+        threads=1,
+        config={**config, "preset": "mini"},
+        input=["resources/derived/massive/train.jsonl", "resources/models/base/roberta-base"],
+        output=["results/zhao2025/massive-intent.roberta-base.ft/predictions.jsonl"],
+        scriptdir=str(tmp_path),
+    )
+    with job(sm):
+        pass
+    data = provenance.read(tmp_path / "run.log")["data"]
+    assert data == {
+        "source": "hub",
+        "raw_sha256sums": {"massive": hashlib.sha256(sums.read_bytes()).hexdigest()},
+    }
+    sm.config = {**config, "data": {**config["data"], "source": "synthetic"}}
+    sm.input = ["resources/derived/arena/train.jsonl"]
+    with job(sm):
+        pass
+    assert provenance.read(tmp_path / "run.log")["data"] == {
+        "source": "synthetic",
+        "raw_sha256sums": {"arena": None},
+    }

@@ -37,7 +37,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from ftrepro import config as cfg
-    from ftrepro.plan import PlanError, plan, summary, write_tsv
+    from ftrepro.plan import PlanError, layouts_summary, plan, summary, write_tsv
 
     config = cfg.load(args.configfile, {"preset": args.preset})
     try:
@@ -45,12 +45,14 @@ def _plan(args: argparse.Namespace) -> int:
     except PlanError as e:
         print(f"ftrepro plan: error: {e}", file=sys.stderr)
         return 1
-    columns = ("job", "gpus", "zero", "mem_gb_per_gpu", "gpu_hours")
+    columns = ("job", "gpus", "layout", "mem_gb_per_gpu", "gpu_hours", "basis", "runner_up")
     print("\t".join(columns))
     for row in rows:
-        print("\t".join(str(getattr(row, c)) for c in columns))
+        print("\t".join("-" if getattr(row, c) is None else str(getattr(row, c)) for c in columns))
     print(f"\n{args.preset} preset on {config.plan.gpu_kind} GPUs of {config.cluster['gpu_memory_gb']:g} GB:")
     print(summary(rows))
+    print("\nTraining layouts (ftrepro.layout), with the runner-up and why:")
+    print(layouts_summary(rows))
     if args.out:
         write_tsv(rows, args.out)
         print(f"ftrepro plan: wrote {args.out}")

@@ -18,7 +18,7 @@ import difflib
 import functools
 import importlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +32,19 @@ CONFIG = SCHEMA.parents[2] / "config" / "config.yaml"  # the workflow's config
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
+
+
+SYNTHETIC = "synthetic"
+# where raw data comes from when neither data.source nor the preset names a source: the real data
+DEFAULT_SOURCE = "hub"
+
+
+def data_source(config: Mapping) -> str:
+    """The raw data source of a validated config dict: data.source when given, else the preset's
+    data.source, else hub. Only an explicit choice (the tiny preset's, or the user's) gives
+    synthetic data; a preset of real models never falls back to it."""
+    preset = config["presets"][config["preset"]].get("data", {})
+    return config["data"].get("source") or preset.get("source") or DEFAULT_SOURCE
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,17 @@ class Model:
         return stand_in_name(self.spec, self.paper_repo)
 
     @property
+    def checkpoint(self) -> str:
+        """What the preset loads under the name: a hub repository, an API model id, or how the
+        tables name a stand-in (the deviation registries compare it with the paper's model)."""
+        ((form, args),) = self.spec.items()
+        if form == "hub":
+            return args["repo"]
+        if form == "api":
+            return args
+        return stand_in_name(self.spec)
+
+    @property
     def identity(self) -> str:
         """The kind and spec behind the name as a string: names with equal identities are one
         model in the preset (the same weights), which ftrepro.papers trains once."""
@@ -83,13 +107,13 @@ def stand_in_name(spec: dict, paper_repo: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Data:
-    source: str
+    source: str  # synthetic | local | hub, resolved through the preset (data_source)
     local_dir: str | None
     download_dir: str
     hub: dict
     seed: int
     newsgroups_remove: list[str]
-    arena_validation_fraction: float
+    arena_splits: dict[str, float]  # {dev, test}: fractions of the arena rows held out
     stats_tokenizers: dict[str, str]
     stats_sample: int
     max_rows: dict[str, int]  # the preset's cap per split; absent: every row
@@ -97,6 +121,11 @@ class Data:
     dataset_max_rows: dict[str, dict[str, int | str]] = field(default_factory=dict)
     # train rows held out as a dev split, for datasets whose release has none (20 Newsgroups)
     held_out_dev: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def synthetic(self) -> bool:
+        """Generated data, not the papers' datasets: every table, figure and the report say so."""
+        return self.source == SYNTHETIC
 
     def caps(self, dataset: str) -> dict[str, int]:
         """{split: rows} a dataset is capped to in the preset: max_rows, then its own caps."""
@@ -109,7 +138,9 @@ class Plan:
     """The assumptions of `ftrepro plan` (config.yaml `plan` explains them)."""
 
     gpu_kind: str  # the cluster's GPUs, one of gpu_kinds
-    gpu_kinds: dict[str, dict]  # name -> {peak_tflops, mfu: {train, inference}}
+    gpu_kinds: dict[str, dict]  # name -> {peak_tflops, mfu: {inference}}
+    throughput: str  # the measured table (ftrepro.costs.Measurements)
+    layout_model: dict  # what ranks training layouts (ftrepro.layout)
     rows: dict[str, dict[str, int]]  # dataset -> split -> rows of the full split
     tokens: dict[str, dict[str, int]]  # assumed tokens per example
 
@@ -117,6 +148,11 @@ class Plan:
     def gpu(self) -> dict:
         """The throughput of the cluster's GPU kind."""
         return self.gpu_kinds[self.gpu_kind]
+
+    @property
+    def layout_ranking(self) -> dict:
+        """layout_model with the cluster's GPU kind's peak_tflops."""
+        return {**self.layout_model, "peak_tflops": self.gpu["peak_tflops"]}
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,15 @@ class Launch:
 
     cpu_processes: int  # above 1: torchrun with gloo, as a multi-GPU job does
     cpu_deepspeed: bool  # the recipes' DeepSpeed configs on DeepSpeed's CPU accelerator
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Our numbers' intervals and their verdicts against the papers' (config.yaml `stats`)."""
+
+    resamples: int  # bootstrap resamples per interval (ftrepro.metrics.Bootstrap)
+    seed: int
+    tolerance: dict[str, float]  # metric -> how far outside our interval still reads "reproduced"
 
 
 @dataclass(frozen=True)
@@ -141,6 +186,7 @@ class Config:
     api: dict
     launch: Launch
     plan: Plan
+    stats: Stats
     papers: dict[str, str]  # the paper registry: id -> its package (config `papers`)
     sections: dict[str, Any]  # id -> its config section, resolved by its package's settings module
 
@@ -169,6 +215,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config
         config = yaml.safe_load(f)
     deep_update(config, overrides or {})
     validate_config(config, overrides=overrides, base=str(path))
+    over_preset(config, (overrides or {}).items())
     return resolve(config, Path(path).resolve().parents[1])
 
 
@@ -191,8 +238,7 @@ def override_value(text: str) -> Any:
 
 def typed_overrides(config_args: Sequence[str] | None) -> dict[str, Any]:
     """{key: typed value} of the `--config` entries (snakemake's `config_settings.config_args`)."""
-    entries = (entry.partition("=") for entry in config_args or [])
-    return {key: override_value(value) for key, sep, value in entries if sep}
+    return dict(override_pairs(config_args))
 
 
 def apply_overrides(config: dict, config_args: Sequence[str] | None) -> dict:
@@ -205,6 +251,34 @@ def apply_overrides(config: dict, config_args: Sequence[str] | None) -> dict:
         if isinstance(value, dict | list) or (isinstance(config.get(key), str) and not isinstance(value, str))
     }
     return deep_update(config, typed)
+
+
+# The sections a preset overrides key by key (presets.<name>.<section>), after the top level.
+PRESET_SECTIONS = ("training",)
+
+
+def over_preset(config: dict, overrides: Iterable[tuple[str, Any]]) -> dict:
+    """Put override values of the sections a preset overrides (PRESET_SECTIONS) into the chosen
+    preset's too, in the order given: `resolve` lays the preset over the top level, where its
+    value would silently beat the one typed (`--config "training={'<recipe>': {'learning_rate':
+    1e6}}"` under presets.mini.training). A later `presets` entry is applied
+    again after an earlier section entry, so the last one typed wins. Call after validation
+    (errors name the key as given); `overrides` are (key, typed value) pairs (override_pairs)."""
+    preset = config.get("presets", {}).get(config.get("preset"))
+    if not isinstance(preset, dict):
+        return config
+    for key, value in overrides:
+        if key in PRESET_SECTIONS and isinstance(value, Mapping):
+            deep_update(preset.setdefault(key, {}), value)
+        elif key == "presets" and isinstance(value, Mapping):
+            deep_update(config["presets"], value)
+    return config
+
+
+def override_pairs(config_args: Sequence[str] | None) -> list[tuple[str, Any]]:
+    """(key, typed value) of each `--config` entry, in the order typed."""
+    entries = (entry.partition("=") for entry in config_args or [])
+    return [(key, override_value(value)) for key, sep, value in entries if sep]
 
 
 # --------------------------------------------------------------------------- validation
@@ -353,7 +427,7 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         keep_checkpoints=config["keep_checkpoints"],
         partial=config["partial"],
         data=Data(
-            **config["data"],
+            **{**config["data"], "source": data_source(config)},
             max_rows=caps.get("max_rows", {}),
             dataset_max_rows=caps.get("dataset_max_rows", {}),
             held_out_dev=caps.get("held_out_dev", {}),
@@ -376,7 +450,8 @@ def resolve(config: dict, root: Path = Path()) -> Config:
         cluster=config["cluster"],
         api=config["api"],
         launch=Launch(**config["launch"]),
-        plan=Plan(**config["plan"]),
+        plan=Plan(**{**config["plan"], "throughput": str(root / config["plan"]["throughput"])}),
+        stats=Stats(**config["stats"]),
         papers=dict(config["papers"]),
         sections={
             paper: settings.resolve(config[paper], preset, root)

@@ -1,18 +1,24 @@
 """Memory per GPU and GPU-hours of one job, from the model's paper-scale shape and the recipe.
 
-Model states per GPU are DeepSpeed's own estimates for ZeRO-2 / ZeRO-3 jobs
-(`estimate_zero{2,3}_model_states_mem_needs`); without DeepSpeed they are counted per parameter:
-16 bytes for full fine-tuning in fp32 with AdamW (weights, gradients, two moments), 2 for bf16
-weights that do not train (LoRA's base, inference, which spreads them over the job's GPUs).
-Activations are those of the longest micro-batch (Korthikanti et al. 2022, with flash/SDPA
-attention: 34 x sequence x batch x hidden bytes per layer held; with activation checkpointing,
-one layer's plus every layer's bf16 input), the logits in fp32 with their gradient, and for
-inference the KV cache. GPU-hours: 6 x parameters x training tokens plus 2 x parameters x
-inference tokens, at the GPU kind's peak bf16 FLOP/s times the stated utilisation (config plan).
+Model states per GPU (and per node on the host) are DeepSpeed's own estimates for ZeRO-2 / ZeRO-3
+jobs (`estimate_zero{2,3}_model_states_mem_needs`), their formulas written out here so that the
+workflow can size jobs at parse time without importing torch (tests/test_costs.py checks them
+against DeepSpeed's functions); without DeepSpeed they are counted per parameter: 16 bytes for
+full fine-tuning in fp32 with AdamW (weights, gradients, two moments), 2 for bf16 weights that do
+not train (LoRA's base, inference, which spreads them over the job's GPUs). Activations are those
+of the longest micro-batch (Korthikanti et al. 2022, with flash/SDPA attention: 34 x sequence x
+batch x hidden bytes per layer held; with activation checkpointing, one layer's plus every
+layer's bf16 input), the logits in fp32 with their gradient, and for inference the KV cache.
+
+GPU-hours: training FLOPs (`training_flops`) at the GPU kind's peak bf16 FLOP/s times the MFU
+measured for the job's family and layout (config/throughput.csv, written by
+benchmarks/gpu_check.py; `Measurements`), plus 2 x parameters x inference tokens at the
+generation MFU stated in config `plan.gpu_kinds`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +28,7 @@ from ftrepro.config import Model
 GB = 1e9
 ACTIVATION_BYTES_PER_LAYER = 34  # x sequence x batch x hidden, bf16, flash attention (no s^2 term)
 LOGIT_BYTES = 10  # bf16 logits, their fp32 copy for the loss and its gradient
+DEEPSPEED_BUFFER = 1.5  # DeepSpeed's estimators' additional_buffer_factor for host memory
 
 
 def parameters(model: Model) -> float:
@@ -35,7 +42,7 @@ class Zero:
 
     stage: int
     offload_optimizer: bool
-    offload_params: bool
+    offload_params: bool = False
 
     @classmethod
     def read(cls, path: str | Path) -> Zero:
@@ -50,30 +57,34 @@ class Zero:
         return f"{self.stage}" + ("+offload" if self.offload_optimizer or self.offload_params else "")
 
 
-def model_states_bytes(model: Model, mode: str, gpus: int, zero: Zero | None) -> float:
-    """Weights, gradients and optimizer states on each GPU."""
+def model_states_bytes(model: Model, mode: str, gpus: int, zero: Zero | None, nodes: int = 1) -> float:
+    """Weights, gradients and optimizer states on each GPU of a job with `gpus` GPUs per node."""
+    if zero is not None:
+        return zero_states_bytes(model, zero, gpus, nodes)[1]
     params = parameters(model)
-    if zero is not None and zero.stage == 2:
-        from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
-
-        return estimate_zero2_model_states_mem_needs(
-            params, num_gpus_per_node=gpus, cpu_offload=zero.offload_optimizer
-        )[1]
-    if zero is not None and zero.stage == 3:
-        from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
-
-        return estimate_zero3_model_states_mem_needs(
-            params,
-            model.shape.vocab * model.shape.hidden,  # the largest layer: the embedding
-            num_gpus_per_node=gpus,
-            cpu_offload=zero.offload_optimizer,
-            cpu_offload_params=zero.offload_params,
-        )[1]
     if mode == "full":
         return 16 * params
     if mode == "lora":
         return 2 * params
     return 2 * params / gpus  # inference: the weights spread over the job's GPUs
+
+
+def zero_states_bytes(model: Model, zero: Zero, gpus_per_node: int, nodes: int = 1) -> tuple[float, float]:
+    """(host bytes per node, bytes per GPU) of DeepSpeed's estimate of a ZeRO-2/3 job's model
+    states: `estimate_zero2_model_states_mem_needs` and `estimate_zero3_model_states_mem_needs`
+    (zero_init, as the Trainer loads a model under ZeRO-3) of deepspeed 0.19, written out."""
+    params, gpus = parameters(model), gpus_per_node * nodes
+    if zero.stage == 2:
+        if zero.offload_optimizer:
+            return params * max(4 * gpus, 16) * DEEPSPEED_BUFFER, 2 * params
+        return params * 4 * gpus_per_node * DEEPSPEED_BUFFER, 2 * params + int(18 * params / gpus)
+    largest_layer = model.shape.vocab * model.shape.hidden  # the embedding
+    held = 4 * largest_layer
+    if zero.offload_params:
+        return params * 18 / nodes * DEEPSPEED_BUFFER, held
+    if zero.offload_optimizer:
+        return params * 16 / nodes * DEEPSPEED_BUFFER, held + int(2 * params / gpus)
+    return largest_layer * 4 * gpus_per_node * DEEPSPEED_BUFFER, held + int(18 * params / gpus)
 
 
 def activation_bytes(model: Model, tokens: int, checkpointing: bool, logits: bool) -> float:
@@ -91,8 +102,92 @@ def kv_cache_bytes(model: Model, tokens: int, gpus: int) -> float:
     return 2 * 2 * shape.layers * shape.hidden * kv_fraction * tokens / gpus
 
 
-def gpu_hours(model: Model, train_tokens: float, infer_tokens: float, gpu_kind: dict) -> float:
-    params = parameters(model)
-    train = 6 * params * train_tokens / (gpu_kind["peak_tflops"] * 1e12 * gpu_kind["mfu"]["train"])
-    infer = 2 * params * infer_tokens / (gpu_kind["peak_tflops"] * 1e12 * gpu_kind["mfu"]["inference"])
-    return (train + infer) / 3600
+# --- FLOPs and GPU-hours ------------------------------------------------------------------------
+
+
+def flops_per_token(model: Model, mode: str) -> float:
+    """Model FLOPs of one training token, as benchmarks/gpu_check.py counts them for its MFU: 6 x
+    parameters for full fine-tuning (forward and backward), 4 x for LoRA (no weight gradients of
+    the frozen base); an encoder-decoder's token passes one of its two stacks, about half the
+    parameters each."""
+    per_parameter = 4 if mode == "lora" else 6
+    stacks = 2 if model.kind == "seq2seq" else 1
+    return per_parameter * parameters(model) / stacks
+
+
+def training_hours(model: Model, mode: str, tokens: float, peak_tflops: float, mfu: float) -> float:
+    return flops_per_token(model, mode) * tokens / (peak_tflops * 1e12 * mfu) / 3600
+
+
+def inference_hours(model: Model, tokens: float, peak_tflops: float, mfu: float) -> float:
+    return 2 * parameters(model) * tokens / (peak_tflops * 1e12 * mfu) / 3600
+
+
+# --- measured throughput ------------------------------------------------------------------------
+
+THROUGHPUT_COLUMNS = ("date", "gpu", "family", "layout", "gpus", "model", "tokens_per_s", "mfu", "source")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One row of config/throughput.csv: a training loop measured by benchmarks/gpu_check.py."""
+
+    date: str  # ISO date of the run
+    gpu: str  # config plan.gpu_kinds name
+    family: str  # causal | seq2seq | lora | encoder (ftrepro.layout.Training.family)
+    layout: str  # ftrepro.layout.Layout.kind, or "bare" for the bare PyTorch baseline
+    gpus: int  # GPUs the loop ran on
+    model: str  # the stand-in model measured
+    tokens_per_s: float
+    mfu: float | None  # None where the device's peak FLOP/s is unknown (CPU)
+    source: str
+
+    @classmethod
+    def from_row(cls, row: dict) -> Measurement:
+        return cls(
+            **{
+                **row,
+                "gpus": int(row["gpus"]),
+                "tokens_per_s": float(row["tokens_per_s"]),
+                "mfu": float(row["mfu"]) if row["mfu"] else None,
+            }
+        )
+
+
+class Measurements:
+    """The measured table the plan prices training with (`mfu`); a family and layout without a
+    row for the GPU kind has no figure (None), never an assumed one."""
+
+    def __init__(self, rows: list[Measurement]):
+        self.rows = rows
+
+    @classmethod
+    def read(cls, path: str | Path) -> Measurements:
+        path = Path(path)
+        if not path.exists():
+            return cls([])
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        missing = [c for c in THROUGHPUT_COLUMNS if rows and c not in rows[0]]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        return cls([Measurement.from_row(row) for row in rows])
+
+    def latest(self, gpu: str, family: str, layout: str) -> Measurement | None:
+        """The newest row with an MFU for this GPU kind, family and layout."""
+        found = [
+            m for m in self.rows if (m.gpu, m.family, m.layout) == (gpu, family, layout) and m.mfu is not None
+        ]
+        return max(found, key=lambda m: m.date, default=None)
+
+
+def append_measurements(path: str | Path, rows: list[Measurement]) -> None:
+    """Add rows to a throughput table (with its header when new)."""
+    path = Path(path)
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=THROUGHPUT_COLUMNS)
+        if new:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({**row.__dict__, "mfu": "" if row.mfu is None else f"{row.mfu:.4f}"})

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ftrepro.io import DataError, read_jsonl
+from ftrepro.metrics import Bootstrap
 
-Scorer = Callable[..., dict]  # (prediction records, source=...) -> metrics
+Scorer = Callable[..., dict]  # (prediction records, source=..., bootstrap=...) -> metrics
 
 
-def score_run(scorer: Scorer, predictions_path: str | Path) -> dict:
+def score_run(scorer: Scorer, predictions_path: str | Path, bootstrap: Bootstrap | None = None) -> dict:
+    """With a `bootstrap` (the pipeline's: config stats), every metric gets its interval."""
     records = read_jsonl(predictions_path)
     if not records:
         raise DataError(f"{predictions_path}: no predictions")
-    return scorer(records, source=str(predictions_path))
+    return scorer(records, source=str(predictions_path), bootstrap=bootstrap)

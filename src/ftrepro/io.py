@@ -26,10 +26,17 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Temporary names of atomic_path: ".<target>.<pid>-<mkstemp's 8 characters>.tmp"
 _TMP_TAIL = re.compile(r"\.(?:(\d+)-)?[a-z0-9_]{8}\.tmp")
 _LIVE_TMPS: set[Path] = set()  # this process's temporaries still being written
+_URL_USERINFO = re.compile(r"(?<=://)[^/\s@'\"]+@")  # the user:password@ of scheme://user:password@host
 
 
 class DataError(ValueError):
     """Bad input data; the message names the file and the line or field."""
+
+
+def redact_urls(text: str | None) -> str | None:
+    """`text` with the user:password part of every URL in it replaced by ***: what reaches a log,
+    a rule's params (stored in .snakemake/metadata) or provenance."""
+    return None if text is None else _URL_USERINFO.sub("***@", text)
 
 
 def replace_lone_surrogates(text: str) -> tuple[str, int]:
@@ -128,6 +135,11 @@ def read_json(path: str | os.PathLike) -> Any:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from e
+
+
+# A trained model's Trainer log_history (loss, learning rate, evaluation per logging step), one
+# record a line: written beside the model (ftrepro.train) and kept beside a run's metrics (ftrepro.fit).
+TRAIN_LOG = "train_log.jsonl"
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:

@@ -86,6 +86,16 @@ def planned_rows(config: Config, dataset: str, split: str) -> int:
     return min(full, cap) if cap else full
 
 
+def recipe_batch(recipe: Mapping[str, Any]) -> dict[str, int]:
+    """The Job fields of a training recipe's batch that its layout keeps: the per-device batch, and
+    the effective batch where the recipe states one (the layout's GPUs then set the accumulation),
+    else its gradient accumulation steps."""
+    micro = recipe["per_device_train_batch_size"]
+    if "effective_batch_size" in recipe:
+        return {"micro_batch": micro, "effective_batch": recipe["effective_batch_size"]}
+    return {"micro_batch": micro, "accumulation": recipe.get("gradient_accumulation_steps", 1)}
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -103,7 +113,7 @@ class Job:
     inputs: Mapping[str, str | list[str]] = field(default_factory=dict)
     model: str | None = None  # the config.models name it loads or asks (None: no model)
     mode: str = "inference"  # full | lora | inference (ftrepro.resources)
-    # what ftrepro.plan sizes it by
+    # what ftrepro.plan sizes it by, and a training job's layout (ftrepro.layout.Training) from
     train_tokens: float = 0
     infer_tokens: float = 0
     micro_tokens: int = 0  # tokens of one training micro-batch (batch x longest sequence)
@@ -111,7 +121,11 @@ class Job:
     logits: bool = True
     checkpointing: bool = False
     kv_tokens: int = 0  # inference: tokens whose keys and values are held at once
-    deepspeed: str | None = None
+    deepspeed: str | None = None  # the recipe's DeepSpeed config where it applies (Config.deepspeed)
+    loop: str = ""  # training: causal | seq2seq | lora | encoder, the measured throughput table's family
+    micro_batch: int = 1  # training: the recipe's per-device batch (micro_tokens is this many examples)
+    effective_batch: int = 0  # training: examples per optimizer step; 0: micro_batch x accumulation
+    accumulation: int | None = None  # the recipe's gradient_accumulation_steps; None: effective_batch
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -211,6 +225,9 @@ class Paper:
     api_families: frozenset[str] = frozenset()  # answered by a paid API: planned only with its key
     # config -> files beside the config that its section names and its table reads
     config_files: Callable[[Config], list[str]] = lambda config: []
+    # the module of its deviation registry: REGISTRY (its deviations.yaml) and our_settings(config)
+    # (ftrepro.papers.deviations); None: none, and no deviations section under its tables
+    deviations: str | None = None
 
     def scoring(self) -> Callable[..., dict]:
         """The function its `scorer` names (ftrepro.evaluate.score_run), imported only when a run

@@ -5,7 +5,9 @@ read by the HTML report.
 "wall_s", "git_commit" (with "-dirty" when the work tree had changes), "config_hash" (sha256 of
 the whole config, first 12 hex digits), "preset", "packages" {name: version}, "hardware"
 {"platform", "cpu_count", "threads", "gpus", "gpu_names"}, "gpu_hours" (wall time x GPUs the
-job asked for), "log"}.
+job asked for), "data" {"source" (synthetic | local | hub), "raw_sha256sums" {dataset: sha256 of
+resources/raw/<dataset>/SHA256SUMS, the list of the raw files' digests; null when absent}, for
+the datasets the job's inputs and outputs read or write}, "log"}.
 """
 
 from __future__ import annotations
@@ -15,14 +17,20 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
+from ftrepro.config import data_source
 from ftrepro.io import read_json, write_json
 
 PACKAGES = ("ftrepro", "torch", "transformers", "accelerate", "peft", "tokenizers", "snakemake")
+RAW_ROOT = Path("resources/raw")
+# a dataset's raw or derived files, as the rules name them
+_DATASET_PATH = re.compile(r"(?:^|/)resources/(?:raw|derived)/([^/]+)")
 
 
 def provenance_path(log_path: str | Path) -> Path:
@@ -78,6 +86,21 @@ def hardware(threads: int, gpus: int) -> dict:
     }
 
 
+def data_used(config: Mapping, paths: Iterable[str], raw_root: Path = RAW_ROOT) -> dict:
+    """{"source", "raw_sha256sums" {dataset: digest}} of the datasets named in `paths` (a job's
+    inputs and outputs): the digest of SHA256SUMS pins every raw file the dataset was made from."""
+    datasets = sorted({m.group(1) for path in paths if (m := _DATASET_PATH.search(str(path)))})
+    sums = {}
+    for dataset in datasets:
+        listing = raw_root / dataset / "SHA256SUMS"
+        sums[dataset] = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
+    try:
+        source = data_source(config)
+    except (KeyError, TypeError):  # a config without presets (a test's stub): as given
+        source = (config.get("data") or {}).get("source")
+    return {"source": source, "raw_sha256sums": sums}
+
+
 def record(snakemake, started: dt.datetime, wall_s: float, status: str) -> Path | None:
     """Write the provenance of the job `snakemake` describes beside its log; None without a log."""
     if not snakemake.log:
@@ -102,6 +125,7 @@ def record(snakemake, started: dt.datetime, wall_s: float, status: str) -> Path 
             "packages": package_versions(),
             "hardware": hardware(int(snakemake.threads), gpus),
             "gpu_hours": round(wall_s / 3600 * gpus, 4),
+            "data": data_used(config, [*getattr(snakemake, "input", []), *getattr(snakemake, "output", [])]),
             "log": str(snakemake.log[0]),
         },
     )

@@ -6,21 +6,24 @@ GPU memory per parameter, with bf16 weights:
   LoRA                         ~2.5 bytes (frozen bf16 weights, small adapters and their states);
   inference                    ~2.4 bytes (bf16 weights plus KV cache and batch margin).
 A further 25% covers activations (with gradient checkpointing). The GPU count is that need
-over one GPU's memory, rounded up to a power of two and capped at one node: a 70B full
-fine-tune takes a whole node and relies on ZeRO-3 with CPU offload, as the paper's 8 x A100 did.
-Host memory and CPUs follow the GPU count. Without a GPU accelerator (tiny, mini) every job is
-a small CPU job.
+over one GPU's memory, rounded up to a power of two and capped at one node. That sizes inference
+jobs; a training job asks for the GPUs, nodes and host memory of its layout (ftrepro.layout,
+chosen by the plan: `layout_job`), one torchrun per node. Host memory and CPUs follow the GPU
+count. Without a GPU accelerator (tiny, mini) every job is a small CPU job.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ftrepro.config import Config
+from ftrepro.costs import GB
 from ftrepro.jobs import Job
+from ftrepro.layout import Choice
 
+T = TypeVar("T")
 BYTES_PER_PARAM = {"full": 18.0, "lora": 2.5, "inference": 2.4}
 ACTIVATION_MARGIN = 1.25
 
@@ -97,28 +100,75 @@ def slurm_job(config: Config, model: str, mode: str) -> dict:
     return {**res, "nodes": 1, **placement(config, res["gpu"] > 0)}
 
 
-def job_request(config: Config, job: Job) -> dict:
-    """The resources of one job of a paper's table: those of the model it loads in its mode
-    (`slurm_job`), or a CPU job's placement where it loads none."""
+def layout_job(config: Config, model: str, mode: str, choice: Choice) -> dict:
+    """The resources of a training job in the layout the plan chose (GPU presets): its GPUs per
+    node, and host memory of at least that many GPUs' share or what its layout needs there (an
+    offloaded optimizer). A job over several nodes asks for them as SLURM's `mpi` jobs do (the
+    job calls srun itself, ftrepro.train.launch: one torchrun per node), its GPUs per node as a
+    gres and one task per node; `tasks_per_gpu` 0 keeps `tasks` from becoming --ntasks-per-gpu."""
+    if not config.gpu:
+        return slurm_job(config, model, mode)
+    layout, cluster = choice.layout, config.cluster
+    host_gb = max(layout.processes * cluster["host_memory_gb_per_gpu"], choice.chosen.host_bytes / GB)
+    request = {
+        "mem_mb": math.ceil(host_gb) * 1000,
+        "runtime": RUNTIME_MIN[(mode, size_class(config.models[model].params_b))],
+        "cpus_per_task": layout.processes * cluster["cpus_per_gpu"],
+    }
+    if layout.nodes == 1:
+        request |= {"gpu": layout.processes, "nodes": 1}
+    else:
+        nodes = layout.nodes
+        request |= {
+            "gres": f"gpu:{layout.processes}",
+            "nodes": nodes,
+            "mpi": "srun",
+            "tasks": nodes,
+            "tasks_per_gpu": 0,
+        }
+    return {**request, **placement(config, True)}
+
+
+def job_request(config: Config, job: Job, choice: Choice | None = None) -> dict:
+    """The resources of one job of a paper's table: a training job's in the layout the plan chose
+    for it (`choice`, ftrepro.plan.training_jobs: `layout_job`), else those of the model it loads
+    in its mode (`slurm_job`), or a CPU job's placement where it loads none."""
+    if choice is not None:
+        return layout_job(config, job.model, job.mode, choice)
     return slurm_job(config, job.model, job.mode) if job.model else placement(config, gpu=False)
 
 
-def rule_resources(config: Config, jobs: Mapping[str, Job], key_of: Callable[[Any], str]) -> dict:
+def rule_resources(
+    config: Config,
+    jobs: Mapping[str, Job],
+    key_of: Callable[[Any], str],
+    choices: Mapping[str, Choice] | None = None,
+) -> dict:
     """Snakemake resources of a rule whose jobs are `jobs` ({key: job}; `key_of(wildcards)` finds a
-    job's key), each job's by `job_request`.
-
-    A key is a constant where every job of the rule agrees, else a function of the wildcards:
-    snakemake evaluates each callable once per job, which is what a dry-run of thousands of jobs
-    spends its time on.
-    """
-    sizes = {key: job_request(config, job) for key, job in jobs.items()}
-    keys = dict.fromkeys(key for size in sizes.values() for key in size)
-    resources = {}
-    for key in keys:
-        values = {size.get(key, "") for size in sizes.values()}
-        resources[key] = values.pop() if len(values) == 1 else _per_job(sizes, key_of, key)
-    return resources
+    job's key), each job's by `job_request`, in its layout where `choices` ({key: the plan's
+    Choice}) has one. Each is `per_job`; a key some of the rule's jobs lack is None for them,
+    which snakemake drops (a single-node job has no `mpi`)."""
+    sizes = {key: job_request(config, job, (choices or {}).get(key)) for key, job in jobs.items()}
+    names = dict.fromkeys(name for size in sizes.values() for name in size)
+    resources = {
+        name: per_job({key: size.get(name) for key, size in sizes.items()}, key_of) for name in names
+    }
+    return {name: value for name, value in resources.items() if value is not None}
 
 
-def _per_job(sizes: Mapping[str, dict], key_of: Callable[[Any], str], key: str):
-    return lambda wildcards: sizes[key_of(wildcards)].get(key, "")
+def per_job(values: Mapping[str, T], key_of: Callable[[Any], str]) -> T | Callable[[Any], T]:
+    """What a rule gives snakemake for a value of its jobs ({job's key: value}; `key_of(wildcards)`
+    finds a job's key): a constant where every job agrees, else a function of the wildcards.
+    Snakemake evaluates each callable once per job, which is what a dry-run of thousands of jobs
+    spends its time on."""
+    found = list(values.values())
+    if found and all(value == found[0] for value in found):
+        return found[0]
+
+    def of_job(wildcards) -> T:
+        key = key_of(wildcards)
+        if key not in values:
+            raise ValueError(f"no planned job writes {key}")
+        return values[key]
+
+    return of_job

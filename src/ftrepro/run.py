@@ -33,6 +33,7 @@ from typing import NamedTuple, TextIO
 
 import yaml
 
+from ftrepro import config as ftconfig
 from ftrepro.config import CONFIG
 from ftrepro.io import atomic_path, read_json
 
@@ -266,6 +267,26 @@ def stage_times(jobs: Iterable[Job]) -> dict:
     }
 
 
+def data_line(preset: str, extra: Sequence[str] = (), config_file: str | Path = "config/config.yaml") -> str:
+    """What the run reads, for the console at its start and end: the resolved data.source of the
+    preset with the `--config` entries among `extra`. A config
+    that does not load is left to snakemake to report."""
+    entries, after_config = [], False
+    for arg in extra:
+        after_config = (after_config and not arg.startswith("-")) or arg == "--config"
+        if after_config and arg != "--config":
+            entries.append(arg)
+    try:
+        overrides = {"preset": preset, **ftconfig.typed_overrides(entries)}
+        data = ftconfig.load(config_file, overrides).data
+    except Exception:  # noqa: BLE001 (snakemake reports a bad config with its key)
+        return "data: see the snakemake log"
+    if data.synthetic:
+        return "data: synthetic data (data.source: synthetic), not the papers' datasets: no number of this run is a result"
+    where = f" from {data.local_dir}" if data.source == "local" else ""
+    return f"data: the real datasets (data.source: {data.source}{where})"
+
+
 def snakemake_command(
     preset: str, cores: str, targets: Sequence[str], extra: Sequence[str], partial: bool = False
 ) -> list[str]:
@@ -346,7 +367,9 @@ def run(
     """Run `targets` of `preset` in the current directory; returns snakemake's exit status."""
     logs = Path("logs/run") / preset
     logs.mkdir(parents=True, exist_ok=True)
+    data = data_line(preset, extra)
     print(f"ftrepro run: {preset} preset -> {', '.join(targets)}", file=out)
+    print(f"  {data}", file=out)
     print(f"  snakemake log: {logs / 'snakemake.log'}", file=out, flush=True)
     progress = Progress()
     command = snakemake_command(preset, cores, targets, extra)
@@ -356,9 +379,11 @@ def run(
     minutes = f"{int(total_s // 60)} min {total_s % 60:.0f} s"
     if code == 0:
         print(f"ftrepro run: done in {minutes}, {len(progress.jobs)} jobs; open {targets[0]}", file=out)
+        print(f"  {data}", file=out)
         return code
     failed = [job for job in progress.jobs.values() if job.failed]
     print(f"ftrepro run: FAILED (exit {code}) after {minutes}, {len(failed)} job(s) failed", file=out)
+    print(f"  {data}", file=out)
     if failed and progress.done and (tables := tables_only(targets)):
         print(
             "ftrepro run: the tables again, from the runs that finished (partial=true)", file=out, flush=True

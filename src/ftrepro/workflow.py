@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -14,18 +15,46 @@ from collections.abc import Iterator
 
 from ftrepro import provenance
 from ftrepro.fit import job_fingerprint
+from ftrepro.io import redact_urls
+
+
+class RedactedLog(io.TextIOBase):
+    """A job's log file that never shows the user:password part of a URL (ftrepro.io.redact_urls),
+    whatever this process writes to it: logging, tracebacks, warnings, progress bars. (Processes
+    it starts, the training processes under torchrun, write to the file itself.)"""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact_urls(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return False
 
 
 @contextlib.contextmanager
 def job(snakemake) -> Iterator[logging.Logger]:
-    """Set up a job: stderr and logging go to its log file (tracebacks included), torch uses the
-    job's threads rather than every core of the node it landed on, and the job's provenance
-    (ftrepro.provenance) is written beside the log when it ends."""
+    """Set up a job: stderr and logging go to its log file (tracebacks included; URLs without
+    their user:password), torch uses the job's threads rather than every core of the node it
+    landed on, and the job's provenance (ftrepro.provenance) is written beside the log when it
+    ends."""
     limit_threads(snakemake.threads)
     log_path = snakemake.log[0]
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     status = "failed"
-    with open(log_path, "w", buffering=1) as log, contextlib.redirect_stderr(log):
+    with open(log_path, "w", buffering=1) as file, contextlib.redirect_stderr(RedactedLog(file)) as log:
         logging.basicConfig(
             stream=log, level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True
         )
@@ -49,6 +78,19 @@ def limit_threads(threads: int) -> None:
     torch = sys.modules.get("torch")  # jobs that never import torch should not pay for it
     if torch is not None:
         torch.set_num_threads(threads)
+
+
+def api_settings(snakemake) -> dict:
+    """The API client's settings: config api (how it calls: concurrency, retries, timeout, which
+    no answer depends on), under the rule's `api` params (what the answers depend on, which the
+    job's fingerprint covers), with the base URL as configured: rules pass it redacted
+    (ftrepro.io.redact_urls), since snakemake stores params in .snakemake/metadata; the job takes
+    its user:password back from the config, which snakemake stores nowhere."""
+    configured = (getattr(snakemake, "config", None) or {}).get("api", {})
+    api = {**configured, **snakemake.params.api}
+    if configured.get("base_url") and redact_urls(configured["base_url"]) == api["base_url"]:
+        api["base_url"] = configured["base_url"]
+    return api
 
 
 def keyword_params(snakemake) -> dict:

@@ -3,7 +3,8 @@ its PYTHONPATH); acts in torchrun workers only (RANK set) and only while FTREPRO
 
 Rank 0 appends the files of each checkpoint the Trainer completes to FTREPRO_TEST_SAVES (JSON
 lines); the rank named by FTREPRO_TEST_KILL_RANK then SIGKILLs itself, as a failing node would,
-right after its first complete checkpoint.
+right after its first complete checkpoint, and with FTREPRO_TEST_KILL_LAUNCHER set first its
+torchrun launcher (its parent), as a node that goes down takes both.
 
 Lazy: the Trainer is patched when a process imports transformers.trainer, never at start-up, so
 that the helper processes a worker spawns (DeepSpeed's op loader runs py-cpuinfo in a fresh
@@ -33,6 +34,8 @@ if "RANK" in os.environ and os.environ.get("FTREPRO_TEST_SAVES"):
                     with open(os.environ["FTREPRO_TEST_SAVES"], "a") as f:
                         f.write(json.dumps({"checkpoint": str(checkpoint), "files": files}) + "\n")
                 if rank == os.environ.get("FTREPRO_TEST_KILL_RANK"):
+                    if os.environ.get("FTREPRO_TEST_KILL_LAUNCHER"):
+                        os.kill(os.getppid(), signal.SIGKILL)
                     os.kill(os.getpid(), signal.SIGKILL)
 
         init = trainer_module.Trainer.__init__

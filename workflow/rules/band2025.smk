@@ -1,8 +1,9 @@
 # band2025's rules: its job table (ftrepro.papers.band2025.jobs) gives each rule's outputs, log,
 # work directory, inputs and resources. The LLM property annotations and the encoders
-# pre-finetuned on them are ordinary outputs; fit jobs train, predict the validation split and
-# write predictions.jsonl (ftrepro.fit) in resources/scratch/band2025/<run>/, so a killed job
-# resumes. Then the log-loss table, Figures 10/11 and a Kaggle submission per run.
+# pre-finetuned on them are ordinary outputs; fit jobs train (the checkpoint chosen on the dev
+# split), predict the test split and the competition's test rows and write predictions.jsonl
+# (ftrepro.fit) in resources/scratch/band2025/<run>/, so a killed job resumes. Then the log-loss
+# table, Figures 10/11 and Kaggle submissions per run.
 from ftrepro.papers.band2025 import jobs as band
 
 B = CFG.band2025
@@ -29,6 +30,7 @@ rule annotate_arena:
         annotation=B.annotation,
         rows=B.annotation_rows,
         spec=CFG.models[B.annotator].spec,
+        api=API_PARAMS,
         work_dir=band.ANNOTATE.work_dir,
     script:
         "../scripts/annotate_arena.py"
@@ -50,16 +52,17 @@ rule prefinetune_band_encoder:
     resources:
         **job_resources(band.PREFINETUNE),
     params:
-        hparams=CFG.training["band2025-prefinetune"],
+        hparams=laid_out(band.PREFINETUNE, CFG.training["band2025-prefinetune"]),
         allocation=B.allocation,
-        processes=processes,
+        processes=layout_processes(band.PREFINETUNE),
         work_dir=band.PREFINETUNE.work_dir,
     script:
         "../scripts/prefinetune_band_encoder.py"
 
 
 rule fit_band_encoder:
-    """Single or parallel BERT on the arena preferences (A / B / tie)."""
+    """Single or parallel BERT on the arena preferences (A / B / tie): the checkpoint of lowest
+    dev loss, then the test split (and the competition's test rows) predicted."""
     input:
         unpack(job_inputs(band.ENCODER)),
     output:
@@ -74,7 +77,7 @@ rule fit_band_encoder:
     resources:
         **job_resources(band.ENCODER),
     params:
-        hparams=CFG.training["band2025-encoder"],
+        hparams=laid_out(band.ENCODER, CFG.training["band2025-encoder"]),
         allocation=B.allocation,
         # llm-augmented runs keep the lowest pre-finetuned layers as they are
         frozen_layers=lambda wc: (
@@ -82,7 +85,7 @@ rule fit_band_encoder:
             if wc.variant == band.LLM_AUGMENTED
             else 0
         ),
-        processes=processes,
+        processes=layout_processes(band.ENCODER),
         work_dir=band.ENCODER.work_dir,
         keep_dir=keep_dir(band.ENCODER),
     script:
@@ -90,7 +93,8 @@ rule fit_band_encoder:
 
 
 rule fit_band_lora:
-    """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v)."""
+    """Llama 3.1 8B sequence classifier with LoRA (r 4, alpha 8, q/v): the checkpoint of lowest
+    dev loss, then the test split (and the competition's test rows) predicted."""
     input:
         unpack(job_inputs(band.LORA)),
     output:
@@ -105,8 +109,8 @@ rule fit_band_lora:
     resources:
         **job_resources(band.LORA),
     params:
-        hparams=CFG.training["band2025-lora"],
-        processes=processes,
+        hparams=laid_out(band.LORA, CFG.training["band2025-lora"]),
+        processes=layout_processes(band.LORA),
         work_dir=band.LORA.work_dir,
         keep_dir=keep_dir(band.LORA),
     script:
@@ -114,13 +118,16 @@ rule fit_band_lora:
 
 
 rule band2025_report:
-    """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle submissions."""
+    """Figure 10 (log loss per model), Figure 11 (gain over single DistilBERT), efficiency, Kaggle
+    submissions of the test split's rows and of the competition's test rows."""
     input:
         unpack(job_inputs(band.REPORT)),
     output:
         tables=report(band.REPORT.output["tables"], category="band2025"),
         figures=report(band.REPORT.output["figures"], category="band2025"),
         submissions=JOB_AT[band.REPORT.output_at({})].outputs["submissions"],
+        # the competition's test.csv rows; header only where the raw data has none
+        competition=JOB_AT[band.REPORT.output_at({})].outputs["competition"],
     log:
         band.REPORT.log,
     conda:
@@ -129,5 +136,8 @@ rule band2025_report:
         runs=RUNS["band2025"],
         shared=SHARED["band2025"],
         stand_ins=papers.stand_ins(CFG, "band2025"),
+        verdicts=VERDICTS["band2025"],
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS["band2025"],
     script:
         "../scripts/band2025_report.py"

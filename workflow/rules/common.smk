@@ -8,9 +8,12 @@ import re
 from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
+from ftrepro.io import redact_urls
 from ftrepro.jobs import base_model, derived, derived_data, labels, raw_data
+from ftrepro.papers import deviations
+from ftrepro.plan import training_jobs
 from ftrepro.provenance import config_hash
-from ftrepro.resources import placement, prediction_processes, rule_resources
+from ftrepro.resources import per_job, placement, prediction_processes, rule_resources
 
 # nested --config values arrive as strings: typed again, then checked, naming the key and its source
 ftconfig.apply_overrides(config, workflow.config_settings.config_args)
@@ -20,10 +23,22 @@ ftconfig.validate_config(
     workflow.config_settings.configfiles,
     schema=f"{workflow.current_basedir}/../schemas/config.schema.yaml",
 )
+# a --config value beneath a preset (training) wins over the preset's
+ftconfig.over_preset(
+    config, ftconfig.override_pairs(workflow.config_settings.config_args)
+)
 CFG = ftconfig.resolve(config)
 PAPERS = papers.registered(CFG)
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
 API_KEY_SET = papers.api_key_set(CFG)
+# what API answers depend on, as the API rules pass it (their jobs' fingerprint covers it): the
+# endpoint, without its user:password since snakemake stores params in .snakemake/metadata, and
+# the answer length; jobs take the credentials and the client's settings (concurrency, retries)
+# from the config (ftrepro.workflow.api_settings)
+API_PARAMS = {
+    "base_url": redact_urls(CFG.api["base_url"]),
+    "max_tokens": CFG.api["max_tokens"],
+}
 # The jobs of the DAG; and every job a rule can make when its output is named (runs that share a
 # model or need the API key included), by output: what input functions and resources look up
 JOBS = papers.jobs(CFG, with_api=API_KEY_SET)
@@ -41,6 +56,18 @@ TARGETS = {
 # each paper's runs (its tables' rows) and {run: the run whose model it shares}
 RUNS = {paper: papers.runs(CFG, paper, with_api=API_KEY_SET) for paper in PAPERS}
 SHARED = {paper: papers.shared_runs(CFG, paper) for paper in PAPERS}
+# how each paper's tables judge a cell against the paper's number (ftrepro.report.Verdicts)
+VERDICTS = {
+    paper: {"basis": papers.verdict_basis(CFG, paper), "tolerance": CFG.stats.tolerance}
+    for paper in PAPERS
+}
+# each paper's deviations from the paper in this preset, under every table ("" for a paper
+# without a registry; ftrepro.papers.deviations)
+DEVIATIONS = {paper: deviations.section(CFG, paper) for paper in PAPERS}
+# Every training job the rules can make, by its output: the layout it runs in (ftrepro.layout:
+# chosen by the plan on GPU presets, the recipe's on CPU ones), which its SLURM request, recipe,
+# DeepSpeed config and processes follow
+LAYOUTS = {out: job.choice for out, job in training_jobs(CFG, JOB_AT.values()).items()}
 
 
 def one_of(names):
@@ -70,6 +97,11 @@ def job_key(rule):
     return lambda wildcards: rule.output_at(dict(wildcards.items()))
 
 
+def rule_jobs(rule):
+    """{output: job} of every job of `rule` in the table."""
+    return {output: job for output, job in JOB_AT.items() if job.rule == rule.name}
+
+
 def job_inputs(rule):
     """The input function of `rule`: its job's inputs in the table."""
     key = job_key(rule)
@@ -77,22 +109,55 @@ def job_inputs(rule):
 
 
 def job_resources(rule):
-    """Resources of `rule`'s jobs, by the model each loads in its mode (ftrepro.resources)."""
-    jobs = {output: job for output, job in JOB_AT.items() if job.rule == rule.name}
-    return rule_resources(CFG, jobs, job_key(rule))
+    """Resources of `rule`'s jobs: a training job's layout's, else by the model each loads in its
+    mode (ftrepro.resources.job_request)."""
+    return rule_resources(CFG, rule_jobs(rule), job_key(rule), LAYOUTS)
 
 
 def job_threads(rule):
     return job_resources(rule).get("cpus_per_task", 1)
 
 
-def processes(wildcards, resources):
-    """A job's processes (ftrepro.train.launch): one per GPU; CPU presets launch.cpu_processes."""
-    return CFG.processes(resources.gpu)
+def of_layouts(rule, value):
+    """`value(job, layout)` of each training job of `rule` (constant where its jobs agree)."""
+    found = {
+        out: value(job, LAYOUTS[out].layout) for out, job in rule_jobs(rule).items()
+    }
+    return per_job(found, job_key(rule))
+
+
+def laid_out(rule, recipe):
+    """A training job's recipe (a dict, or a function of the wildcards) with its layout's
+    micro-batch, gradient accumulation and checkpointing."""
+    if callable(recipe):
+        key = job_key(rule)
+        return lambda wc: LAYOUTS[key(wc)].layout.recipe(recipe(wc))
+    return of_layouts(rule, lambda job, layout: layout.recipe(recipe))
+
+
+def layout_deepspeed(rule):
+    """The DeepSpeed config of a training job's layout (None: none)."""
+    return of_layouts(rule, lambda job, layout: layout.deepspeed)
+
+
+def layout_processes(rule):
+    """A training job's processes per node (ftrepro.train.launch): one per GPU of its layout;
+    CPU presets launch.cpu_processes."""
+    return of_layouts(rule, lambda job, layout: layout.processes)
+
+
+def layout_predict_processes(rule):
+    """The processes of a training job's prediction on its first node: one per GPU when the
+    model's inference fits one (ftrepro.resources.prediction_processes)."""
+
+    def processes(job, layout):
+        return prediction_processes(CFG, job.model, layout.processes if CFG.gpu else 0)
+
+    return of_layouts(rule, processes)
 
 
 def predict_processes(rule):
-    """The processes of a job's prediction, by the model its job loads (rows split between the
+    """The processes of a prediction job, by the model its job loads (rows split between the
     GPUs when the model fits one; ftrepro.resources.prediction_processes)."""
     key = job_key(rule)
     return lambda wildcards, resources: prediction_processes(
@@ -103,6 +168,14 @@ def predict_processes(rule):
 def keep_dir(rule):
     """Where a trained model stays, with keep_checkpoints only (None: weights are scratch)."""
     return rule.model_dir if CFG.keep_checkpoints else None
+
+
+def pinned_rows(dataset):
+    """The rows of a dataset's pinned release (data.hub.<dataset>.rows), which derive checks a
+    real raw file against; None for synthetic data."""
+    if CFG.data.synthetic:
+        return None
+    return CFG.data.hub.get(dataset, {}).get("rows")
 
 
 def newsgroups_splits():

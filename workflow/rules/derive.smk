@@ -20,6 +20,7 @@ rule derive_20newsgroups:
         seed=CFG.data.seed,
         strip=CFG.data.newsgroups_remove,  # derive_newsgroups(remove=): a name snakemake reserves
         dev_rows=CFG.data.held_out_dev.get("20newsgroups"),
+        pinned_rows=pinned_rows("20newsgroups"),
     script:
         "../scripts/derive.py"
 
@@ -41,6 +42,7 @@ rule derive_massive:
     params:
         max_rows=CFG.data.caps("massive"),
         seed=CFG.data.seed,
+        pinned_rows=pinned_rows("massive"),
     script:
         "../scripts/derive.py"
 
@@ -72,13 +74,17 @@ rule derive_superni:
 
 
 rule derive_arena:
-    """A seeded 90/10 split stratified by label; rows with malformed JSON or not exactly one
-    winner are listed by id in malformed_rows.md, never dropped silently."""
+    """Seeded train / dev / test splits stratified by label (data.arena_splits), and the
+    competition's unlabelled test rows where the raw data has its test.csv; rows with malformed
+    JSON or not exactly one winner are listed by id in malformed_rows.md, never dropped silently.
+    """
     input:
         raw_data("arena"),
     output:
         train=derived("arena", "train"),
-        validation=derived("arena", "validation"),
+        dev=derived("arena", "dev"),
+        test=derived("arena", "test"),
+        competition_test=derived("arena", "competition_test"),
         labels=labels("arena"),
         report="resources/derived/arena/malformed_rows.md",
     log:
@@ -88,9 +94,10 @@ rule derive_arena:
     resources:
         **CPU_RESOURCES,
     params:
-        validation_fraction=CFG.data.arena_validation_fraction,
+        splits=CFG.data.arena_splits,
         max_rows=CFG.data.caps("arena"),
         seed=CFG.data.seed,
+        pinned_rows=pinned_rows("arena"),
     script:
         "../scripts/derive.py"
 

@@ -8,8 +8,6 @@ from ftrepro.papers.gupta2023 import runs as gupta_runs
 
 G = CFG.gupta2023
 SEQ2SEQ_RECIPE = CFG.training["gupta2023-seq2seq"]
-# ZeRO-2 with optimizer offload where DeepSpeed applies (GPU presets, or launch.cpu_deepspeed)
-SEQ2SEQ_DEEPSPEED = CFG.deepspeed(SEQ2SEQ_RECIPE["deepspeed"])
 
 
 localrules:
@@ -33,9 +31,9 @@ rule prefinetune_t5:
     resources:
         **job_resources(gupta.PREFINETUNE),
     params:
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        processes=processes,
+        recipe=laid_out(gupta.PREFINETUNE, SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(gupta.PREFINETUNE),
+        processes=layout_processes(gupta.PREFINETUNE),
         work_dir=gupta.PREFINETUNE.work_dir,
     script:
         "../scripts/prefinetune_t5.py"
@@ -60,10 +58,10 @@ rule fit_gupta_stl:
     params:
         tasks=["{superni_task}"],  # list params are formatted per item: no function per job
         setting=lambda wc: G.settings[wc.setting],
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        processes=processes,
-        predict_processes=predict_processes(gupta.STL),
+        recipe=laid_out(gupta.STL, SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(gupta.STL),
+        processes=layout_processes(gupta.STL),
+        predict_processes=layout_predict_processes(gupta.STL),
         work_dir=gupta.STL.work_dir,
         keep_dir=keep_dir(gupta.STL),
     script:
@@ -86,10 +84,10 @@ use rule fit_gupta_stl as fit_gupta_mtl with:
     params:
         tasks=G.test_tasks,
         setting=lambda wc: G.settings[wc.setting],
-        recipe=SEQ2SEQ_RECIPE,
-        deepspeed=SEQ2SEQ_DEEPSPEED,
-        processes=processes,
-        predict_processes=predict_processes(gupta.MTL),
+        recipe=laid_out(gupta.MTL, SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(gupta.MTL),
+        processes=layout_processes(gupta.MTL),
+        predict_processes=layout_predict_processes(gupta.MTL),
         work_dir=gupta.MTL.work_dir,
         keep_dir=keep_dir(gupta.MTL),
 
@@ -125,5 +123,8 @@ rule gupta2023_report:
         shared=SHARED["gupta2023"],
         shared_settings=gupta_runs.shared_settings(CFG),
         stand_ins=papers.stand_ins(CFG, "gupta2023"),
+        verdicts=VERDICTS["gupta2023"],
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS["gupta2023"],
     script:
         "../scripts/gupta2023_report.py"

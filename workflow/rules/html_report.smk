@@ -30,5 +30,8 @@ rule html_report:
             paper: {"title": p.title, "tables": p.tables, "figures": p.figures}
             for paper, p in PAPERS.items()
         },
+        verdicts=VERDICTS,
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS,
     script:
         "../scripts/html_report.py"

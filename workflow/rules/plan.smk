@@ -1,13 +1,15 @@
-# The memory and cost plan of the preset (ftrepro.plan): every job that loads a model, with
-# GPUs, ZeRO stage, estimated memory per GPU and GPU-hours. A job whose memory would exceed
-# cluster.gpu_memory_gb fails this rule, naming the job and both figures. It reads the config and
-# the papers' job tables: a changed config file, --config value or table source plans again.
+# The memory and cost plan of the preset (ftrepro.plan): every job that loads a model, with the
+# layout of each training job (ZeRO stage, offload, GPUs, nodes), estimated memory per GPU and
+# GPU-hours. A job that no layout fits fails this rule, naming the job and the figures. It reads
+# the config, the papers' job tables and the measured throughput (plan.throughput): a changed
+# config file, --config value, table source or measurement plans again.
 
 
 rule plan:
     input:
         config=workflow.configfiles,
         tables=papers.table_sources(CFG),
+        throughput=CFG.plan.throughput,
     output:
         "results/plan.tsv",
     log:

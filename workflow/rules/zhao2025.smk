@@ -35,8 +35,10 @@ rule fit_zhao_encoder:
         **job_resources(zhao.ENCODER),
     params:
         subtasks=lambda wc: Z.tasks[wc.task].subtasks,
-        hparams=lambda wc: zhao_runs.encoder_hparams(CFG, wc.task),
-        processes=processes,
+        hparams=laid_out(
+            zhao.ENCODER, lambda wc: zhao_runs.encoder_hparams(CFG, wc.task)
+        ),
+        processes=layout_processes(zhao.ENCODER),
         work_dir=zhao.ENCODER.work_dir,
         keep_dir=keep_dir(zhao.ENCODER),
     script:
@@ -61,12 +63,14 @@ rule fit_zhao_decoder:
     params:
         subtasks=lambda wc: Z.tasks[wc.task].subtasks,
         dataset=lambda wc: Z.tasks[wc.task].dataset,
-        hparams=lambda wc: zhao_runs.decoder_hparams(CFG, wc.decoder),
-        deepspeed=lambda wc: zhao_runs.decoder_deepspeed(CFG, wc.decoder),
+        hparams=laid_out(
+            zhao.DECODER, lambda wc: zhao_runs.decoder_hparams(CFG, wc.decoder)
+        ),
+        deepspeed=layout_deepspeed(zhao.DECODER),
         demo_seed=CFG.data.seed,
         constrained=Z.constrained_decoding,
-        processes=processes,
-        predict_processes=predict_processes(zhao.DECODER),
+        processes=layout_processes(zhao.DECODER),
+        predict_processes=layout_predict_processes(zhao.DECODER),
         work_dir=zhao.DECODER.work_dir,
         keep_dir=keep_dir(zhao.DECODER),
     script:
@@ -161,7 +165,7 @@ rule predict_zhao_api:
         task=lambda wc: asdict(Z.tasks[wc.task]),
         demo_seed=CFG.data.seed,
         # what the answers depend on; how the client calls (concurrency, retries) is config api's
-        request={key: CFG.api[key] for key in ("base_url", "max_tokens")},
+        api=API_PARAMS,
         work_dir=zhao.API.work_dir,
     script:
         "../scripts/predict_zhao_api.py"
@@ -183,10 +187,13 @@ rule zhao2025_table3:
         tasks={name: asdict(task) for name, task in Z.tasks.items()},
         baselines=zhao_runs.baseline_descriptions(CFG),
         encoders=Z.encoders,
+        synthetic=CFG.data.synthetic,
+        deviations=DEVIATIONS["zhao2025"],
         stand_ins={
             **papers.stand_ins(CFG, "zhao2025"),
             "frozen-encoder": zhao_runs.frozen_encoder_name(CFG),
         },
+        verdicts=VERDICTS["zhao2025"],
         # what the preset changed under the paper's names: data caps and truncation
         note=dict(
             preset=CFG.preset,

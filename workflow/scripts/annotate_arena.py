@@ -8,7 +8,7 @@ from ftrepro.papers.band2025.annotate import (
     select_rows,
     use_supplied_annotations,
 )
-from ftrepro.workflow import fingerprint, job
+from ftrepro.workflow import api_settings, fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -19,7 +19,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     else:
         if "api" in spec:
             annotator = ApiAnnotator(
-                make_client(sm.config["api"]),  # the client's settings: config api
+                make_client(api_settings(sm)),
                 spec["api"],
                 attempts=settings["attempts"],
                 temperature=settings["temperature"],

@@ -1,6 +1,8 @@
-"""Single / Parallel BERT on the arena preferences (band2025), then predict the validation split."""
+"""Single / Parallel BERT on the arena preferences (band2025), the checkpoint chosen on the dev
+split; then predict the test split and the competition's test rows."""
 
 from ftrepro.fit import fit_and_predict
+from ftrepro.io import write_jsonl
 from ftrepro.papers.band2025.predict import predict_preference
 from ftrepro.papers.band2025.train import train_preference
 from ftrepro.train.launch import train_on_job_gpus
@@ -17,7 +19,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             train_preference,
             base_dir=sm.input.base,
             train_path=sm.input.train,
-            eval_path=sm.input.validation,
+            eval_path=sm.input.dev,
             architecture=sm.wildcards.architecture,
             hparams=hparams,
             allocation_config=sm.params.allocation,
@@ -27,11 +29,16 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         )
         log.info("trained: %s", summary)
 
+    batch_size = hparams["per_device_train_batch_size"]
+
+    def predict(model_dir):
+        competition = predict_preference(model_dir, sm.input.competition_test, batch_size, labelled=False)
+        log.info("%d competition test predictions", write_jsonl(sm.output.competition, competition))
+        return predict_preference(model_dir, sm.input.test, batch_size)
+
     records = fit_and_predict(
         train=train,
-        predict=lambda model_dir: predict_preference(
-            model_dir, sm.input.validation, batch_size=hparams["per_device_train_batch_size"]
-        ),
+        predict=predict,
         fingerprint=fingerprint(sm),
         work_dir=sm.params.work_dir,
         keep_dir=sm.params.keep_dir,

@@ -5,6 +5,7 @@ from pathlib import Path
 from ftrepro.io import read_json
 from ftrepro.papers import with_shared
 from ftrepro.papers.gupta2023.report import group_runs, write_gupta_report
+from ftrepro.report import Verdicts
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -21,5 +22,10 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         settings=sm.params.settings,
         shared_settings=sm.params.shared_settings,
         stand_ins=sm.params.stand_ins,
+        verdicts=Verdicts(**sm.params.verdicts),
+        anchors_csv=sm.input.anchors,
+        text_csv=sm.input.tk_categories,
+        synthetic=sm.params.synthetic,
+        deviations=sm.params.deviations,
     )
     log.info("headline:\n%s", headline.to_string())

@@ -3,7 +3,7 @@
 from ftrepro.io import read_json
 from ftrepro.papers.zhao2025.api_runs import predict_api
 from ftrepro.papers.zhao2025.prompts import run_examples
-from ftrepro.workflow import fingerprint, job
+from ftrepro.workflow import api_settings, fingerprint, job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
@@ -16,16 +16,13 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         len(examples),
         sm.wildcards.shots,
         sm.params.model_id,
-        sm.params.request["base_url"] or "the default endpoint",
+        sm.params.api["base_url"] or "the default endpoint",
     )
-    # the client's settings (concurrency, retries) from config api; what the answers depend on
-    # (endpoint, answer length) from the params, so that answers of another are never reused
-    api = {**sm.config["api"], **sm.params.request}
     records = predict_api(
         examples,
         labels,
         sm.params.model_id,
-        api,
+        api_settings(sm),
         sm.output[0],
         work_dir=sm.params.work_dir,
         fingerprint=fingerprint(sm),

@@ -12,6 +12,7 @@ from ftrepro.papers.zhao2025.report import (
     read_targets,
     write_table3,
 )
+from ftrepro.report import Verdicts, data_note
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
@@ -20,6 +21,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     metrics = {Path(path).parent.name: read_json(path) for path in paths}
     # runs that share a trained run's model in this preset repeat its numbers, saying so
     metrics = with_shared(metrics, sm.params.shared)
+    verdicts = Verdicts(**sm.params.verdicts)
     # the matrix's runs and tasks: what the paper has not gets rows and columns of its own
     table = build_table3(
         read_targets(sm.input.targets),
@@ -28,6 +30,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         sm.params.tasks,
         baselines=list(sm.params.baselines),
         stand_ins=sm.params.stand_ins,
+        verdicts=verdicts,
     )
     # the sanity floor: fine-tuned encoders under a baseline of their column are a recipe's bug
     below = below_baselines(table, sm.params.encoders)
@@ -35,6 +38,13 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         log.warning(
             "%s below the baselines: %s %.1f < %.1f", cell["run"], cell["column"], cell["ours"], cell["floor"]
         )
-    note = preset_note(**sm.params.note, baselines=sm.params.baselines) + floor_note(below)
-    write_table3(table, sm.output.csv, sm.output.md, note)
+    note = data_note(sm.params.synthetic) + preset_note(**sm.params.note, baselines=sm.params.baselines)
+    write_table3(
+        table,
+        sm.output.csv,
+        sm.output.md,
+        note + floor_note(below),
+        verdicts.basis,
+        deviations=sm.params.deviations,
+    )
     log.info("%d cells, %d run", len(table), int((table["status"] == "ok").sum()))

@@ -4,8 +4,11 @@ shared JSONL format (newsgroups, massive). Helpers shared by every dataset live 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Sized
+from pathlib import Path
 from typing import TypeVar
+
+from ftrepro.io import DataError
 
 T = TypeVar("T")
 
@@ -42,3 +45,26 @@ def hold_out(records: Sequence[T], n: int, seed: int) -> tuple[list[T], list[T]]
     random.Random(seed).shuffle(order)
     held = set(order[:n])
     return [r for i, r in enumerate(records) if i not in held], [records[i] for i in sorted(held)]
+
+
+# --- what derive refuses ------------------------------------------------------------------------
+
+
+def check_row_count(path: str | Path, rows: int, pinned: int | None) -> None:
+    """A raw file with fewer rows than the pinned release has (config data.hub.<dataset>.rows)
+    was cut short: refused, never derived into smaller splits."""
+    if pinned is not None and rows < pinned:
+        raise DataError(
+            f"{path}: {rows:,} rows, fewer than the {pinned:,} of the pinned release (config "
+            f"data.hub.<dataset>.rows): the file is incomplete; delete {Path(path).parent} and rerun"
+        )
+
+
+def check_splits(path: str | Path, splits: Mapping[str, Sized]) -> None:
+    """Every split of a raw file has rows; an empty one is refused, naming the file."""
+    empty = [split for split, rows in splits.items() if not len(rows)]
+    if empty:
+        counts = ", ".join(f"{split} {len(rows)}" for split, rows in splits.items())
+        raise DataError(
+            f"{path}: no {' or '.join(empty)} rows (rows per split: {counts}); expected some in each"
+        )

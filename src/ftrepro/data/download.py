@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from tqdm.auto import tqdm
@@ -61,6 +63,7 @@ def download(
     dest = Path(dest)
     if dest.is_file() and (sha256 is None or sha256_of(dest) == sha256):
         return dest
+    check_resolves(url)  # offline: fail now, before anything is written or retried
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     with requests.Session() as session:
@@ -84,6 +87,18 @@ def download(
 
 class _Retryable(Exception):
     pass
+
+
+def check_resolves(url: str) -> None:
+    """DownloadError at once when the host of `url` does not resolve (no network, or no DNS):
+    retrying cannot help. Behind a proxy (HTTP(S)_PROXY) the proxy resolves it: not checked."""
+    host = urlsplit(url).hostname
+    if not host or requests.utils.get_environ_proxies(url):
+        return
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as e:
+        raise DownloadError(f"{url}: the host {host} does not resolve ({e}): no network here") from e
 
 
 def _fetch_rest(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftrepro.data import OUTSIDE, cap_rows
+from ftrepro.data import OUTSIDE, cap_rows, check_row_count, check_splits
 from ftrepro.io import DataError, iter_jsonl, write_json, write_jsonl
 
 SPLITS = ("train", "dev", "test")
-REQUIRED_FIELDS = ("id", "partition", "intent", "utt", "annot_utt")
+REQUIRED_FIELDS = ("id", "locale", "partition", "intent", "utt", "annot_utt")
+LOCALE = "en-US"  # the file derived; every row must be of it
 
 
 def word_slot_labels(utt: str, annot_utt: str, *, record_id: str | None = None) -> list[str]:
@@ -67,9 +68,11 @@ def _annotated_words(annot_utt: str, where: str) -> tuple[list[str], list[str]]:
 
 
 def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:
-    """{split: [shared-format record]} in file order; bad lines or fields raise DataError."""
+    """{split: [shared-format record]} in file order; bad lines or fields, a repeated id or a row
+    of another locale raise DataError."""
     raw_jsonl = Path(raw_jsonl)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    id_lines: dict[str, list[int]] = {}  # id -> the lines it is on
     # line numbers count records: the release has no blank lines
     for lineno, row in enumerate(iter_jsonl(raw_jsonl), start=1):
         where = f"{raw_jsonl}: line {lineno}"
@@ -79,6 +82,8 @@ def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:
             if not isinstance(row.get(field), str):
                 problem = "missing" if field not in row else f"not a string ({row[field]!r})"
                 raise DataError(f"{where}: field {field!r} {problem}")
+        if row["locale"] != LOCALE:
+            raise DataError(f"{where}: field 'locale' is {row['locale']!r}; expected {LOCALE!r}")
         if row["partition"] not in splits:
             raise DataError(
                 f"{where}: field 'partition' is {row['partition']!r}; expected one of {list(SPLITS)}"
@@ -87,6 +92,7 @@ def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:
             slots = word_slot_labels(row["utt"], row["annot_utt"], record_id=row["id"])
         except DataError as e:
             raise DataError(f"{where}: field 'annot_utt': {e}") from e
+        id_lines.setdefault(row["id"], []).append(lineno)
         splits[row["partition"]].append(
             {
                 "id": row["id"],
@@ -95,21 +101,32 @@ def read_massive(raw_jsonl: Path) -> dict[str, list[dict]]:
                 "labels": {"intent": row["intent"], "slots": slots},
             }
         )
+    repeated = next((lines for lines in id_lines.values() if len(lines) > 1), None)
+    if repeated:
+        raise DataError(f"{raw_jsonl}: line {repeated[1]}: field 'id' repeats the id of line {repeated[0]}")
     return splits
 
 
 def derive_massive(
-    raw_jsonl: Path, out_dir: Path, *, max_rows: dict[str, int] | None = None, seed: int = 42
+    raw_jsonl: Path,
+    out_dir: Path,
+    *,
+    max_rows: dict[str, int] | None = None,
+    seed: int = 42,
+    pinned_rows: int | None = None,
 ) -> dict[str, int]:
     """Write train/dev/test.jsonl and labels.json into `out_dir`; return rows written per split.
 
     `max_rows` caps a split by a seeded sample that keeps file order (a preset caps every
     dataset at once, so caps of splits MASSIVE lacks do not apply); labels.json always covers
-    all splits of the uncapped data.
+    all splits of the uncapped data. An empty split, or fewer rows than `pinned_rows` (the
+    pinned release's), is refused.
     """
     out_dir = Path(out_dir)
     splits = read_massive(raw_jsonl)
     rows = [r for records in splits.values() for r in records]
+    check_row_count(raw_jsonl, len(rows), pinned_rows)
+    check_splits(raw_jsonl, splits)
     labels = {
         "intent": sorted({r["labels"]["intent"] for r in rows}),
         "slots": sorted({s for r in rows for s in r["labels"]["slots"]} | {OUTSIDE}),

@@ -18,7 +18,7 @@ from sklearn.datasets._twenty_newsgroups import (
     strip_newsgroup_quoting,
 )
 
-from ftrepro.data import cap_rows, hold_out
+from ftrepro.data import cap_rows, check_row_count, hold_out
 from ftrepro.io import DataError, write_json, write_jsonl
 
 SPLITS = ("train", "test")
@@ -69,6 +69,7 @@ def derive_newsgroups(
     seed: int = 42,
     remove: tuple[str, ...] = (),
     dev_rows: int | None = None,
+    pinned_rows: int | None = None,
 ) -> dict[str, int]:
     """Write train.jsonl, test.jsonl and labels.json into `out_dir`; return rows written per split.
 
@@ -76,13 +77,15 @@ def derive_newsgroups(
     by a seeded sample that keeps file order (labels.json always covers the uncapped data);
     caps of splits 20NG lacks do not apply, since a preset caps every dataset at once.
     `dev_rows`: a seeded sample of that many train documents becomes dev.jsonl (the release has
-    no dev split) before the caps apply; their ids keep "train/".
+    no dev split) before the caps apply; their ids keep "train/". Fewer documents than
+    `pinned_rows` (the pinned release's) are refused.
     """
     unknown = set(remove) - set(_STRIPPERS)
     if unknown:
         raise ValueError(f"remove: unknown parts {sorted(unknown)}; expected some of {list(_STRIPPERS)}")
     raw_tar, out_dir = Path(raw_tar), Path(out_dir)
     docs = read_newsgroups_tar(raw_tar)
+    check_row_count(raw_tar, sum(map(len, docs.values())), pinned_rows)
     groups = sorted({group for rows in docs.values() for group, _, _ in rows})
     released = {split: (split, docs[split]) for split in SPLITS}
     if dev_rows:

@@ -38,16 +38,23 @@ RAW_FILES: dict[str, list[str]] = {
 CHECKSUMS = "SHA256SUMS"
 SUPERNI_SPLITS = tuple(f"splits/default/{s}_tasks.txt" for s in ("train", "test", "excluded"))
 
-# How to obtain each dataset by hand, quoted in "not found" errors.
+# Optional files of a local mirror, copied when present: SuperNI's official test reference file
+# (the ids of each test task's 100 test instances) and the arena competition's test.csv.
+OPTIONAL_FILES: dict[str, list[str]] = {
+    "superni": ["test_references.jsonl"],
+    "arena": ["test.csv"],
+}
+
+# How to obtain each dataset by hand, quoted in "not found" and download errors.
 HOW_TO_GET: dict[str, str] = {
     "20newsgroups": "download http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz "
-    "(the archive scikit-learn's fetch_20newsgroups uses), or set data.source: hub",
+    "(the archive scikit-learn's fetch_20newsgroups uses)",
     "massive": "download https://amazon-massive-nlu-dataset.s3.amazonaws.com/amazon-massive-dataset-1.1.tar.gz "
-    "and take member 1.1/data/en-US.jsonl (hub id: AmazonScience/massive), or set data.source: hub",
+    "and take member 1.1/data/en-US.jsonl (hub id: AmazonScience/massive)",
     "superni": "clone https://github.com/allenai/natural-instructions and copy its tasks/ and "
-    "splits/default/ folders, or set data.source: hub",
+    "splits/default/ folders",
     "arena": "download train.csv of the Kaggle competition https://www.kaggle.com/competitions/lmsys-chatbot-arena "
-    "(hub id: lmsys/lmsys-arena-human-preference-55k), or set data.source: hub",
+    "(hub id: lmsys/lmsys-arena-human-preference-55k)",
 }
 
 
@@ -89,8 +96,10 @@ def fetch(
             written = fetch_hub(dataset, out_dir, pin=pin, download_dir=Path(download_dir), **selection)
         except DownloadError as e:
             raise DownloadError(
-                f"{dataset}: {e}. Offline, point data.local_dir at a mirror with data.source: "
-                f"local; to get the files by hand, {HOW_TO_GET[dataset]}"
+                f"{dataset}: the download from its pinned source (data.hub.{dataset}) failed: {e}. "
+                "Without internet, set data.source: local and point data.local_dir at a mirror, "
+                f"e.g. --config \"data={{'source': 'local', 'local_dir': 'DIR'}}\" with DIR laid out "
+                f"like DIR/{RAW_FILES[dataset][0]} (config/README.md); to get the files, {HOW_TO_GET[dataset]}"
             ) from e
     else:
         raise ValueError(
@@ -161,8 +170,29 @@ def _read_checksums(sums: Path) -> dict[str, str]:
 def _missing(dataset: str, what: str, searched: Path | list[Path]) -> FileNotFoundError:
     where = " or ".join(str(p) for p in searched) if isinstance(searched, list) else str(searched)
     return FileNotFoundError(
-        f"{dataset}: {what} not found (searched {where}); to get it, {HOW_TO_GET[dataset]}"
+        f"{dataset}: {what} not found (searched {where}); to get it, {HOW_TO_GET[dataset]}, "
+        "or set data.source: hub"
     )
+
+
+def _copy_optional(dataset: str, src: Path, out_dir: Path) -> None:
+    """The mirror's OPTIONAL_FILES of `dataset` that it has, into `out_dir` (a .gz is unpacked)."""
+    for name in OPTIONAL_FILES.get(dataset, []):
+        if (src / name).is_file() or (src / f"{name}.gz").is_file():
+            with atomic_path(out_dir / name) as tmp:
+                _copy_maybe_gzipped(src / name, tmp)
+
+
+def _copy_maybe_gzipped(plain: Path, target: Path) -> None:
+    """Copy `plain`, or unpack `plain`.gz, to `target`; FileNotFoundError when neither is there."""
+    packed = plain.with_name(plain.name + ".gz")
+    if plain.is_file():
+        shutil.copyfile(plain, target)
+    elif packed.is_file():
+        with gzip.open(packed, "rb") as fin, open(target, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    else:
+        raise FileNotFoundError(f"{plain} or {packed}")
 
 
 def fetch_local(
@@ -186,22 +216,20 @@ def fetch_local(
     name = Path(RAW_FILES[dataset][0]).name
     if not (src / name).is_file():
         raise _missing(dataset, name, src / name)
+    _copy_optional(dataset, src, out_dir)
     with atomic_path(out_dir / name) as tmp:
         shutil.copyfile(src / name, tmp)
     return [out_dir / name]
 
 
 def _copy_massive(src: Path, out_dir: Path) -> Path:
-    plain, packed = src / "en-US.jsonl", src / "en-US.jsonl.gz"
+    plain = src / "en-US.jsonl"
     target = out_dir / "en-US.jsonl"
     with atomic_path(target) as tmp:
-        if plain.is_file():
-            shutil.copyfile(plain, tmp)
-        elif packed.is_file():
-            with gzip.open(packed, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-        else:
-            raise _missing("massive", "en-US.jsonl", [plain, packed])
+        try:
+            _copy_maybe_gzipped(plain, tmp)
+        except FileNotFoundError:
+            raise _missing("massive", "en-US.jsonl", [plain, plain.with_suffix(".jsonl.gz")]) from None
     return target
 
 
@@ -216,6 +244,7 @@ def _copy_superni(src: Path, out_dir: Path, test_tasks: list[str] | None, train_
         for split in SUPERNI_SPLITS:
             (tmp / split).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src / split, tmp / split)
+        _copy_optional("superni", src, tmp)
         if test_tasks is None and train_cap is None:
             shutil.copytree(tasks, tmp / "tasks")
         else:

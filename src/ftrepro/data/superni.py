@@ -1,8 +1,13 @@
 """Super-NaturalInstructions: task JSON files -> per-task splits and the pre-finetuning set.
 
-A test task's first 100 instances are the official, label-balanced test selection (docs/protocols.md
-1.1); the next 10 are validation, and the rest is the training pool in a seeded order, so the
-N-sample subset of a setting is the first N lines of train.jsonl (nested, deterministic).
+A test task's 100 test instances are the official, label-balanced test selection (docs/protocols.md
+1.1): where the raw directory holds the official reference file (test_references.jsonl, from
+natural-instructions' create_reference_file.py), the instances it names for the task, in its
+order; otherwise the first 100 of the task file, which the official reordering put first (a copy
+of a task file in another order gives other instances then: the reference file makes it exact).
+The first 10 other instances are validation, and the rest is the training pool in a seeded
+order, so the N-sample subset of a setting is the first N lines of train.jsonl (nested,
+deterministic).
 Every record carries two encodings of its input: Tk-Instruct's "definition + 2 positive
 examples" (`DataCollatorForNI`, docs/protocols.md 1.2) and the bare input of the baselines.
 """
@@ -20,6 +25,9 @@ from ftrepro.io import DataError, atomic_path, iter_jsonl, read_json, read_jsonl
 
 TEST_SIZE = 100  # the official test selection leads each test task's Instances
 VALIDATION_SIZE = 10
+# the official test references (ids of each task's test instances), where the raw data has them
+REFERENCES = "test_references.jsonl"
+REFERENCE_TRACK = "default"  # the English track; the file also holds the cross-lingual one
 NUM_POS_EXAMPLES = 2
 SAMPLE_SIZES = (100, 200, 500, 1000, "all")  # the thesis' training-set sizes per task
 
@@ -186,11 +194,17 @@ def derive_superni(
     listed_train_tasks = read_split(raw_dir, "train")
     pretrain_tasks = listed_train_tasks[:train_tasks]
     _check_task_files(raw_dir, test_tasks + pretrain_tasks)
+    references = read_reference_ids(raw_dir / REFERENCES) if (raw_dir / REFERENCES).is_file() else None
     with atomic_path(out_dir) as tmp:
-        manifest = {"seed": seed, "test_tasks": {}}
+        manifest = {
+            "seed": seed,
+            "test_selection": "reference ids" if references is not None else f"first {TEST_SIZE}",
+            "test_tasks": {},
+        }
         for name in test_tasks:
+            ids = None if references is None else _task_reference_ids(references, name, raw_dir / REFERENCES)
             manifest["test_tasks"][name] = _derive_test_task(
-                raw_dir, name, tmp / "tasks" / name, max_rows or {}, seed
+                raw_dir, name, tmp / "tasks" / name, max_rows or {}, seed, ids
             )
         rows = write_jsonl(
             tmp / "prefinetune.jsonl",
@@ -216,16 +230,65 @@ def _check_task_files(raw_dir: Path, names: list[str]) -> None:
         raise DataError(f"{len(missing)} task file(s) listed in the splits are missing: {', '.join(missing)}")
 
 
-def _derive_test_task(raw_dir: Path, name: str, out_dir: Path, max_rows: dict[str, int], seed: int) -> dict:
-    task = read_task(_task_path(raw_dir, name))
-    instances = task["Instances"]
-    end_validation = TEST_SIZE + VALIDATION_SIZE
-    pool = instances[end_validation:]
+def read_reference_ids(path: Path) -> dict[str, list[str]]:
+    """{task: the ids of its test instances, in the file's order} of the official reference file
+    (its English track); a line that is no reference raises DataError naming the file and line."""
+    ids: dict[str, list[str]] = {}
+    for lineno, row in enumerate(iter_jsonl(path), start=1):
+        if not (
+            isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("id", "task_id", "track"))
+        ):
+            raise DataError(f"{path}: line {lineno}: expected an object with string id, task_id and track")
+        if row["track"] == REFERENCE_TRACK:
+            ids.setdefault(row["task_id"], []).append(row["id"])
+    return ids
+
+
+def _task_reference_ids(references: dict[str, list[str]], name: str, path: Path) -> list[str]:
+    if name not in references:
+        raise DataError(f"{path}: names no test instances of {name} (track {REFERENCE_TRACK!r})")
+    return references[name]
+
+
+def _split_test(
+    path: Path, instances: list[dict], reference_ids: list[str] | None
+) -> tuple[list[dict], list[dict]]:
+    """(the test instances, the others in file order): those `reference_ids` name, in their
+    order, or without them the first TEST_SIZE."""
+    if reference_ids is None:
+        return instances[:TEST_SIZE], instances[TEST_SIZE:]
+    by_id = {instance["id"]: instance for instance in instances}
+    missing = [i for i in reference_ids if i not in by_id]
+    if missing:
+        raise DataError(
+            f"{path}: {len(missing)} test instance id(s) of the reference file are not in the task "
+            f"file, e.g. {missing[:3]}"
+        )
+    chosen = set(reference_ids)
+    return [by_id[i] for i in reference_ids], [x for x in instances if x["id"] not in chosen]
+
+
+def _derive_test_task(
+    raw_dir: Path,
+    name: str,
+    out_dir: Path,
+    max_rows: dict[str, int],
+    seed: int,
+    reference_ids: list[str] | None = None,
+) -> dict:
+    """A test task's splits; one without instances is refused (its category would vanish from
+    every score)."""
+    path = _task_path(raw_dir, name)
+    task = read_task(path)
+    if not task["Instances"]:
+        raise DataError(f"{path}: field 'Instances' is empty; a test task needs its test instances")
+    test, rest = _split_test(path, task["Instances"], reference_ids)
+    pool = rest[VALIDATION_SIZE:]
     # a per-task seed: adding or removing other tasks never changes this task's order
     random.Random(f"{seed}:{name}").shuffle(pool)
     splits = {
-        "test": cap_rows(instances[:TEST_SIZE], max_rows.get("test"), seed),
-        "validation": cap_rows(instances[TEST_SIZE:end_validation], max_rows.get("validation"), seed),
+        "test": cap_rows(test, max_rows.get("test"), seed),
+        "validation": cap_rows(rest[:VALIDATION_SIZE], max_rows.get("validation"), seed),
         "train": pool[: max_rows.get("train")],
     }  # the first n of the order keeps subsets nested
     counts = {

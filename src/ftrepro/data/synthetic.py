@@ -403,7 +403,7 @@ def write_synthetic_raw(dataset: str, out_dir: Path, *, seed: int, **sizes) -> l
     `n_rows=450`; superni `test_tasks=None` (names; None: `n_test_tasks` synthetic ones, by
     default one per evaluation category), `categories=None` ({task: category}),
     `n_train_tasks=8`, `instances_per_task=150`, `test_instances_per_task=None` (None: as the
-    others; SUPERNI_REAL_SIZE gives the real dataset's size); arena `n_rows=300`. Returns the
+    others; SUPERNI_REAL_SIZE gives the real dataset's size); arena `n_rows=300`, `competition_rows=3` (test.csv). Returns the
     paths written.
     """
     writers = {
@@ -637,7 +637,10 @@ def _arena_response(rng: random.Random, good: bool, word: str, topical: list[str
     return rng.choice(_ARENA_GOOD if good else _ARENA_BAD).format(w=word, s=sentence)
 
 
-def _write_arena(out_dir: Path, rng: random.Random, *, n_rows: int = 300) -> list[Path]:
+def _write_arena(
+    out_dir: Path, rng: random.Random, *, n_rows: int = 300, competition_rows: int = 3
+) -> list[Path]:
+    """train.csv, and the competition's test.csv (no winners, no model names): Kaggle shows 3 rows."""
     columns = [
         "id",
         "model_a",
@@ -690,4 +693,26 @@ def _write_arena(out_dir: Path, rng: random.Random, *, n_rows: int = 300) -> lis
     target = out_dir / "train.csv"
     with atomic_path(target) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
-    return [target]
+    return [target, _write_arena_competition_test(out_dir, rng, competition_rows)]
+
+
+def _write_arena_competition_test(out_dir: Path, rng: random.Random, n_rows: int) -> Path:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", "prompt", "response_a", "response_b"])
+    banks = list(NEWSGROUP_WORDS.values())
+    for row_id in range(136060, 136060 + n_rows):
+        topical = rng.choice(banks)
+        word = rng.choice(topical)
+        responses = [_arena_response(rng, rng.random() < 0.5, word, topical) for _ in "ab"]
+        writer.writerow(
+            [
+                row_id,
+                json.dumps([rng.choice(_ARENA_PROMPTS).format(w=word)]),
+                *map(json.dumps, [[r] for r in responses]),
+            ]
+        )
+    target = out_dir / "test.csv"
+    with atomic_path(target) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+    return target

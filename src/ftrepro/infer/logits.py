@@ -1,4 +1,5 @@
-"""The one prediction loop of classifiers: transformers' Trainer.predict over encoded features."""
+"""The one prediction loop of classifiers: transformers' Trainer.predict over encoded features.
+Logits that are not finite (a model whose weights diverged) are an error, never a prediction."""
 
 from __future__ import annotations
 
@@ -36,16 +37,24 @@ def predict_logits(
             model=model,
             args=args,
             data_collator=collator,
-            preprocess_logits_for_metrics=None if reduce is None else _each_tensor(reduce),
+            preprocess_logits_for_metrics=_each_tensor(reduce or (lambda logits: logits)),
         )
         return trainer.predict(list(features)).predictions
 
 
 def _each_tensor(reduce: Callable[[torch.Tensor], torch.Tensor]):
     def preprocess(logits, labels):
-        return {k: reduce(v) for k, v in logits.items()} if isinstance(logits, dict) else reduce(logits)
+        if isinstance(logits, dict):
+            return {k: reduce(_finite(v)) for k, v in logits.items()}
+        return reduce(_finite(logits))
 
     return preprocess
+
+
+def _finite(logits: torch.Tensor) -> torch.Tensor:
+    if not torch.isfinite(logits).all():
+        raise ValueError("the model's logits are not all finite: its weights diverged (NaN or infinity)")
+    return logits
 
 
 def softmax(logits: torch.Tensor) -> torch.Tensor:

@@ -69,15 +69,18 @@ def encode_example(tokenizer, example: dict, max_length: int) -> dict:
 
 def encode_examples(tokenizer, examples: Sequence[dict], max_length: int) -> list[dict]:
     features = [encode_example(tokenizer, example, max_length) for example in examples]
-    cut = sum(len(f["input_ids"]) == max_length for f in features)
+    log_encoded([len(f["input_ids"]) for f in features], max_length)
+    return features
+
+
+def log_encoded(lengths: Sequence[int], max_length: int) -> None:
     log.info(
         "%d examples, %d tokens, %d at max_length %d (prompt middle cut)",
-        len(features),
-        sum(len(f["input_ids"]) for f in features),
-        cut,
+        len(lengths),
+        sum(lengths),
+        sum(length == max_length for length in lengths),
         max_length,
     )
-    return features
 
 
 def load_tokenizer(model_dir: str | Path, word_level: bool):

@@ -96,6 +96,16 @@ def stand_ins(config: Config, paper: str) -> dict[str, str]:
     return {model.name: model.stand_in for model in models if model.stand_in}
 
 
+def verdict_basis(config: Config, paper: str) -> str:
+    """What a verdict against the paper's numbers means in the preset (ftrepro.report.BASIS_WORDS):
+    "meaningless" on synthetic data or with a randomly initialised model, "stand-ins" where the
+    preset trains other models under the paper's names, else "paper"."""
+    models = [config.models[name] for name in registered(config)[paper].model_names(config)]
+    if config.data.synthetic or any("random" in model.spec for model in models):
+        return "meaningless"
+    return "stand-ins" if any(model.stand_in for model in models) else "paper"
+
+
 def with_shared(metrics: Mapping[str, dict], shared: Mapping[str, str]) -> dict[str, dict]:
     """Metrics of the trained runs, plus every run of `shared` ({run: the run whose model it
     shares}, `shared_runs`) whose model's run has them, with "shared_with" set to that run."""

@@ -3,10 +3,13 @@ and the provenance of every run, in one file.
 
 Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
 are embedded, so the file stands alone), results/data/stats.md, every run's metrics.json and the
-provenance its jobs wrote beside their logs (ftrepro.provenance). Logs and the tables' CSVs are
+provenance its jobs wrote beside their logs (ftrepro.provenance). It opens with a line per paper
+counting the verdicts of its tables' cells (their CSVs' verdict column). Logs and the tables' CSVs are
 linked relative to the report. "GPU-hours planned" comes from results/plan.tsv (ftrepro.plan, the
-`plan` rule); a run it has no row for reads "not planned". The preset is stated in words at the
-top, so that a tiny-preset number is never taken for a reproduction.
+`plan` rule); a run it has no row for reads "not planned". The preset and the data it read are
+stated in words at the top, so that a tiny-preset number, or any number on synthetic data, is never
+taken for a reproduction; each paper's section lists its deviations from the paper in the preset
+(ftrepro.papers.deviations), and each run's provenance the data source and raw-file digest it used.
 """
 
 from __future__ import annotations
@@ -22,21 +25,40 @@ import pandas as pd
 from markdown_it import MarkdownIt
 
 from ftrepro import provenance
+from ftrepro.deviations import HEADING as DEVIATIONS_HEADING
 from ftrepro.io import atomic_path, read_json
+from ftrepro.report import NOT_RUN, SYNTHETIC_DATA, verdict_summary
 
+# what each preset runs, with {data}: the words of the data it read (DATA_WORDS)
 PRESET_WORDS = {
     "tiny": (
-        "Tiny preset: tiny randomly initialised models trained for a few hundred steps on small "
-        "synthetic data with a planted signal. These numbers show that every stage runs and that "
-        "every training path learns; they are not a reproduction of the papers and are not comparable "
-        "to the papers' numbers."
+        "Tiny preset: tiny randomly initialised models trained for a few hundred steps on {data}. "
+        "These numbers show that every stage runs and that every training path learns; they are not a "
+        "reproduction of the papers and are not comparable to the papers' numbers."
     ),
     "mini": (
-        "Mini preset: small pretrained stand-ins (MiniLM, SmolLM2) fine-tuned on capped real data. "
+        "Mini preset: small pretrained stand-ins (MiniLM, SmolLM2) fine-tuned on {data}, capped. "
         "Trends only, not a reproduction of the papers' numbers."
     ),
-    "paper": "Paper preset: the papers' models on their full data. These numbers are a reproduction attempt.",
+    "paper": "Paper preset: the papers' models on {data}. {verdict}",
 }
+DATA_WORDS = {
+    True: f"{SYNTHETIC_DATA} (generated in each dataset's format with a planted signal, not the papers' datasets)",
+    False: "the papers' real datasets",
+}
+
+
+def preset_words(preset: str, synthetic: bool) -> str:
+    """The banner's sentence: what the preset runs, on what data, and what its numbers can say."""
+    verdict = (
+        "On synthetic data no number here is a reproduction."
+        if synthetic
+        else "These numbers are a reproduction attempt."
+    )
+    words = PRESET_WORDS.get(preset, f"Preset {preset}, on {{data}}.")
+    return words.format(data=DATA_WORDS[synthetic], verdict=verdict)
+
+
 # the first metrics of a run worth a column (percent unless log loss)
 KEY_METRICS = (
     "20class_accuracy",
@@ -97,12 +119,17 @@ def _planned(plan: Mapping | None, paper: str, run: str) -> str:
 
 
 def _metric_text(metrics: Mapping) -> str:
+    """The run's first KEY_METRICS, each with the half-width of its interval where it has one."""
     shown = [
-        f"{key} {metrics[key]:.4g}"
+        f"{key} {metrics[key]:.4g}" + _half_width(metrics.get("ci", {}).get(key))
         for key in KEY_METRICS
         if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
     ]
     return ", ".join(shown[:4])
+
+
+def _half_width(bounds) -> str:
+    return "" if bounds is None else f" ±{(bounds[1] - bounds[0]) / 2:.2g}"
 
 
 def _packages_text(record: Mapping) -> str:
@@ -118,6 +145,21 @@ def _hardware_text(record: Mapping) -> str:
     return (
         f"{hw.get('platform', '')}, {hw.get('cpu_count', '?')} CPUs, {hw.get('threads', '?')} threads, {gpus}"
     )
+
+
+def _data_text(record: Mapping) -> str:
+    """The data a run read: its source and the digest of each dataset's SHA256SUMS."""
+    data = record.get("data") or {}
+    sums = ", ".join(
+        f"{d} {(digest or 'no SHA256SUMS')[:12]}" for d, digest in data.get("raw_sha256sums", {}).items()
+    )
+    return f"{data.get('source') or 'unknown'}" + (f" (SHA256SUMS {sums})" if sums else "")
+
+
+def _table_html(md: Path) -> str:
+    """A table's markdown as HTML, without its deviations section (the paper's section has it once)."""
+    text = md.read_text(encoding="utf-8").split(f"\n{DEVIATIONS_HEADING}", 1)[0]
+    return markdown_html(text)
 
 
 def _job_log(logs_dir: Path, paper: str, run: str) -> Path | None:
@@ -169,10 +211,26 @@ def run_rows(
                 "preset": record["preset"] if record else "",
                 "packages": _packages_text(record) if record else "",
                 "hardware": _hardware_text(record) if record else "",
+                "data": _data_text(record) if record else "",
                 "links": links,
             }
         )
     return rows
+
+
+def verdict_line(paper: str, tables: Sequence[str], results_dir: Path, basis: str, preset: str) -> str:
+    """ "<paper>: 18 reproduced, 3 below, 1 above of 22 cells at preset mini": the verdicts of the
+    cells of the paper's `tables` (its registration's), as ftrepro.report.verdict_summary words them."""
+    verdicts, cells, run = [], 0, 0
+    for name in tables:
+        csv = results_dir / paper / "tables" / f"{name}.csv"
+        table = pd.read_csv(csv) if csv.exists() else pd.DataFrame()
+        if "verdict" in table:
+            verdicts += table["verdict"].tolist()
+            cells += len(table)
+            run += int((table["verdict"] != NOT_RUN).sum())  # every cell we have no number of
+    text = f"{paper}: {verdict_summary(verdicts, basis, preset)}"
+    return text + (f"; {run} of {cells} cells run" if basis == "meaningless" else "")
 
 
 def summary(logs_dir: Path) -> dict:
@@ -200,6 +258,9 @@ def build_report(
     runs: Mapping[str, Sequence[str]],
     shared: Mapping[str, Mapping[str, str]],
     stand_ins: Mapping[str, Mapping[str, str]] | None = None,
+    verdicts: Mapping[str, Mapping] | None = None,
+    synthetic: bool = False,
+    deviations: Mapping[str, str] | None = None,
     results_dir: str | os.PathLike = "results",
     logs_dir: str | os.PathLike = "logs",
     plan_path: str | os.PathLike | None = "results/plan.tsv",
@@ -209,8 +270,10 @@ def build_report(
     {"title", "tables", "figures"}} (in report order; its registration, ftrepro.jobs.Paper: the
     names of its tables and figures under results/<paper>/), `runs` {paper: every run of its
     matrix}, `shared` {paper: {run: the run whose model it shares}}, `stand_ins` {paper: {model:
-    what the preset trains under it}} named at the top of each paper, `preset` the preset's name,
-    stated in words at the top."""
+    what the preset trains under it}} named at the top of each paper, `verdicts` {paper: its
+    Verdicts fields, of which "basis"} for the line per paper that opens the report (none
+    without), `preset` the preset's name, stated in words at the top with whether the data was
+    `synthetic`, `deviations` {paper: its registry section in the preset (markdown)}."""
     out_path, results_dir, logs_dir = Path(out_path), Path(results_dir), Path(logs_dir)
     base = out_path.parent
     plan = read_plan(plan_path)
@@ -223,7 +286,7 @@ def build_report(
             tables.append(
                 {
                     "name": name,
-                    "html": markdown_html(md.read_text(encoding="utf-8")) if md.exists() else "",
+                    "html": _table_html(md) if md.exists() else "",
                     "missing": not md.exists(),
                     "csv": _href(csv, base) if csv.exists() else None,
                 }
@@ -240,6 +303,7 @@ def build_report(
                 "tables": tables,
                 "figures": figures,
                 "stand_ins": (stand_ins or {}).get(paper, {}),
+                "deviations": markdown_html((deviations or {}).get(paper, "")),
                 "runs": run_rows(
                     paper, runs[paper], shared.get(paper, {}), results_dir, logs_dir, base, plan
                 ),
@@ -248,9 +312,14 @@ def build_report(
     stats = Path(stats_path) if stats_path else None
     page = _TEMPLATES.get_template("report.html.j2").render(
         preset=preset,
-        preset_words=PRESET_WORDS.get(preset, f"Preset {preset}."),
+        synthetic=synthetic,
+        preset_words=preset_words(preset, synthetic),
         built=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
+        verdict_lines=[
+            verdict_line(paper, papers[paper]["tables"], results_dir, judged["basis"], preset)
+            for paper, judged in (verdicts or {}).items()
+        ],
         stats_html=markdown_html(stats.read_text(encoding="utf-8")) if stats and stats.exists() else "",
         summary=summary(logs_dir),
         plan_found=plan is not None,

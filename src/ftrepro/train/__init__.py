@@ -1,21 +1,28 @@
 """Training entry points, one module per model family, and what every Trainer run shares:
-progress in the job log, resuming from the last complete checkpoint of a killed job, and one
-atomic write of the finished model."""
+progress in the job log, resuming from the last complete checkpoint of a killed job, a fit that
+diverges stopped as a failure, a checkpoint saved on SIGTERM, and one atomic write of the
+finished model with its training log (TRAIN_LOG)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from transformers import ProgressCallback, Trainer
+import torch
+from transformers import ProgressCallback, Trainer, TrainerCallback
+from transformers.integrations import TensorBoardCallback
 
-from ftrepro.io import atomic_path
+from ftrepro.io import TRAIN_LOG, atomic_path, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,95 @@ class StderrProgress(ProgressCallback):
             log.info(
                 "step %d: %s", state.global_step, {k: v for k, v in (logs or {}).items() if k != "total_flos"}
             )
+
+
+class Diverged(RuntimeError):
+    """A fit whose loss or gradient norm stopped being a finite number."""
+
+
+class Preempted(RuntimeError):
+    """A fit stopped by SIGTERM once its checkpoint was saved; the rerun resumes from it."""
+
+
+class DivergenceGuard(TrainerCallback):
+    """Stops a fit at its first loss or gradient norm that is not finite, naming the run, the step
+    and the last finite loss. The loss of every micro-batch is checked as `training_step` returns
+    it, before the Trainer's logging_nan_inf_filter keeps it out of the logged mean (the filter
+    reads it each micro-batch too: no extra device sync); the gradient norm as it is logged."""
+
+    def __init__(self, trainer: Trainer, run: str):
+        self.run, self.last_finite = run, None  # (step, loss)
+        training_step = trainer.training_step
+
+        def checked(*args, **kwargs):
+            loss = training_step(*args, **kwargs)
+            self.check({"loss": float(loss)}, trainer.state.global_step + 1)
+            return loss
+
+        trainer.training_step = checked
+
+    def check(self, values: dict[str, float], step: int) -> None:
+        """Raise Diverged unless every value is finite; then a loss among them is the last finite one."""
+        for name, value in values.items():
+            if not math.isfinite(value):
+                last = (
+                    f"last finite loss {self.last_finite[1]:.6g} at step {self.last_finite[0]}"
+                    if self.last_finite
+                    else "no finite loss before it"
+                )
+                raise Diverged(f"{self.run}: training diverged at step {step}: {name} is {value} ({last})")
+        if "loss" in values:
+            self.last_finite = (step, values["loss"])
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logged = {name: (logs or {}).get(name) for name in ("grad_norm", "loss")}
+        self.check({k: float(v) for k, v in logged.items() if isinstance(v, int | float)}, state.global_step)
+
+
+class SaveOnSigterm(TrainerCallback):
+    """SIGTERM (what SLURM sends ahead of a time limit or a preemption) ends training at the end
+    of the step under way: a checkpoint is saved, then Preempted raised (before the Trainer's
+    end of training, which would delete that checkpoint when it is not the best one). Processes
+    training together stop at the same step: each step they agree on whether any of them was
+    signalled."""
+
+    def __init__(self, run: str):
+        self.run, self.received, self.stopping = run, False, False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """The SIGTERM handler in place while training (Python handles signals in its main
+        thread only; elsewhere SIGTERM keeps its default)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _handle(self, signum, frame) -> None:
+        log.warning("SIGTERM: saving a checkpoint at the end of this step, then stopping")
+        self.received = True
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._any_process_received(args.device):
+            self.stopping = control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.stopping:
+            raise Preempted(
+                f"{self.run}: stopped by SIGTERM after step {state.global_step} of {state.max_steps}; "
+                f"a rerun resumes from {args.output_dir}/checkpoint-{state.global_step}"
+            )
+
+    def _any_process_received(self, device) -> bool:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return self.received
+        flag = torch.tensor([float(self.received)], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 # The Trainer writes this file last into a checkpoint: a checkpoint without it, or with it cut
@@ -75,6 +171,14 @@ def _checkpoints_newest_first(checkpoint_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True)
 
 
+def _tensorboard_beside(trainer: Trainer, checkpoint_dir: Path) -> None:
+    """TensorBoard events without a TENSORBOARD_LOGGING_DIR (a fit job sets one,
+    ftrepro.fit.tensorboard_dir) go beside the checkpoints rather than among them."""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:
+            callback.logging_dir = str(checkpoint_dir.parent / "tensorboard")
+
+
 def train_and_save(
     trainer: Trainer,
     checkpoint_dir: str | Path,
@@ -82,19 +186,28 @@ def train_and_save(
     save: Callable[[Path], None] | None = None,
 ) -> dict:
     """Train, resuming from the last complete checkpoint in `checkpoint_dir`; write the model to `out_dir`
-    atomically, then drop the checkpoints.
+    atomically, with the Trainer's log_history (a resumed run's from its first step) as
+    TRAIN_LOG in it, then drop the checkpoints.
 
     `save(directory)` writes the model (on the main process only); without it the Trainer saves,
     on every process, since under ZeRO-3 saving gathers the sharded weights. Returns a summary
-    {global_step, training_loss, train_runtime, resumed_from}.
+    {global_step, training_loss, train_runtime, resumed_from}. A loss or gradient norm that is not
+    finite raises Diverged (DivergenceGuard); SIGTERM saves a checkpoint at the end of the step
+    and raises Preempted, leaving the checkpoints for the rerun (SaveOnSigterm).
     """
     checkpoint_dir = Path(checkpoint_dir)
+    run = trainer.args.run_name or str(checkpoint_dir.parent)  # the job's work directory
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(StderrProgress)
+    trainer.add_callback(DivergenceGuard(trainer, run))
+    sigterm = SaveOnSigterm(run)
+    trainer.add_callback(sigterm)
+    _tensorboard_beside(trainer, checkpoint_dir)
     resume = last_complete_checkpoint(checkpoint_dir, move_aside=trainer.is_world_process_zero())
     if resume:
         log.info("resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
+    with sigterm.installed():
+        result = trainer.train(resume_from_checkpoint=resume)
     final = checkpoint_dir / "final"
     if save is None:
         trainer.save_model(str(final))
@@ -104,6 +217,7 @@ def train_and_save(
                 shutil.move(final, tmp)
             else:
                 save(tmp)
+            write_jsonl(tmp / TRAIN_LOG, trainer.state.log_history)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {
         "global_step": result.global_step,

@@ -3,18 +3,23 @@
 Recipe keys are TrainingArguments fields and pass through unchanged; the project's own keys are
 named in PROJECT_KEYS and read by the families themselves. Any other key is an error, so that a
 typo never falls back silently to a Trainer default. What every Trainer run here shares (the
-optimizer, one checkpoint kept, no reporting, CPU processes under torchrun) is set once below.
+optimizer, one checkpoint kept, TensorBoard reporting, CPU processes under torchrun) is set once
+below, and so are the loop's GPU choices: fused AdamW where the optimizer stays on the GPU, bf16,
+SDPA or flash attention, activation checkpointing only where the recipe (or the plan) says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
+from transformers.integrations import is_mlflow_available, is_tensorboard_available, is_wandb_available
+from transformers.utils import is_flash_attn_2_available
 
 # Recipe keys that are not TrainingArguments fields, and who reads them.
 PROJECT_KEYS = {
@@ -33,12 +38,20 @@ PROJECT_KEYS = {
     "predict_rows": "prompted decoders: a seeded sample of at most this many test rows is predicted",
     "max_new_tokens": "generation",
     "shared_prefix": "causal LM training: the examples' shared prompt head runs once per micro-batch",
+    "packing": "causal LM training: a micro-batch's examples flattened into one row, no padding",
+    "logits_budget_mb": "causal LM training: the most memory one chunk of the loss's logits may take",
     "large_from_params_b": "the rule's choice between the small and large decoder recipe",
     "deepspeed": "the rule's choice of config/deepspeed/ file (GPU presets), passed on its own",
 }
 TRAINER_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainingArguments) if f.init)
 # Every recipe says these, and how long to train: num_train_epochs or max_steps.
 REQUIRED = ("learning_rate", "per_device_train_batch_size", "seed")
+# `report_to` integrations a recipe may name, each usable once its package is installed
+REPORTERS = {
+    "tensorboard": is_tensorboard_available,
+    "wandb": is_wandb_available,
+    "mlflow": is_mlflow_available,
+}
 
 
 def accumulation_steps(recipe: dict, world_size: int | None = None) -> int:
@@ -68,6 +81,42 @@ def check_recipe(recipe: dict, needs: Iterable[str], family: str, defaults: dict
         missing.append("max_steps or num_train_epochs")
     if missing:
         raise ValueError(f"{family} hparams lack {', '.join(missing)}")
+    check_reporting(settings.get("report_to", "tensorboard"), family)
+
+
+def check_reporting(report_to: str | list[str], family: str) -> None:
+    """`report_to`: "none" or integrations of REPORTERS whose package is installed; anything else
+    is an error naming the key, before a model is loaded."""
+    names = [report_to] if isinstance(report_to, str) else list(report_to)
+    for name in names:
+        if name == "none":
+            continue
+        if name not in REPORTERS:
+            raise ValueError(
+                f"{family} hparams: report_to {name!r} is not one of none, {', '.join(REPORTERS)}"
+            )
+        if not REPORTERS[name]():
+            raise ValueError(f"{family} hparams: report_to {name!r} needs its package: pip install {name}")
+
+
+def offloads_optimizer(deepspeed: str | Path | None) -> bool:
+    """Whether a DeepSpeed config keeps the optimizer states on the host (CPU or NVMe)."""
+    if deepspeed is None:
+        return False
+    zero = json.loads(Path(deepspeed).read_text(encoding="utf-8")).get("zero_optimization", {})
+    return zero.get("offload_optimizer", {}).get("device", "none") in ("cpu", "nvme")
+
+
+def optimizer(gpu: bool, deepspeed: str | Path | None) -> str:
+    """Fused AdamW (one kernel for all parameters) where the optimizer runs on the GPU; torch's
+    AdamW on CPUs. An offloading DeepSpeed config names its own host optimizer (CPU Adam)."""
+    return "adamw_torch_fused" if gpu and not offloads_optimizer(deepspeed) else "adamw_torch"
+
+
+def attention_implementation() -> str:
+    """Flash attention where its package and a GPU are there (varlen kernels: packed rows cost
+    only their examples' own attention), else PyTorch's SDPA."""
+    return "flash_attention_2" if torch.cuda.is_available() and is_flash_attn_2_available() else "sdpa"
 
 
 def training_arguments(
@@ -81,13 +130,17 @@ def training_arguments(
 ) -> TrainingArguments:
     """What every run here shares, then the family's `defaults` (its save and logging schedule),
     then the recipe's TrainingArguments fields. bf16 / fp16 apply on GPUs only; `deepspeed`: a
-    config/deepspeed/ file (GPU presets, or CPU processes in tests)."""
+    config/deepspeed/ file (GPU presets, or CPU processes in tests). Training curves go to
+    TensorBoard (`report_to`; the directory: the TENSORBOARD_LOGGING_DIR a fit job sets,
+    ftrepro.fit.tensorboard_dir). Activation checkpointing is off unless the recipe's
+    `activation_checkpointing` (the key the plan sets per job) turns it on."""
     check_recipe(recipe, needs, family, defaults)
     gpu = torch.cuda.is_available()
     args = {
-        "optim": "adamw_torch",  # without DeepSpeed; a DeepSpeed config names its own optimizer
+        "optim": optimizer(gpu, deepspeed),  # a DeepSpeed config that names an optimizer wins
         "save_total_limit": 1,
-        "report_to": "none",
+        "report_to": "tensorboard",
+        "activation_checkpointing": False,
         "dataloader_num_workers": 0,  # collators that draw randomly stay in the process that is checkpointed
         "dataloader_pin_memory": gpu,
         "remove_unused_columns": False,  # collators read the raw features

@@ -1,4 +1,4 @@
-"""Training and prediction on every GPU of one job (one SLURM allocation, one node), for every family.
+"""Training and prediction on every GPU of one job (one SLURM allocation), for every family.
 
 `train_on_job_gpus(processes, train, deepspeed=..., **kwargs)` runs `train(**kwargs,
 deepspeed=...)` in this process when one process suffices and no DeepSpeed config applies (a CPU
@@ -8,6 +8,12 @@ directory and starts `python -m torch.distributed.run --standalone --nproc-per-n
 DeepSpeed its process group even on one GPU, and `--standalone` picks a free port, so jobs sharing
 a node do not collide. Without a GPU the processes train together over gloo, DeepSpeed on its CPU
 accelerator (DS_ACCELERATOR=cpu): the GPU code path, run for real in the tests.
+
+A job whose allocation spans several nodes (its layout's, ftrepro.layout; SLURM_JOB_NUM_NODES,
+or SLURM_STEP_NUM_NODES inside a job step) starts one torchrun per node under `srun`, all meeting
+at a c10d rendezvous on the first node of the allocation; the job file and the checkpoints are on
+the shared filesystem, so a rerun resumes as on one node (tests/test_multinode.py: two launchers
+on 127.0.0.1).
 
 `predict_on_job_gpus(processes, predict, model_dir, rows, **kwargs)` is the same path for
 prediction: with several processes (a model that fits one GPU, in a job with several) each
@@ -31,12 +37,27 @@ from ftrepro.io import read_json, read_jsonl, write_json, write_jsonl
 log = logging.getLogger(__name__)
 
 
-def torchrun_command(nproc: int, job_file: str | Path) -> list[str]:
+RENDEZVOUS_PORT = 29400  # torchrun's c10d default; a multi-node job adds its job id modulo 1000
+
+
+def torchrun_command(
+    nproc: int, job_file: str | Path, nodes: int = 1, rendezvous: str | None = None, run_id: str = ""
+) -> list[str]:
+    """One node's launcher of `nproc` workers: `--standalone` on one node; over several, a c10d
+    rendezvous at `rendezvous` (host:port) of the run `run_id`, which every node's launcher joins."""
+    where = ["--standalone"]
+    if nodes > 1:
+        where = [
+            f"--nnodes={nodes}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={rendezvous}",
+            f"--rdzv-id={run_id}",
+        ]
     return [
         sys.executable,
         "-m",
         "torch.distributed.run",
-        "--standalone",
+        *where,
         f"--nproc-per-node={nproc}",
         "-m",
         "ftrepro.train.launch",
@@ -44,31 +65,60 @@ def torchrun_command(nproc: int, job_file: str | Path) -> list[str]:
     ]
 
 
-def needs_torchrun(processes: int, deepspeed: str | Path | None) -> bool:
-    """Several processes, or DeepSpeed (which needs a process group even for one)."""
-    return processes > 1 or deepspeed is not None
+def srun_command(nproc: int, job_file: str | Path, nodes: int, environ: dict) -> list[str]:
+    """One torchrun per node of this SLURM allocation, under srun; the rendezvous on its first node.
+    --kill-on-bad-exit: a node that fails stops the others instead of leaving them in a collective."""
+    job_id = environ["SLURM_JOB_ID"]
+    rendezvous = f"{first_node(environ['SLURM_JOB_NODELIST'])}:{RENDEZVOUS_PORT + int(job_id) % 1000}"
+    per_node = [f"--nodes={nodes}", f"--ntasks={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
+    return ["srun", *per_node, *torchrun_command(nproc, job_file, nodes, rendezvous, job_id)]
+
+
+def first_node(nodelist: str) -> str:
+    """The first host of a SLURM node list ("gpu[03-04]" -> "gpu03")."""
+    hosts = subprocess.run(
+        ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return hosts[0]
+
+
+def allocated_nodes(environ: dict) -> int:
+    """Nodes of the SLURM allocation this job runs in (1 outside SLURM)."""
+    return int(environ.get("SLURM_STEP_NUM_NODES") or environ.get("SLURM_JOB_NUM_NODES") or 1)
+
+
+def needs_torchrun(processes: int, deepspeed: str | Path | None, nodes: int = 1) -> bool:
+    """Several processes or nodes, or DeepSpeed (which needs a process group even for one)."""
+    return processes > 1 or nodes > 1 or deepspeed is not None
 
 
 def train_on_job_gpus(
     processes: int, train: Callable, /, *, deepspeed: str | Path | None = None, **kwargs
 ) -> dict | None:
-    """`train(**kwargs, deepspeed=deepspeed)` on `processes` processes (the job's GPUs; 0 or 1:
-    one). `kwargs` must hold `checkpoint_dir` and be JSON-serialisable (paths are written as
+    """`train(**kwargs, deepspeed=deepspeed)` on `processes` processes per node (the job's GPUs;
+    0 or 1: one) of each node of the job's allocation. `kwargs` must hold `checkpoint_dir` and be JSON-serialisable (paths are written as
     strings) when torchrun starts the processes. Returns train's summary when it ran here (under
     torchrun it is in the log)."""
-    if needs_torchrun(processes, deepspeed):
+    if needs_torchrun(processes, deepspeed, allocated_nodes(os.environ)):
         run_distributed(max(processes, 1), train, deepspeed=deepspeed, **kwargs)
         return None
     return train(**kwargs, deepspeed=deepspeed)
 
 
 def run_distributed(nproc: int, train: Callable, /, **kwargs) -> None:
-    """Call `train(**kwargs)` in `nproc` processes started by torchrun; their output goes to this
-    job's stderr (its log file). Raises CalledProcessError when training fails."""
+    """Call `train(**kwargs)` in `nproc` processes per node started by torchrun (one per node of
+    the allocation); their output goes to this job's stderr (its log file). Raises
+    CalledProcessError when training fails."""
+    _torchrun(nproc, write_job_file(train, **kwargs), kwargs.get("deepspeed"), allocated_nodes(os.environ))
+
+
+def write_job_file(train: Callable, /, **kwargs) -> Path:
+    """The call `train(**kwargs)` as the job file every worker reads: launch.json in the
+    checkpoint directory (on the shared filesystem, for the workers of every node)."""
     job_file = Path(kwargs["checkpoint_dir"]) / "launch.json"
     job_file.parent.mkdir(parents=True, exist_ok=True)
     write_json(job_file, {"train": _name(train), "kwargs": _plain(kwargs)})
-    _torchrun(nproc, job_file, kwargs.get("deepspeed"))
+    return job_file
 
 
 def predict_on_job_gpus(
@@ -94,14 +144,14 @@ def predict_on_job_gpus(
         return read_jsonl(out)
 
 
-def _torchrun(nproc: int, job_file: Path, deepspeed: str | Path | None) -> None:
+def _torchrun(nproc: int, job_file: Path, deepspeed: str | Path | None, nodes: int = 1) -> None:
     env = dict(os.environ)
     if not _gpu():
         env.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed would look for CUDA otherwise
     # the job's CPU threads shared between its processes (torchrun would give each one)
     threads = int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(max(1, threads // nproc))
-    command = torchrun_command(nproc, job_file)
+    command = srun_command(nproc, job_file, nodes, env) if nodes > 1 else torchrun_command(nproc, job_file)
     log.info("launching %s (DeepSpeed config: %s)", " ".join(command), deepspeed)
     sys.stderr.flush()
     subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, env=env, check=True)
@@ -109,14 +159,15 @@ def _torchrun(nproc: int, job_file: Path, deepspeed: str | Path | None) -> None:
 
 def build_deepspeed_ops() -> None:
     """Compile DeepSpeed's JIT ops that the configs use (CPU Adam for optimizer offload; without a
-    GPU also the shared-memory collectives) into the torch extensions cache, once per machine, so
-    that the first training job does not spend minutes compiling."""
+    GPU also the CPU FusedAdam of ZeRO without offload, and the shared-memory collectives) into the
+    torch extensions cache, once per machine, so that the first training job does not spend
+    minutes compiling."""
     if not _gpu():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     from deepspeed.accelerator import get_accelerator
 
     _cpu_info_once()
-    builders = ["CPUAdamBuilder"] + ([] if _gpu() else ["ShareMemCommBuilder"])
+    builders = ["CPUAdamBuilder"] + ([] if _gpu() else ["FusedAdamBuilder", "ShareMemCommBuilder"])
     for name in builders:
         get_accelerator().create_op_builder(name).load()
 

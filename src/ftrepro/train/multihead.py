@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import datasets
 import numpy as np
 from transformers import EvalPrediction, Trainer, set_seed
 
 from ftrepro.data import WORD_SUBTASKS
-from ftrepro.io import DataError, iter_jsonl, read_json
+from ftrepro.io import DataError, read_json
 from ftrepro.models.encoder import EncoderCollator, MultiHeadEncoder, first_subword_labels, tokenize_record
 from ftrepro.models.encoding import IGNORE_INDEX, load_tokenizer
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
+from ftrepro.train.data import columns, rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,29 @@ def read_label_names(labels_path: str | Path, subtasks: list[str]) -> dict[str, 
 
 def encode_dataset(
     path: str | Path, tokenizer, label_names: dict[str, list[str]], max_length: int
-) -> list[dict]:
-    """Features with label ids for every record of a derived JSONL file."""
+) -> datasets.Dataset:
+    """Features with label ids for every record of a derived JSONL file (ftrepro.train.data)."""
+    return tokenize_split(
+        path,
+        _encode_records,
+        with_indices=True,
+        tokenizer=tokenizer,
+        label_names=label_names,
+        max_length=max_length,
+    )
+
+
+def _encode_records(
+    batch: dict, indices: list[int], path: str, tokenizer, label_names: dict[str, list[str]], max_length: int
+) -> dict:
     word_level = any(head_kind(s) == "token" for s in label_names)
     index = {s: {name: i for i, name in enumerate(names)} for s, names in label_names.items()}
     features = []
-    for n, record in enumerate(iter_jsonl(path), start=1):
+    for n, record in zip((i + 1 for i in indices), rows(batch), strict=True):
         encoding = tokenize_record(tokenizer, record, word_level, max_length)
         labels = {}
         for subtask, ids in index.items():
-            gold = record.get("labels", {}).get(subtask)
+            gold = (record.get("labels") or {}).get(subtask)
             where = f"{path}: record {n} (id {record.get('id')!r}): subtask {subtask!r}"
             if gold is None:
                 raise DataError(f"{where}: no gold label")
@@ -63,9 +78,7 @@ def encode_dataset(
             else:
                 labels[subtask] = _label_id(ids, gold, where)
         features.append({**encoding, "labels": labels})
-    if not features:
-        raise DataError(f"{path}: no records")
-    return features
+    return columns(features)
 
 
 def _label_id(ids: dict[str, int], label: str, where: str) -> int:
@@ -130,12 +143,13 @@ def train_encoder(
     label_names = read_label_names(labels_path, subtasks)
     word_level = any(head_kind(s) == "token" for s in subtasks)
     tokenizer = load_tokenizer(base_dir, word_level)
-    train_set = encode_dataset(train_path, tokenizer, label_names, hparams["max_length"])
-    dev_set = (
-        encode_dataset(dev_path, tokenizer, label_names, hparams["max_length"])
-        if evaluates(hparams)
-        else None
-    )
+    with args.main_process_first(desc="tokenizing"):  # the other processes read its cache
+        train_set = encode_dataset(train_path, tokenizer, label_names, hparams["max_length"])
+        dev_set = (
+            encode_dataset(dev_path, tokenizer, label_names, hparams["max_length"])
+            if evaluates(hparams)
+            else None
+        )
     model = MultiHeadEncoder.from_base(
         base_dir,
         {s: (head_kind(s), len(label_names[s])) for s in subtasks},

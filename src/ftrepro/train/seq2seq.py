@@ -3,7 +3,9 @@
 
 The model input is built per batch as `DataCollatorForNI` builds it: the def-pos prompt keeps a
 positive example only while the prompt still fits in max_source_length, and a source that is
-still too long keeps its first max_source_length tokens. A killed job resumes from the last epoch
+still too long keeps its first max_source_length tokens. So the records reach the Trainer as a
+dataset of records (ftrepro.train.data), tokenized by the collator rather than by `.map`: a
+reference is drawn each time an instance is used. A killed job resumes from the last epoch
 checkpoint in `checkpoint_dir`; the finished model is written atomically to `out_dir`.
 """
 
@@ -24,6 +26,7 @@ from transformers import (
 from ftrepro.models.encoding import IGNORE_INDEX, SourceText
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
+from ftrepro.train.data import from_rows
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,7 @@ def seq2seq_trainer(
     return Trainer(
         model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
         args=args,
-        train_dataset=records,
+        train_dataset=from_rows(records),
         data_collator=Seq2SeqCollator(source, hparams["max_target_length"]),
         processing_class=tokenizer,
         callbacks=callbacks,

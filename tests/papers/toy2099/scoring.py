@@ -1,7 +1,7 @@
-"""toy2099's scorer: intent accuracy (ftrepro.metrics)."""
+"""toy2099's scorer: intent accuracy (ftrepro.metrics), with its interval given a bootstrap."""
 
 from ftrepro.metrics import score_predictions
 
 
-def score(records, source="predictions"):
-    return score_predictions(records, ["intent"], source=source)
+def score(records, source="predictions", bootstrap=None):
+    return score_predictions(records, ["intent"], source=source, bootstrap=bootstrap)

@@ -18,6 +18,7 @@ from ftrepro.jobs import (
     figure_file,
     model_dir,
     planned_rows,
+    recipe_batch,
     run_file,
     table_file,
 )
@@ -45,10 +46,22 @@ PREFINETUNE = Rule(
     "pre-finetuning",
     {"model": model_dir(PAPER, "{band_encoder}.prefinetuned")},
 )
-ENCODER = Rule(
-    PAPER, "fit_band_encoder", "fit", BandRun("{band_encoder}", "{architecture}", "{variant}").name, "encoder"
+COMPETITION = "competition_predictions.jsonl"  # a run's predictions of the competition's test rows
+
+
+def fit_rule(name: str, run: str, family: str) -> Rule:
+    """A fit rule: its run's predictions of the test split, and of the competition's test rows."""
+    outputs = {
+        "predictions": run_file(PAPER, run, PREDICTIONS),
+        "competition": run_file(PAPER, run, COMPETITION),
+    }
+    return Rule(PAPER, name, "fit", run, family, outputs)
+
+
+ENCODER = fit_rule(
+    "fit_band_encoder", BandRun("{band_encoder}", "{architecture}", "{variant}").name, "encoder"
 )
-LORA = Rule(PAPER, "fit_band_lora", "fit", BandRun("{llm}").name, "llm")
+LORA = fit_rule("fit_band_lora", BandRun("{llm}").name, "llm")
 REPORT = Rule(
     PAPER,
     "band2025_report",
@@ -65,7 +78,9 @@ TARGETS = {
     "targets": "config/targets/band2025_results.csv",
     "parameters": "config/targets/band2025_parameters.csv",
 }
-ARENA = {"train": derived("arena", "train"), "validation": derived("arena", "validation")}
+# train; dev, which chooses the checkpoint; test, which the tables report; and the competition's
+# unlabelled test rows, predicted for a Kaggle submission (empty without the raw data's test.csv)
+ARENA = {split: derived("arena", split) for split in ("train", "dev", "test", "competition_test")}
 
 
 def jobs(config: Config, runs: list[str]) -> Iterator[Job]:
@@ -116,13 +131,15 @@ def prefinetune_job(config: Config, encoder: str) -> Job:
         train_tokens=2 * config.band2025.annotation_rows * pre["num_train_epochs"] * pre["max_length"],
         micro_tokens=pre["per_device_train_batch_size"] * pre["max_length"],
         logits=False,
+        loop="encoder",
+        **recipe_batch(pre),
     )
 
 
 def encoder_job(config: Config, run: BandRun) -> Job:
     """Single or parallel BERT; llm-augmented runs start from the pre-finetuned encoder."""
     recipe = config.training["band2025-encoder"]
-    train, validation = planned_rows(config, "arena", "train"), planned_rows(config, "arena", "validation")
+    train, dev, test = (planned_rows(config, "arena", split) for split in ("train", "dev", "test"))
     pairs = 2 if run.architecture == "parallel" else 1  # parallel: (prompt, response) x 2 per row
     example = pairs * recipe["max_length"]
     batch = recipe["per_device_train_batch_size"] * recipe["gradient_accumulation_steps"]
@@ -134,43 +151,54 @@ def encoder_job(config: Config, run: BandRun) -> Job:
         model=run.model,
         mode="full",
         train_tokens=train * recipe["num_train_epochs"] * example,
-        infer_tokens=validation * example * evaluations,
+        infer_tokens=(dev * evaluations + test) * example,  # dev at each evaluation, then test
         micro_tokens=recipe["per_device_train_batch_size"] * example,
         logits=False,
+        loop="encoder",
+        **recipe_batch(recipe),
     )
 
 
 def lora_job(config: Config, llm: str) -> Job:
     """The LLM as a LoRA sequence classifier (a 3-way head, not the vocabulary)."""
     lora = config.training["band2025-lora"]
-    train, validation = planned_rows(config, "arena", "train"), planned_rows(config, "arena", "validation")
+    train, dev, test = (planned_rows(config, "arena", split) for split in ("train", "dev", "test"))
     length = min(config.plan.tokens["arena"]["text"], lora["max_length"])
+    batch = lora["per_device_train_batch_size"] * lora["gradient_accumulation_steps"]
+    evaluations = train * lora["num_train_epochs"] / batch / lora["save_steps"] + 1
     return LORA.job(
         {"llm": llm},
         inputs={"base": base_model(llm), **ARENA},
         model=llm,
         mode="lora",
         train_tokens=train * lora["num_train_epochs"] * length,
-        infer_tokens=validation * length,
+        infer_tokens=(dev * evaluations + test) * length,  # dev at each checkpoint, then test
         micro_tokens=lora["per_device_train_batch_size"] * lora["max_length"],
         checkpointing=lora["activation_checkpointing"],
-        logits=False,
+        logits=False,  # a 3-way head, not the vocabulary
+        loop="lora",
+        **recipe_batch(lora),
     )
 
 
-def submission(run: str) -> str:
-    """A run's Kaggle submission CSV."""
-    return f"results/{PAPER}/submissions/{run}.csv"
+def submission(run: str, competition: bool = False) -> str:
+    """A run's Kaggle submission CSV: of the test split's rows, or of the competition's test rows."""
+    return f"results/{PAPER}/submissions/{run}{'.competition' if competition else ''}.csv"
 
 
 def report(config: Config, tabled: list[str]) -> Job:
-    """The log-loss table, Figures 10 and 11 and a Kaggle submission per tabled run; the
+    """The log-loss table, Figures 10 and 11 and two Kaggle submissions per tabled run (the test
+    split's rows; the competition's test rows, header only where the raw data has none); the
     efficiency score counts the parameters of the models behind the runs."""
     return REPORT.job(
-        more_outputs={"submissions": [submission(run) for run in tabled]},
+        more_outputs={
+            "submissions": [submission(run) for run in tabled],
+            "competition": [submission(run, competition=True) for run in tabled],
+        },
         inputs={
             "metrics": [run_file(PAPER, run, METRICS) for run in tabled],
             "predictions": [run_file(PAPER, run, PREDICTIONS) for run in tabled],
+            "competition": [run_file(PAPER, run, COMPETITION) for run in tabled],
             **TARGETS,
             "bases": sorted({base_model(BandRun.parse(run).model) for run in tabled}),
         },

@@ -2,7 +2,9 @@
 
 AutoModelForSequenceClassification reads the hidden state of the last non-pad token into a linear
 head (hidden -> 3). LoRA adapters (r 4, alpha 8 on q_proj and v_proj in the paper) and the head
-train; the base weights stay frozen. A killed job resumes from the last Trainer checkpoint; the
+train; the base weights stay frozen. With a dev split (`eval_path`) the loss on it is measured at
+every checkpoint and the checkpoint of lowest dev loss is the model, as the encoders choose
+theirs; the test split is never seen. A killed job resumes from the last Trainer checkpoint; the
 adapter and head are written atomically to `out_dir` (PeftModel.save_pretrained) with the tokenizer.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import datasets
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import (
@@ -26,7 +29,8 @@ from ftrepro.infer.loading import load_model
 from ftrepro.infer.logits import predict_logits, softmax
 from ftrepro.io import DataError, iter_jsonl
 from ftrepro.train import train_and_save
-from ftrepro.train.arguments import training_arguments
+from ftrepro.train.arguments import attention_implementation, training_arguments
+from ftrepro.train.data import rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,6 @@ NEEDS = (
     "lora_alpha",
     "lora_dropout",
     "target_modules",
-    "activation_checkpointing",
 )
 
 
@@ -61,20 +64,22 @@ def load_tokenizer(model_dir: str | Path):
     return tokenizer
 
 
-def encode_records(path: str | Path, tokenizer, max_length: int) -> list[dict]:
-    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena record."""
-    features = []
-    for n, record in enumerate(iter_jsonl(path), start=1):
+def encode_records(path: str | Path, tokenizer, max_length: int) -> datasets.Dataset:
+    """input_ids / attention_mask (tail-truncated to max_length) and the label index of every arena
+    record, as a dataset (ftrepro.train.data)."""
+    return tokenize_split(path, _encode_batch, with_indices=True, tokenizer=tokenizer, max_length=max_length)
+
+
+def _encode_batch(batch: dict, indices: list[int], path: str, tokenizer, max_length: int) -> dict:
+    records = rows(batch)
+    for n, record in zip(indices, records, strict=True):
         if record.get("label") not in LABELS:
             raise DataError(
-                f"{path}: record {n} (id {record.get('id')!r}): label {record.get('label')!r} "
+                f"{path}: record {n + 1} (id {record.get('id')!r}): label {record.get('label')!r} "
                 f"is not one of {list(LABELS)}"
             )
-        encoding = tokenizer(preference_text(record), truncation=True, max_length=max_length)
-        features.append({**encoding, "labels": LABELS.index(record["label"])})
-    if not features:
-        raise DataError(f"{path}: no records")
-    return features
+    encoding = tokenizer([preference_text(r) for r in records], truncation=True, max_length=max_length)
+    return {**encoding, "labels": [LABELS.index(r["label"]) for r in records]}
 
 
 def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
@@ -85,6 +90,7 @@ def lora_model(base_dir: str | Path, tokenizer, hparams: dict) -> PeftModel:
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
         dtype=_dtype(),
+        attn_implementation=attention_implementation(),
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # how the model finds the last non-pad token
     config = LoraConfig(
@@ -105,15 +111,24 @@ def train_lora_classifier(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     *,
+    eval_path: str | Path | None = None,
     deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> dict:
-    """Train LoRA adapters and the head on the arena train split; save adapter, head and tokenizer to `out_dir`.
+    """Train LoRA adapters and the head on the arena train split, keeping the checkpoint of lowest
+    loss on `eval_path` (the dev split; None: the last); save adapter, head and tokenizer to `out_dir`.
 
-    Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params}.
+    Returns a summary {global_step, training_loss, train_runtime, resumed_from, trainable_params,
+    best_checkpoint, best_eval_loss}.
     """
     trainer = lora_trainer(
-        base_dir, train_path, hparams, checkpoint_dir, deepspeed=deepspeed, callbacks=callbacks
+        base_dir,
+        train_path,
+        hparams,
+        checkpoint_dir,
+        eval_path=eval_path,
+        deepspeed=deepspeed,
+        callbacks=callbacks,
     )
 
     def save(directory: Path) -> None:
@@ -123,7 +138,14 @@ def train_lora_classifier(
         trainer.processing_class.save_pretrained(directory)
 
     trainable, _ = trainer.model.get_nb_trainable_parameters()
-    return {**train_and_save(trainer, checkpoint_dir, out_dir, save), "trainable_params": trainable}
+    summary = train_and_save(trainer, checkpoint_dir, out_dir, save)
+    best = {
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_eval_loss": trainer.state.best_metric,
+    }
+    if best["best_checkpoint"]:
+        log.info("best checkpoint %s (dev loss %.4f)", best["best_checkpoint"], best["best_eval_loss"])
+    return {**summary, "trainable_params": trainable, **best}
 
 
 def lora_trainer(
@@ -132,10 +154,28 @@ def lora_trainer(
     hparams: dict,
     checkpoint_dir: str | Path,
     *,
+    eval_path: str | Path | None = None,
     deepspeed: str | Path | None = None,
     callbacks: list | None = None,
 ) -> Trainer:
-    """The Trainer of `train_lora_classifier`: encoded arena records, the LoRA model, padded batches."""
+    """The Trainer of `train_lora_classifier`: encoded arena records, the LoRA model, padded
+    batches; with `eval_path`, the dev loss at every checkpoint and the best one kept."""
+    # the dev loss at every checkpoint; the lowest is the model restored at the end
+    selection = (
+        {
+            "eval_strategy": "steps",
+            "eval_steps": hparams.get("save_steps"),
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "loss",
+            "greater_is_better": False,
+            "prediction_loss_only": True,
+            "per_device_eval_batch_size": hparams.get(
+                "predict_batch_size", hparams["per_device_train_batch_size"]
+            ),
+        }
+        if eval_path is not None
+        else {}
+    )
     args = training_arguments(
         hparams,
         checkpoint_dir,
@@ -145,10 +185,15 @@ def lora_trainer(
         lr_scheduler_type="linear",
         save_strategy="steps",
         logging_steps=50,
+        **selection,
     )
     set_seed(args.seed)  # before the head and the adapters are initialised
     tokenizer = load_tokenizer(base_dir)
-    train_set = encode_records(train_path, tokenizer, hparams["max_length"])
+    with args.main_process_first(desc="tokenizing"):  # the other processes read its cache
+        train_set = encode_records(train_path, tokenizer, hparams["max_length"])
+        eval_set = (
+            encode_records(eval_path, tokenizer, hparams["max_length"]) if eval_path is not None else None
+        )
     model = lora_model(base_dir, tokenizer, hparams)
     trainable, total = model.get_nb_trainable_parameters()
     log.info(
@@ -162,6 +207,7 @@ def lora_trainer(
         model=model,
         args=args,
         train_dataset=train_set,
+        eval_dataset=eval_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         callbacks=callbacks,
@@ -181,15 +227,28 @@ def load_lora_classifier(base_dir: str | Path, model_dir: str | Path) -> tuple[P
 
 
 def predict_lora_classifier(
-    base_dir: str | Path, model_dir: str | Path, records_path: str | Path, *, max_length: int, batch_size: int
+    base_dir: str | Path,
+    model_dir: str | Path,
+    records_path: str | Path,
+    *,
+    max_length: int,
+    batch_size: int,
+    labelled: bool = True,
 ) -> list[dict]:
-    """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split."""
-    model, tokenizer = load_lora_classifier(base_dir, model_dir)
+    """{"id", "label" (gold), "probs": {"A", "B", "tie"}} for every record of a derived arena split;
+    `labelled=False` for rows without a gold label (the competition's test rows; none: [])."""
     records = list(iter_jsonl(records_path))
+    if not records and not labelled:
+        return []
+    model, tokenizer = load_lora_classifier(base_dir, model_dir)
     features = [tokenizer(preference_text(r), truncation=True, max_length=max_length) for r in records]
     probs = predict_logits(model, features, DataCollatorWithPadding(tokenizer), batch_size, reduce=softmax)
     return [
-        {"id": record["id"], "label": record["label"], "probs": dict(zip(LABELS, p.tolist()))}
+        {
+            "id": record["id"],
+            **({"label": record["label"]} if labelled else {}),
+            "probs": dict(zip(LABELS, p.tolist())),
+        }
         for record, p in zip(records, probs, strict=True)
     ]
 

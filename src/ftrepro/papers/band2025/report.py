@@ -1,11 +1,16 @@
 """band2025's results: the log-loss table (paper beside ours), Figure 10 (log loss per model), Figure 11 (gain
-over single DistilBERT), the parameter-efficiency score and a Kaggle submission CSV per run.
+over single DistilBERT), the parameter-efficiency score and Kaggle submission CSVs per run (the test
+split's ids, and the competition's test rows where the raw data has them).
 
 The paper prints only Llama's test log loss (0.98); its encoder losses exist only as bars, so their paper cells
 read "–"; a model the paper has not (absent from its Table 1) reads "not in paper". Its efficiency score is
 1 / (log loss x parameters in millions) with Table 1's counts; ours uses the parameters of the model we
-trained, counted from its base weights (a classifier has no LM head). Our losses are on the validation split
-(the paper's are on Kaggle's hidden test set).
+trained, counted from its base weights (a classifier has no LM head). Our losses are on our test split, which no
+run saw (each chose its checkpoint on the dev split); the paper's are on Kaggle's hidden test set.
+
+Our log loss and accuracy carry their 95% intervals (metrics.json), the log loss its verdict against the
+paper's number (ftrepro.report.Verdicts). The gain over single DistilBERT takes its interval from the two
+losses' standard errors as if they were independent: conservative, since both runs score the same rows.
 """
 
 from __future__ import annotations
@@ -22,8 +27,21 @@ from safetensors import safe_open
 
 from ftrepro.data.arena import WINNER_COLUMNS
 from ftrepro.io import DataError, atomic_path, iter_jsonl
+from ftrepro.metrics import NORMAL_QUANTILE
 from ftrepro.papers.band2025.runs import BandRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
+from ftrepro.report import (
+    NOT_IN_PAPER,
+    NOT_RUN,
+    Verdicts,
+    data_note,
+    error_bars,
+    interval_columns,
+    ours_text,
+    save_figure,
+    stand_in_note,
+    verdict_mark,
+    verdict_note,
+)
 
 NO_NUMBER = "–"  # in the paper, but only as a bar
 BASELINE = "distilbert.single.plain"  # Figure 11's reference: the single DistilBERT
@@ -81,12 +99,14 @@ def log_loss_table(
     paper_loss: Mapping[str, float],
     paper_params: Mapping[str, float],
     our_params: Mapping[str, int],
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
-    """One row per run: paper and our log loss, accuracy, gain over single DistilBERT, parameters, efficiency."""
+    """One row per run: paper and our log loss (with its interval and verdict, `verdicts`), accuracy,
+    gain over single DistilBERT, parameters, efficiency."""
     unknown = sorted(set(metrics) - set(runs))
     if unknown:
         raise DataError(f"metrics for runs outside the band2025 matrix: {unknown}")
-    base = metrics.get(BASELINE, {}).get("log_loss")
+    verdicts = verdicts or Verdicts()
     rows = []
     for run in runs:
         parsed, ours = BandRun.parse(run), metrics.get(run)
@@ -95,6 +115,9 @@ def log_loss_table(
         trained = BandRun.parse(ours["shared_with"]).model if ours and ours.get("shared_with") else model
         loss = ours["log_loss"] if ours else None
         params = our_params.get(trained) / 1e6 if ours and trained in our_params else None
+        paper = paper_loss.get(model) if parsed.is_lora else None
+        interval = interval_columns(ours, "log_loss")
+        accuracy = interval_columns(ours, "accuracy")
         rows.append(
             {
                 "run": run,
@@ -102,13 +125,24 @@ def log_loss_table(
                 "status": "ok" if ours else NOT_RUN,
                 "in_paper": model in paper_params,  # Table 1 lists every model of the paper
                 "shared_with": (ours or {}).get("shared_with", ""),
-                "paper_log_loss": paper_loss.get(model) if parsed.is_lora else None,
+                "paper_log_loss": paper,
                 "log_loss": loss,
+                "log_loss_ci_lo": interval["ci_lo"],
+                "log_loss_ci_hi": interval["ci_hi"],
+                "seeds": interval["seeds"],
+                "seed_sd": interval["seed_sd"],
+                "verdict": verdicts(
+                    "log_loss",
+                    math.nan if paper is None else paper,
+                    math.nan if loss is None else loss,
+                    interval["ci_lo"],
+                    interval["ci_hi"],
+                ),
                 "accuracy": ours["accuracy"] if ours else None,
+                "accuracy_ci_lo": accuracy["ci_lo"],
+                "accuracy_ci_hi": accuracy["ci_hi"],
                 "n_examples": ours["n_examples"] if ours else None,
-                "improvement_pct": 100 * (base - loss) / base
-                if base is not None and loss is not None
-                else None,
+                **_improvement(ours, metrics.get(BASELINE)),
                 "paper_params_millions": paper_params.get(model),
                 "params_millions": params,
                 "paper_efficiency": efficiency(paper_loss.get(model), paper_params.get(model))
@@ -120,6 +154,22 @@ def log_loss_table(
     return pd.DataFrame(rows)
 
 
+def _improvement(ours: Mapping | None, base: Mapping | None) -> dict:
+    """improvement_pct, 100 x (base - ours) / base of the log losses, and its interval (improvement_ci_lo,
+    _hi) from the two losses' standard errors as if independent (delta method; conservative, as the runs
+    share their rows); NaN where a run or a standard error is missing."""
+    nan = math.nan
+    if not ours or not base:
+        return {"improvement_pct": None, "improvement_ci_lo": nan, "improvement_ci_hi": nan}
+    loss, reference = ours["log_loss"], base["log_loss"]
+    gain = 100 * (reference - loss) / reference
+    se = ours.get("se", {}).get("log_loss", nan), base.get("se", {}).get("log_loss", nan)
+    half = NORMAL_QUANTILE * 100 * math.hypot(se[0] / reference, loss * se[1] / reference**2)
+    if ours is base or ours.get("shared_with") == BASELINE:
+        half = 0.0  # the reference against itself
+    return {"improvement_pct": gain, "improvement_ci_lo": gain - half, "improvement_ci_hi": gain + half}
+
+
 def _fmt(value, spec: str, missing: str = "") -> str:
     return missing if value is None or pd.isna(value) else format(value, spec)
 
@@ -128,18 +178,51 @@ def _paper(values: pd.Series, spec: str, in_paper: pd.Series) -> list[str]:
     return [_fmt(v, spec, NO_NUMBER if known else NOT_IN_PAPER) for v, known in zip(values, in_paper)]
 
 
-def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = None) -> str:
-    """The log-loss table under its title, naming the preset's `stand_ins` and shared models."""
+def _ours_loss(row: Mapping) -> str:
+    """Our log loss with the half-width of its interval and the verdict, or "not run"."""
+    if row["log_loss"] is None or pd.isna(row["log_loss"]):
+        return NOT_RUN
+    loss = ours_text(
+        row["log_loss"], ".4f", row["log_loss_ci_lo"], row["log_loss_ci_hi"], row["seeds"], row["seed_sd"]
+    )
+    return loss + verdict_mark(row["verdict"])
+
+
+def table_markdown(
+    table: pd.DataFrame,
+    stand_ins: Mapping[str, str] | None = None,
+    basis: str = "paper",
+    *,
+    synthetic: bool = False,
+    deviations: str = "",
+) -> str:
+    """The log-loss table under its title, naming the preset's `stand_ins` and shared models and
+    whether its data is `synthetic`, ending on the count per verdict (`basis`: Verdicts.basis)
+    and the paper's `deviations` section."""
     known = table["in_paper"]
     layout = pd.DataFrame(
         {
             "model": table["model"],
             "log loss (paper, test)": _paper(table["paper_log_loss"], ".2f", known),
-            "log loss (ours, validation)": table["log_loss"].map(lambda v: _fmt(v, ".4f", NOT_RUN)),
-            "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
-            "vs single DistilBERT": table["improvement_pct"].map(
-                lambda v: _fmt(v, "+.1f") + ("%" if pd.notna(v) else "")
-            ),
+            "log loss (ours, test)": [_ours_loss(row) for _, row in table.iterrows()],
+            "accuracy": [
+                ""
+                if pd.isna(row["accuracy"])
+                else ours_text(row["accuracy"], ".3f", row["accuracy_ci_lo"], row["accuracy_ci_hi"])
+                for _, row in table.iterrows()
+            ],
+            "vs single DistilBERT": [
+                ""
+                if pd.isna(row["improvement_pct"])
+                else ours_text(
+                    row["improvement_pct"],
+                    "+.1f",
+                    row["improvement_ci_lo"],
+                    row["improvement_ci_hi"],
+                    unit="%",
+                )
+                for _, row in table.iterrows()
+            ],
             "params (M, paper / ours)": [
                 f"{p} / {_fmt(o, '.2f', NO_NUMBER)}"
                 for p, o in zip(
@@ -154,19 +237,29 @@ def table_markdown(table: pd.DataFrame, stand_ins: Mapping[str, str] | None = No
     )
     n_run = int((table["status"] == "ok").sum())
     shared = table[table["shared_with"].fillna("") != ""] if "shared_with" in table else table.iloc[:0]
-    note = stand_in_note(stand_ins or {}) + "".join(
-        f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
-        "(the same weights and data); it was trained once.\n\n"
-        for _, row in shared.iterrows()
+    note = (
+        data_note(synthetic)
+        + stand_in_note(stand_ins or {})
+        + "".join(
+            f"Shared model: {row['model']} is the model of {run_label(row['shared_with'])} in this preset "
+            "(the same weights and data); it was trained once.\n\n"
+            for _, row in shared.iterrows()
+        )
     )
     return (
         f"# band2025: log loss per model\n\n{n_run} of {len(table)} runs scored. The paper's losses are on "
         "Kaggle's hidden test set and only Llama's is printed (the encoders' are bars in Figure 10); ours are "
-        "on the validation split.\n\n" + note + layout.to_markdown(index=False, disable_numparse=True) + "\n"
+        "on our test split, held out of train.csv and seen by no run (each chose its checkpoint on the dev "
+        "split).\n\n"
+        + note
+        + layout.to_markdown(index=False, disable_numparse=True)
+        + "\n"
+        + verdict_note(table["verdict"], basis)
+        + (f"\n{deviations}" if deviations else "")
     )
 
 
-def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
+def plot_log_loss(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
     """Figure 10: log loss per model (ours as bars; the paper's printed number as a marker)."""
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -174,9 +267,11 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
     ax.bar(
         x,
         table["log_loss"].fillna(0),
+        yerr=error_bars(table["log_loss"], table["log_loss_ci_lo"], table["log_loss_ci_hi"]),
+        capsize=3,
         color=["C0" if s == "ok" else "none" for s in table["status"]],
         edgecolor="C0",
-        label="ours (validation)",
+        label="ours (test split, 95% interval)",
     )
     paper = table["paper_log_loss"].notna()
     ax.scatter(
@@ -192,26 +287,35 @@ def plot_log_loss(table: pd.DataFrame, path: Path) -> None:
             ax.text(i, 0.02, NOT_RUN, rotation=90, ha="center", va="bottom", color="grey")
     ax.axhline(1.0986, linestyle=":", color="grey", label="uniform (ln 3)")
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
-    ax.set(ylabel="log loss", title="Figure 10: model loss comparison")
+    ax.set(ylabel="log loss (ours: test split)", title="Figure 10: model loss comparison")
     ax.legend(fontsize="small")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
-def plot_improvement(table: pd.DataFrame, path: Path) -> None:
+def plot_improvement(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
     """Figure 11: percentage improvement in log loss over the single DistilBERT."""
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
     x = range(len(table))
-    ax.bar(x, table["improvement_pct"].fillna(0), color="C0")
+    gain = table["improvement_pct"]
+    ax.bar(
+        x,
+        gain.fillna(0),
+        yerr=error_bars(gain, table["improvement_ci_lo"], table["improvement_ci_hi"]),
+        capsize=3,
+        color="C0",
+        label="ours, 95% interval (the two losses' errors taken as independent)",
+    )
     if table["improvement_pct"].isna().all():
         ax.text(0.5, 0.5, f"single DistilBERT: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
     ax.set(
-        ylabel="improvement over single DistilBERT (%)",
+        ylabel="improvement in test log loss over single DistilBERT (%)",
         title="Figure 11: percentage improvement over baseline",
     )
-    save_figure(fig, path)
+    ax.legend(fontsize="small")
+    save_figure(fig, path, synthetic=synthetic)
 
 
 def write_submission(predictions_path: str | PathLike, out_path: str | PathLike) -> int:
@@ -240,9 +344,16 @@ def write_band_report(
     our_params: Mapping[str, int],
     out_dir: str | PathLike,
     stand_ins: Mapping[str, str] | None = None,
+    verdicts: Verdicts | None = None,
+    *,
+    synthetic: bool = False,
+    deviations: str = "",
 ) -> pd.DataFrame:
     """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table.
-    `stand_ins` {model: what the preset trains under it} are named above the table."""
+    `stand_ins` {model: what the preset trains under it} are named above the table, `synthetic`
+    data in the table and the figures, the paper's `deviations` section under the table;
+    `verdicts` judge our log losses against the paper's."""
+    verdicts = verdicts or Verdicts()
     out_dir = Path(out_dir)
     table = log_loss_table(
         runs,
@@ -250,11 +361,15 @@ def write_band_report(
         read_numbers(targets, "log_loss"),
         read_numbers(parameters, "params_millions"),
         our_params,
+        verdicts,
     )
     with atomic_path(out_dir / "tables" / "log_loss.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "tables" / "log_loss.md") as tmp:
-        tmp.write_text(table_markdown(table, stand_ins), encoding="utf-8")
-    plot_log_loss(table, out_dir / "figures" / "figure10.png")
-    plot_improvement(table, out_dir / "figures" / "figure11.png")
+        tmp.write_text(
+            table_markdown(table, stand_ins, verdicts.basis, synthetic=synthetic, deviations=deviations),
+            encoding="utf-8",
+        )
+    plot_log_loss(table, out_dir / "figures" / "figure10.png", synthetic=synthetic)
+    plot_improvement(table, out_dir / "figures" / "figure11.png", synthetic=synthetic)
     return table

@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import datasets
 from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from ftrepro.data.arena import LABELS
-from ftrepro.io import DataError, iter_jsonl, read_jsonl
+from ftrepro.io import DataError
 from ftrepro.models.encoder import EncoderCollator
 from ftrepro.papers.band2025.annotate import RESPONSE_PROPERTIES, read_annotations
 from ftrepro.papers.band2025.models import (
@@ -33,6 +34,7 @@ from ftrepro.papers.band2025.models import (
 )
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
+from ftrepro.train.data import columns, from_rows, load_split, rows, tokenize_split
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +49,18 @@ NEEDS = (
 )
 
 
-def preference_features(path: str | Path, tokenizer, architecture: str, allocation) -> list[dict]:
+def preference_features(path: str | Path, tokenizer, architecture: str, allocation) -> datasets.Dataset:
     """Encoded arena records of a derived JSONL file, with label ids (A, B, tie -> 0, 1, 2)."""
-    records = read_jsonl(path)
-    if not records:
-        raise DataError(f"{path}: no records")
-    labels = [LABELS.index(gold_label(r, str(path))) for r in records]
+    return tokenize_split(
+        path, _encode_preferences, tokenizer=tokenizer, architecture=architecture, allocation=allocation
+    )
+
+
+def _encode_preferences(batch: dict, path: str, tokenizer, architecture: str, allocation) -> dict:
+    records = rows(batch)
+    labels = [LABELS.index(gold_label(r, path)) for r in records]
     features = encode_preference(tokenizer, records, architecture, allocation)
-    return [{**f, "labels": label} for f, label in zip(features, labels)]
+    return columns([{**f, "labels": label} for f, label in zip(features, labels)])
 
 
 def train_preference(
@@ -78,8 +84,9 @@ def train_preference(
     set_seed(args.seed)  # before the head is initialised
     allocation = allocation_for(architecture, allocation_config, hparams["max_length"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    train_set = preference_features(train_path, tokenizer, architecture, allocation)
-    eval_set = preference_features(eval_path, tokenizer, architecture, allocation)
+    with args.main_process_first(desc="tokenizing"):  # the other processes read its cache
+        train_set = preference_features(train_path, tokenizer, architecture, allocation)
+        eval_set = preference_features(eval_path, tokenizer, architecture, allocation)
     model = PreferenceClassifier.from_base(base_dir, architecture, allocation)
     if frozen_layers:
         log.info(
@@ -109,20 +116,22 @@ def train_preference(
 
 def property_features(
     annotations_path: str | Path, train_path: str | Path, tokenizer, allocation
-) -> list[dict]:
+) -> datasets.Dataset:
     """Two examples per annotated arena row: (prompt, response_a) and (prompt, response_b), each
     with its 20 ratings as labels {property: 0..3}. Annotated ids must be arena train rows."""
     annotations = read_annotations(annotations_path)
     if not annotations:
         raise DataError(f"{annotations_path}: no annotated rows with status 'ok'")
-    arena = {r["id"]: r for r in iter_jsonl(train_path)}
-    unknown = [a["id"] for a in annotations if a["id"] not in arena]
+    split = load_split(train_path)
+    row_of = {row_id: n for n, row_id in enumerate(split["id"])}
+    unknown = [a["id"] for a in annotations if a["id"] not in row_of]
     if unknown:
         raise DataError(
             f"{annotations_path}: {len(unknown)} annotated id(s) are not rows of {train_path}, "
             f"e.g. {unknown[:3]}"
         )
-    pairs = encode_preference(tokenizer, [arena[a["id"]] for a in annotations], "parallel", allocation)
+    arena = split.select([row_of[a["id"]] for a in annotations])
+    pairs = encode_preference(tokenizer, list(arena), "parallel", allocation)
     features = []
     for annotation, pair in zip(annotations, pairs):
         for i, response in enumerate(("response_a", "response_b")):
@@ -130,7 +139,7 @@ def property_features(
             features.append(
                 {**{k: v[i] for k, v in pair.items()}, "labels": {p: ratings[p] for p in RESPONSE_PROPERTIES}}
             )
-    return features
+    return from_rows(features)
 
 
 def prefinetune_properties(

@@ -71,7 +71,6 @@ def train_superni_decoder(
     causal_hparams = {
         **hparams,
         "max_length": hparams["max_source_length"] + hparams["max_target_length"] + CHAT_OVERHEAD_TOKENS,
-        "activation_checkpointing": hparams.get("activation_checkpointing", False),
         "save_steps": hparams.get("save_steps", 100),
     }
     return train_causal_lm(

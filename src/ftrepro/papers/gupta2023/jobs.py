@@ -17,6 +17,7 @@ from ftrepro.jobs import (
     figure_file,
     model_dir,
     raw_data,
+    recipe_batch,
     run_file,
     table_file,
 )
@@ -52,6 +53,9 @@ RULES = (PREFINETUNE, STL, MTL, ANCHOR, REPORT)
 TARGETS = {
     "results": "config/targets/gupta2023_results.csv",
     "categories": "config/targets/gupta2023_categories.csv",
+    # Tk-Instruct's category numbers in the thesis's text; the anchors' (README) references
+    "tk_categories": "config/targets/gupta2023_tk_categories.csv",
+    "anchors": "config/targets/gupta2023_anchors.csv",
 }
 SUPERNI = {"data": derived_data("superni"), "raw": raw_data("superni")}
 
@@ -90,7 +94,9 @@ def _seq2seq_tokens(config: Config, samples: float, instructions: bool, tested: 
         "infer_tokens": tested * example,
         "micro_tokens": batch * (recipe["max_source_length"] + recipe["max_target_length"]),
         "target_tokens": batch * recipe["max_target_length"],
-        "deepspeed": recipe.get("deepspeed"),
+        "deepspeed": config.deepspeed(recipe["deepspeed"]) if recipe.get("deepspeed") else None,
+        "loop": "seq2seq",
+        **recipe_batch(recipe),
     }
 
 

@@ -8,10 +8,19 @@ equals scoring the concatenated predictions up to the 4-decimal rounding of each
 (off by at most 0.0001 after the final rounding); the thesis reports 2 decimals. Pooling metrics
 rather than predictions keeps the report on the runs' metrics.json files, with no rescoring.
 
+Intervals: a pooled cell's interval combines its groups' (ftrepro.metrics.pooled_interval: each
+task or category resampled within itself); a cell of one group keeps that group's bootstrap
+interval. Every cell of ours gets a verdict against the thesis's number (ftrepro.report.Verdicts),
+and the figures draw our intervals as error bars.
+
 Categories: the thesis names six SuperNI categories and folds the other six into
 "other_categories" (Table 4.3); a column is pooled over its examples like the whole.
 A setting or column without our metrics reads "not run", never a made-up number; a setting the
 thesis has no number for at all reads "not in paper", one it has but not in this table "–".
+Tables 5.1/5.2 hold the baselines only; the Tk-Instruct category numbers the text of Chapter 5
+gives (config/targets/gupta2023_tk_categories.csv) are listed under them and drawn in Figures
+5.2/5.4. The two no-training anchors are the Tk-Instruct README's (gupta2023_anchors.csv), shown as
+a reference beside ours, never as the thesis's.
 """
 
 from __future__ import annotations
@@ -26,8 +35,22 @@ from matplotlib.ticker import NullLocator
 
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
-from ftrepro.papers.gupta2023.runs import GuptaRun
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN, save_figure, stand_in_note
+from ftrepro.metrics import SUPERNI_METRICS, pooled_interval
+from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
+from ftrepro.report import (
+    COMPARED,
+    NOT_IN_PAPER,
+    NOT_RUN,
+    Verdicts,
+    data_note,
+    error_bars,
+    interval_columns,
+    ours_text,
+    save_figure,
+    stand_in_note,
+    verdict_mark,
+    verdict_note,
+)
 
 THESIS_CATEGORIES = (
     "answerability_classification",
@@ -53,9 +76,9 @@ HEADERS = dict(
         ),
     )
 )
-# Tk-Instruct README, default track ROUGE-L on the 119-task test split (docs/protocols.md 1.5)
-ANCHORS = {"copy_input": 14.20, "copy_demo": 28.54}
 PARADIGMS = ("stl", "mtl")
+# samples_per_task of a Tk-Instruct category number of the thesis's text whose size it does not name
+TEXT_SUMMARIES = ("best", "mean")
 # x position of "all" samples per task: the thesis's mean training instances per task (Table 4.3)
 ALL_SAMPLES_X = 374745 / 119
 SAMPLE_TICKS = {"100": 100, "200": 200, "500": 500, "1000": 1000, "all": ALL_SAMPLES_X}
@@ -65,16 +88,19 @@ NO_NUMBER = "–"  # a setting of the thesis without a number in this table
 # --- pooling ----------------------------------------------------------------------------------
 
 
-def pool(groups: Iterable[Mapping]) -> dict[str, float | int]:
-    """Example-weighted mean of group metrics {"rougeL", "exact_match", "n"}, rounded as compute_metrics.py."""
+def pool(groups: Iterable[Mapping]) -> dict:
+    """Example-weighted mean of group metrics {"rougeL", "exact_match", "n"}, rounded as compute_metrics.py;
+    with the pooled "ci" and "se" where every group has intervals."""
     groups = list(groups)
     n = sum(g["n"] for g in groups)
     if not n:
         raise ValueError("pool: no examples")
-    means = {
-        metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in ("rougeL", "exact_match")
-    }
-    return {**means, "n": n}
+    means = {metric: round(sum(g[metric] * g["n"] for g in groups) / n, 4) for metric in SUPERNI_METRICS}
+    intervals = {metric: pooled_interval(groups, metric, means[metric]) for metric in SUPERNI_METRICS}
+    if any(interval is None for interval in intervals.values()):
+        return {**means, "n": n}
+    ci = {metric: interval[0] for metric, interval in intervals.items()}
+    return {**means, "n": n, "ci": ci, "se": {metric: interval[1] for metric, interval in intervals.items()}}
 
 
 def pool_stl(runs: Iterable[Mapping]) -> dict:
@@ -88,12 +114,14 @@ def pool_stl(runs: Iterable[Mapping]) -> dict:
     overall = pool(per_task.values())
     categories = sorted({m["category"] for m in per_task.values()})
     per_category = {c: pool(m for m in per_task.values() if m["category"] == c) for c in categories}
+    intervals = {key: overall[key] for key in ("ci", "se") if key in overall}
     return {
         "rougeL": overall["rougeL"],
         "exact_match": overall["exact_match"],
         "n_examples": overall["n"],
         "per_task": per_task,
         "per_category": per_category,
+        **intervals,
     }
 
 
@@ -250,17 +278,17 @@ def thesis_settings(results: pd.DataFrame) -> set[tuple[str, str]]:
     return {(r["system"], r["samples_per_task"]) for _, r in results.iterrows()}
 
 
-def _rouge(metrics: Mapping | None) -> float | None:
-    return None if metrics is None else metrics["rougeL"]
-
-
-def _compare(paper: float, ours: float | None) -> dict:
-    nan = float("nan")
+def _compare(paper: float, metrics: Mapping | None, verdicts: Verdicts) -> dict:
+    """A cell's ROUGE-L: the thesis's, ours with its interval, the difference and the verdict."""
+    ours = float("nan") if metrics is None else metrics["rougeL"]
+    interval = interval_columns(metrics, "rougeL")
     return {
         "paper": paper,
-        "ours": nan if ours is None else ours,
-        "diff": nan if ours is None else ours - paper,
-        "status": NOT_RUN if ours is None else "ok",
+        "ours": ours,
+        "diff": ours - paper,
+        "status": NOT_RUN if metrics is None else "ok",
+        **interval,
+        "verdict": verdicts("rougeL", paper, ours, interval["ci_lo"], interval["ci_hi"]),
     }
 
 
@@ -284,10 +312,34 @@ def _check_covered(targets: pd.DataFrame, keys: set, columns: list[str]) -> None
             )
 
 
+def read_anchor_references(path: str | PathLike | None) -> dict[str, tuple[float, str]]:
+    """{method: (ROUGE-L, source)} of gupta2023_anchors.csv (the Tk-Instruct README's numbers);
+    {} without a file ('#' lines are comments)."""
+    if path is None:
+        return {}
+    table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    missing = [c for c in ("method", "rougeL", "source") if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
+    _check_names("anchors", table["method"], ANCHORS)
+    try:
+        return {r["method"]: (float(r["rougeL"]), r["source"]) for _, r in table.iterrows()}
+    except ValueError as e:
+        raise DataError(f"{path}: a rougeL is not a number: {e}") from e
+
+
 def headline_table(
-    ours: Mapping, anchors: Mapping[str, Mapping], settings: Mapping[str, Mapping], results: pd.DataFrame
+    ours: Mapping,
+    anchors: Mapping[str, Mapping],
+    settings: Mapping[str, Mapping],
+    results: pd.DataFrame,
+    verdicts: Verdicts | None = None,
+    references: Mapping[str, tuple[float, str]] | None = None,
 ) -> pd.DataFrame:
-    """Overall ROUGE-L per paradigm and setting, then the two anchors: paper, ours, diff, status."""
+    """Overall ROUGE-L per paradigm and setting (paper, ours, diff, status, our interval and the
+    verdict by `verdicts`), then the two anchors, which the thesis has not: ours beside their
+    `references` {method: (ROUGE-L, source)}, diff to it, no verdict."""
+    verdicts = verdicts or Verdicts()
     key_columns = ["setting", "system", "samples_per_task"]
     paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
     thesis = thesis_settings(results)
@@ -296,11 +348,13 @@ def headline_table(
         for name, setting in settings.items():
             keys, metrics = _keys(paradigm, name, setting, thesis), ours[paradigm][name]
             target = paper.get((paradigm, keys["system"], keys["samples_per_task"]), float("nan"))
-            rows.append({**keys, **_compare(target, _rouge(metrics)), **_sizes(metrics)})
+            rows.append({**keys, **_compare(target, metrics, verdicts), **_sizes(metrics)})
     _check_covered(results, {(r["paradigm"], r["system"], r["samples_per_task"]) for r in rows}, key_columns)
     _check_names("anchors", anchors, ANCHORS)
-    for method, target in ANCHORS.items():
+    for method in ANCHORS:
         metrics = _ours(anchors.get(method))
+        reference, source = (references or {}).get(method, (float("nan"), ""))
+        compared = _compare(float("nan"), metrics, verdicts)  # the thesis has no number: no verdict
         rows.append(
             {
                 "paradigm": "no training",
@@ -308,8 +362,11 @@ def headline_table(
                 "system": "heuristic",
                 "samples_per_task": "",
                 "instructions": False,
-                "in_paper": True,
-                **_compare(target, _rouge(metrics)),
+                "in_paper": False,
+                **compared,
+                "diff": compared["ours"] - reference,
+                "reference": reference,
+                "reference_source": source,
                 **_sizes(metrics),
             }
         )
@@ -322,8 +379,11 @@ def category_table(
     categories: pd.DataFrame,
     paradigm: str,
     thesis: set[tuple[str, str]],
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
-    """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column."""
+    """Category-wise ROUGE-L of one paradigm: one row per setting and thesis column, with our
+    interval and the verdict (`verdicts`)."""
+    verdicts = verdicts or Verdicts()
     paper = {(r["setting"], r["system"]): r for _, r in categories.iterrows()}
     rows = []
     for name, setting in settings.items():
@@ -337,13 +397,82 @@ def category_table(
                 {
                     **keys,
                     "column": column,
-                    **_compare(value, _rouge(group)),
+                    **_compare(value, group, verdicts),
                     "n_examples": group["n"] if group else 0,
                 }
             )
     systems = {(paradigm, f"{r['system']}-{r['samples_per_task']}") for r in rows}
     _check_covered(categories[categories["setting"] == paradigm], systems, ["setting", "system"])
     return pd.DataFrame(rows)
+
+
+def read_text_values(path: str | PathLike) -> pd.DataFrame:
+    """Tk-Instruct's category numbers in the thesis's text (gupta2023_tk_categories.csv): setting,
+    samples_per_task (a size, or "best" / "mean" over the Tk-Instruct settings), column, rougeL,
+    source. '#' lines are comments."""
+    table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    missing = [
+        c for c in ("setting", "samples_per_task", "column", "rougeL", "source") if c not in table.columns
+    ]
+    if missing:
+        raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
+    for i, row in table.iterrows():
+        where = f"{path}: row {i + 1} ({dict(row)})"
+        if row["setting"] not in PARADIGMS or row["column"] not in COLUMNS:
+            raise DataError(f"{where}: setting must be one of {PARADIGMS}, column one of {COLUMNS}")
+        if row["samples_per_task"] not in (*SAMPLE_TICKS, *TEXT_SUMMARIES):
+            raise DataError(f"{where}: samples_per_task must be one of {[*SAMPLE_TICKS, *TEXT_SUMMARIES]}")
+    try:
+        return table.astype({"rougeL": float})
+    except ValueError as e:
+        raise DataError(f"{path}: a rougeL is not a number: {e}") from e
+
+
+def text_values_table(
+    text: pd.DataFrame, ours: Mapping, settings: Mapping[str, Mapping], paradigm: str
+) -> pd.DataFrame:
+    """The thesis's text numbers of one paradigm beside ours: at a named size, our Tk-Instruct
+    setting of that size; "best" and "mean", the best and the mean of our Tk-Instruct settings run."""
+    tuned = {str(s["samples"]): name for name, s in settings.items() if s["instructions"]}
+    rows = []
+    for _, row in text[text["setting"] == paradigm].iterrows():
+        names = (
+            list(tuned.values())
+            if row["samples_per_task"] in TEXT_SUMMARIES
+            else [tuned.get(row["samples_per_task"])]
+        )
+        values = [
+            thesis_categories(ours[paradigm][name])[row["column"]]["rougeL"]
+            for name in names
+            if name and ours[paradigm].get(name) and row["column"] in thesis_categories(ours[paradigm][name])
+        ]
+        summary = {"best": max, "mean": lambda v: sum(v) / len(v)}.get(
+            row["samples_per_task"], lambda v: v[0]
+        )
+        rows.append({**row, "ours": summary(values) if values else float("nan")})
+    return pd.DataFrame(rows, columns=[*text.columns, "ours"])
+
+
+def text_values_markdown(values: pd.DataFrame) -> str:
+    """The section under a category table listing the thesis's Tk-Instruct numbers from its text."""
+    if values.empty:
+        return ""
+    layout = pd.DataFrame(
+        {
+            "samples/task": values["samples_per_task"],
+            "category": values["column"].map(HEADERS),
+            "thesis (text)": values["rougeL"].map(lambda v: f"{v:.2f}"),
+            "ours": values["ours"].map(lambda v: _number(v, NOT_RUN)),
+            "where": values["source"],
+        }
+    )
+    return (
+        "\n## Tk-Instruct in the thesis's text\n\nThe thesis has no table of Tk-Instruct's category "
+        "scores; these are the numbers its text gives (best / mean: over the Tk-Instruct settings, the "
+        "size unnamed), also drawn in the figure.\n\n"
+        + layout.to_markdown(index=False, disable_numparse=True)
+        + "\n"
+    )
 
 
 def _number(value: float, missing: str) -> str:
@@ -354,10 +483,18 @@ def _paper(row: Mapping) -> str:
     return _number(row["paper"], NO_NUMBER if row["in_paper"] else NOT_IN_PAPER)
 
 
+def _ours_text(row: Mapping) -> str:
+    """Our number with the half-width of its interval, or "not run"."""
+    if pd.isna(row["ours"]):
+        return NOT_RUN
+    return ours_text(row["ours"], ".2f", row["ci_lo"], row["ci_hi"], row["seeds"], row["seed_sd"])
+
+
 def _cell(row: Mapping) -> str:
-    """ "paper / ours (ours - paper)"; "–" or "not in paper" where the thesis has no number."""
-    text = f"{_paper(row)} / {_number(row['ours'], NOT_RUN)}"
-    return text + (f" ({row['diff']:+.2f})" if pd.notna(row["diff"]) else "")
+    """ "paper / ours ±half-width (ours - paper) verdict"; "–" or "not in paper" where the thesis has
+    no number."""
+    text = f"{_paper(row)} / {_ours_text(row)}"
+    return text + (f" ({row['diff']:+.2f}){verdict_mark(row['verdict'])}" if pd.notna(row["diff"]) else "")
 
 
 def category_layout(table: pd.DataFrame) -> pd.DataFrame:
@@ -374,6 +511,11 @@ def category_layout(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _reference(row: Mapping) -> str:
+    value = row.get("reference", float("nan"))
+    return "" if pd.isna(value) else f"{value:.2f} ({row['reference_source']})"
+
+
 def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -381,8 +523,10 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
             "setting": table["setting"],
             "samples/task": table["samples_per_task"],
             "paper": [_paper(row) for _, row in table.iterrows()],
-            "ours": table["ours"].map(lambda v: _number(v, NOT_RUN)),
-            "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            "ours": [_ours_text(row) for _, row in table.iterrows()],
+            "ours - paper (or reference)": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            "verdict": table["verdict"].map(lambda v: v if v in COMPARED else ""),
+            "reference (not the thesis)": [_reference(row) for _, row in table.iterrows()],
             "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
             "tasks": table["n_tasks"],
             "examples": table["n_examples"],
@@ -404,15 +548,25 @@ def shared_note(shared_settings: Mapping[str, str]) -> str:
 
 
 def write_table(
-    table: pd.DataFrame, layout: pd.DataFrame, title: str, csv_path: Path, md_path: Path, note: str = ""
+    table: pd.DataFrame,
+    layout: pd.DataFrame,
+    title: str,
+    csv_path: Path,
+    md_path: Path,
+    note: str = "",
+    basis: str = "paper",
+    after: str = "",
 ) -> None:
-    """The long table as CSV, the layout as a markdown table under `title` and `note` (both atomic)."""
+    """The long table as CSV, the layout as a markdown table under `title` and `note`, ending on
+    the count per verdict (`basis`: Verdicts.basis), then `after`; both atomic."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
     text = (
         f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{note}"
         f"{layout.to_markdown(index=False, disable_numparse=True)}\n"
+        + verdict_note(table["verdict"], basis)
+        + after
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -422,25 +576,46 @@ def write_table(
 
 
 def _plot_series(ax, rows: pd.DataFrame) -> None:
-    """Tk-Instruct as lines and baselines as points; the thesis dashed / hollow, ours solid / filled."""
+    """Tk-Instruct as lines and baselines as points; the thesis dashed / hollow, ours solid / filled
+    with our 95% intervals as error bars."""
     rows = rows.assign(x=rows["samples_per_task"].map(SAMPLE_TICKS)).sort_values("x")
     tuned = rows[rows["instructions"]]
-    for column, style, source in (("paper", "--", "thesis"), ("ours", "-", "ours")):
-        line = tuned[tuned[column].notna()]
-        if len(line):
-            ax.plot(line["x"], line[column], style, marker="o", color="C0", label=f"Tk-Instruct ({source})")
+    thesis = tuned[tuned["paper"].notna()]
+    if len(thesis):
+        ax.plot(thesis["x"], thesis["paper"], "--", marker="o", color="C0", label="Tk-Instruct (thesis)")
+    ours = tuned[tuned["ours"].notna()]
+    if len(ours):
+        ax.errorbar(
+            ours["x"],
+            ours["ours"],
+            yerr=error_bars(ours["ours"], ours["ci_lo"], ours["ci_hi"]),
+            fmt="-o",
+            color="C0",
+            capsize=3,
+            label="Tk-Instruct (ours, 95% interval)",
+        )
     for i, (_, row) in enumerate(rows[~rows["instructions"]].iterrows(), start=1):
-        for column, face, source in (("paper", "none", "thesis"), ("ours", f"C{i}", "ours")):
-            if pd.notna(row[column]):
-                ax.scatter(
-                    row["x"],
-                    row[column],
-                    marker="s",
-                    s=50,
-                    edgecolors=f"C{i}",
-                    facecolors=face,
-                    label=f"{row['setting']} ({source})",
-                )
+        if pd.notna(row["paper"]):
+            ax.scatter(
+                row["x"],
+                row["paper"],
+                marker="s",
+                s=50,
+                edgecolors=f"C{i}",
+                facecolors="none",
+                label=f"{row['setting']} (thesis)",
+            )
+        if pd.notna(row["ours"]):
+            ax.errorbar(
+                [row["x"]],
+                [row["ours"]],
+                yerr=error_bars([row["ours"]], [row["ci_lo"]], [row["ci_hi"]]),
+                fmt="s",
+                markersize=7,
+                color=f"C{i}",
+                capsize=3,
+                label=f"{row['setting']} (ours)",
+            )
     if rows["ours"].isna().all():
         ax.text(0.5, 0.04, f"ours: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.set_xscale("log")
@@ -449,22 +624,54 @@ def _plot_series(ax, rows: pd.DataFrame) -> None:
     ax.grid(alpha=0.3)
 
 
-def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path) -> None:
+def _plot_text_values(ax, values: pd.DataFrame) -> None:
+    """The thesis's Tk-Instruct numbers from its text: hollow circles at a named size, a dotted
+    line for its best and a dash-dot line for its mean over the settings (size unnamed)."""
+    sized = values[~values["samples_per_task"].isin(TEXT_SUMMARIES)]
+    if len(sized):
+        ax.scatter(
+            sized["samples_per_task"].map(SAMPLE_TICKS),
+            sized["rougeL"],
+            marker="o",
+            s=60,
+            facecolors="none",
+            edgecolors="C0",
+            zorder=3,
+            label="Tk-Instruct (thesis text)",
+        )
+    for summary, style in (("best", ":"), ("mean", "-.")):
+        for value in values[values["samples_per_task"] == summary]["rougeL"]:
+            ax.axhline(
+                value, linestyle=style, color="C0", alpha=0.7, label=f"Tk-Instruct {summary} (thesis text)"
+            )
+
+
+def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path, *, synthetic: bool = False) -> None:
     """Figures 5.1 / 5.3: overall ROUGE-L against samples per task (log x)."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     _plot_series(ax, headline[headline["paradigm"] == paradigm])
     ax.set(xlabel="training samples per task", ylabel="ROUGE-L", title=f"{paradigm.upper()}: overall ROUGE-L")
     ax.legend(fontsize="small")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
-def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
-    """Figures 5.2 / 5.4: ROUGE-L against samples per task, one panel per thesis column."""
+def plot_categories(
+    table: pd.DataFrame,
+    paradigm: str,
+    path: Path,
+    text: pd.DataFrame | None = None,
+    *,
+    synthetic: bool = False,
+) -> None:
+    """Figures 5.2 / 5.4: ROUGE-L against samples per task, one panel per thesis column, with the
+    Tk-Instruct numbers of the thesis's `text` (read_text_values) where it gives them."""
     fig = Figure(figsize=(16, 8), layout="constrained")
     axes = fig.subplots(2, 4, sharex=True)
     for ax, column in zip(axes.flat, COLUMNS):
         _plot_series(ax, table[table["column"] == column])
+        if text is not None:
+            _plot_text_values(ax, text[(text["setting"] == paradigm) & (text["column"] == column)])
         ax.set_title(HEADERS[column])
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
     axes.flat[-1].axis("off")
@@ -472,7 +679,7 @@ def plot_categories(table: pd.DataFrame, paradigm: str, path: Path) -> None:
     fig.suptitle(f"{paradigm.upper()}: category-wise ROUGE-L against training samples per task")
     fig.supxlabel("training samples per task")
     fig.supylabel("ROUGE-L")
-    save_figure(fig, path)
+    save_figure(fig, path, synthetic=synthetic)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -489,21 +696,32 @@ def write_gupta_report(
     settings: Mapping[str, Mapping],
     shared_settings: Mapping[str, str] | None = None,
     stand_ins: Mapping[str, str] | None = None,
+    verdicts: Verdicts | None = None,
+    anchors_csv: str | PathLike | None = None,
+    text_csv: str | PathLike | None = None,
+    synthetic: bool = False,
+    deviations: str = "",
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
     {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings;
     `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
-    under each table, as are `stand_ins` {model: what the preset trains under it}. Returns the
-    headline table.
+    under each table, as are `stand_ins` {model: what the preset trains under it} and whether the
+    data is `synthetic` (also in each figure's corner); `verdicts` judge each cell against the
+    thesis. `anchors_csv` holds the anchors' reference numbers (the Tk-Instruct README's),
+    `text_csv` the Tk-Instruct category numbers of the thesis's text (under Tables 5.1/5.2 and in
+    Figures 5.2/5.4); `deviations` goes under every table. Returns the headline table.
     """
-    note = stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+    verdicts = verdicts or Verdicts()
+    note = data_note(synthetic) + stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+    after = f"\n{deviations}" if deviations else ""
     out_dir = Path(out_dir)
     ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
     results = read_targets(targets_results_csv, ["rougeL_overall"])
     categories = read_targets(targets_categories_csv, list(COLUMNS))
-    headline = headline_table(ours, anchors, settings, results)
+    text = read_text_values(text_csv) if text_csv is not None else None
+    headline = headline_table(ours, anchors, settings, results, verdicts, read_anchor_references(anchors_csv))
     write_table(
         headline,
         headline_layout(headline),
@@ -511,10 +729,13 @@ def write_gupta_report(
         out_dir / "tables" / "headline.csv",
         out_dir / "tables" / "headline.md",
         note,
+        verdicts.basis,
+        after,
     )
     # paradigm -> (table, overall figure, category figure) numbers of the thesis
     for paradigm, (table_no, overall_no, category_no) in {"stl": (1, 1, 2), "mtl": (2, 3, 4)}.items():
-        table = category_table(ours, settings, categories, paradigm, thesis_settings(results))
+        table = category_table(ours, settings, categories, paradigm, thesis_settings(results), verdicts)
+        values = text_values_table(text, ours, settings, paradigm) if text is not None else pd.DataFrame()
         write_table(
             table,
             category_layout(table),
@@ -522,7 +743,10 @@ def write_gupta_report(
             out_dir / "tables" / f"table5_{table_no}.csv",
             out_dir / "tables" / f"table5_{table_no}.md",
             note,
+            verdicts.basis,
+            text_values_markdown(values) + after,
         )
-        plot_overall(headline, paradigm, out_dir / "figures" / f"figure5_{overall_no}.png")
-        plot_categories(table, paradigm, out_dir / "figures" / f"figure5_{category_no}.png")
+        figures = out_dir / "figures"
+        plot_overall(headline, paradigm, figures / f"figure5_{overall_no}.png", synthetic=synthetic)
+        plot_categories(table, paradigm, figures / f"figure5_{category_no}.png", text, synthetic=synthetic)
     return headline

@@ -63,17 +63,22 @@ def runs_by_family(config: Config) -> dict[str, list[str]]:
     return {"stl": stl_runs(config), "mtl": mtl_runs(config), "anchor": anchor_runs(config)}
 
 
-def _setting_identity(config: Config, setting: str) -> tuple:
-    """What a setting trains beyond its tasks: the start (the model behind its name, or the one
-    pre-finetuned model), the prompt encoding and the training rows per task once the preset's
-    train cap applies (with a cap of 160, 200 samples and "all" are the same 160 rows)."""
-    spec = config.gupta2023.settings[setting]
-    start = "prefinetuned" if spec["init"] == "prefinetuned" else config.models[spec["model"]].identity
+def train_samples(config: Config, setting: str) -> int | str:
+    """A setting's training rows per task once the preset's train cap applies ("all": every
+    row; with a cap of 160, 200 samples and "all" are the same 160 rows)."""
+    samples = config.gupta2023.settings[setting]["samples"]
     cap = config.data.caps("superni").get("train")
-    samples = spec["samples"]
     if cap is not None:
         samples = cap if samples == "all" else min(samples, cap)
-    return start, spec["instructions"], samples
+    return samples
+
+
+def _setting_identity(config: Config, setting: str) -> tuple:
+    """What a setting trains beyond its tasks: the start (the model behind its name, or the one
+    pre-finetuned model), the prompt encoding and the training rows per task (train_samples)."""
+    spec = config.gupta2023.settings[setting]
+    start = "prefinetuned" if spec["init"] == "prefinetuned" else config.models[spec["model"]].identity
+    return start, spec["instructions"], train_samples(config, setting)
 
 
 def shared_settings(config: Config) -> dict[str, str]:

@@ -14,6 +14,7 @@ PAPER = Paper(
     shared_runs=runs.shared_runs,
     model_names=runs.model_names,
     jobs=jobs.jobs,
+    deviations="ftrepro.papers.zhao2025.deviations",
     report=jobs.report,
     tables=jobs.TABLES,
     api_families=frozenset({"api"}),

@@ -9,7 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ftrepro.config import Config
-from ftrepro.jobs import METRICS, Job, Rule, base_model, derived, labels, planned_rows, run_file, table_file
+from ftrepro.jobs import (
+    METRICS,
+    Job,
+    Rule,
+    base_model,
+    derived,
+    labels,
+    planned_rows,
+    recipe_batch,
+    run_file,
+    table_file,
+)
 from ftrepro.papers.zhao2025 import runs as zhao_runs
 from ftrepro.papers.zhao2025.runs import BASELINE, ZhaoRun, baseline_run
 
@@ -91,6 +102,8 @@ def encoder_job(config: Config, task: str, encoder: str) -> Job:
         infer_tokens=planned_rows(config, dataset, "test") * length,
         micro_tokens=recipe["per_device_train_batch_size"] * recipe["max_length"],
         logits=False,
+        loop="encoder",
+        **recipe_batch(recipe),
     )
 
 
@@ -118,6 +131,8 @@ def decoder_job(config: Config, run: ZhaoRun) -> Job:
         micro_tokens=decoder["per_device_train_batch_size"] * longest,
         checkpointing=decoder["activation_checkpointing"],
         deepspeed=zhao_runs.decoder_deepspeed(config, run.model),
+        loop="causal",
+        **recipe_batch(decoder),
     )
 
 

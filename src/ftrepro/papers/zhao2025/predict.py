@@ -3,7 +3,8 @@ and test prompts), and prediction records from free generation and constrained d
 
 A prediction record: {"id", "gold", "pred", "output" (generated text, None when the prompt does
 not fit the context), "parsed", "too_long"} and, with constrained decoding, "pred_constrained"
-{subtask: label} for the sequence-level subtasks.
+{subtask: label} for the sequence-level subtasks, None where the prompt leaves no room for the
+candidates (scored wrong, as a free answer that does not fit is).
 """
 
 from __future__ import annotations
@@ -85,8 +86,7 @@ def predict_records(
             constrained_predictions(model_dir, prompts, subtasks, dataset, labels, batch_size),
             strict=True,
         ):
-            if choice is not None:
-                record["pred_constrained"] = choice
+            record["pred_constrained"] = choice
     log.info(
         "%d predictions, %d unparsed, %d too long",
         len(records),

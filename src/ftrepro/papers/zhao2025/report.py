@@ -5,6 +5,9 @@ and eight value columns; each cell is one metric of one run. A run we have no me
 reported as "not run", never filled in. The matrix may hold more than the paper: a model, shot
 setting or task the paper has not gets its rows and columns, the paper's cell "not in paper".
 
+Each cell of ours carries its 95% interval (ci_lo, ci_hi; the seeds' count and spread where a
+cell aggregates several) and its verdict against the paper's number (ftrepro.report.Verdicts).
+
 Decoder and API runs add, beside each cell, what the paper's generation numbers must not absorb:
 ``constrained`` (the label chosen by likelihood among the candidates, our addition) and the run's
 ``parse_failure_rate`` and ``too_long_rate``. The markdown shows them as separate tables.
@@ -24,7 +27,15 @@ import pandas as pd
 from ftrepro.data import WORD_SUBTASKS
 from ftrepro.io import DataError, atomic_path
 from ftrepro.papers.zhao2025.runs import BASELINE, ZhaoRun, baseline_run
-from ftrepro.report import NOT_IN_PAPER, NOT_RUN
+from ftrepro.report import (
+    NOT_IN_PAPER,
+    NOT_RUN,
+    Verdicts,
+    interval_columns,
+    ours_text,
+    verdict_mark,
+    verdict_note,
+)
 
 # target column -> (dataset, setup, run task, metric key in metrics.json)
 CELLS = {
@@ -51,6 +62,8 @@ HEADERS = {
 KEY_COLUMNS = ["model", "shots", "finetuned"]
 # run-level rates of generated predictions (percent of test records), ftrepro.metrics
 RATES = {"parse_failure_rate": "parse failures", "too_long_rate": "too long"}
+# and the count of test prompts over the model's context (each scored wrong)
+TOO_LONG = "n_too_long"
 SHOTS = {"": None, "zero": "zero-shot", "five": "five-shot"}
 FINETUNED = {"yes": "ft", "no": "noft"}
 
@@ -163,17 +176,20 @@ def build_table3(
     tasks: Mapping[str, Mapping] | None = None,
     baselines: Iterable[str] = (),
     stand_ins: Mapping[str, str] | None = None,
+    verdicts: Verdicts | None = None,
 ) -> pd.DataFrame:
     """Long table, one row per cell: keys, dataset, setup, task, metric, run, in_paper, paper, ours,
-    diff, status, then constrained, parse_failure_rate and too_long_rate (NaN unless the run has
-    them). `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives
-    status "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
+    diff, status, ci_lo, ci_hi, seeds, seed_sd, verdict (by `verdicts`), then constrained (and its
+    interval), parse_failure_rate, too_long_rate and n_too_long (NaN unless the run has them).
+    `metrics` maps run name -> metrics.json dict; an absent run or {"status": "not run"} gives status
+    "not run" with empty ours and diff. `runs` (the matrix's run names) and `tasks` (config
     zhao2025.tasks) add the rows and columns the paper has not, with in_paper false and no paper value.
     A run whose metrics carry "shared_with" (its model is that run's, ftrepro.papers.with_shared)
     names it in the shared_with column. `baselines` (methods, ftrepro.papers.zhao2025.baselines) add
     a row each, finetuned "baseline", whose cells read the method's run on the cell's dataset.
     `stand_ins` ({model name: what the preset stands behind it}) fill the stand_in column."""
     paper_values = {tuple(row[KEY_COLUMNS]): row for _, row in targets.iterrows()}
+    verdicts = verdicts or Verdicts()
     keys = _row_keys(targets, runs) + [(method, "", BASELINE) for method in baselines]
     rows = []
     for key in keys:
@@ -193,24 +209,48 @@ def build_table3(
                     "run": run,
                     "in_paper": in_paper,
                     "paper": float(target[column]) if in_paper else math.nan,
-                    **_compared(run, metric, float(target[column]) if in_paper else math.nan, metrics),
+                    **_compared(
+                        run, metric, float(target[column]) if in_paper else math.nan, metrics, verdicts
+                    ),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def _compared(run: str, metric: str, paper: float, metrics: Mapping[str, Mapping]) -> dict:
-    """Our value of a cell, its difference to the paper's, and the run's side numbers."""
+def _compared(
+    run: str, metric: str, paper: float, metrics: Mapping[str, Mapping], verdicts: Verdicts
+) -> dict:
+    """Our value of a cell with its interval, its difference to the paper's and verdict, and the
+    run's side numbers."""
     ours = _ours(run, metric, metrics)
+    interval = interval_columns(metrics.get(run) if ours is not None else None, metric)
+    verdict = verdicts(
+        metric, paper, math.nan if ours is None else ours, interval["ci_lo"], interval["ci_hi"]
+    )
     if ours is None:
-        side = dict.fromkeys(["constrained", *RATES], math.nan)
-        return {"ours": math.nan, "diff": math.nan, "status": NOT_RUN, **side, "shared_with": ""}
+        side = dict.fromkeys(
+            ["constrained", "constrained_ci_lo", "constrained_ci_hi", *RATES, TOO_LONG], math.nan
+        )
+        return {
+            "ours": math.nan,
+            "diff": math.nan,
+            "status": NOT_RUN,
+            **interval,
+            "verdict": verdict,
+            **side,
+            "shared_with": "",
+        }
+    constrained = interval_columns(metrics[run], f"constrained_{metric}")
     return {
         "ours": ours,
         "diff": ours - paper,
         "status": "ok",
+        **interval,
+        "verdict": verdict,
         "constrained": _optional(run, f"constrained_{metric}", metrics),
-        **{rate: _optional(run, rate, metrics) for rate in RATES},
+        "constrained_ci_lo": constrained["ci_lo"],
+        "constrained_ci_hi": constrained["ci_hi"],
+        **{rate: _optional(run, rate, metrics) for rate in [*RATES, TOO_LONG]},
         "shared_with": metrics[run].get("shared_with", ""),
     }
 
@@ -225,7 +265,9 @@ def _cell_text(cell: pd.Series) -> str:
     paper = f"{cell['paper']:.1f}" if cell["in_paper"] else NOT_IN_PAPER
     if cell["status"] != "ok":
         return f"{paper} / {NOT_RUN}"
-    return f"{paper} / {cell['ours']:.1f}" + (f" ({cell['diff']:+.1f})" if cell["in_paper"] else "")
+    diff = f" ({cell['diff']:+.1f})" if cell["in_paper"] else ""
+    ours = ours_text(cell["ours"], ".1f", cell["ci_lo"], cell["ci_hi"], cell["seeds"], cell["seed_sd"])
+    return f"{paper} / {ours}{diff}{verdict_mark(cell['verdict'])}"
 
 
 def _header(column: str) -> str:
@@ -256,7 +298,12 @@ def constrained_layout(table: pd.DataFrame) -> pd.DataFrame:
             {
                 **dict(zip(KEY_COLUMNS, keys)),
                 **dict.fromkeys(headers, ""),
-                **{_header(c["column"]): f"{c['constrained']:.1f}" for _, c in group.iterrows()},
+                **{
+                    _header(c["column"]): ours_text(
+                        c["constrained"], ".1f", c["constrained_ci_lo"], c["constrained_ci_hi"]
+                    )
+                    for _, c in group.iterrows()
+                },
             }
         )
     return pd.DataFrame(rows, columns=KEY_COLUMNS + headers)
@@ -275,6 +322,15 @@ def failure_layout(table: pd.DataFrame) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=KEY_COLUMNS + tasks)
+
+
+def too_long_note(table: pd.DataFrame) -> str:
+    """A line naming the runs with test prompts over their model's context ("" when none has)."""
+    runs = table[table[TOO_LONG].fillna(0) > 0].drop_duplicates("run")
+    if runs.empty:
+        return ""
+    counts = "; ".join(f"{row['run']}: {int(row[TOO_LONG])}" for _, row in runs.iterrows())
+    return f"**Prompts over the context, scored wrong:** {counts}.\n\n"
 
 
 def shared_note(table: pd.DataFrame) -> str:
@@ -336,7 +392,8 @@ def below_baselines(table: pd.DataFrame, encoders: Iterable[str]) -> pd.DataFram
     scored = table[table["status"] == "ok"]
     floor = scored[scored["finetuned"] == BASELINE].groupby("column")["ours"].max()
     cells = scored[scored["model"].isin(list(encoders)) & (scored["finetuned"] != BASELINE)]
-    cells = cells.assign(floor=cells["column"].map(floor))
+    # a float column even where no baseline ran (mapping by an empty Series keeps the str dtype)
+    cells = cells.assign(floor=cells["column"].map(floor).astype(float))
     return cells[cells["ours"] < cells["floor"]]
 
 
@@ -352,11 +409,18 @@ def floor_note(below: pd.DataFrame) -> str:
 
 
 def write_table3(
-    table: pd.DataFrame, csv_path: str | PathLike, md_path: str | PathLike, note: str = ""
+    table: pd.DataFrame,
+    csv_path: str | PathLike,
+    md_path: str | PathLike,
+    note: str = "",
+    basis: str = "paper",
+    *,
+    deviations: str = "",
 ) -> None:
-    """CSV of the long table and markdown (both atomic): the paper's layout, then our
-    constrained-decoding numbers and the generation failure rates, each a table of its own.
-    `note` (preset_note) goes above the tables."""
+    """CSV of the long table and markdown (both atomic): the paper's layout ending on the count
+    per verdict (`basis`: Verdicts.basis), then our constrained-decoding numbers and the
+    generation failure rates, each a table of its own. `note` (preset_note) goes above the
+    tables, the paper's `deviations` section under them."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     n_run = int((table["status"] == "ok").sum())
@@ -366,8 +430,10 @@ def write_table3(
         f"{n_run} of {len(table)} cells run.\n\n"
         + note
         + shared_note(table)
+        + too_long_note(table)
         + paper_layout(table).to_markdown(index=False)
         + "\n"
+        + verdict_note(table["verdict"], basis)
         + _section(
             "Constrained decoding (ours, not in the paper): the candidate label of highest likelihood",
             constrained_layout(table),
@@ -376,6 +442,7 @@ def write_table3(
             "Generated outputs: parse failures / prompts too long for the context (% of test records)",
             failure_layout(table),
         )
+        + (f"\n{deviations}" if deviations else "")
     )
     with atomic_path(md_path) as tmp:
         tmp.write_text(text, encoding="utf-8")

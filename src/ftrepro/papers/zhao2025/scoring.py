@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ftrepro.metrics import score_predictions
+from ftrepro.metrics import Bootstrap, score_predictions
 
 
-def score(records: Sequence[dict], source: str = "predictions") -> dict:
-    return score_predictions(records, list(records[0]["gold"]), source=source)
+def score(records: Sequence[dict], source: str = "predictions", bootstrap: Bootstrap | None = None) -> dict:
+    return score_predictions(records, list(records[0]["gold"]), source=source, bootstrap=bootstrap)
