@@ -262,15 +262,19 @@ def stage_times(jobs: Iterable[Job]) -> dict:
 
 
 def snakemake_command(
-    preset: str, cores: str, targets: Sequence[str], extra: Sequence[str], partial: bool = False
+    preset: str,
+    cores: str,
+    targets: Sequence[str],
+    extra: Sequence[str],
+    partial: bool = False,
+    warm: bool = True,
 ) -> list[str]:
     config = [f"preset={preset}", *(["partial=true"] if partial else [])]
     one_thread = ["--max-threads", "1"] if preset == "tiny" else []
+    runner = ["-m", "ftrepro.warm", "snakemake"] if warm else ["-m", "snakemake"]
     return [
         sys.executable,
-        "-m",
-        "ftrepro.warm",
-        "snakemake",
+        *runner,
         "--profile",
         "profiles/local",
         "--cores",
@@ -337,6 +341,7 @@ def run(
     extra: Sequence[str] = (),
     out: TextIO = sys.stdout,
     progress_every: float = 60.0,
+    warm: bool = True,
 ) -> int:
     """Run `targets` of `preset` in the current directory; returns snakemake's exit status."""
     logs = Path("logs/run") / preset
@@ -344,7 +349,7 @@ def run(
     print(f"ftrepro run: {preset} preset -> {', '.join(targets)}", file=out)
     print(f"  snakemake log: {logs / 'snakemake.log'}", file=out, flush=True)
     progress = Progress()
-    command = snakemake_command(preset, cores, targets, extra)
+    command = snakemake_command(preset, cores, targets, extra, warm=warm)
     code = follow(command, progress, logs / "snakemake.log", out, progress_every)
     total_s = time.monotonic() - progress.started
     _write_timings(logs / "timings.json", progress, total_s, code, cores)
@@ -358,7 +363,7 @@ def run(
         print(
             "ftrepro run: the tables again, from the runs that finished (partial=true)", file=out, flush=True
         )
-        partial = snakemake_command(preset, cores, tables, extra, partial=True)
+        partial = snakemake_command(preset, cores, tables, extra, partial=True, warm=warm)
         follow(partial, Progress(), logs / "partial.log", out, progress_every)
     else:
         print(f"the end of {logs / 'snakemake.log'}:", file=out)
@@ -399,10 +404,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60.0,
         help="seconds between progress lines (default: %(default)s)",
     )
+    parser.add_argument(
+        "--plain", action="store_true", help="plain snakemake, without the warm interpreter (benchmarks)"
+    )
     parser.add_argument("extra", nargs="*", help="more snakemake arguments, after --")
     args = parser.parse_args(argv)
     return run(
-        args.preset, args.cores, args.target or [TARGET], args.extra, progress_every=args.progress_every
+        args.preset,
+        args.cores,
+        args.target or [TARGET],
+        args.extra,
+        progress_every=args.progress_every,
+        warm=not args.plain,
     )
 
 
