@@ -28,6 +28,11 @@ from ftrepro.run import (
 T0 = 1_700_000_000.0  # the run's start, seconds since the epoch as events carry it
 
 
+def job_started(jobid: int, at: float) -> dict:
+    """Snakemake announces the jobs it starts (job_started), then describes each (job_info)."""
+    return {"event": "job_started", "jobs": [jobid], "time": T0 + at}
+
+
 def job_info(jobid: int, rule: str, output: list[str], log: list[str], at: float, **wildcards) -> dict:
     """A job_info event as snakemake_logger_plugin_ftrepro writes it (the fields the console reads)."""
     return {
@@ -43,6 +48,7 @@ def job_info(jobid: int, rule: str, output: list[str], log: list[str], at: float
 
 EVENTS = [
     {"event": "run_info", "stats": {"fit_zhao_decoder": 1, "score": 1, "total": 2}, "time": T0},
+    job_started(7, 0.0),
     job_info(
         7,
         "fit_zhao_decoder",
@@ -53,6 +59,7 @@ EVENTS = [
     ),
     {"event": "job_finished", "job_id": 7, "time": T0 + 9},
     {"event": "progress", "done": 1, "total": 2, "time": T0 + 9},
+    job_started(3, 10.0),
     job_info(
         3,
         "derive_massive",
@@ -120,6 +127,7 @@ def test_the_demo_runs_the_tiny_preset_through_the_warm_interpreter_one_thread_a
 
 FAILING = [
     {"event": "run_info", "stats": {"fit_zhao_encoder": 1, "score": 1, "total": 2}, "time": T0},
+    job_started(4, 0.0),
     job_info(
         4,
         "score",
@@ -130,6 +138,7 @@ FAILING = [
         run="massive-intent.roberta-base.ft",
     ),
     {"event": "job_finished", "job_id": 4, "time": T0 + 2},
+    job_started(9, 3.0),
     job_info(
         9,
         "fit_zhao_encoder",
@@ -262,7 +271,7 @@ def test_a_run_that_lost_jobs_builds_its_tables_from_the_finished_runs(tmp_path,
 def test_a_run_with_nothing_to_do_keeps_the_last_run_s_timings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     timings = tmp_path / "logs/run/mini/timings.json"
-    monkeypatch.setattr(console, "snakemake_command", _fake_snakemake([], EVENTS[:3], 0))
+    monkeypatch.setattr(console, "snakemake_command", _fake_snakemake([], EVENTS[:4], 0))
     assert console.run("mini", "2", ["all"], out=io.StringIO()) == 0
     real = json.loads(timings.read_text())
     assert real["jobs"] == 1 and real["job_times"][0]["rule"] == "fit_zhao_decoder"
@@ -272,6 +281,12 @@ def test_a_run_with_nothing_to_do_keeps_the_last_run_s_timings(tmp_path, monkeyp
     assert console.run("mini", "2", ["all"], out=out) == 0
     assert json.loads(timings.read_text()) == real
     assert "nothing to do" in out.getvalue()
+    dry_run = [e for e in EVENTS if e["event"] != "job_started"]  # described, never started
+    monkeypatch.setattr(console, "snakemake_command", _fake_snakemake([], dry_run, 0))
+    out = io.StringIO()
+    assert console.run("mini", "2", ["all"], out=out) == 0
+    assert json.loads(timings.read_text()) == real
+    assert "a dry run, 2 jobs to do" in out.getvalue() and "] zhao2025" not in out.getvalue()
 
 
 TOY_RULES = """\

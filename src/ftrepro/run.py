@@ -141,12 +141,18 @@ class Progress:
     started: float = field(default_factory=time.time)  # seconds since the epoch, as events' "time"
     total: int | None = None
     jobs: dict[int, Job] = field(default_factory=dict)
+    planned: int = 0  # jobs a dry run lists (described, never started)
+    _starting: set[int] = field(default_factory=set)
 
     def feed(self, event: Mapping) -> Event | None:
         """Read one event; returns what the console shows once a job has started, ended or failed."""
         kind, at = event.get("event"), event.get("time", time.time()) - self.started
         if kind == "run_info" and self.total is None:
             self.total = event["stats"].get("total")
+        elif kind == "job_started":  # Snakemake announces the jobs it starts, then describes each
+            self._starting.update(event["jobs"])
+        elif kind == "job_info" and event["jobid"] not in self._starting:
+            self.planned += 1
         elif kind == "job_info" and event["jobid"] not in self.jobs:
             job = Job(
                 event["rule_name"],
@@ -379,6 +385,8 @@ def run(
         _write_timings(logs / "timings.json", progress, total_s, code, cores)
     if code == 0:
         jobs = f"{len(progress.jobs)} jobs" if progress.jobs else "nothing to do (all up to date)"
+        if progress.planned and not progress.jobs:
+            jobs = f"a dry run, {progress.planned} jobs to do"
         print(f"ftrepro run: {title}: done in {minutes}, {jobs}; open {targets[0]}", file=out)
         return code
     failed = [job for job in progress.jobs.values() if job.failed]
