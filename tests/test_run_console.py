@@ -28,28 +28,27 @@ from ftrepro.run import (
 T0 = 1_700_000_000.0  # the run's start, seconds since the epoch as events carry it
 
 
-def job_started(jobid: int, at: float) -> dict:
-    """Snakemake announces the jobs it starts (job_started), then describes each (job_info)."""
-    return {"event": "job_started", "jobs": [jobid], "time": T0 + at}
-
-
-def job_info(jobid: int, rule: str, output: list[str], log: list[str], at: float, **wildcards) -> dict:
-    """A job_info event as snakemake_logger_plugin_ftrepro writes it (the fields the console reads)."""
-    return {
-        "event": "job_info",
-        "jobid": jobid,
-        "rule_name": rule,
-        "output": output,
-        "log": log,
-        "wildcards": wildcards,
-        "time": T0 + at,
-    }
+def job_start(jobid: int, rule: str, output: list[str], log: list[str], at: float, **wildcards) -> list:
+    """A job's start as snakemake_logger_plugin_ftrepro writes it: Snakemake announces the job
+    (job_started), then describes it (job_info, with the fields the console reads)."""
+    started = {"event": "job_started", "jobs": [jobid], "time": T0 + at}
+    return [
+        started,
+        {
+            "event": "job_info",
+            "jobid": jobid,
+            "rule_name": rule,
+            "output": output,
+            "log": log,
+            "wildcards": wildcards,
+            "time": T0 + at,
+        },
+    ]
 
 
 EVENTS = [
     {"event": "run_info", "stats": {"fit_zhao_decoder": 1, "score": 1, "total": 2}, "time": T0},
-    job_started(7, 0.0),
-    job_info(
+    *job_start(
         7,
         "fit_zhao_decoder",
         ["results/zhao2025/20ng-7class.llama2-7b.zero-shot.ft/predictions.jsonl"],
@@ -59,8 +58,7 @@ EVENTS = [
     ),
     {"event": "job_finished", "job_id": 7, "time": T0 + 9},
     {"event": "progress", "done": 1, "total": 2, "time": T0 + 9},
-    job_started(3, 10.0),
-    job_info(
+    *job_start(
         3,
         "derive_massive",
         ["resources/derived/massive/train.jsonl", "resources/derived/massive/dev.jsonl"],
@@ -127,8 +125,7 @@ def test_the_demo_runs_the_tiny_preset_through_the_warm_interpreter_one_thread_a
 
 FAILING = [
     {"event": "run_info", "stats": {"fit_zhao_encoder": 1, "score": 1, "total": 2}, "time": T0},
-    job_started(4, 0.0),
-    job_info(
+    *job_start(
         4,
         "score",
         ["results/zhao2025/massive-intent.roberta-base.ft/metrics.json"],
@@ -138,8 +135,7 @@ FAILING = [
         run="massive-intent.roberta-base.ft",
     ),
     {"event": "job_finished", "job_id": 4, "time": T0 + 2},
-    job_started(9, 3.0),
-    job_info(
+    *job_start(
         9,
         "fit_zhao_encoder",
         ["results/zhao2025/massive-slots.roberta-base.ft/predictions.jsonl"],
