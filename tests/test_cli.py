@@ -34,6 +34,12 @@ def test_a_misspelled_preset_is_one_line_naming_the_closest(workdir, monkeypatch
     assert code == 2 and err.strip().endswith("unknown preset 'tinyy'; did you mean 'tiny'?")
 
 
+def test_outside_the_repository_it_says_where_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = _fails(["run"], capsys)
+    assert code == 2 and "no config/config.yaml here: run ftrepro in the repository's directory" in err
+
+
 def test_debug_shows_the_traceback(workdir, monkeypatch):
     monkeypatch.chdir(workdir)
     with pytest.raises(UsageError, match="unknown preset 'papr'"):

@@ -49,6 +49,8 @@ def unknown(what: str, name: str, valid: Collection[str]) -> UsageError:
 
 
 def check_preset(preset: str, configfile: Path) -> None:
+    if not configfile.is_file():
+        raise UsageError(f"no {configfile} here: run ftrepro in the repository's directory")
     with open(configfile) as f:
         presets = yaml.safe_load(f)["presets"]
     if preset not in presets:

@@ -38,7 +38,10 @@ TARGET = "results/report.html"
 RULES_DIR = Path("workflow/rules")
 # the stage (rules file) whose jobs train models: its time is also given per family
 TRAINING_STAGE = "train"
-_RULE_DEFINITION = re.compile(r"^(?:rule|checkpoint) (\w+):", re.MULTILINE)
+# `rule NAME:`, `checkpoint NAME:` or `use rule OTHER [from MODULE] as NAME [with:]` at a line's start
+_RULE_DEFINITION = re.compile(
+    r"^(?:(?:rule|checkpoint) (\w+):|use rule \S+ (?:from \S+ )?as (\w+))", re.MULTILINE
+)
 # outputs of the table and report rules, which partial=true builds from the finished runs
 _TABLES = re.compile(r"^results/\w+/(tables|figures)/")
 # the numbers a scored run is known by (metrics.json keys), in this order
@@ -54,13 +57,17 @@ def rule_stages(root: Path = Path(".")) -> dict[str, str]:
     return {
         rule: path.stem
         for path in sorted((root / RULES_DIR).glob("*.smk"))
-        for rule in _RULE_DEFINITION.findall(path.read_text())
+        for rule in _rules_defined(path.read_text())
     }
 
 
 def rule_names(root: Path = Path(".")) -> set[str]:
     """Every rule of the workflow: those of the rules files and the Snakefile's own."""
-    return set(rule_stages(root)) | set(_RULE_DEFINITION.findall((root / "Snakefile").read_text()))
+    return set(rule_stages(root)) | set(_rules_defined((root / "Snakefile").read_text()))
+
+
+def _rules_defined(text: str) -> list[str]:
+    return [plain or used for plain, used in _RULE_DEFINITION.findall(text)]
 
 
 def split_config(extra: Sequence[str]) -> tuple[list[str], list[str]]:
