@@ -27,9 +27,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # all three papers, tiny preset: a line per job (paper, stage, run; its time and result at its end);
-# logs/run/tiny/ has snakemake's output and the time per stage
+# logs/run/tiny/ has snakemake's output, its events and the time per stage
 demo: setup
-	$(BIN)/python -m ftrepro.run
+	$(BIN)/ftrepro run --preset tiny
 
 # format and lint of Python and rules, import layers (pyproject.toml), snakemake's own lint
 lint: setup

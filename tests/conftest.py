@@ -181,7 +181,7 @@ class RecordSteps(TrainerCallback):
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
-    """`make demo` once for the whole session (python -m ftrepro.run: the tiny preset of all
+    """`make demo` once for the whole session (ftrepro run: the tiny preset of all
     three papers, raw data to results/report.html) in a sandbox; the slow tests read its outputs.
     With $FTREPRO_DEMO_DIR, that directory's earlier demo is brought up to date instead (only
     what changed reruns)."""
@@ -192,7 +192,7 @@ def demo_run(tmp_path_factory) -> Path:
             (workdir / name).symlink_to(REPO / name)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
     result = subprocess.run(
-        [sys.executable, "-m", "ftrepro.run", "--cores", "2"],
+        [sys.executable, "-m", "ftrepro.cli", "run", "--cores", "2"],
         cwd=workdir,
         env=env,
         capture_output=True,

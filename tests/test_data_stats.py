@@ -286,6 +286,31 @@ def test_cli_bad_data_exits_with_the_error(tmp_path, capsys):
     assert not (tmp_path / "stats.md").exists()
 
 
+def test_cli_prints_by_default_and_never_writes_the_pipeline_s_file(derived, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["stats", "--derived", str(derived), "--datasets", "massive"]) == 0
+    assert "## massive" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # results/data/stats.md is the pipeline's, not written
+
+
+def test_cli_a_missing_directory_is_an_error(tmp_path, capsys):
+    for derived in (tmp_path / "nothing", tmp_path):  # no directory; one without any dataset
+        with pytest.raises(SystemExit) as exit_info:
+            main(["stats", "--derived", str(derived), "--out", str(tmp_path / "stats.md")])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 1 and str(derived) in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "stats.md").exists()
+
+
+def test_cli_a_wrong_tokenizer_is_one_line_naming_it(derived, tmp_path, capsys):
+    wrong = "resources/models/base/no-such-model"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stats", "--derived", str(derived), "--datasets", "massive", "--tokenizer", wrong])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"ftrepro stats: error: tokenizer {wrong!r}: not a model directory")
+
+
 def test_real_massive(tmp_path, tokenizer):
     raw = tmp_path / "en-US.jsonl"
     raw.write_bytes(gzip.decompress(REAL_MASSIVE.read_bytes()))

@@ -4,7 +4,7 @@ within 10 points of the paper's RoBERTa-base, and the fine-tuned decoder 20 poin
 prompted self on MASSIVE intent.
 
 A mini run takes hours on 2 cores, so CI has none: these tests read the metrics of one made
-earlier ($FTREPRO_MINI_DIR, the working directory of `python -m ftrepro.run --preset mini` or of
+earlier ($FTREPRO_MINI_DIR, the working directory of `ftrepro run --preset mini` or of
 any snakemake run with preset=mini) and build Table 3 from them with this checkout's code, in a
 sandbox. The runs missing there read "not run" and are not checked; the three encoder cells of
 the bar must be there.

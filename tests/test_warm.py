@@ -99,6 +99,19 @@ def test_without_a_server_the_script_runs_in_a_new_interpreter(tmp_path):
     assert out.split()[-1] == "False" and "no server" in err
 
 
+def _warm_snakemake(workdir: Path, target: str) -> None:
+    """`target` of the Snakefile in `workdir`, through a warm server that preloads `wave`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ftrepro.warm", "snakemake", "--cores", "1", target],
+        cwd=workdir,
+        env=_env(**{warm.PRELOAD_ENV: "wave"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_snakemake_script_jobs_run_in_the_warm_interpreter(tmp_path):
     (tmp_path / "Snakefile").write_text(
         'rule a:\n    output: "a.txt"\n    log: "a.log"\n    script: "a.py"\n'
@@ -106,13 +119,27 @@ def test_snakemake_script_jobs_run_in_the_warm_interpreter(tmp_path):
     (tmp_path / "a.py").write_text(
         'import sys\nopen(snakemake.output[0], "w").write(str("wave" in sys.modules))\n'
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "ftrepro.warm", "snakemake", "--cores", "1", "a.txt"],
-        cwd=tmp_path,
-        env=_env(**{warm.PRELOAD_ENV: "wave"}),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    _warm_snakemake(tmp_path, "a.txt")
     assert (tmp_path / "a.txt").read_text() == "True"
+
+
+def test_a_warm_job_s_benchmark_file_reports_its_own_cpu_time_and_memory(tmp_path):
+    """Snakemake measures the client; the job's CPU seconds and peak RSS come from the server."""
+    (tmp_path / "Snakefile").write_text(
+        'rule a:\n    output: "a.txt"\n    log: "a.log"\n    benchmark: "a.tsv"\n    script: "a.py"\n'
+    )
+    (tmp_path / "a.py").write_text(
+        "import sys, time\n"
+        "block = bytearray(300 * 2**20)  # 300 MiB, written: resident\n"
+        "end = time.process_time() + 1.5\n"
+        "while time.process_time() < end:\n"
+        "    pass\n"
+        'open(snakemake.output[0], "w").write(str("wave" in sys.modules))\n'
+    )
+    _warm_snakemake(tmp_path, "a.txt")
+    assert (tmp_path / "a.txt").read_text() == "True"  # it ran warm
+    header, row = (line.split("\t") for line in (tmp_path / "a.tsv").read_text().splitlines())
+    bench = dict(zip(header, row))
+    assert float(bench["cpu_time"]) >= 1.5 and float(bench["max_rss"]) >= 300
+    assert bench["max_vms"] == "NA" and float(bench["mean_load"]) > 0
+    assert not list(tmp_path.glob(".snakemake/scripts/*.usage.json"))  # the usage file is gone

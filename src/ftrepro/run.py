@@ -1,15 +1,18 @@
-"""A local run of a preset with a line per job on the console; `make demo` is its default, the
-tiny preset of all three papers, raw data to results/report.html.
-
-    python -m ftrepro.run [--preset tiny|mini|paper] [--cores N] [--target PATH ...] [-- snakemake args]
+"""A local run of a preset with a line per job on the console (`ftrepro run`; `make demo` is the
+tiny preset of all three papers, raw data to results/report.html).
 
 The console gets a line when a job starts (paper, stage, run), a line when it ends (its wall time
 and, for a scored run, the headline metric) or fails (its log), and every --progress-every seconds
-the latest progress bar of each job running that long (tqdm writes it to the job's log). Snakemake's
-own output goes to logs/run/<preset>/snakemake.log; timings.json beside it keeps every job's start
-and end and the time per stage (benchmarks/demo.py prints it). When jobs fail (the local profile
-keeps going with the others), the tables and the report are built again from the runs that did
-finish (`--config partial=true`), the rest marked "not run".
+the latest progress bar of each job running that long (tqdm writes it to the job's log). The jobs
+come from Snakemake's own events: the logger plugin `ftrepro` (package
+snakemake_logger_plugin_ftrepro) writes each one to logs/run/<preset>/events.jsonl, which this
+module follows. A job's stage is its rule's in its paper's job table (fit, predict or report:
+ftrepro.jobs.Rule.stage), else the rules file that defines its rule (workflow/rules/<stage>.smk);
+its paper the paper its output or log path names. Snakemake's text output goes to
+logs/run/<preset>/snakemake.log; timings.json beside it keeps every job's start and end and the
+time per stage (benchmarks/demo.py prints it); a run with no job to do leaves the last one's. When
+jobs fail (the local profile keeps going with the others), the tables and the report are built
+again from the runs that did finish (`--config partial=true`), the rest marked "not run".
 
 Snakemake runs through `ftrepro.warm` (the jobs' scripts run in forks of one interpreter that
 has torch and transformers imported). The tiny preset runs every job on one thread: tiny models
@@ -18,15 +21,13 @@ gain nothing from a second thread, and two jobs side by side use both cores of a
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TextIO
@@ -34,66 +35,69 @@ from typing import NamedTuple, TextIO
 import yaml
 
 from ftrepro import config as ftconfig
+from ftrepro import papers
 from ftrepro.config import CONFIG
 from ftrepro.io import atomic_path, read_json
 
 TARGET = "results/report.html"
-# the papers config/config.yaml registers (config `papers`; ftrepro.papers.rules says each rule's
-# paper, stage and family)
-PAPERS = tuple(yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["papers"])
-PRESETS = ("tiny", "mini", "paper")
-# stage of each rule; a rule not listed is "other"
-STAGES = {
-    "data": (
-        "download",
-        "derive_20newsgroups",
-        "derive_massive",
-        "derive_superni",
-        "derive_arena",
-        "data_stats",
-    ),
-    "models": ("prepare_model",),
-    "fit": (
-        "fit_zhao_encoder",
-        "fit_zhao_decoder",
-        "fit_gupta_stl",
-        "fit_gupta_mtl",
-        "prefinetune_t5",
-        "annotate_arena",
-        "prefinetune_band_encoder",
-        "fit_band_encoder",
-        "fit_band_lora",
-    ),
-    "predict": ("predict_zhao_decoder", "predict_zhao_api", "predict_gupta_anchor"),
-    "score": ("score",),
-    "report": ("zhao2025_table3", "gupta2023_report", "band2025_report", "html_report", "all"),
-}
-STAGE_OF = {rule: stage for stage, rules in STAGES.items() for rule in rules}
-# families of fit jobs, for the time per family
-FAMILY_OF = {
-    "fit_zhao_encoder": "zhao2025 encoders",
-    "fit_zhao_decoder": "zhao2025 decoders",
-    "fit_gupta_stl": "gupta2023 STL",
-    "fit_gupta_mtl": "gupta2023 MTL",
-    "prefinetune_t5": "gupta2023 pre-finetuning",
-    "annotate_arena": "band2025 annotation",
-    "prefinetune_band_encoder": "band2025 pre-finetuning",
-    "fit_band_encoder": "band2025 encoders",
-    "fit_band_lora": "band2025 LoRA",
-}
-_RULE = re.compile(r"^(?:local)?rule (\w+):$")
-_FIELD = re.compile(r"^\s+(output|log|jobid|wildcards): (.*)$")
-_FINISHED = re.compile(r"^Finished jobid: (\d+)")
-_ERROR = re.compile(r"^Error in rule (\w+):$")
-_LOG_NOTE = re.compile(r"\s+\(check log file\(s\) for error details\)$")
+RULES_DIR = Path("workflow/rules")
+# the papers config/config.yaml registers ({id: package}; each one's rules in its job table)
+REGISTRY = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["papers"]
+PAPERS = tuple(REGISTRY)
+# the stage whose jobs train models (ftrepro.jobs.Rule.stage): its time is also given per family
+TRAINING_STAGE = "fit"
+# `rule NAME:`, `checkpoint NAME:` or `use rule OTHER [from MODULE] as NAME [with:]` at a line's start
+_RULE_DEFINITION = re.compile(
+    r"^(?:(?:rule|checkpoint) (\w+):|use rule \S+ (?:from \S+ )?as (\w+))", re.MULTILINE
+)
 # outputs of the table and report rules, which partial=true builds from the finished runs
 _TABLES = re.compile(r"^results/\w+/(tables|figures)/")
 # the numbers a scored run is known by (metrics.json keys), in this order
 _HEADLINE = re.compile(r"^(?!constrained_)(\w+_accuracy|slots_f1|rougeL|log_loss)$")
 # a tqdm bar with its description: "train: 40%|####      | 8/20 [00:03<00:05, 2.1it/s]"
 _BAR = re.compile(r"(?:\w[\w ]*: *)?\d+%\|[^|]*\|[^\]]*\]")
-_TOTAL = re.compile(r"^total\s+(\d+)$")
-_PAPER = re.compile("(" + "|".join(PAPERS) + ")")
+_POLL_S = 0.25
+
+
+def rule_stages(root: Path = Path(".")) -> dict[str, str]:
+    """{rule: its stage}: a paper's rule its stage in the paper's job table (fit, predict, report),
+    any other the name of the rules file that defines it (workflow/rules/derive.smk: "derive");
+    rules defined elsewhere (the Snakefile's `all`) have none."""
+    files = {
+        rule: path.stem
+        for path in sorted((root / RULES_DIR).glob("*.smk"))
+        for rule in _rules_defined(path.read_text())
+    }
+    tables = {
+        rule.name: rule.stage for paper in papers.registrations(REGISTRY).values() for rule in paper.rules
+    }
+    return {**files, **tables}
+
+
+def rule_names(root: Path = Path(".")) -> set[str]:
+    """Every rule of the workflow: those of the rules files, the Snakefile's own, and the target
+    the Snakefile makes of each registered paper (its id)."""
+    return set(rule_stages(root)) | set(_rules_defined((root / "Snakefile").read_text())) | set(PAPERS)
+
+
+def _rules_defined(text: str) -> list[str]:
+    return [plain or used for plain, used in _RULE_DEFINITION.findall(text)]
+
+
+def split_config(extra: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the --config entries, the other arguments) of extra snakemake arguments. Entries are those
+    after --config (or -C) and those before any option: `-- "data={...}"` continues the run's own
+    --config, as one --config would replace the other."""
+    entries, others, in_config = [], [], True
+    for arg in extra:
+        if arg in ("--config", "-C"):
+            in_config = True
+        elif arg.startswith("-"):
+            in_config = False
+            others.append(arg)
+        else:
+            (entries if in_config else others).append(arg)
+    return entries, others
 
 
 @dataclass
@@ -105,17 +109,22 @@ class Job:
     start: float = 0.0
     end: float | None = None
     failed: bool = False
-
-    @property
-    def stage(self) -> str:
-        return STAGE_OF.get(self.rule, "other")
+    stage: str = "other"
+    wildcards: dict = field(default_factory=dict)
 
     @property
     def paper(self) -> str:
-        found = _PAPER.search(self.output) or _PAPER.search(self.rule)
-        if found:
-            return found.group(1)
-        return "data" if self.stage in ("data", "models") else "all"
+        """The paper its output or log path names (results/<paper>/..., resources/models/<paper>/...,
+        logs/<paper>/...) or its `paper` wildcard; else "data" for data and base models, "all" for
+        what spans the papers (the report)."""
+        paths = [p.strip() for p in f"{self.output},{self.log}".split(",") if p.strip()]
+        for path in paths:
+            if found := next((part for part in Path(path).parts[:3] if part in PAPERS), None):
+                return found
+        if self.wildcards.get("paper") in PAPERS:
+            return self.wildcards["paper"]
+        data = any(p.startswith(("resources/", "results/data/")) for p in self.output.split(", "))
+        return "data" if data else "all"
 
     @property
     def what(self) -> str:
@@ -132,6 +141,12 @@ class Job:
         return self.end is None and not self.failed
 
 
+def family_of(job: Job) -> str | None:
+    """The model family a training job trains, None for the other jobs. The one place that says
+    it: a job's rule (each rule of a paper's job table trains one family, ftrepro.jobs.Rule)."""
+    return job.rule if job.stage == TRAINING_STAGE else None
+
+
 class Event(NamedTuple):
     kind: str  # start | end | failed
     job: Job
@@ -139,51 +154,43 @@ class Event(NamedTuple):
 
 @dataclass
 class Progress:
-    """Follows snakemake's output: the job count, each job's start, end or failure."""
+    """Follows Snakemake's events (snakemake_logger_plugin_ftrepro): the job count, each job's
+    start, end or failure."""
 
-    started: float = field(default_factory=time.monotonic)
+    stage_of: Mapping[str, str] = field(default_factory=dict)  # rule_stages
+    started: float = field(default_factory=time.time)  # seconds since the epoch, as events' "time"
     total: int | None = None
     jobs: dict[int, Job] = field(default_factory=dict)
-    _pending: Job | None = None
-    _error_rule: str | None = None
+    planned: int = 0  # jobs a dry run lists (described, never started)
+    _starting: set[int] = field(default_factory=set)
 
-    def feed(self, line: str) -> Event | None:
-        """Read one line of output; returns an event once a job has started (its description is
-        complete), ended or failed."""
-        line = line.rstrip("\n")
-        now = time.monotonic() - self.started
-        if self.total is None and (match := _TOTAL.match(line.strip())):
-            self.total = int(match.group(1))
-        elif match := _RULE.match(line):
-            self._pending = Job(match.group(1), start=now)
-        elif match := _ERROR.match(line):
-            self._error_rule = match.group(1)
-        elif self._error_rule is not None and (match := _FIELD.match(line)) and match.group(1) == "jobid":
-            self._error_rule = None
-            job = self.jobs.get(int(match.group(2)))
-            if job is not None and not job.failed:
-                job.failed, job.end = True, now
-                return Event("failed", job)
-        elif self._pending is not None and (match := _FIELD.match(line)):
-            return self._describe(*match.groups())
-        elif match := _FINISHED.match(line):
-            job = self.jobs.get(int(match.group(1)))
-            if job is not None:
-                job.end = now
-                return Event("end", job)
-        return None
-
-    def _describe(self, key: str, value: str) -> Event | None:
-        if key == "output":
-            self._pending.output = value
-        elif key == "log":
-            self._pending.log = _LOG_NOTE.sub("", value)
-        elif key == "jobid":
-            job, self._pending = self._pending, None
-            job.jobid = int(value)
-            if job.jobid not in self.jobs:
-                self.jobs[job.jobid] = job
-                return Event("start", job)
+    def feed(self, event: Mapping) -> Event | None:
+        """Read one event; returns what the console shows once a job has started, ended or failed."""
+        kind, at = event.get("event"), event.get("time", time.time()) - self.started
+        if kind == "run_info" and self.total is None:
+            self.total = event["stats"].get("total")
+        elif kind == "job_started":  # Snakemake announces the jobs it starts, then describes each
+            self._starting.update(event["jobs"])
+        elif kind == "job_info" and event["jobid"] not in self._starting:
+            self.planned += 1
+        elif kind == "job_info" and event["jobid"] not in self.jobs:
+            job = Job(
+                event["rule_name"],
+                event["jobid"],
+                output=", ".join(event.get("output") or ()),
+                log=", ".join(event.get("log") or ()),
+                start=at,
+                stage=self.stage_of.get(event["rule_name"], "other"),
+                wildcards=event.get("wildcards") or {},
+            )
+            self.jobs[job.jobid] = job
+            return Event("start", job)
+        elif kind == "job_finished" and (job := self.jobs.get(event["job_id"])) and job.running:
+            job.end = at
+            return Event("end", job)
+        elif kind == "job_error" and (job := self.jobs.get(event["jobid"])) and not job.failed:
+            job.failed, job.end = True, at
+            return Event("failed", job)
         return None
 
     @property
@@ -192,10 +199,10 @@ class Progress:
 
     def line(self, job: Job) -> str:
         total = self.total or "?"
-        elapsed = time.monotonic() - self.started
+        elapsed = time.time() - self.started
         return (
             f"[{len(self.jobs):>3}/{total} {int(elapsed // 60):2d}m{int(elapsed % 60):02d}s] "
-            f"{job.paper:<9} {job.stage:<7} {job.what}"
+            f"{job.paper:<9} {job.stage:<8} {job.what}"
         )
 
     def describe(self, event: Event) -> str:
@@ -208,6 +215,26 @@ class Progress:
             return f"  FAILED {job.what} after {took} (rule {job.rule}); see {job.log or 'the snakemake log'}"
         result = _scored(job.output)
         return f"  done   {job.what} in {took}" + (f": {result}" if result else "")
+
+
+class EventFile:
+    """The events a running Snakemake has appended to a file so far, read as they come."""
+
+    def __init__(self, path: Path):
+        self.path, self._offset, self._partial = Path(path), 0, b""
+
+    def new(self) -> Iterator[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
 
 
 def _duration(seconds: float) -> str:
@@ -247,16 +274,32 @@ def last_bar(log: str | Path, tail_bytes: int = 4096) -> str | None:
     return bars[-1] if bars else None  # without what a log line wrote after it
 
 
+def moved_bars(progress: Progress, shown: dict[int, str], every: float) -> list[str]:
+    """The latest bar of each job running for `every` seconds or more, where it moved since
+    `shown` (updated)."""
+    now = time.time() - progress.started
+    lines = []
+    for job in progress.jobs.values():
+        if not job.running or now - job.start < every or not job.log:
+            continue
+        bar = last_bar(job.log.split(",")[0].strip())
+        if bar and shown.get(job.jobid) != bar:
+            shown[job.jobid] = bar
+            lines.append(f"  ...    {job.what}: {bar}")
+    return lines
+
+
 def stage_times(jobs: Iterable[Job]) -> dict:
-    """Per stage and per fit family: jobs, busy seconds (the sum of the jobs' wall times; jobs run
-    side by side, so busy time can exceed the elapsed time) and the span from first start to last end."""
+    """Per stage and per family of the training stage ("train: <family>"): jobs, busy seconds (the
+    sum of the jobs' wall times; jobs run side by side, so busy time can exceed the elapsed time)
+    and the span from first start to last end."""
     groups: dict[str, list[Job]] = {}
     for job in jobs:
         if job.end is None or job.failed:
             continue
         groups.setdefault(job.stage, []).append(job)
-        if job.rule in FAMILY_OF:
-            groups.setdefault(f"fit: {FAMILY_OF[job.rule]}", []).append(job)
+        if family := family_of(job):
+            groups.setdefault(f"{job.stage}: {family}", []).append(job)
     return {
         name: {
             "jobs": len(members),
@@ -269,13 +312,9 @@ def stage_times(jobs: Iterable[Job]) -> dict:
 
 def data_line(preset: str, extra: Sequence[str] = (), config_file: str | Path = "config/config.yaml") -> str:
     """What the run reads, for the console at its start and end: the resolved data.source of the
-    preset with the `--config` entries among `extra`. A config
-    that does not load is left to snakemake to report."""
-    entries, after_config = [], False
-    for arg in extra:
-        after_config = (after_config and not arg.startswith("-")) or arg == "--config"
-        if after_config and arg != "--config":
-            entries.append(arg)
+    preset with the `--config` entries among `extra` (split_config). A config that does not load
+    is left to snakemake to report."""
+    entries, _ = split_config(extra)
     try:
         overrides = {"preset": preset, **ftconfig.typed_overrides(entries)}
         data = ftconfig.load(config_file, overrides).data
@@ -288,23 +327,33 @@ def data_line(preset: str, extra: Sequence[str] = (), config_file: str | Path = 
 
 
 def snakemake_command(
-    preset: str, cores: str, targets: Sequence[str], extra: Sequence[str], partial: bool = False
+    preset: str,
+    cores: str,
+    targets: Sequence[str],
+    extra: Sequence[str],
+    events: Path,
+    partial: bool = False,
+    warm: bool = True,
 ) -> list[str]:
-    config = [f"preset={preset}", *(["partial=true"] if partial else [])]
+    entries, options = split_config(extra)
+    config = [f"preset={preset}", *(["partial=true"] if partial else []), *entries]
     one_thread = ["--max-threads", "1"] if preset == "tiny" else []
+    runner = ["-m", "ftrepro.warm", "snakemake"] if warm else ["-m", "snakemake"]
     return [
         sys.executable,
-        "-m",
-        "ftrepro.warm",
-        "snakemake",
+        *runner,
         "--profile",
         "profiles/local",
         "--cores",
         cores,
         *one_thread,
+        "--logger",
+        "ftrepro",
+        "--logger-ftrepro-events",
+        str(events),
+        *options,
         "--config",
         *config,
-        *extra,
         "--",
         *targets,
     ]
@@ -316,44 +365,35 @@ def tables_only(targets: Sequence[str]) -> list[str]:
     return [t for t in targets if t in ("all", *PAPERS, TARGET) or _TABLES.match(t)]
 
 
-def follow(command: list[str], progress: Progress, log_path: Path, out: TextIO, every: float) -> int:
-    """Run snakemake, its output to `log_path`, a line per job event and per progress bar to `out`;
-    returns snakemake's exit status."""
+def follow(
+    command: list[str], events: Path, progress: Progress, log_path: Path, out: TextIO, every: float
+) -> int:
+    """Run snakemake, its output to `log_path`, its `events` (the file its logger plugin writes) to
+    a line per job on `out`, and every `every` seconds the bars that moved; returns snakemake's
+    exit status."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    lock = threading.Lock()
-
-    def say(text: str) -> None:
-        with lock:
-            print(text, file=out, flush=True)
-
-    stop = threading.Event()
-    bars = threading.Thread(target=_say_bars, args=(progress, say, stop, every), daemon=True)
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
-        )
-        bars.start()
-        for line in process.stdout:
-            log.write(line)
-            if (event := progress.feed(line)) is not None:
-                say(progress.describe(event))
-        code = process.wait()
-    stop.set()
-    return code
-
-
-def _say_bars(progress: Progress, say, stop: threading.Event, every: float) -> None:
-    """Every `every` seconds, the latest bar of each job running that long, when it has moved."""
+    Path(events).write_text("")
+    events = EventFile(events)
     shown: dict[int, str] = {}
-    while not stop.wait(every):
-        now = time.monotonic() - progress.started
-        for job in list(progress.jobs.values()):
-            if not job.running or now - job.start < every or not job.log:
-                continue
-            bar = last_bar(job.log)
-            if bar and shown.get(job.jobid) != bar:
-                shown[job.jobid] = bar
-                say(f"  ...    {job.what}: {bar}")
+    next_bars = time.monotonic() + every
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        while True:
+            ended = process.poll() is not None
+            lines = [progress.describe(e) for e in map(progress.feed, events.new()) if e is not None]
+            if time.monotonic() >= next_bars:
+                lines += moved_bars(progress, shown, every)
+                next_bars += every
+            if lines:
+                print("\n".join(lines), file=out, flush=True)
+            if ended:
+                return process.returncode
+            time.sleep(_POLL_S)
+
+
+def run_title(preset: str, targets: Sequence[str]) -> str:
+    """What a run is, said at its start and again at its end."""
+    return f"{preset} preset -> {', '.join(targets)}"
 
 
 def run(
@@ -363,33 +403,42 @@ def run(
     extra: Sequence[str] = (),
     out: TextIO = sys.stdout,
     progress_every: float = 60.0,
+    warm: bool = True,
 ) -> int:
     """Run `targets` of `preset` in the current directory; returns snakemake's exit status."""
     logs = Path("logs/run") / preset
     logs.mkdir(parents=True, exist_ok=True)
-    data = data_line(preset, extra)
-    print(f"ftrepro run: {preset} preset -> {', '.join(targets)}", file=out)
+    title, data = run_title(preset, targets), data_line(preset, extra)
+    print(f"ftrepro run: {title}", file=out)
     print(f"  {data}", file=out)
     print(f"  snakemake log: {logs / 'snakemake.log'}", file=out, flush=True)
-    progress = Progress()
-    command = snakemake_command(preset, cores, targets, extra)
-    code = follow(command, progress, logs / "snakemake.log", out, progress_every)
-    total_s = time.monotonic() - progress.started
-    _write_timings(logs / "timings.json", progress, total_s, code, cores)
+    progress = Progress(rule_stages())
+    events = logs / "events.jsonl"
+    command = snakemake_command(preset, cores, targets, extra, events, warm=warm)
+    code = follow(command, events, progress, logs / "snakemake.log", out, progress_every)
+    total_s = time.time() - progress.started
     minutes = f"{int(total_s // 60)} min {total_s % 60:.0f} s"
+    if progress.jobs:  # a run with nothing to do keeps the last real run's timings
+        _write_timings(logs / "timings.json", progress, total_s, code, cores)
     if code == 0:
-        print(f"ftrepro run: done in {minutes}, {len(progress.jobs)} jobs; open {targets[0]}", file=out)
+        jobs = f"{len(progress.jobs)} jobs" if progress.jobs else "nothing to do (all up to date)"
+        if progress.planned and not progress.jobs:
+            jobs = f"a dry run, {progress.planned} jobs to do"
+        print(f"ftrepro run: {title}: done in {minutes}, {jobs}; open {targets[0]}", file=out)
         print(f"  {data}", file=out)
         return code
     failed = [job for job in progress.jobs.values() if job.failed]
-    print(f"ftrepro run: FAILED (exit {code}) after {minutes}, {len(failed)} job(s) failed", file=out)
+    print(
+        f"ftrepro run: {title}: FAILED (exit {code}) after {minutes}, {len(failed)} job(s) failed", file=out
+    )
     print(f"  {data}", file=out)
     if failed and progress.done and (tables := tables_only(targets)):
         print(
             "ftrepro run: the tables again, from the runs that finished (partial=true)", file=out, flush=True
         )
-        partial = snakemake_command(preset, cores, tables, extra, partial=True)
-        follow(partial, Progress(), logs / "partial.log", out, progress_every)
+        events = logs / "partial.events.jsonl"
+        partial = snakemake_command(preset, cores, tables, extra, events, partial=True, warm=warm)
+        follow(partial, events, Progress(progress.stage_of), logs / "partial.log", out, progress_every)
     else:
         print(f"the end of {logs / 'snakemake.log'}:", file=out)
         print("".join((logs / "snakemake.log").read_text().splitlines(keepends=True)[-40:]), file=out)
@@ -408,7 +457,7 @@ def _write_timings(path: Path, progress: Progress, total_s: float, code: int, co
                 "rule": j.rule,
                 "output": j.output,
                 "start_s": round(j.start, 1),
-                "end_s": j.end,
+                "end_s": None if j.end is None else round(j.end, 1),
                 "failed": j.failed,
             }
             for j in progress.jobs.values()
@@ -416,25 +465,3 @@ def _write_timings(path: Path, progress: Progress, total_s: float, code: int, co
     }
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(timings, indent=1))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ftrepro.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=PRESETS, default="tiny", help="default: %(default)s (the demo)")
-    parser.add_argument("--cores", default="all", help="snakemake --cores (default: %(default)s)")
-    parser.add_argument("--target", action="append", help=f"what to make (default: {TARGET})")
-    parser.add_argument(
-        "--progress-every",
-        type=float,
-        default=60.0,
-        help="seconds between progress lines (default: %(default)s)",
-    )
-    parser.add_argument("extra", nargs="*", help="more snakemake arguments, after --")
-    args = parser.parse_args(argv)
-    return run(
-        args.preset, args.cores, args.target or [TARGET], args.extra, progress_every=args.progress_every
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

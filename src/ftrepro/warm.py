@@ -10,14 +10,16 @@ each with its own log, exit status and process; only the imports are shared.
 
     python -m ftrepro.warm snakemake [snakemake arguments]   # a local run through a warm server
     python -m ftrepro.warm serve SOCKET                      # the server alone
-    python -m ftrepro.warm run SCRIPT                        # one script through $FTREPRO_WARM_SOCKET
+    python -m ftrepro.warm run [--usage FILE] SCRIPT         # one script through $FTREPRO_WARM_SOCKET
 
 `snakemake` runs Snakemake in this process with its Python `script:` jobs sent to the server
 (`route_scripts`: only jobs without a conda env or container; the others, and every job when
 the server cannot be reached, start their own interpreter as usual). A job killed by Snakemake
 closes its connection and the server kills the job's process group. Snakemake's `benchmark:`
-files then measure the client, not the job: wall time is right, CPU and memory are not. The
-server keeps the modules it imported at its start: library code edited during a run reaches the
+files would measure the client, not the job: the server sends the client the job's own resource
+usage (CPU seconds, peak RSS, blocks read and written, from wait4), which goes into the job's
+benchmark record (`cpu_time`, `max_rss`, `mean_load`, `io_in`, `io_out`; `max_vms`, `max_uss` and
+`max_pss` read NA: not measured for a warm job). The server keeps the modules it imported at its start: library code edited during a run reaches the
 later jobs only where they import it afresh, so rerun after such an edit.
 
 Nothing here imports torch at module level: the client must start in milliseconds.
@@ -81,17 +83,20 @@ PRELOAD = (
     "ftrepro.report.html",
 )
 _HEADER = struct.Struct("!Q")
-_STATUS = struct.Struct("!i")
+# what the server sends back when a job ends: its exit status, then its own usage: CPU seconds
+# (user + system), peak RSS (KiB), blocks read and written (512 bytes each)
+_RESULT = struct.Struct("!idqqq")
 _POLL_S = 0.05
 
 
 # --------------------------------------------------------------------------- client
 
 
-def run(argv: Sequence[str], socket_path: str | None = None) -> int:
+def run(argv: Sequence[str], socket_path: str | None = None, usage_path: str | None = None) -> int:
     """Run `python argv...` in a fork of the warm server at `socket_path` (default
     $FTREPRO_WARM_SOCKET) with this process's cwd, environment and standard streams; return its
-    exit status. Without a reachable server, exec a fresh interpreter instead (never returns)."""
+    exit status, and write the job's resource usage to `usage_path` as JSON. Without a reachable
+    server, exec a fresh interpreter instead (never returns; it is then the measured process)."""
     socket_path = socket_path or os.environ.get(SOCKET_ENV)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -104,11 +109,21 @@ def run(argv: Sequence[str], socket_path: str | None = None) -> int:
         sock.close()
         print(f"ftrepro.warm: no server ({error}); running {argv[0]} in a new interpreter", file=sys.stderr)
         os.execv(sys.executable, [sys.executable, *argv])
-    reply = _recv_exactly(sock, _STATUS.size)
-    if len(reply) < _STATUS.size:
+    reply = _recv_exactly(sock, _RESULT.size)
+    if len(reply) < _RESULT.size:
         print("ftrepro.warm: the server closed the connection before the job ended", file=sys.stderr)
         return 1
-    return _STATUS.unpack(reply)[0]
+    status, cpu_s, max_rss_kib, blocks_in, blocks_out = _RESULT.unpack(reply)
+    if usage_path:
+        mib = 1024 * 1024
+        usage = {
+            "cpu_s": cpu_s,
+            "max_rss_mb": max_rss_kib * 1024 / mib,
+            "io_in_mb": blocks_in * 512 / mib,
+            "io_out_mb": blocks_out * 512 / mib,
+        }
+        Path(usage_path).write_text(json.dumps(usage))
+    return status
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
@@ -162,14 +177,14 @@ def serve(
                     selector.unregister(key.fileobj)
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(key.data, signal.SIGKILL)
-            for pid, status in _reaped():
+            for pid, result in _reaped():
                 conn = jobs.pop(pid, None)
                 if conn is None:
                     continue
                 with contextlib.suppress(KeyError, ValueError):
                     selector.unregister(conn)
                 with contextlib.suppress(OSError):
-                    conn.sendall(_STATUS.pack(status))
+                    conn.sendall(result)
                 conn.close()
             if jobs:
                 last_activity = time.monotonic()
@@ -193,17 +208,24 @@ def _say(message: str) -> None:
     print(f"ftrepro.warm[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
 
-def _reaped() -> Iterator[tuple[int, int]]:
-    """(pid, exit status) of every child that ended; a signal's death as 128 + its number."""
+def _reaped() -> Iterator[tuple[int, bytes]]:
+    """(pid, _RESULT) of every child that ended: its exit status (a signal's death as 128 + its
+    number) and the resources it used (with those of the processes it waited for)."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
         code = os.waitstatus_to_exitcode(status)
-        yield pid, (128 - code if code < 0 else code)
+        cpu_s = usage.ru_utime + usage.ru_stime
+        yield (
+            pid,
+            _RESULT.pack(
+                128 - code if code < 0 else code, cpu_s, usage.ru_maxrss, usage.ru_inblock, usage.ru_oublock
+            ),
+        )
 
 
 def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -298,16 +320,36 @@ def route_scripts(socket_path: str) -> None:
     def execute_script(self, fname, edit=False):
         if self.conda_env is not None or self.container_img is not None or self.env_modules is not None:
             return cold(self, fname, edit)
-        self._execute_cmd(
-            "{py_exec} -m ftrepro.warm run {fname:q}",
-            py_exec=sys.executable,
-            fname=fname,
-            is_python_script=True,
-        )
+        usage = Path(f"{fname}.usage.json")
+        try:
+            self._execute_cmd(
+                "{py_exec} -m ftrepro.warm run --usage {usage:q} {fname:q}",
+                py_exec=sys.executable,
+                usage=str(usage),
+                fname=fname,
+                is_python_script=True,
+            )
+        finally:
+            if self.bench_record is not None and usage.exists():
+                record_job_usage(self.bench_record, json.loads(usage.read_text()))
+            usage.unlink(missing_ok=True)
 
     execute_script._ftrepro_warm = True
     PythonScript.execute_script = execute_script
     os.environ[SOCKET_ENV] = socket_path
+
+
+def record_job_usage(bench_record, usage: dict) -> None:
+    """Put a warm job's own usage (`run`'s usage file) into Snakemake's benchmark record of it,
+    which measured only the client: CPU time and load added, the peak RSS the larger of the two,
+    the job's I/O; the virtual, unique and proportional set sizes are not measured for the job."""
+    bench_record.cpu_time = (bench_record.cpu_time or 0) + usage["cpu_s"]
+    bench_record.cpu_usage = (bench_record.cpu_usage or 0) + 100 * usage["cpu_s"]  # percent x seconds
+    bench_record.max_rss = max(bench_record.max_rss or 0, usage["max_rss_mb"])
+    bench_record.io_in = (bench_record.io_in or 0) + usage["io_in_mb"]
+    bench_record.io_out = (bench_record.io_out or 0) + usage["io_out_mb"]
+    bench_record.max_vms = bench_record.max_uss = bench_record.max_pss = "NA"
+    bench_record.data_collected = True
 
 
 @contextlib.contextmanager
@@ -351,13 +393,18 @@ def snakemake(args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m ftrepro.warm {snakemake ARGS... | serve SOCKET [--preload A,B] | run SCRIPT ARGS...}"
+    usage = (
+        "usage: python -m ftrepro.warm "
+        "{snakemake ARGS... | serve SOCKET [--preload A,B] | run [--usage FILE] SCRIPT ARGS...}"
+    )
     if not argv:
         print(usage, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
     if command == "snakemake":
         return snakemake(rest)
+    if command == "run" and rest[:1] == ["--usage"] and len(rest) > 2:
+        return run(rest[2:], usage_path=rest[1])
     if command == "run" and rest:
         return run(rest)
     if command == "serve" and rest:

@@ -281,14 +281,13 @@ def _dataset_section(stats: dict, tokenizer_name: str | None) -> list[str]:
     return lines
 
 
-def write_stats_md(
+def stats_markdown(
     stats_by_dataset: Mapping[str, dict],
-    path: Path,
     *,
     tokenizer_names: Mapping[str, str],
     skipped: Mapping[str, str] | None = None,
-) -> None:
-    """Write one Markdown section per dataset of `dataset_stats` results, naming each one's tokenizer.
+) -> str:
+    """One Markdown section per dataset of `dataset_stats` results, naming each one's tokenizer.
 
     `skipped` maps datasets that were not measured to the reason, listed at the top.
     """
@@ -297,8 +296,58 @@ def write_stats_md(
         lines += ["Skipped:", "", *(f"- {dataset}: {reason}" for dataset, reason in skipped.items()), ""]
     for dataset, stats in stats_by_dataset.items():
         lines += _dataset_section(stats, tokenizer_names[dataset] if "tokens" in stats else None)
+    return "\n".join(lines)
+
+
+def write_stats_md(
+    stats_by_dataset: Mapping[str, dict],
+    path: Path,
+    *,
+    tokenizer_names: Mapping[str, str],
+    skipped: Mapping[str, str] | None = None,
+) -> None:
+    """Write `stats_markdown` to `path`."""
+    text = stats_markdown(stats_by_dataset, tokenizer_names=tokenizer_names, skipped=skipped)
     with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
+
+
+def load_tokenizer(name: str):
+    """AutoTokenizer of a local model directory or a model name; DataError naming it if neither."""
+    from transformers import AutoTokenizer  # slow to import: only when asked for
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"tokenizer {name!r}: not a model directory or a loadable model name ({first})"
+        ) from e
+
+
+def measure_datasets(
+    derived_root: Path,
+    *,
+    tokenizers: Mapping[str, str | None],
+    datasets: Iterable[str] = DATASETS,
+    sample: int = 10_000,
+    seed: int = 0,
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """`dataset_stats` of each dataset under `derived_root/<dataset>/` with its tokenizer (a model
+    directory or name for AutoTokenizer, or None: no token lengths), and {dataset: why} of those
+    skipped because their directory is missing."""
+    loaded: dict[str, object] = {}
+    stats, skipped = {}, {}
+    for dataset in datasets:
+        derived = Path(derived_root) / dataset
+        if not derived.is_dir():
+            skipped[dataset] = f"`{derived}` not found"
+            continue
+        name = tokenizers.get(dataset)
+        if name and name not in loaded:
+            loaded[name] = load_tokenizer(name)
+        stats[dataset] = dataset_stats(dataset, derived, loaded.get(name), sample=sample, seed=seed)
+    return stats, skipped
 
 
 def stats_report(
@@ -311,25 +360,12 @@ def stats_report(
     seed: int = 0,
     tokenizer_names: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Measure each dataset under `derived_root/<dataset>/` with its tokenizer (a model directory
-    or name for AutoTokenizer, or None: no token lengths) and write `out`, where each tokenizer
-    is called by its name in `tokenizer_names` (default: the path).
-
-    A dataset whose directory is missing is skipped and noted in the report; returns the skipped.
-    """
-    loaded: dict[str, object] = {}
-    stats, skipped = {}, {}
-    for dataset in datasets:
-        derived = Path(derived_root) / dataset
-        if not derived.is_dir():
-            skipped[dataset] = f"`{derived}` not found"
-            continue
-        name = tokenizers.get(dataset)
-        if name and name not in loaded:
-            from transformers import AutoTokenizer  # slow to import: only when asked for
-
-            loaded[name] = AutoTokenizer.from_pretrained(name)
-        stats[dataset] = dataset_stats(dataset, derived, loaded.get(name), sample=sample, seed=seed)
+    """`measure_datasets` written to `out`, where each tokenizer is called by its name in
+    `tokenizer_names` (default: the path). A dataset whose directory is missing is skipped and
+    noted in the report; returns the skipped."""
+    stats, skipped = measure_datasets(
+        derived_root, tokenizers=tokenizers, datasets=datasets, sample=sample, seed=seed
+    )
     names = {d: (tokenizer_names or {}).get(d, tokenizers.get(d)) for d in stats}
     write_stats_md(stats, out, tokenizer_names=names, skipped=skipped)
     return skipped

@@ -23,8 +23,14 @@ from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, run_file
 
 def registered(config: Config) -> dict[str, Paper]:
     """{id: its registration} of every paper config `papers` names, in the config's order."""
+    return registrations(config.papers)
+
+
+def registrations(packages: Mapping[str, str]) -> dict[str, Paper]:
+    """{id: its registration} of config `papers` as written ({id: package}): what the console
+    reads before any config is resolved."""
     found = {}
-    for paper, package in config.papers.items():
+    for paper, package in packages.items():
         registration = getattr(importlib.import_module(package), "PAPER", None)
         if not isinstance(registration, Paper) or registration.id != paper:
             raise ConfigError(f"config key papers.{paper}: {package} registers no PAPER with id {paper!r}")
