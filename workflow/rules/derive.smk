@@ -121,8 +121,9 @@ rule data_stats:
     resources:
         **CPU_RESOURCES,
     params:
+        # filled here: Snakemake formats string params with the wildcards, not a dict's values
         tokenizers={
-            dataset: base_model(model)
+            dataset: of_preset(base_model(model))
             for dataset, model in CFG.data.stats_tokenizers.items()
         },
         tokenizer_names=CFG.data.stats_tokenizers,
