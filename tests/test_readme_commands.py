@@ -89,10 +89,10 @@ def test_commands_are_found_in_the_docs():
     programs = {_program(shlex.split(command)) for _, command in found}
     assert programs == set(PROGRAMS)
     text = "```bash\nsnakemake -n --config preset=mini \\\n    a=1 -- zhao2025   # one paper\nls\n```\n"
-    assert commands(text + "and `ftrepro run --preset mini` or `make`.") == [
+    assert commands(text + "and `ftrepro run --preset mini` or `make lint`, not `ftrepro` alone.") == [
         "snakemake -n --config preset=mini a=1 -- zhao2025",
         "ftrepro run --preset mini",
-        "make",
+        "make lint",
     ]
 
 
@@ -106,7 +106,7 @@ def fresh_clone(tmp_path_factory) -> Path:
     return clone
 
 
-@pytest.mark.parametrize(("doc", "command"), documented())
+@pytest.mark.parametrize(("doc", "command"), documented(), ids=[f"{d}: {c[:80]}" for d, c in documented()])
 def test_every_documented_command_runs_as_written(fresh_clone, doc, command):
     from ftrepro import cli
 

@@ -33,7 +33,6 @@ rule html_report:
         verdicts=VERDICTS,
         synthetic=CFG.data.synthetic,
         deviations=DEVIATIONS,
-        results_dir=of_preset(results_path()),
         logs_dir=of_preset(logs_path()),
     script:
         "../scripts/html_report.py"
