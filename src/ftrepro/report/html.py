@@ -1,11 +1,11 @@
-"""results/report.html: every paper's paper-vs-ours tables and figures, the data statistics,
+"""results/<preset>/report.html: every paper's paper-vs-ours tables and figures, the data statistics,
 and the provenance of every run, in one file.
 
 Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
-are embedded, so the file stands alone), results/data/stats.md, every run's metrics.json and the
+are embedded, so the file stands alone), results/<preset>/data/stats.md, every run's metrics.json and the
 provenance its jobs wrote beside their logs (ftrepro.provenance). It opens with a line per paper
 counting the verdicts of its tables' cells (their CSVs' verdict column). Logs and the tables' CSVs are
-linked relative to the report. "GPU-hours planned" comes from results/plan.tsv (ftrepro.plan, the
+linked relative to the report. "GPU-hours planned" comes from results/<preset>/plan.tsv (ftrepro.plan, the
 `plan` rule); a run it has no row for reads "not planned". The preset and the data it read are
 stated in words at the top, so that a tiny-preset number, or any number on synthetic data, is never
 taken for a reproduction; each paper's section lists its deviations from the paper in the preset
@@ -27,6 +27,7 @@ from markdown_it import MarkdownIt
 from ftrepro import provenance
 from ftrepro.deviations import HEADING as DEVIATIONS_HEADING
 from ftrepro.io import atomic_path, read_json
+from ftrepro.jobs import run_at
 from ftrepro.report import NOT_RUN, SYNTHETIC_DATA, verdict_summary
 
 # what each preset runs, with {data}: the words of the data it read (DATA_WORDS)
@@ -97,17 +98,17 @@ def _image(path: Path) -> str:
 
 
 def read_plan(path: str | os.PathLike | None) -> dict[tuple[str, str], float] | None:
-    """{(paper, run): GPU-hours planned} from results/plan.tsv (ftrepro.plan: a row per job, named
-    by its output `job`, results/<paper>/<run>/...); None when there is none. Jobs outside a run's
-    directory (pre-fine-tuning, annotation) have no row of their own in the report."""
+    """{(paper, run): GPU-hours planned} from results/<preset>/plan.tsv (ftrepro.plan: a row per job,
+    named by its output `job`, results/<preset>/<paper>/<run>/<file>); None when there is none. Jobs
+    outside a run's directory (pre-fine-tuning, annotation) have no row of their own in the report."""
     if path is None or not Path(path).exists():
         return None
     table = pd.read_csv(path, sep="\t")
     plan = {}
     for job, hours in zip(table["job"], table["gpu_hours"]):
-        parts = Path(job).parts
-        if len(parts) >= 3 and parts[0] == "results" and pd.notna(hours):
-            plan[parts[1], parts[2]] = float(hours)
+        if Path(job).parts[:1] == ("results",) and len(Path(job).parts) == 5 and pd.notna(hours):
+            paper, run, _ = run_at(job)
+            plan[paper, run] = float(hours)
     return plan
 
 
@@ -268,7 +269,7 @@ def build_report(
 ) -> Path:
     """Write the HTML report to `out_path` (atomically) and return its path. `papers` {paper:
     {"title", "tables", "figures"}} (in report order; its registration, ftrepro.jobs.Paper: the
-    names of its tables and figures under results/<paper>/), `runs` {paper: every run of its
+    names of its tables and figures under results/<preset>/<paper>/), `runs` {paper: every run of its
     matrix}, `shared` {paper: {run: the run whose model it shares}}, `stand_ins` {paper: {model:
     what the preset trains under it}} named at the top of each paper, `verdicts` {paper: its
     Verdicts fields, of which "basis"} for the line per paper that opens the report (none
