@@ -40,6 +40,7 @@ FINISHED = "predictions.jsonl"  # a finished job's predictions, kept until the r
 Train = Callable[[Path, Path], None]  # (model_dir, checkpoint_dir) -> None
 Predict = Callable[[Path], list[dict]]  # model_dir -> prediction records
 
+
 def train_log_path(predictions_path: str | Path) -> Path:
     """A run's training log, beside its predictions (and metrics.json):
     results/<preset>/<paper>/<run>/train_log.jsonl."""

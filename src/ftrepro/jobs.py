@@ -258,7 +258,9 @@ class Rule:
         values = dict(wildcards or {})
         filled = _with_preset(values)  # the preset stays PRESET, for the table to fill
         outputs = {
-            key: pattern.format(**filled) if isinstance(pattern, str) else [p.format(**filled) for p in pattern]
+            key: pattern.format(**filled)
+            if isinstance(pattern, str)
+            else [p.format(**filled) for p in pattern]
             for key, pattern in self.output.items()
         }
         return Job(

@@ -89,7 +89,9 @@ def hardware(threads: int, gpus: int) -> dict:
 def data_used(config: Mapping, paths: Iterable[str]) -> dict:
     """{"source", "raw_sha256sums" {dataset: digest}} of the datasets named in `paths` (a job's
     inputs and outputs): the digest of SHA256SUMS pins every raw file the dataset was made from."""
-    raw = {m.group(2): Path(m.group(1), "raw", m.group(2)) for p in paths if (m := _DATASET_PATH.search(str(p)))}
+    raw = {
+        m.group(2): Path(m.group(1), "raw", m.group(2)) for p in paths if (m := _DATASET_PATH.search(str(p)))
+    }
     sums = {}
     for dataset, raw_dir in sorted(raw.items()):
         listing = raw_dir / "SHA256SUMS"
