@@ -37,4 +37,4 @@ rule all:
     default_target: True
     input:
         TARGETS.values(),
-        of_preset(STATS),
+        **stats_input(),

@@ -4,6 +4,7 @@
 # re-parses the workflow: keep it cheap (no torch, no data reads beyond the 119-line SuperNI task
 # list).
 import re
+from pathlib import Path
 
 from ftrepro import config as ftconfig
 from ftrepro import papers
@@ -48,6 +49,13 @@ def of_preset(path):
 
 # results/<preset>/data/stats.md: rows, labels and token lengths of every derived dataset
 STATS = results_path("data", "stats.md")
+
+
+def stats_input():
+    """{"stats": the data statistics} for the report and `all`; with partial, only once made (they
+    need the derived data, which a partial run never makes: a fresh partial report goes without)."""
+    stats = of_preset(STATS)
+    return {} if CFG.partial and not Path(stats).is_file() else {"stats": stats}
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
 API_KEY_SET = papers.api_key_set(CFG)
 # what API answers depend on, as the API rules pass it (their jobs' fingerprint covers it): the

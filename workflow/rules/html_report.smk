@@ -9,7 +9,7 @@ localrules:
 rule html_report:
     input:
         **TARGETS,
-        stats=STATS,
+        **stats_input(),
         plan=rules.plan.output[0],
     output:
         report(

@@ -9,7 +9,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     path = build_report(
         sm.output[0],
-        stats_path=sm.input.stats,
+        stats_path=sm.input.get("stats"),  # none in a partial run before the statistics exist
         plan_path=sm.input.plan,
         results_dir=Path(sm.output[0]).parent,  # the preset's results/<preset>/, the report's directory
         **keyword_params(sm),
