@@ -56,9 +56,9 @@ def test_a_training_job_asks_for_its_layouts_gpus_and_the_host_memory_its_optimi
 
     paper = cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
     jobs = training_jobs(paper)
-    t5 = jobs["resources/models/gupta2023/prefinetuned"].resources
+    t5 = jobs["resources/paper/models/gupta2023/prefinetuned"].resources
     assert t5 == {"mem_mb": 60000, "runtime": 24 * 60, "cpus_per_task": 12, "gpu": 1, "nodes": 1}
-    offload = jobs["results/zhao2025/massive-intent.llama3-70b.five-shot.ft/predictions.jsonl"]
+    offload = jobs["results/paper/zhao2025/massive-intent.llama3-70b.five-shot.ft/predictions.jsonl"]
     # DeepSpeed's host estimate for the 70B optimizer states, far above 8 GPUs' share of 60 GB
     assert offload.resources["gpu"] == 8 and offload.resources["mem_mb"] > 8 * 60000
     assert offload.resources["mem_mb"] == pytest.approx(offload.choice.chosen.host_bytes / 1e6, rel=1e-3)
