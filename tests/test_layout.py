@@ -151,7 +151,7 @@ def test_gpu_jobs_get_their_layouts_recipe_and_cpu_presets_keep_theirs(paper):
 def test_a_cpu_preset_with_cpu_deepspeed_runs_the_recipes_deepspeed_config():
     config = cfg.load(CONFIG, {"preset": "tiny", "launch": {"cpu_processes": 2, "cpu_deepspeed": True}})
     jobs = training_jobs(config)
-    decoder = jobs["results/paper/zhao2025/massive-intent.llama3-8b.zero-shot.ft/predictions.jsonl"].layout
+    decoder = jobs["results/tiny/zhao2025/massive-intent.llama3-8b.zero-shot.ft/predictions.jsonl"].layout
     assert (decoder.zero, decoder.offload, decoder.deepspeed) == (
         2,
         True,
