@@ -128,11 +128,14 @@ def of_layouts(rule, value):
 
 def laid_out(rule, recipe):
     """A training job's recipe (a dict, or a function of the wildcards) with its layout's
-    micro-batch, gradient accumulation and checkpointing."""
+    micro-batch, gradient accumulation and checkpointing, and its seed where config seeds sets
+    one (ftrepro.jobs.Job.recipe)."""
     if callable(recipe):
         key = job_key(rule)
-        return lambda wc: LAYOUTS[key(wc)].layout.recipe(recipe(wc))
-    return of_layouts(rule, lambda job, layout: layout.recipe(recipe))
+        return lambda wc: LAYOUTS[key(wc)].layout.recipe(
+            JOB_AT[key(wc)].recipe(recipe(wc))
+        )
+    return of_layouts(rule, lambda job, layout: layout.recipe(job.recipe(recipe)))
 
 
 def layout_deepspeed(rule):
