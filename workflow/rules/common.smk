@@ -71,7 +71,9 @@ LAYOUTS = {out: job.choice for out, job in training_jobs(CFG, JOB_AT.values()).i
 
 
 def one_of(names):
-    return "|".join(re.escape(n) for n in names)
+    # grouped: the seed wildcard's only value is "" where no run has several seeds, and an empty
+    # constraint would leave Snakemake's default, which matches no empty value
+    return "(?:" + "|".join(re.escape(n) for n in names) + ")"
 
 
 # the shared rules' wildcards; the papers' take the values of their jobs in the table
