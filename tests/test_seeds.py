@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import REPO, snakemake
+from conftest import REPO, job_stats, snakemake
 
 from ftrepro import config as cfg
 from ftrepro import papers
@@ -69,6 +69,44 @@ def test_one_seed_keeps_the_runs_paths_and_sets_its_recipes_seed():
 def test_the_paper_preset_names_no_seed():
     paper = cfg.load(CONFIG, {"preset": "paper"})
     assert paper.seeds == {} and all(job.seed is None for job in papers.jobs(paper))
+
+
+def test_the_dag_plans_a_fit_per_seed_of_every_family_that_trains(workdir):
+    """Two seeds on every family whose rule trains, in every paper: each such rule makes twice the
+    jobs it makes without seeds, a score job each; every other rule as many as before."""
+    plain = cfg.load(CONFIG, {"preset": "tiny"})
+    trained = {
+        paper: [rule.name for rule in p.rules if rule.seeded] for paper, p in papers.registered(plain).items()
+    }
+    families = {
+        paper: {f: [1, 2] for f in p.runs_by_family(plain) if f not in ("api", "anchor")}
+        for paper, p in papers.registered(plain).items()
+    }
+    before = papers.job_counts(papers.jobs(plain, with_api=False))
+    seeded_rules = [rule for rules in trained.values() for rule in rules]
+    expected = {rule: count * (2 if rule in seeded_rules else 1) for rule, count in before.items()}
+    expected[papers.SCORE] += sum(before[rule] for rule in seeded_rules)
+    seeds = "presets=" + repr({"tiny": {"seeds": families}})
+    result = snakemake(["-n", "--profile", "profiles/local", "--config", "preset=tiny", seeds], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = job_stats(result.stdout + result.stderr)
+    assert all(before[rule] for rule in seeded_rules) and len(seeded_rules) >= 6
+    assert {rule: stats[rule] for rule in expected} == expected
+
+
+def test_the_reports_rows_name_each_seeds_run_and_its_owner_of_that_seed():
+    """The HTML report lists a row per job's run (each seed of a run) and a shared run's seeds
+    read its owner's of the same seed."""
+    mini = cfg.load(CONFIG, {"preset": "mini"})
+    rows = papers.each_seed(mini, "zhao2025", papers.runs(mini, "zhao2025"))
+    assert INTENT not in rows and [seed_run(INTENT, s) for s in (42, 43, 44)] == [
+        run for run in rows if unseeded(run) == INTENT
+    ]
+    assert "20ng-20class.roberta-base.ft" in rows  # 20NG keeps its one run
+    shared = papers.shared_by_seed(mini, "zhao2025")
+    large = "massive-intent.roberta-large.ft"  # one MiniLM with roberta-base at mini
+    assert {shared[seed_run(large, s)] for s in (42, 43, 44)} == {seed_run(INTENT, s) for s in (42, 43, 44)}
+    assert shared[seed_run(large, 43)] == seed_run(INTENT, 43)
 
 
 def test_the_mini_preset_trains_the_massive_encoder_rows_with_three_seeds():
