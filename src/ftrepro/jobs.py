@@ -211,9 +211,13 @@ class Rule:
         return model_dir(self.paper, self.run)
 
     def output_at(self, wildcards: Mapping[str, str]) -> str:
-        """The first output of the job with these wildcard values: the key of its row in the table."""
+        """The first output of the job with these wildcard values: the key of its row in the table
+        (a seeded rule's run's own where they give no seed, as `job`)."""
         first = next(iter(self.output.values()))
-        return (first if isinstance(first, str) else first[0]).format(**wildcards)
+        return (first if isinstance(first, str) else first[0]).format(**self._values(wildcards))
+
+    def _values(self, wildcards: Mapping[str, str] | None) -> dict[str, str]:
+        return ({"seed": ""} if self.seeded else {}) | dict(wildcards or {})
 
     def job(
         self, wildcards: Mapping[str, str] | None = None, more_outputs: Mapping | None = None, **fields: Any
@@ -221,7 +225,7 @@ class Rule:
         """The job of this rule for `wildcards`, with `more_outputs` than its patterns (those that
         depend on the config, such as a file per run) and the `fields` of Job the rule does not set.
         A seeded rule's job is its run's own (the seed wildcard empty) unless `wildcards` give one."""
-        values = ({"seed": ""} if self.seeded else {}) | dict(wildcards or {})
+        values = self._values(wildcards)
         return Job(
             paper=self.paper,
             rule=self.name,
