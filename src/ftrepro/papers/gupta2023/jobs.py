@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from ftrepro.config import Config
 from ftrepro.jobs import (
     METRICS,
+    SEED,
     Job,
     Rule,
     base_model,
@@ -36,8 +37,9 @@ PREFINETUNE = Rule(
     "pre-finetuning",
     {"model": model_dir(PAPER, "prefinetuned")},
 )
-STL = Rule(PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name, "stl")
-MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name, "mtl")
+# STL and MTL models train once per seed where config seeds gives their runs several
+STL = Rule(PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name + SEED, "stl")
+MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name + SEED, "mtl")
 ANCHOR = Rule(PAPER, "predict_gupta_anchor", "predict", GuptaRun("anchor", "{method}").name, "anchor")
 REPORT = Rule(
     PAPER,
