@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftrepro.config import Config
+from ftrepro.io import TRAIN_LOG
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -152,13 +153,20 @@ class Rule:
     family: str = ""
     outputs: Mapping[str, str | list[str]] | None = None
     log_file: str | None = None
+    trains: bool = False  # its jobs train a run's model with the Trainer, which keeps its train_log
 
     @property
     def output(self) -> dict[str, str | list[str]]:
-        """The named output patterns (`output: **rule.output` in the rules file)."""
-        if self.outputs is None:
-            return {"predictions": run_file(self.paper, self.run, PREDICTIONS)}
-        return dict(self.outputs)
+        """The named output patterns (`output: **rule.output` in the rules file); a rule that
+        `trains` adds its run's training log, "train_log" (ftrepro.fit.train_log_path)."""
+        outputs = (
+            {"predictions": run_file(self.paper, self.run, PREDICTIONS)}
+            if self.outputs is None
+            else dict(self.outputs)
+        )
+        if self.trains:
+            outputs["train_log"] = run_file(self.paper, self.run, TRAIN_LOG)
+        return outputs
 
     @property
     def log(self) -> str:

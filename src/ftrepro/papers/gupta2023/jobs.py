@@ -35,8 +35,10 @@ PREFINETUNE = Rule(
     "pre-finetuning",
     {"model": model_dir(PAPER, "prefinetuned")},
 )
-STL = Rule(PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name, "stl")
-MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name, "mtl")
+STL = Rule(
+    PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name, "stl", trains=True
+)
+MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name, "mtl", trains=True)
 ANCHOR = Rule(PAPER, "predict_gupta_anchor", "predict", GuptaRun("anchor", "{method}").name, "anchor")
 REPORT = Rule(
     PAPER,

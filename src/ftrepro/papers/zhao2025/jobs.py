@@ -27,9 +27,14 @@ from ftrepro.papers.zhao2025.runs import BASELINE, ZhaoRun, baseline_run
 PAPER = "zhao2025"
 TABLES = ("table3",)
 
-ENCODER = Rule(PAPER, "fit_zhao_encoder", "fit", ZhaoRun("{task}", "{encoder}").name, "encoder")
+ENCODER = Rule(PAPER, "fit_zhao_encoder", "fit", ZhaoRun("{task}", "{encoder}").name, "encoder", trains=True)
 DECODER = Rule(
-    PAPER, "fit_zhao_decoder", "fit", ZhaoRun("{task}", "{decoder}", "{shots}", "ft").name, "decoder"
+    PAPER,
+    "fit_zhao_decoder",
+    "fit",
+    ZhaoRun("{task}", "{decoder}", "{shots}", "ft").name,
+    "decoder",
+    trains=True,
 )
 PROMPTED = Rule(
     PAPER,
