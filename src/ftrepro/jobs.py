@@ -236,6 +236,9 @@ class Paper:
     # the module of its deviation registry: REGISTRY (its deviations.yaml) and our_settings(config)
     # (ftrepro.papers.deviations); None: none, and no deviations section under its tables
     deviations: str | None = None
+    # "module:function" of (table name, its CSV as a DataFrame) -> how the HTML report lays the
+    # table out (ftrepro.report.compared), or None for a table it shows as its markdown; None: all
+    layout: str | None = None
 
     def scoring(self) -> Callable[..., dict]:
         """The function its `scorer` names (ftrepro.evaluate.score_run), imported only when a run
