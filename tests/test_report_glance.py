@@ -28,7 +28,12 @@ STAND_INS = {"llama3.1-8b": "tiny-llama", "distilbert": "tiny-bert"}
 
 
 def _scored(loss: float) -> dict:
-    return {"log_loss": loss, "accuracy": 0.5, "n_examples": 10, "ci": {"log_loss": [loss - 0.02, loss + 0.02]}}
+    return {
+        "log_loss": loss,
+        "accuracy": 0.5,
+        "n_examples": 10,
+        "ci": {"log_loss": [loss - 0.02, loss + 0.02]},
+    }
 
 
 def _band_table() -> pd.DataFrame:
@@ -98,7 +103,9 @@ def test_gupta_figures_keep_their_legends_off_the_data(tmp_path, monkeypatch):
 
 
 def test_every_figure_is_stamped_with_its_preset_and_stand_ins(tmp_path):
-    fig = band.plot_log_loss(_band_table(), tmp_path / "f10.png", synthetic=True, preset="tiny", stand_ins=STAND_INS)
+    fig = band.plot_log_loss(
+        _band_table(), tmp_path / "f10.png", synthetic=True, preset="tiny", stand_ins=STAND_INS
+    )
     texts = [t.get_text().replace("\n", " ") for t in fig.texts]
     assert "synthetic data" in texts
     assert "preset tiny; stand-ins: tiny-llama under llama3.1-8b; tiny-bert under distilbert" in texts

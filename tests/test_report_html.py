@@ -4,8 +4,8 @@ run provenance with GPU-hours planned, and the page in headless Chromium."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -294,7 +294,10 @@ def test_a_registered_layout_gives_paper_ours_and_difference_columns_coloured_by
         "roberta-base,,True,massive_accuracy,80.0,True,82.5,81.0,84.0,ok,above\n"
         "roberta-base,,True,massive_macro_f1,70.0,True,65.0,64.0,66.0,ok,below\n"
     )
-    layouts = {**PAPERS, "zhao2025": {**PAPERS["zhao2025"], "layout": papers.registered(TINY)["zhao2025"].layout}}
+    layouts = {
+        **PAPERS,
+        "zhao2025": {**PAPERS["zhao2025"], "layout": papers.registered(TINY)["zhao2025"].layout},
+    }
     page = build_report(
         tree / "results/report.html",
         preset="tiny",
