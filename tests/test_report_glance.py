@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from matplotlib.figure import Figure
+from test_band_report import RUNS as BAND_RUNS
 
 import ftrepro.papers.band2025.report as band
 import ftrepro.papers.gupta2023.report as gupta
@@ -18,12 +19,6 @@ from ftrepro.report import DIFFERENCE, OURS, compared, legend_overlaps, save_fig
 from ftrepro.report.curves import family_curves, loss_curves
 
 REPO = Path(__file__).resolve().parents[1]
-BAND_RUNS = [
-    f"{m}.{a}.{v}"
-    for m in ("bert-base", "distilbert")
-    for a in ("single", "parallel")
-    for v in ("plain", "llm-augmented")
-] + ["llama3.1-8b.lora"]
 STAND_INS = {"llama3.1-8b": "tiny-llama", "distilbert": "tiny-bert"}
 
 
@@ -83,7 +78,8 @@ def test_figures_10_and_11_keep_their_legends_off_the_data(tmp_path, monkeypatch
     assert points and 0.98 in points[0].get_offsets()[:, 1]
 
 
-def test_gupta_figures_keep_their_legends_off_the_data(tmp_path, monkeypatch):
+def _gupta_figures(out: Path, monkeypatch, **options) -> dict[str, Figure]:
+    """gupta2023's report written to `out` without runs; {png name: figure} of its figures."""
     settings = yaml.safe_load((REPO / "config/config.yaml").read_text())["gupta2023"]["settings"]
     figures = _drawn(monkeypatch, gupta)
     gupta.write_gupta_report(
@@ -92,11 +88,17 @@ def test_gupta_figures_keep_their_legends_off_the_data(tmp_path, monkeypatch):
         {},
         REPO / "config/targets/gupta2023_results.csv",
         REPO / "config/targets/gupta2023_categories.csv",
-        tmp_path,
+        out,
         settings=settings,
+        anchors_csv=REPO / "config/targets/gupta2023_anchors.csv",
         text_csv=REPO / "config/targets/gupta2023_tk_categories.csv",
-        preset="tiny",
+        **options,
     )
+    return figures
+
+
+def test_gupta_figures_keep_their_legends_off_the_data(tmp_path, monkeypatch):
+    figures = _gupta_figures(tmp_path, monkeypatch, preset="tiny")
     assert len(figures) == 4
     for name, fig in figures.items():
         assert legend_overlaps(fig) == [], name
@@ -157,20 +159,7 @@ def test_compared_puts_paper_ours_and_the_difference_in_columns_of_their_own():
 
 
 def test_gupta_tables_and_figures_call_the_work_a_thesis(tmp_path, monkeypatch):
-    settings = yaml.safe_load((REPO / "config/config.yaml").read_text())["gupta2023"]["settings"]
-    figures = _drawn(monkeypatch, gupta)
-    gupta.write_gupta_report(
-        {},
-        {},
-        {},
-        REPO / "config/targets/gupta2023_results.csv",
-        REPO / "config/targets/gupta2023_categories.csv",
-        tmp_path,
-        settings=settings,
-        anchors_csv=REPO / "config/targets/gupta2023_anchors.csv",
-        text_csv=REPO / "config/targets/gupta2023_tk_categories.csv",
-        synthetic=True,
-    )
+    figures = _gupta_figures(tmp_path, monkeypatch, synthetic=True)
     paper = re.compile(r"\bpapers?\b", re.IGNORECASE)
     for md in (tmp_path / "tables").glob("*.md"):
         assert paper.findall(md.read_text()) == [], md.name
