@@ -168,3 +168,13 @@ def test_gupta_tables_and_figures_call_the_work_a_thesis(tmp_path, monkeypatch):
         words += [t.get_text() for t in fig.texts]
         words += [h.get_label() for ax in fig.axes for h in [*ax.lines, *ax.collections]]
         assert [w for w in words if paper.search(w)] == [], name
+
+
+def test_a_run_too_short_to_log_a_loss_is_said_to_have_none():
+    """A run of fewer steps than the Trainer's logging interval keeps its summary only (gupta2023's
+    STL runs at tiny): its family's figure says so rather than drawing an empty panel unexplained."""
+    summary_only = [{"train_runtime": 4.4, "train_loss": 1.7, "epoch": 3.0, "step": 39}]
+    fig = family_curves({"stl.a": summary_only, "stl.b": summary_only}, "stl")
+    assert "2 runs: no loss logged" in fig.axes[0].texts[0].get_text()
+    logged = [{"loss": 1.0, "step": 1}, {"loss": 0.9, "step": 2}]
+    assert list(family_curves({"stl.a": logged}, "stl").axes[0].texts) == []

@@ -17,6 +17,7 @@ from ftrepro.report import outside_legend, save_figure
 LOSSES = (("loss", "train loss"), ("eval_loss", "eval loss"))
 # a family's runs each get a legend entry up to this many; more are told by their count
 MAX_LEGEND_RUNS = 12
+NO_LOSS = "{n} {runs}: no loss logged\n(fewer steps than the logging interval)"
 
 
 def _points(history: list[dict], key: str) -> tuple[list, list]:
@@ -54,6 +55,10 @@ def family_curves(histories: Mapping[str, list[dict]], title: str) -> Figure:
             ax.plot(steps, losses, color=colours[i % len(colours)], linewidth=1,
                     marker="." if len(steps) < 30 else None, label=run if named else "_run")  # fmt: skip
         ax.set(xlabel="step", ylabel=label, title=label)
+    silent = [run for run, history in histories.items() if not any(_points(history, k)[0] for k, _ in LOSSES)]
+    if silent:  # a run shorter than the Trainer's logging interval logs its summary only
+        axes[0].text(0.5, 0.98, NO_LOSS.format(n=len(silent), runs="run" if len(silent) == 1 else "runs"),
+                     transform=axes[0].transAxes, ha="center", va="top", fontsize="small", color="grey")  # fmt: skip
     fig.suptitle(title if named else f"{title} ({len(histories)} runs)")
     if named:
         outside_legend(fig, fontsize="small")

@@ -311,9 +311,8 @@ def loss_curves(
         if not histories:
             continue
         fig = family_curves(histories, f"{paper} {family}: loss per optimizer step")
-        # the stand-ins of the models the family's runs name (run names: "."-separated, the model one part)
-        named = {name: s for name, s in stand_ins.items() if any(name in run.split(".") for run in histories)}
-        stamp_figure(fig, synthetic=synthetic, preset=preset, stand_ins=named)
+        # the paper's stand-ins, as on its other figures: a run's name need not name its model
+        stamp_figure(fig, synthetic=synthetic, preset=preset, stand_ins=stand_ins)
         figures.append({"family": family, "runs": len(histories), "src": _image(figure_png(fig))})
     return figures
 
