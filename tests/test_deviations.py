@@ -71,6 +71,12 @@ CHANGES = [
     ),
     ({"training": {"zhao2025-encoder": {"learning_rate": 2.0e-5}}}, "zhao2025", "encoder.learning_rate"),
     ({"data": {"source": "synthetic"}}, "band2025", "data"),
+    # one model per seed (config seeds) where the paper trains one per cell
+    (
+        {"presets": {"paper": {"seeds": {"zhao2025": {"decoder": [1, 2]}}}}},
+        "zhao2025",
+        "seeds.decoder.massive",
+    ),
 ]
 
 

@@ -2,16 +2,14 @@
 
 from pathlib import Path
 
-from ftrepro.io import read_json
 from ftrepro.papers import with_shared
 from ftrepro.papers.gupta2023.report import group_runs, write_gupta_report
-from ftrepro.report import Verdicts
+from ftrepro.report import Verdicts, run_metrics
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    metrics = {Path(p).parent.name: read_json(p) for p in sm.input.metrics}
-    stl, mtl, anchors = group_runs(with_shared(metrics, sm.params.shared))
+    stl, mtl, anchors = group_runs(with_shared(run_metrics(sm.input.metrics), sm.params.shared))
     headline = write_gupta_report(
         stl,
         mtl,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from ftrepro.config import Config
 from ftrepro.jobs import (
     METRICS,
+    SEED,
     Job,
     Rule,
     base_model,
@@ -35,10 +36,16 @@ PREFINETUNE = Rule(
     "pre-finetuning",
     {"model": model_dir(PAPER, "prefinetuned")},
 )
+# STL and MTL models train once per seed where config seeds gives their runs several
 STL = Rule(
-    PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name, "stl", trains=True
+    PAPER,
+    "fit_gupta_stl",
+    "fit",
+    GuptaRun("stl", "{setting}", "{superni_task}").name + SEED,
+    "stl",
+    trains=True,
 )
-MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name, "mtl", trains=True)
+MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name + SEED, "mtl", trains=True)
 ANCHOR = Rule(PAPER, "predict_gupta_anchor", "predict", GuptaRun("anchor", "{method}").name, "anchor")
 REPORT = Rule(
     PAPER,
