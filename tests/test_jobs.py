@@ -74,9 +74,13 @@ def test_every_training_rule_declares_its_runs_train_log(paper):
     training |= {"fit_band_encoder", "fit_band_lora"}
     rules = papers.rules(paper)
     assert {name for name, rule in rules.items() if "train_log" in rule.output} == training
-    for job in papers.jobs(paper, every=True):
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})  # seeds: a run per seed
+    seeded = 0
+    for job in [*papers.jobs(paper, every=True), *papers.jobs(mini, every=True)]:
         if job.rule in training:
             assert job.outputs["train_log"] == str(train_log_path(job.outputs["predictions"]))
+            seeded += ".seed" in job.name
+    assert seeded  # each seed's run keeps its own log
 
 
 def test_the_report_takes_the_train_logs_of_the_finished_runs(paper, tmp_path):
