@@ -126,5 +126,6 @@ rule gupta2023_report:
         verdicts=VERDICTS["gupta2023"],
         synthetic=CFG.data.synthetic,
         deviations=DEVIATIONS["gupta2023"],
+        preset=CFG.preset,
     script:
         "../scripts/gupta2023_report.py"

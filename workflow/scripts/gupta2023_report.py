@@ -25,5 +25,6 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         text_csv=sm.input.tk_categories,
         synthetic=sm.params.synthetic,
         deviations=sm.params.deviations,
+        preset=sm.params.preset,
     )
     log.info("headline:\n%s", headline.to_string())

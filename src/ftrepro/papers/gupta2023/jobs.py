@@ -38,8 +38,15 @@ PREFINETUNE = Rule(
     {"model": model_dir(PAPER, "prefinetuned")},
 )
 # STL and MTL models train once per seed where config seeds gives their runs several
-STL = Rule(PAPER, "fit_gupta_stl", "fit", GuptaRun("stl", "{setting}", "{superni_task}").name + SEED, "stl")
-MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name + SEED, "mtl")
+STL = Rule(
+    PAPER,
+    "fit_gupta_stl",
+    "fit",
+    GuptaRun("stl", "{setting}", "{superni_task}").name + SEED,
+    "stl",
+    trains=True,
+)
+MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name + SEED, "mtl", trains=True)
 ANCHOR = Rule(PAPER, "predict_gupta_anchor", "predict", GuptaRun("anchor", "{method}").name, "anchor")
 REPORT = Rule(
     PAPER,
