@@ -31,8 +31,8 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
     shared = papers.shared_runs(TINY, "gupta2023")
     assert set(runs) == set(papers.trained_runs(TINY, "gupta2023")) | set(shared)
     for run in (shared.get(run, run) for run in runs):  # a shared run's numbers are its model's
-        metrics = json.loads((gupta_run / "results/gupta2023" / run / "metrics.json").read_text())
-        predictions = read_jsonl(gupta_run / "results/gupta2023" / run / "predictions.jsonl")
+        metrics = json.loads((gupta_run / "results/tiny/gupta2023" / run / "metrics.json").read_text())
+        predictions = read_jsonl(gupta_run / "results/tiny/gupta2023" / run / "predictions.jsonl")
         assert metrics["n_examples"] == len(predictions) > 0
         assert 0 <= metrics["rougeL"] <= 100
         tasks = {p["task"] for p in predictions}
@@ -41,15 +41,15 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
 
 
 def test_weights_are_deleted_and_predictions_kept(gupta_run):
-    assert not (gupta_run / "resources/models/gupta2023").exists() or list(
-        (gupta_run / "resources/models/gupta2023").iterdir()
-    ) == [gupta_run / "resources/models/gupta2023/prefinetuned"]
+    assert not (gupta_run / "resources/tiny/models/gupta2023").exists() or list(
+        (gupta_run / "resources/tiny/models/gupta2023").iterdir()
+    ) == [gupta_run / "resources/tiny/models/gupta2023/prefinetuned"]
     assert not list((gupta_run / "resources").glob("scratch/gupta2023/*"))
 
 
 def test_tables_and_figures_hold_ours_beside_the_thesis(gupta_run):
-    rows = list(csv.DictReader((gupta_run / "results/gupta2023/tables/headline.csv").open()))
+    rows = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/headline.csv").open()))
     assert len(rows) == 2 * 8 + 2  # STL and MTL per setting, then the two anchors
     assert all(row["status"] == "ok" and row["ours"] != "" for row in rows)
     for i in (1, 2, 3, 4):
-        assert (gupta_run / f"results/gupta2023/figures/figure5_{i}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (gupta_run / f"results/tiny/gupta2023/figures/figure5_{i}.png").read_bytes()[:4] == b"\x89PNG"
