@@ -53,9 +53,12 @@ STATS = results_path("data", "stats.md")
 
 def stats_input():
     """{"stats": the data statistics} for the report and `all`; with partial, only once made (they
-    need the derived data, which a partial run never makes: a fresh partial report goes without)."""
+    need the derived data, which a partial run never makes: a fresh partial report goes without).
+    """
     stats = of_preset(STATS)
     return {} if CFG.partial and not Path(stats).is_file() else {"stats": stats}
+
+
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
 API_KEY_SET = papers.api_key_set(CFG)
 # what API answers depend on, as the API rules pass it (their jobs' fingerprint covers it): the

@@ -21,6 +21,8 @@ rule plan:
     params:
         # partial picks only the runs the tables take, which the plan never sizes: a partial
         # run beside a live one plans nothing again
-        config=config_hash({key: value for key, value in config.items() if key != "partial"}),
+        config=config_hash(
+            {key: value for key, value in config.items() if key != "partial"}
+        ),
     script:
         "../scripts/plan.py"
