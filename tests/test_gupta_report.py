@@ -621,7 +621,7 @@ def test_figure_1_1_sets_ours_beside_the_thesis_s_four_rows(settings, tmp_path):
     ]
     assert table["ours"].tolist()[:2] == [54.0, 60.0] and table["status"].tolist()[2:] == ["not run"] * 2
     assert table["verdict"].tolist()[:2] == ["reproduced", "below"]
-    md = (tmp_path / "tables" / "figure1_1.md").read_text()
+    md = (tmp_path / "tables" / "figure1_1_table.md").read_text()
     assert "Few-shot inference" in md and "54.00 ±2.0" in md and "not run" in md
     with Image.open(tmp_path / "figures" / "figure1_1.png") as image:
         image.verify()

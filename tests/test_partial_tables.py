@@ -133,7 +133,7 @@ def test_gupta2023_figure_1_1_and_the_case_study_from_the_finished_runs(workdir)
         path = workdir / "results" / "gupta2023" / run / "metrics.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(_scored(run_tasks, right, bootstrap)))
-    targets = ["results/gupta2023/tables/case_study.csv", "results/gupta2023/tables/figure1_1.csv"]
+    targets = ["results/gupta2023/tables/case_study.csv", "results/gupta2023/tables/figure1_1_table.csv"]
     plan = snakemake([*targets, "-n", "--config", "preset=tiny", "partial=true"], workdir)
     assert job_stats(plan.stdout + plan.stderr) == {"gupta2023_report": 1}, plan.stdout[-3000:]
     result = snakemake([*targets, "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir)

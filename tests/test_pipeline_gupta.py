@@ -58,7 +58,7 @@ def test_tables_and_figures_hold_ours_beside_the_thesis(gupta_run):
 def test_figure_1_1_and_the_case_study_hold_the_new_runs(gupta_run):
     """Tk-Instruct few-shot is Figure 1.1's first row; the task-242 pair and task 1356 (a tiny test
     task) are scored in the case study, with their measured prompt lengths."""
-    figure = list(csv.DictReader((gupta_run / "results/gupta2023/tables/figure1_1.csv").open()))
+    figure = list(csv.DictReader((gupta_run / "results/gupta2023/tables/figure1_1_table.csv").open()))
     assert [row["status"] for row in figure] == ["ok"] * 4 and figure[0]["paper"] == "54.3"
     assert (gupta_run / "results/gupta2023/figures/figure1_1.png").read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((gupta_run / "results/gupta2023/tables/case_study.csv").open()))

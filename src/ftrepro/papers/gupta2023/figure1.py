@@ -116,7 +116,7 @@ def write_figure1(
     after: str = "",
     synthetic: bool = False,
 ) -> pd.DataFrame:
-    """tables/figure1_1.{csv,md} and figures/figure1_1.png under out_dir, from the headline table
+    """tables/figure1_1_table.{csv,md} and figures/figure1_1.png under out_dir, from the headline table
     (write_gupta_report's); `note`, `basis` and `after` as write_table takes them."""
     out_dir = Path(out_dir)
     table = figure1_table(headline)
@@ -130,8 +130,8 @@ def write_figure1(
         table,
         figure1_layout(table),
         TITLE,
-        out_dir / "tables" / "figure1_1.csv",
-        out_dir / "tables" / "figure1_1.md",
+        out_dir / "tables" / "figure1_1_table.csv",
+        out_dir / "tables" / "figure1_1_table.md",
         closest + note,
         basis,
         after,

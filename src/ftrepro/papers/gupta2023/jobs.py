@@ -25,7 +25,9 @@ from ftrepro.jobs import (
 from ftrepro.papers.gupta2023.runs import GuptaRun, fewshot_model
 
 PAPER = "gupta2023"
-TABLES = ("headline", "table5_1", "table5_2", "figure1_1", "case_study")
+# figure1_1_table holds Figure 1.1's numbers: a table and a figure of one name would share the
+# HTML report's id (<paper>-<name>)
+TABLES = ("headline", "table5_1", "table5_2", "figure1_1_table", "case_study")
 FIGURES = ("figure1_1", *(f"figure5_{i}" for i in (1, 2, 3, 4)))
 
 PREFINETUNE = Rule(
