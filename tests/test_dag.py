@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 from conftest import REPO, expected_paper_jobs, job_stats, snakemake
 
@@ -137,9 +139,20 @@ def test_mini_plans_each_baseline_once_per_dataset_and_dev_splits_for_the_encode
     assert (
         stats["fit_zhao_baseline"] == stats["fit_zhao_frozen_baseline"] == len(datasets) == 2
     )  # 20NG, MASSIVE
-    assert stats["fit_zhao_encoder"] == len(mini.zhao2025.tasks)  # roberta-large shares roberta-base's MiniLM
+    # roberta-large shares roberta-base's MiniLM: one model per task, and one per seed where the
+    # preset gives a task's run several (config seeds)
+    encoder = mini.seeds["zhao2025"]["encoder"]
+    runs = {task: f"{task}.{mini.zhao2025.encoders[0]}.ft" for task in mini.zhao2025.tasks}
+    seeded = [task for task, run in runs.items() if any(fnmatch.fnmatch(run, glob) for glob in encoder.runs)]
+    assert seeded and len(encoder.seeds) > 1
+    assert stats["fit_zhao_encoder"] == len(runs) - len(seeded) + len(seeded) * len(encoder.seeds)
+    for task in seeded:
+        assert all(
+            f"results/zhao2025/{runs[task]}.seed{seed}/predictions.jsonl" in out for seed in encoder.seeds
+        )
     fits = [block for block in out.split("\nrule ") if block.startswith("fit_zhao_encoder:")]
-    assert len(fits) == 6 and all("/dev.jsonl" in block.split("output:")[0] for block in fits)
+    assert len(fits) == stats["fit_zhao_encoder"]
+    assert all("/dev.jsonl" in block.split("output:")[0] for block in fits)
     assert (
         "resources/derived/20newsgroups/dev.jsonl"
         in out.split("rule derive_20newsgroups:")[1].split("log:")[0]

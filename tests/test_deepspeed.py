@@ -153,6 +153,8 @@ def test_a_job_killed_after_its_first_checkpoint_resumes_it_through_snakemake(ze
     uninterrupted = read_jsonl(zero_runs / predictions(run))
     (zero_runs / predictions(run)).unlink()
     shutil.rmtree(zero_runs / f"resources/models/zhao2025/{run}")
+    # its work directory too: unscored, it holds the finished predictions a rerun would restore
+    shutil.rmtree(zero_runs / f"resources/scratch/zhao2025/{run}")
     (zero_runs / "saves.jsonl").unlink()
 
     killed = run_pipeline(zero_runs, [predictions(run)], FTREPRO_TEST_KILL_RANK="1")
@@ -208,7 +210,7 @@ def test_lora_classifier_trains_in_two_processes_and_its_adapter_and_head_load_b
     base = tmp_path / "llama"
     prepare_base_model({"random": {"architecture": "llama"}}, "decoder", base)
     raw = write_synthetic_raw("arena", tmp_path / "raw", seed=3, n_rows=60)[0]
-    derive_arena(raw, tmp_path / "arena", seed=42, max_rows={"train": 24, "validation": 10})
+    derive_arena(raw, tmp_path / "arena", seed=42, max_rows={"train": 24, "dev": 10})
     hparams = {**HPARAMS, "per_device_train_batch_size": 4}  # 2 processes x 4: the batch of 8
     out = tmp_path / "model"
     run_distributed(
@@ -227,10 +229,8 @@ def test_lora_classifier_trains_in_two_processes_and_its_adapter_and_head_load_b
     loaded = {k: v for k, v in model.state_dict().items() if "lora_B" in k}
     assert loaded and all(k in fresh.state_dict() for k in loaded)
     assert any(not torch.equal(v, fresh.state_dict()[k]) for k, v in loaded.items())  # trained, not init
-    probs = predict_lora_classifier(
-        base, out, tmp_path / "arena" / "validation.jsonl", max_length=64, batch_size=5
-    )
-    assert len(probs) == len(read_jsonl(tmp_path / "arena" / "validation.jsonl")) and all(
+    probs = predict_lora_classifier(base, out, tmp_path / "arena" / "dev.jsonl", max_length=64, batch_size=5)
+    assert len(probs) == len(read_jsonl(tmp_path / "arena" / "dev.jsonl")) and all(
         sum(p["probs"].values()) == pytest.approx(1.0) for p in probs
     )
 

@@ -86,6 +86,12 @@ CHANGES = [
         "gupta2023",
         "case_study.ablation_samples",
     ),
+    # one model per seed (config seeds) where the paper trains one per cell
+    (
+        {"presets": {"paper": {"seeds": {"zhao2025": {"decoder": [1, 2]}}}}},
+        "zhao2025",
+        "seeds.decoder.massive",
+    ),
 ]
 
 

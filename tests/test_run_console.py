@@ -82,8 +82,8 @@ def test_a_job_s_stage_is_its_rules_in_the_job_table_or_the_rules_file_that_defi
         stages["derive_massive"],
         stages["score"],
     ) == (
-        "fit",
-        "fit",  # a `use rule ... as` rule
+        "train",
+        "train",  # a `use rule ... as` rule
         "derive",
         "evaluate",
     )
@@ -100,24 +100,24 @@ def test_each_job_is_named_by_paper_stage_and_run():
     jobs = [event.job for event in events if event.kind == "start"]
     assert progress.total == 2
     assert [(j.jobid, j.paper, j.stage, j.what) for j in jobs] == [
-        (7, "zhao2025", "fit", "20ng-7class.llama2-7b.zero-shot.ft"),
+        (7, "zhao2025", "train", "20ng-7class.llama2-7b.zero-shot.ft"),
         (3, "data", "derive", "massive"),
     ]
     assert progress.jobs[7].end is not None and progress.jobs[3].end is None
     assert progress.done == 1
-    assert "zhao2025  fit      20ng-7class.llama2-7b.zero-shot.ft" in progress.line(jobs[0])
+    assert "zhao2025  train    20ng-7class.llama2-7b.zero-shot.ft" in progress.line(jobs[0])
 
 
 def test_stage_times_add_up_jobs_and_training_families():
     jobs = [
-        Job("fit_zhao_decoder", 1, start=0.0, end=10.0, stage="fit"),
-        Job("fit_zhao_decoder", 2, start=2.0, end=8.0, stage="fit"),
+        Job("fit_zhao_decoder", 1, start=0.0, end=10.0, stage="train"),
+        Job("fit_zhao_decoder", 2, start=2.0, end=8.0, stage="train"),
         Job("score", 3, start=10.0, end=11.0, stage="evaluate"),
         Job("score", 4, start=11.0, stage="evaluate"),  # not finished: left out
     ]
     times = stage_times(jobs)
-    assert times["fit"] == {"jobs": 2, "busy_s": 16.0, "span_s": 10.0}
-    assert times["fit: fit_zhao_decoder"]["jobs"] == 2
+    assert times["train"] == {"jobs": 2, "busy_s": 16.0, "span_s": 10.0}
+    assert times["train: fit_zhao_decoder"]["jobs"] == 2
     assert times["evaluate"] == {"jobs": 1, "busy_s": 1.0, "span_s": 1.0}
     assert not any(name.startswith("evaluate: ") for name in times)  # families of training only
 
@@ -177,7 +177,7 @@ def test_a_scored_run_ends_with_its_result_and_a_failed_one_names_its_log(tmp_pa
     assert lines[3].endswith("see logs/zhao2025/fit/massive-slots.roberta-base.ft.log")
     assert "after 1m00s (rule fit_zhao_encoder)" in lines[3]  # the events' own times
     assert progress.jobs[9].failed and progress.done == 1
-    assert stage_times(progress.jobs.values())["evaluate"]["jobs"] == 1 and "fit" not in stage_times(
+    assert stage_times(progress.jobs.values())["evaluate"]["jobs"] == 1 and "train" not in stage_times(
         progress.jobs.values()
     )
 
@@ -343,11 +343,11 @@ rule broken_toy:
 
 @pytest.fixture
 def toy_workflow(tmp_path, monkeypatch):
-    """A workflow with one rules file (workflow/rules/fit.smk) and the project's local profile;
+    """A workflow with one rules file (workflow/rules/train.smk) and the project's local profile;
     Snakemake runs it with the logger plugin from this checkout."""
     (tmp_path / "workflow/rules").mkdir(parents=True)
-    (tmp_path / "workflow/rules/fit.smk").write_text(TOY_RULES)
-    (tmp_path / "Snakefile").write_text('include: "workflow/rules/fit.smk"\n')
+    (tmp_path / "workflow/rules/train.smk").write_text(TOY_RULES)
+    (tmp_path / "Snakefile").write_text('include: "workflow/rules/train.smk"\n')
     shutil.copytree(REPO / "profiles/local", tmp_path / "profiles/local")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(REPO / "src"))
@@ -360,7 +360,7 @@ def test_snakemake_s_events_reach_the_console_through_the_logger_plugin(toy_work
     code = console.run("toy", "1", targets, out=out, warm=False)
     lines = out.getvalue().splitlines()
     assert code != 0
-    assert any(line.endswith("] zhao2025  fit      a.ft") for line in lines), lines
+    assert any(line.endswith("] zhao2025  train    a.ft") for line in lines), lines
     assert any(
         line.startswith("  done   a.ft in ") and line.endswith(": intent_accuracy 75") for line in lines
     )
@@ -368,5 +368,5 @@ def test_snakemake_s_events_reach_the_console_through_the_logger_plugin(toy_work
         "FAILED broken.ft" in line and line.endswith("see logs/zhao2025/fit/broken.ft.log") for line in lines
     )
     timings = json.loads((toy_workflow / "logs/run/toy/timings.json").read_text())
-    assert timings["jobs"] == 2 and timings["stages"]["fit"]["jobs"] == 1
-    assert "fit: fit_toy" in timings["stages"] and timings["exit_status"] == code
+    assert timings["jobs"] == 2 and timings["stages"]["train"]["jobs"] == 1
+    assert "train: fit_toy" in timings["stages"] and timings["exit_status"] == code

@@ -174,6 +174,16 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class Seeds:
+    """The seeds of a paper's run family in the preset (presets.<preset>.seeds.<paper>.<family>):
+    one model per seed for each run of the family that one of `runs` (globs over its run names)
+    selects (ftrepro.papers.run_seeds)."""
+
+    seeds: tuple[int, ...]
+    runs: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True)
 class Config:
     preset: str
     gpu: bool  # the preset's accelerator: sized GPU jobs, else small CPU jobs
@@ -189,6 +199,7 @@ class Config:
     stats: Stats
     papers: dict[str, str]  # the paper registry: id -> its package (config `papers`)
     sections: dict[str, Any]  # id -> its config section, resolved by its package's settings module
+    seeds: dict[str, dict[str, Seeds]] = field(default_factory=dict)  # the preset's: paper -> family -> Seeds
 
     def __getattr__(self, name: str) -> Any:
         """`config.<paper id>`: that paper's resolved section."""
@@ -457,7 +468,31 @@ def resolve(config: dict, root: Path = Path()) -> Config:
             paper: settings.resolve(config[paper], preset, root)
             for paper, settings in paper_settings(config).items()
         },
+        seeds=_seeds(config),
     )
+
+
+def _seeds(config: dict) -> dict[str, dict[str, Seeds]]:
+    """The preset's seeds per paper and run family: a list of seeds (every run of the family), or
+    {seeds, runs}. A paper must be registered; its families are checked by ftrepro.papers."""
+    given = config["presets"][config["preset"]].get("seeds", {})
+    key = f"presets.{config['preset']}.seeds"
+    for paper in given:
+        if paper not in config["papers"]:
+            close = difflib.get_close_matches(paper, list(config["papers"]), n=3, cutoff=0.6)
+            raise ConfigError(
+                f"config key {key}.{paper}: no paper is registered under that id (config papers: "
+                f"{', '.join(config['papers'])})" + (f"; did you mean {' or '.join(close)}?" if close else "")
+            )
+    return {
+        paper: {
+            family: Seeds(tuple(spec), ("*",))
+            if isinstance(spec, list)
+            else Seeds(tuple(spec["seeds"]), tuple(spec.get("runs", ["*"])))
+            for family, spec in families.items()
+        }
+        for paper, families in given.items()
+    }
 
 
 # --------------------------------------------------------------------------- the paper registry

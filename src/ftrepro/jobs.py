@@ -8,6 +8,10 @@ read it. A paper's `Rule`s are patterns of their wildcards ("{task}.{encoder}.ft
 file reads its outputs, log and work directory from them, and the table formats them with each
 job's values, so run names and paths are built here and in the papers' run classes only.
 
+A rule whose runs may train once per seed (config `seeds`, ftrepro.papers.run_seeds) ends its run
+pattern in the `{seed}` wildcard (SEED): empty for a run of one seed, so that its paths stay as
+they are, and ".seed<N>" for each of several seeds (`seed_run`).
+
 Torch-free and cheap: common.smk builds every table at parse time, and every SLURM job re-parses
 the workflow.
 """
@@ -15,14 +19,28 @@ the workflow.
 from __future__ import annotations
 
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ftrepro.config import Config
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
+SEED = "{seed}"  # ends the run pattern of a rule whose runs take config seeds
+SEEDED = re.compile(r"(?P<run>.+)\.seed(?P<seed>\d+)")
+
+
+def seed_run(run: str, seed: int) -> str:
+    """The run of one of a run's several seeds (config seeds): <run>.seed<N>."""
+    return f"{run}.seed{seed}"
+
+
+def unseeded(run: str) -> str:
+    """The run whose seed `run` is (seed_run), or `run` itself: the cell its numbers go to."""
+    found = SEEDED.fullmatch(run)
+    return found["run"] if found else run
 
 
 # ---------------------------------------------------------------- where files live
@@ -126,6 +144,7 @@ class Job:
     micro_batch: int = 1  # training: the recipe's per-device batch (micro_tokens is this many examples)
     effective_batch: int = 0  # training: examples per optimizer step; 0: micro_batch x accumulation
     accumulation: int | None = None  # the recipe's gradient_accumulation_steps; None: effective_batch
+    seed: int | None = None  # training: the recipe's seed where config seeds sets one (None: the recipe's)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -139,11 +158,17 @@ class Job:
         """The path that names the job (its first output)."""
         return self.files[0]
 
+    def recipe(self, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        """A training recipe with the job's seed, where config seeds sets one: the Trainer's data
+        order, dropout and the initialisation of what the job adds to its base model follow it."""
+        return dict(recipe) if self.seed is None else {**recipe, "seed": self.seed}
+
 
 @dataclass(frozen=True)
 class Rule:
     """A rule of a paper as patterns of its wildcards: the run (or model) each job makes, its outputs
-    (the run's predictions unless given) and its log (logs/<paper>/<stage>/<run>.log unless given)."""
+    (the run's predictions unless given) and its log (logs/<paper>/<stage>/<run>.log unless given).
+    A run pattern ending in SEED trains once per seed where config seeds gives its run several."""
 
     paper: str
     name: str
@@ -152,6 +177,15 @@ class Rule:
     family: str = ""
     outputs: Mapping[str, str | list[str]] | None = None
     log_file: str | None = None
+
+    def __post_init__(self):
+        if SEED in self.run.removesuffix(SEED):
+            raise ValueError(f"rule {self.name}: {SEED} may only end its run pattern ({self.run})")
+
+    @property
+    def seeded(self) -> bool:
+        """Whether its runs take config seeds (its run pattern ends in SEED)."""
+        return self.run.endswith(SEED)
 
     @property
     def output(self) -> dict[str, str | list[str]]:
@@ -177,32 +211,51 @@ class Rule:
         return model_dir(self.paper, self.run)
 
     def output_at(self, wildcards: Mapping[str, str]) -> str:
-        """The first output of the job with these wildcard values: the key of its row in the table."""
+        """The first output of the job with these wildcard values: the key of its row in the table
+        (a seeded rule's run's own where they give no seed, as `job`)."""
         first = next(iter(self.output.values()))
-        return (first if isinstance(first, str) else first[0]).format(**wildcards)
+        return (first if isinstance(first, str) else first[0]).format(**self._values(wildcards))
+
+    def _values(self, wildcards: Mapping[str, str] | None) -> dict[str, str]:
+        return ({"seed": ""} if self.seeded else {}) | dict(wildcards or {})
 
     def job(
         self, wildcards: Mapping[str, str] | None = None, more_outputs: Mapping | None = None, **fields: Any
     ) -> Job:
         """The job of this rule for `wildcards`, with `more_outputs` than its patterns (those that
-        depend on the config, such as a file per run) and the `fields` of Job the rule does not set."""
-        values = dict(wildcards or {})
-        outputs = {
-            key: pattern.format(**values)
-            if isinstance(pattern, str)
-            else [p.format(**values) for p in pattern]
-            for key, pattern in self.output.items()
-        }
+        depend on the config, such as a file per run) and the `fields` of Job the rule does not set.
+        A seeded rule's job is its run's own (the seed wildcard empty) unless `wildcards` give one."""
+        values = self._values(wildcards)
         return Job(
             paper=self.paper,
             rule=self.name,
             stage=self.stage,
             name=self.run.format(**values),
-            outputs={**outputs, **(more_outputs or {})},
+            outputs={**self._outputs(values), **(more_outputs or {})},
             family=self.family,
             wildcards=values,
             **fields,
         )
+
+    def with_seed(self, job: Job, seed: int, named: bool) -> Job:
+        """`job` (this seeded rule's) training with `seed`: in the run of that seed (seed_run) where
+        `named` (its run has several seeds), else in its run's own paths."""
+        values = {**job.wildcards, "seed": seed_run("", seed) if named else ""}  # ".seed<N>"
+        return replace(
+            job,
+            name=self.run.format(**values),
+            outputs={**job.outputs, **self._outputs(values)},
+            wildcards=values,
+            seed=seed,
+        )
+
+    def _outputs(self, values: Mapping[str, str]) -> dict[str, str | list[str]]:
+        return {
+            key: pattern.format(**values)
+            if isinstance(pattern, str)
+            else [p.format(**values) for p in pattern]
+            for key, pattern in self.output.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -219,7 +272,8 @@ class Paper:
     shared_runs: Callable[[Config], dict[str, str]]  # config -> {run: the run whose model it shares}
     model_names: Callable[[Config], list[str]]  # config -> the config.models names it uses
     jobs: Callable[[Config, list[str]], Iterable[Job]]  # (config, runs to make) -> their jobs
-    report: Callable[[Config, list[str]], Job]  # (config, scored runs it tables) -> its report job
+    # (config, scored runs it tables, a run of several seeds once per seed) -> its report job
+    report: Callable[[Config, list[str]], Job]
     tables: tuple[str, ...] = ()  # results/<id>/tables/<name>.md (and .csv)
     figures: tuple[str, ...] = ()  # results/<id>/figures/<name>.png
     api_families: frozenset[str] = frozenset()  # answered by a paid API: planned only with its key

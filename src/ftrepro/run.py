@@ -6,8 +6,9 @@ and, for a scored run, the headline metric) or fails (its log), and every --prog
 the latest progress bar of each job running that long (tqdm writes it to the job's log). The jobs
 come from Snakemake's own events: the logger plugin `ftrepro` (package
 snakemake_logger_plugin_ftrepro) writes each one to logs/run/<preset>/events.jsonl, which this
-module follows. A job's stage is its rule's in its paper's job table (fit, predict or report:
-ftrepro.jobs.Rule.stage), else the rules file that defines its rule (workflow/rules/<stage>.smk);
+module follows. A job's stage is the pipeline stage of its rule's in its paper's job table
+(ftrepro.jobs.Rule.stage: fit is train, predict is evaluate, report is report), else the rules
+file that defines its rule (workflow/rules/<stage>.smk);
 its paper the paper its output or log path names. Snakemake's text output goes to
 logs/run/<preset>/snakemake.log; timings.json beside it keeps every job's start and end and the
 time per stage (benchmarks/demo.py prints it); a run with no job to do leaves the last one's. When
@@ -44,8 +45,11 @@ RULES_DIR = Path("workflow/rules")
 # the papers config/config.yaml registers ({id: package}; each one's rules in its job table)
 REGISTRY = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["papers"]
 PAPERS = tuple(REGISTRY)
-# the stage whose jobs train models (ftrepro.jobs.Rule.stage): its time is also given per family
-TRAINING_STAGE = "fit"
+# the pipeline stage (download -> derive -> train -> evaluate -> report) of a job table's rule
+# stage (ftrepro.jobs.Rule.stage, which also names the rule's log folder)
+PIPELINE_STAGE = {"fit": "train", "predict": "evaluate", "report": "report"}
+# the stage whose jobs train models: its time is also given per family
+TRAINING_STAGE = "train"
 # `rule NAME:`, `checkpoint NAME:` or `use rule OTHER [from MODULE] as NAME [with:]` at a line's start
 _RULE_DEFINITION = re.compile(
     r"^(?:(?:rule|checkpoint) (\w+):|use rule \S+ (?:from \S+ )?as (\w+))", re.MULTILINE
@@ -60,8 +64,8 @@ _POLL_S = 0.25
 
 
 def rule_stages(root: Path = Path(".")) -> dict[str, str]:
-    """{rule: its stage}: a paper's rule its stage in the paper's job table (fit, predict, report),
-    any other the name of the rules file that defines it (workflow/rules/derive.smk: "derive");
+    """{rule: its stage}: a paper's rule the pipeline stage of its stage in the paper's job table
+    (PIPELINE_STAGE), any other the name of the rules file that defines it (workflow/rules/derive.smk: "derive");
     rules defined elsewhere (the Snakefile's `all`) have none."""
     files = {
         rule: path.stem
@@ -69,7 +73,9 @@ def rule_stages(root: Path = Path(".")) -> dict[str, str]:
         for rule in _rules_defined(path.read_text())
     }
     tables = {
-        rule.name: rule.stage for paper in papers.registrations(REGISTRY).values() for rule in paper.rules
+        rule.name: PIPELINE_STAGE[rule.stage]
+        for paper in papers.registrations(REGISTRY).values()
+        for rule in paper.rules
     }
     return {**files, **tables}
 

@@ -71,7 +71,9 @@ LAYOUTS = {out: job.choice for out, job in training_jobs(CFG, JOB_AT.values()).i
 
 
 def one_of(names):
-    return "|".join(re.escape(n) for n in names)
+    # grouped: the seed wildcard's only value is "" where no run has several seeds, and an empty
+    # constraint would leave Snakemake's default, which matches no empty value
+    return "(?:" + "|".join(re.escape(n) for n in names) + ")"
 
 
 # the shared rules' wildcards; the papers' take the values of their jobs in the table
@@ -128,11 +130,14 @@ def of_layouts(rule, value):
 
 def laid_out(rule, recipe):
     """A training job's recipe (a dict, or a function of the wildcards) with its layout's
-    micro-batch, gradient accumulation and checkpointing."""
+    micro-batch, gradient accumulation and checkpointing, and its seed where config seeds sets
+    one (ftrepro.jobs.Job.recipe)."""
     if callable(recipe):
         key = job_key(rule)
-        return lambda wc: LAYOUTS[key(wc)].layout.recipe(recipe(wc))
-    return of_layouts(rule, lambda job, layout: layout.recipe(recipe))
+        return lambda wc: LAYOUTS[key(wc)].layout.recipe(
+            JOB_AT[key(wc)].recipe(recipe(wc))
+        )
+    return of_layouts(rule, lambda job, layout: layout.recipe(job.recipe(recipe)))
 
 
 def layout_deepspeed(rule):

@@ -195,7 +195,7 @@ rule gupta2023_report:
     params:
         settings=G.settings,
         shared=SHARED["gupta2023"],
-        shared_settings=gupta_runs.shared_settings(CFG),
+        shared_settings=gupta_runs.shared_settings(CFG, SHARED["gupta2023"]),
         stand_ins=papers.stand_ins(CFG, "gupta2023"),
         verdicts=VERDICTS["gupta2023"],
         synthetic=CFG.data.synthetic,

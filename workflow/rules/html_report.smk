@@ -23,8 +23,9 @@ rule html_report:
         "../../envs/report.yaml"
     params:
         preset=CFG.preset,
-        runs=RUNS,
-        shared=SHARED,
+        # a row per job's run: a run of several seeds once per seed
+        runs={paper: papers.each_seed(CFG, paper, RUNS[paper]) for paper in PAPERS},
+        shared={paper: papers.shared_by_seed(CFG, paper) for paper in PAPERS},
         stand_ins={paper: papers.stand_ins(CFG, paper) for paper in PAPERS},
         papers={
             paper: {"title": p.title, "tables": p.tables, "figures": p.figures}

@@ -2,16 +2,14 @@
 
 from pathlib import Path
 
-from ftrepro.io import read_json
 from ftrepro.papers import with_shared
 from ftrepro.papers.band2025.report import parameter_count, write_band_report, write_submission
-from ftrepro.report import Verdicts
+from ftrepro.report import Verdicts, run_metrics
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    metrics = {Path(p).parent.name: read_json(p) for p in sm.input.metrics}
-    metrics = with_shared(metrics, sm.params.shared)
+    metrics = with_shared(run_metrics(sm.input.metrics), sm.params.shared)
     our_params = {Path(base).name: parameter_count(base) for base in sm.input.bases}
     table = write_band_report(
         sm.params.runs,

@@ -3,18 +3,17 @@
 
 from pathlib import Path
 
-from ftrepro.io import read_json
 from ftrepro.papers import with_shared
 from ftrepro.papers.gupta2023.case_study import write_case_study
 from ftrepro.papers.gupta2023.figure1 import write_figure1
 from ftrepro.papers.gupta2023.report import fewshot_metrics, group_runs, table_note, write_gupta_report
 from ftrepro.papers.gupta2023.runs import fewshot_model
-from ftrepro.report import Verdicts
+from ftrepro.report import Verdicts, run_metrics
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    metrics = with_shared({Path(p).parent.name: read_json(p) for p in sm.input.metrics}, sm.params.shared)
+    metrics = with_shared(run_metrics(sm.input.metrics), sm.params.shared)
     stl, mtl, anchors = group_runs(metrics)
     verdicts = Verdicts(**sm.params.verdicts)
     out_dir = Path(sm.output.tables[0]).parents[1]

@@ -1,8 +1,5 @@
 """Table 3 of zhao2025: the paper's number, ours and the difference per cell."""
 
-from pathlib import Path
-
-from ftrepro.io import read_json
 from ftrepro.papers import with_shared
 from ftrepro.papers.zhao2025.report import (
     below_baselines,
@@ -12,13 +9,13 @@ from ftrepro.papers.zhao2025.report import (
     read_targets,
     write_table3,
 )
-from ftrepro.report import Verdicts, data_note
+from ftrepro.report import Verdicts, data_note, run_metrics
 from ftrepro.workflow import job
 
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    paths = [*sm.input.metrics, *sm.input.baselines]
-    metrics = {Path(path).parent.name: read_json(path) for path in paths}
+    # a run's seeds are one cell: their mean, spread and count
+    metrics = run_metrics([*sm.input.metrics, *sm.input.baselines])
     # runs that share a trained run's model in this preset repeat its numbers, saying so
     metrics = with_shared(metrics, sm.params.shared)
     verdicts = Verdicts(**sm.params.verdicts)

@@ -10,15 +10,17 @@ it while every SLURM job re-parses the workflow.
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import importlib
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ftrepro.config import Config, ConfigError
-from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, run_file
+from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, run_file, seed_run
 
 
 def registered(config: Config) -> dict[str, Paper]:
@@ -72,8 +74,87 @@ def shared_runs(config: Config, paper: str) -> dict[str, str]:
     """{run: the run whose model it shares} of a paper. Names that resolve to the same weights,
     data and recipe in the preset are one model: one job trains it (the first run of the matrix
     that names it) and its predictions and metrics serve every run that names it; the tables say
-    which rows share a model. At paper scale every name is its own model and nothing is shared."""
-    return registered(config)[paper].shared_runs(config)
+    which rows share a model. At paper scale every name is its own model and nothing is shared.
+    Runs share only with runs of the same seeds (`run_seeds`): of the runs that name one model,
+    the first of each set of seeds trains it for the others."""
+    shared = registered(config)[paper].shared_runs(config)
+    seeds = run_seeds(config, paper)
+    if not seeds:
+        return shared
+    groups: dict[str, list[str]] = {}
+    for run, owner in shared.items():
+        groups.setdefault(owner, [owner]).append(run)
+    regrouped = {}
+    for group in groups.values():
+        first: dict[tuple, str] = {}
+        for run in group:  # the owner first: it keeps the runs of its own seeds
+            owner = first.setdefault(seeds.get(run, ()), run)
+            if owner != run:
+                regrouped[run] = owner
+    return regrouped
+
+
+def run_seeds(config: Config, paper: str) -> dict[str, tuple[int, ...]]:
+    """{run: its seeds} of a paper's runs that the preset trains with seeds of their own (config
+    presets.<preset>.seeds.<paper>.<family>): one model per seed, in a run per seed where there
+    are several (ftrepro.jobs.seed_run) and in the run's own paths where there is one. Runs of the
+    family that train nothing (their jobs' rules take no seed: prompted models, anchors) keep
+    their one job; a family that trains nothing, an unknown family and a glob that selects no
+    run are errors naming the key."""
+    registration = registered(config)[paper]
+    given = config.seeds.get(paper, {})
+    if not given:
+        return {}
+    families = registration.runs_by_family(config)
+    seeded_rules = {rule.name for rule in registration.rules if rule.seeded}
+    found = {}
+    for family, spec in given.items():
+        key = f"config key presets.{config.preset}.seeds.{paper}.{family}"
+        if family not in families:
+            close = difflib.get_close_matches(family, list(families), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"its families: {', '.join(families)}"
+            raise ConfigError(f"{key}: {paper} has no run family {family!r}; {hint}")
+        selected = {}
+        for pattern in spec.runs:
+            matched = fnmatch.filter(families[family], pattern)
+            if not matched:
+                raise ConfigError(
+                    f"{key}.runs: {pattern!r} selects no run of the family in preset {config.preset}"
+                )
+            selected.update(dict.fromkeys(matched, spec.seeds))
+        trained = {job.name for job in registration.jobs(config, list(selected)) if job.rule in seeded_rules}
+        if not trained:
+            raise ConfigError(
+                f"{key}: its runs train no model (prompted or heuristic), so seeds do not apply"
+            )
+        found.update({run: seeds for run, seeds in selected.items() if run in trained})
+    return found
+
+
+def seed_runs(config: Config, paper: str) -> dict[str, list[str]]:
+    """{run: the run of each of its seeds} of a paper's runs with several seeds (`run_seeds`)."""
+    return {
+        run: [seed_run(run, seed) for seed in seeds]
+        for run, seeds in run_seeds(config, paper).items()
+        if len(seeds) > 1
+    }
+
+
+def each_seed(config: Config, paper: str, runs: Iterable[str]) -> list[str]:
+    """`runs` as their jobs name them: a run of several seeds once per seed (`seed_runs`)."""
+    seeds = seed_runs(config, paper)
+    return [named for run in runs for named in seeds.get(run, [run])]
+
+
+def shared_by_seed(config: Config, paper: str) -> dict[str, str]:
+    """`shared_runs` as the jobs name the runs: each seed of a run shares its owner's model of
+    that seed."""
+    seeds = seed_runs(config, paper)
+    return {
+        named: owned
+        for run, owner in shared_runs(config, paper).items()
+        for named, owned in zip(seeds.get(run, [run]), seeds.get(owner, [owner]), strict=True)
+    }
 
 
 def trained_runs(config: Config, paper: str, with_api: bool = True) -> list[str]:
@@ -135,13 +216,26 @@ def jobs(config: Config, with_api: bool = True, every: bool = False, root: Path 
     API key included): what a rule can make when its output is named."""
     table = []
     for paper in registered(config).values():
-        made = list(paper.jobs(config, trained_runs(config, paper.id, with_api)))
+        made = list(_each_seed(config, paper, trained_runs(config, paper.id, with_api)))
         scored = [job.name for job in made if _predicts(job)]
         report = paper.report(config, finished_runs(config, paper.id, scored, root))
         if every:
-            made = list(paper.jobs(config, runs(config, paper.id)))
+            made = list(_each_seed(config, paper, runs(config, paper.id)))
         table += [*made, *(_score_job(job) for job in made if _predicts(job)), report]
     return table
+
+
+def _each_seed(config: Config, paper: Paper, runs: list[str]) -> Iterator[Job]:
+    """The paper's jobs of `runs`, the job of a run with seeds (`run_seeds`) once per seed."""
+    seeds = run_seeds(config, paper.id)
+    rules = {rule.name: rule for rule in paper.rules}
+    for job in paper.jobs(config, runs):
+        rule = rules.get(job.rule)
+        if job.name not in seeds or rule is None or not rule.seeded:
+            yield job
+            continue
+        for seed in seeds[job.name]:
+            yield rule.with_seed(job, seed, named=len(seeds[job.name]) > 1)
 
 
 def _predicts(job: Job) -> bool:

@@ -1,5 +1,6 @@
-"""What every paper's report shares: the words of a cell without a number, our numbers with
-their intervals, the verdict of a cell against the paper's number, and figure files.
+"""What every paper's report shares: the runs' metrics by table cell (the seeds of a run as one),
+the words of a cell without a number, our numbers with their intervals, the verdict of a cell
+against the paper's number, and figure files.
 
 A cell reads "not run" where we have no metrics and "not in paper" where the paper has no such
 model, setting or task (the matrix can hold more than the paper); never a made-up number.
@@ -22,11 +23,26 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ftrepro.io import atomic_path
+from ftrepro.io import atomic_path, read_json
+from ftrepro.jobs import unseeded
 
 NOT_RUN = "not run"
 NOT_IN_PAPER = "not in paper"
 SYNTHETIC_DATA = "synthetic data"
+
+
+def run_metrics(paths: Iterable[str | Path]) -> dict[str, dict]:
+    """{run: its metrics} from metrics.json files (results/<paper>/<run>/metrics.json), the runs of
+    a run's several seeds (ftrepro.jobs.seed_run) aggregated into that run's one cell: their mean,
+    with their spread and count (ftrepro.metrics.aggregate_seeds)."""
+    from ftrepro.metrics import aggregate_seeds  # scorers' imports, for tables over several seeds only
+
+    runs: dict[str, list[dict]] = {}
+    for path in paths:
+        runs.setdefault(unseeded(Path(path).parent.name), []).append(read_json(path))
+    return {
+        run: metrics[0] if len(metrics) == 1 else aggregate_seeds(metrics) for run, metrics in runs.items()
+    }
 
 
 def data_note(synthetic: bool) -> str:

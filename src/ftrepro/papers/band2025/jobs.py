@@ -11,6 +11,7 @@ from ftrepro.config import Config
 from ftrepro.jobs import (
     METRICS,
     PREDICTIONS,
+    SEED,
     Job,
     Rule,
     base_model,
@@ -21,6 +22,7 @@ from ftrepro.jobs import (
     recipe_batch,
     run_file,
     table_file,
+    unseeded,
 )
 from ftrepro.papers.band2025.runs import BandRun
 
@@ -50,7 +52,9 @@ COMPETITION = "competition_predictions.jsonl"  # a run's predictions of the comp
 
 
 def fit_rule(name: str, run: str, family: str) -> Rule:
-    """A fit rule: its run's predictions of the test split, and of the competition's test rows."""
+    """A fit rule: its run's predictions of the test split, and of the competition's test rows;
+    once per seed where config seeds gives a run several."""
+    run += SEED
     outputs = {
         "predictions": run_file(PAPER, run, PREDICTIONS),
         "competition": run_file(PAPER, run, COMPETITION),
@@ -200,6 +204,6 @@ def report(config: Config, tabled: list[str]) -> Job:
             "predictions": [run_file(PAPER, run, PREDICTIONS) for run in tabled],
             "competition": [run_file(PAPER, run, COMPETITION) for run in tabled],
             **TARGETS,
-            "bases": sorted({base_model(BandRun.parse(run).model) for run in tabled}),
+            "bases": sorted({base_model(BandRun.parse(unseeded(run)).model) for run in tabled}),
         },
     )

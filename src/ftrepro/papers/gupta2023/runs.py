@@ -135,11 +135,22 @@ def _setting_identity(config: Config, setting: str) -> tuple:
     return start, spec["instructions"], train_samples(config, setting)
 
 
-def shared_settings(config: Config) -> dict[str, str]:
-    """{setting: the earlier setting that trains the same models} for the settings that do."""
+def shared_settings(config: Config, shared: Mapping[str, str] | None = None) -> dict[str, str]:
+    """{setting: the earlier setting that trains the same models} for the settings that do; with
+    `shared` (ftrepro.papers.shared_runs, where runs of other seeds train apart), those of them
+    whose every run shares that setting's model."""
     first: dict[tuple, str] = {}
     owner = {s: first.setdefault(_setting_identity(config, s), s) for s in config.gupta2023.settings}
-    return {setting: other for setting, other in owner.items() if other != setting}
+    found = {setting: other for setting, other in owner.items() if other != setting}
+    if shared is None:
+        return found
+    runs = [GuptaRun.parse(run) for run in (*stl_runs(config), *mtl_runs(config))]
+    apart = {
+        run.setting
+        for run in runs
+        if shared.get(run.name) != replace(run, setting=found.get(run.setting)).name
+    }
+    return {setting: other for setting, other in found.items() if setting not in apart}
 
 
 def shared_runs(config: Config) -> dict[str, str]:

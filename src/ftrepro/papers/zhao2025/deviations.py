@@ -3,9 +3,11 @@ registry compares (ftrepro.report.deviations). Cheap and torch-free."""
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 from ftrepro.config import Config
+from ftrepro.papers.zhao2025.runs import ZhaoRun, decoder_runs, encoder_runs
 
 REGISTRY = Path(__file__).with_name("deviations.yaml")
 
@@ -44,4 +46,17 @@ def our_settings(config: Config) -> dict:
             "max_length": {m: min(decoder["max_length"], config.models[m].shape.context) for m in z.decoders},
         },
         "checkpoints": {m: config.models[m].checkpoint for m in [*z.encoders, *z.decoders]},
+        "seeds": {
+            "encoder": _seeds(config, "encoder", encoder_runs(config), datasets),
+            "decoder": _seeds(config, "decoder", decoder_runs(config, "ft"), datasets),
+        },
     }
+
+
+def _seeds(config: Config, family: str, runs: list[str], datasets: list[str]) -> dict[str, int]:
+    """{dataset: the most seeds a fine-tuned run of `family` on it trains} (config seeds)."""
+    spec = config.seeds.get("zhao2025", {}).get(family)
+    tasks = config.zhao2025.tasks
+    seeded = [run for run in runs if spec and any(fnmatch.fnmatch(run, glob) for glob in spec.runs)]
+    on = {d: [run for run in seeded if tasks[ZhaoRun.parse(run).task].dataset == d] for d in datasets}
+    return {d: len(spec.seeds) if on[d] else 1 for d in datasets}

@@ -11,6 +11,7 @@ from pathlib import Path
 from ftrepro.config import Config
 from ftrepro.jobs import (
     METRICS,
+    SEED,
     Job,
     Rule,
     base_model,
@@ -27,9 +28,10 @@ from ftrepro.papers.zhao2025.runs import BASELINE, ZhaoRun, baseline_run
 PAPER = "zhao2025"
 TABLES = ("table3",)
 
-ENCODER = Rule(PAPER, "fit_zhao_encoder", "fit", ZhaoRun("{task}", "{encoder}").name, "encoder")
+# the fine-tunes train once per seed where config seeds gives their runs several
+ENCODER = Rule(PAPER, "fit_zhao_encoder", "fit", ZhaoRun("{task}", "{encoder}").name + SEED, "encoder")
 DECODER = Rule(
-    PAPER, "fit_zhao_decoder", "fit", ZhaoRun("{task}", "{decoder}", "{shots}", "ft").name, "decoder"
+    PAPER, "fit_zhao_decoder", "fit", ZhaoRun("{task}", "{decoder}", "{shots}", "ft").name + SEED, "decoder"
 )
 PROMPTED = Rule(
     PAPER,
