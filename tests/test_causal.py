@@ -351,6 +351,23 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
     assert AutoTokenizer.from_pretrained(tmp_path / "model").eos_token == "</s>"
 
 
+def test_tensorboard_shows_each_runs_loss_under_its_directory(base, tmp_path):
+    """What the README says of `tensorboard --logdir logs/tensorboard`: a trained run's loss per
+    step, under logs/tensorboard/<paper>/<run>/ (ftrepro.fit.tensorboard_dir), one run per folder."""
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    from ftrepro.fit import tensorboard_logs
+
+    hparams = {**HPARAMS, "max_steps": 3, "save_steps": 3, "logging_steps": 1}
+    for run in ("run.a", "run.b"):
+        with tensorboard_logs(tmp_path / "tensorboard" / "paper" / run):
+            train_causal_lm(base, EXAMPLES, hparams, tmp_path / run / "model", tmp_path / run / "ckpt")
+    board = EventMultiplexer().AddRunsFromDirectory(str(tmp_path / "tensorboard")).Reload()
+    assert set(board.Runs()) == {"paper/run.a", "paper/run.b"}
+    for run in board.Runs():
+        assert [event.step for event in board.Scalars(run, "train/loss")] == [1, 2, 3]
+
+
 def test_missing_hparams_are_named(base, tmp_path):
     hparams = {k: v for k, v in HPARAMS.items() if k not in ("max_steps", "save_steps")}
     with pytest.raises(ValueError, match="save_steps, max_steps or num_train_epochs"):

@@ -164,7 +164,10 @@ def test_the_html_report_opens_in_chromium_with_every_paper(demo_run):
     assert page.problems == []
     assert {"preset", "zhao2025", "gupta2023", "band2025", "data", "provenance"} <= set(page.ids)
     assert {"gupta2023-figure5_1", "band2025-figure10", "zhao2025-table3"} <= set(page.ids)
-    assert page.images == 6 and page.links > 50
+    assert {"summary", "zhao2025-curves", "gupta2023-curves", "band2025-curves"} <= set(page.ids)
+    # the papers' 6 figures and a loss-curve figure per trained family (zhao2025 encoder and
+    # decoder, gupta2023 stl and mtl, band2025 encoder and llm)
+    assert page.images == 6 + 6 and page.links > 50
     assert page.text.startswith("ftrepro") and "Preset: tiny." in page.text
     assert (demo_run / "results/report.png").read_bytes()[:4] == b"\x89PNG"
     if (out := REPO / "benchmarks" / "out").is_dir():  # keep a copy to look at

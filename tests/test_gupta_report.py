@@ -337,8 +337,8 @@ def test_headline_has_ours_beside_the_thesis(report):
     header = next(line for line in md.splitlines() if line.startswith("| paradigm "))
     copy_demo = next(line for line in md.splitlines() if "| copy_demo " in line)
     cells = dict(zip((c.strip() for c in header.split("|")), (c.strip() for c in copy_demo.split("|"))))
-    assert [cells[c] for c in ("paper", "ours", "reference (not the thesis)")] == [
-        "not in paper",
+    assert [cells[c] for c in ("thesis", "ours", "reference (not the thesis)")] == [
+        "not in thesis",
         "not run",
         "28.54 (Tk-Instruct README)",
     ]
@@ -490,7 +490,7 @@ def test_targets_with_a_duplicate_row_are_rejected(settings, tmp_path):
         write_gupta_report({}, {}, {}, results, CATEGORIES, tmp_path / "out", settings=settings)
 
 
-def test_a_setting_the_thesis_has_not_reads_not_in_paper(settings, tmp_path):
+def test_a_setting_the_thesis_has_not_reads_not_in_thesis(settings, tmp_path):
     """A setting added to the config is in every table; without any thesis number it is marked."""
     added = {**settings, "tk-instruct-50": {"model": "tk-instruct-3b", "samples": 50, "instructions": True}}
     added = {name: {"init": "pretrained", **s} for name, s in added.items()}
@@ -501,9 +501,9 @@ def test_a_setting_the_thesis_has_not_reads_not_in_paper(settings, tmp_path):
     assert _row(headline, paradigm="mtl", setting="tk-instruct-100")["in_paper"]
     md = (tmp_path / "tables" / "headline.md").read_text()
     line = next(line for line in md.splitlines() if "| mtl " in line and "tk-instruct-50 " in line)
-    assert [cell.strip() for cell in line.split("|")[4:6]] == ["not in paper", "30.00"]
+    assert [cell.strip() for cell in line.split("|")[4:6]] == ["not in thesis", "30.00"]
     table = (tmp_path / "tables" / "table5_2.md").read_text()
-    assert "not in paper / 30.00" in table and "– / not run" in table  # tk-instruct-100: no category table
+    assert "not in thesis / 30.00" in table and "– / not run" in table  # tk-instruct-100: no category table
 
 
 # --- intervals and verdicts ---------------------------------------------------------------------

@@ -63,3 +63,41 @@ def test_the_shared_layers_name_no_paper(paper):
         if named.search(line)
     ]
     assert found == []
+
+
+def test_every_training_rule_declares_its_runs_train_log(paper):
+    """train_log.jsonl is an output of every rule that trains a run (issue 29 item 2), at the path
+    ftrepro.fit writes it to, and of no other rule."""
+    from ftrepro.fit import train_log_path
+
+    training = {
+        "fit_zhao_encoder",
+        "fit_zhao_decoder",
+        "fit_gupta_stl",
+        "fit_gupta_mtl",
+        "fit_gupta_ablation",
+    }
+    training |= {"fit_band_encoder", "fit_band_lora"}
+    rules = papers.rules(paper)
+    assert {name for name, rule in rules.items() if "train_log" in rule.output} == training
+    mini = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})  # seeds: a run per seed
+    seeded = 0
+    for job in [*papers.jobs(paper, every=True), *papers.jobs(mini, every=True)]:
+        if job.rule in training:
+            assert job.outputs["train_log"] == str(train_log_path(job.outputs["predictions"]))
+            seeded += ".seed" in job.name
+    assert seeded  # each seed's run keeps its own log
+
+
+def test_the_report_takes_the_train_logs_of_the_finished_runs(paper, tmp_path):
+    table = papers.jobs(paper, every=True)
+    done = next(job for job in table if job.rule == "fit_gupta_mtl")
+    metrics = tmp_path / done.outputs["predictions"].replace("predictions.jsonl", "metrics.json")
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text("{}")
+    everything = papers.train_logs(paper, table, tmp_path)
+    assert len(everything["gupta2023"]["mtl"]) > 1  # all of them, made before the report
+    partial = cfg.load(REPO / "config" / "config.yaml", {"preset": "paper", "partial": True})
+    logs = papers.train_logs(partial, table, tmp_path)  # only the runs finished now
+    assert logs["gupta2023"]["mtl"] == {done.name: done.outputs["train_log"]}
+    assert logs["gupta2023"]["stl"] == {} and logs["zhao2025"]["encoder"] == {}

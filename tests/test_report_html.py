@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,97 @@ def test_each_run_names_the_data_it_read(tree):
     record["data"] = {"source": "local", "raw_sha256sums": {"20newsgroups": "ab" * 32}}
     write_json(provenance, record)
     assert "<td>local (SHA256SUMS 20newsgroups abababababab)</td>" in _report(tree)
+
+
+# --- at a glance (issue 29 items 2 and 6) ---------------------------------------------------------
+
+
+def _second_run(tree: Path, **differs) -> None:
+    """A second zhao2025 run with provenance like the first but for `differs`."""
+    run = "20ng-7class.roberta-base.ft"
+    write_json(tree / "results/zhao2025" / run / "metrics.json", {"7class_accuracy": 80.0, "n_examples": 4})
+    first = tree / "logs/zhao2025/fit/20ng-7class.llama2-7b.zero-shot.ft.provenance.json"
+    record = {**json.loads(first.read_text()), "wall_s": 100.0, **differs}
+    write_json(first.with_name(f"{run}.provenance.json"), record)
+    first.with_name(f"{run}.log").write_text("trained\n")
+
+
+def test_a_summary_per_paper_opens_the_report(tree):
+    _second_run(tree)
+    (tree / "results/zhao2025/tables/table3.csv").write_text(
+        "ours,verdict\n1.0,reproduced\n2.0,below\n,not run\n"
+    )
+    page = _verdict_report(tree, "mini", "stand-ins")
+    summary = page[page.index('<table class="summary" id="summary">') :].split("</table>")[0]
+    assert page.index('id="summary"') < page.index('<section class="paper"')
+    zhao = summary.split('<a href="#zhao2025">zhao2025</a></td>')[1].split("</tr>")[0]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', zhao)
+    # cells run, reproduced, below, above, jobs, wall time (summed), GPU-hours used, planned
+    assert cells == ["2 of 3", "1", "1", "0", "2", "1.9 min", "0.00", "not planned"]
+
+
+def test_provenance_every_run_shares_is_stated_once_and_collapsed(tree):
+    _second_run(tree)
+    page = _report(tree)
+    provenance = page.split('<details class="provenance" id="provenance">')[1].split("</details>")[0]
+    assert "0123456789ab" in provenance and "torch 2.13.0" in provenance and "2 CPUs" in provenance
+    assert page.count("0123456789ab") == 1 and page.count("abcdefabcdef") == 1  # not on every run's row
+    runs = page.split('<details class="runs" id="zhao2025-runs">')[1].split("</details>")[0]
+    assert "<th>git commit</th>" not in runs and "torch" not in runs
+
+
+def test_what_differs_between_runs_gets_a_column_in_their_rows(tree):
+    _second_run(tree, git_commit="fedcba987654321")
+    page = _report(tree)
+    runs = page.split('<details class="runs" id="zhao2025-runs">')[1].split("</details>")[0]
+    assert "<th>git commit</th>" in runs and "fedcba987654" in runs and "0123456789ab" in runs
+    assert "<th>config hash</th>" not in runs  # the same for both
+    assert "git commit differ" in page.split('id="provenance">')[1].split("</summary>")[0]
+
+
+def test_a_registered_layout_gives_paper_ours_and_difference_columns_coloured_by_sign(tree):
+    (tree / "results/zhao2025/tables/table3.csv").write_text(
+        "model,shots,finetuned,column,paper,in_paper,ours,ci_lo,ci_hi,status,verdict\n"
+        "roberta-base,,True,massive_accuracy,80.0,True,82.5,81.0,84.0,ok,above\n"
+        "roberta-base,,True,massive_macro_f1,70.0,True,65.0,64.0,66.0,ok,below\n"
+    )
+    layouts = {
+        **PAPERS,
+        "zhao2025": {**PAPERS["zhao2025"], "layout": papers.registered(TINY)["zhao2025"].layout},
+    }
+    page = build_report(
+        tree / "results/report.html",
+        preset="tiny",
+        papers=layouts,
+        runs={paper: papers.runs(TINY, paper, with_api=False) for paper in PAPERS},
+        shared={paper: papers.shared_runs(TINY, paper) for paper in PAPERS},
+        results_dir=tree / "results",
+        logs_dir=tree / "logs",
+        stats_path=None,
+    ).read_text()
+    table = page.split('<table class="compared">')[1].split("</table>")[0]
+    assert '<th class="part paper">paper</th>' in table and '<th class="part difference"' in table
+    assert '<td class="num pos">+2.5</td>' in table and '<td class="num neg">−5.0</td>' in table
+    assert '<td class="num">82.5 ±1.5</td>' in table and '<td class="num">80.0</td>' in table
+    assert "<td>1.0 (+0.5)</td>" in page  # a paper without a layout keeps its markdown table
+
+
+def test_each_trained_runs_loss_curves_are_in_the_report_collapsed(tree):
+    run = "20ng-7class.llama2-7b.zero-shot.ft"
+    log = tree / "results/zhao2025" / run / "train_log.jsonl"
+    log.write_text("".join(json.dumps({"loss": 1.0 / s, "step": s}) + "\n" for s in range(1, 6)))
+    page = _report(tree, train_logs={"zhao2025": {"decoder": {run: str(log)}}})
+    curves = page.split('<details class="curves" id="zhao2025-curves">')[1].split("</details>")[0]
+    assert "decoder (1 run)" in curves and curves.count("data:image/png;base64,") == 1
+    assert '<details class="curves" id="gupta2023-curves">' not in page  # no trained run: none
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium (make setup installs Debian's)")
+def test_chromium_shows_the_summary_and_keeps_the_long_parts_collapsed(tree):
+    _second_run(tree)
+    _report(tree)
+    page = check_page(tree / "results/report.html", screenshot=tree / "results/report.png")
+    assert page.problems == []
+    assert "cells run" in page.text and "wall time" in page.text  # the summary, seen first
+    assert "Provenance of every run" in page.text  # the collapsed provenance's summary line
+    assert "torch 2.13.0" not in page.text  # its contents, hidden until opened

@@ -8,6 +8,8 @@ test is skipped and says why. The cluster has no accounting daemon, so status co
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import REPO, snakemake
@@ -18,10 +20,27 @@ from ftrepro.papers.gupta2023 import runs as gupta_runs
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 TARGET = "results/zhao2025/20ng-7class.roberta-base.ft/metrics.json"
+SLURM_LOGS = Path("/tmp/local-slurm/log")  # local-slurm.sh's default LOCAL_SLURM_DIR
+
+
+def on_cluster(args: list[str], workdir: Path, timeout: float) -> subprocess.CompletedProcess:
+    """snakemake `args` against the cluster; past `timeout`, the test fails with what snakemake
+    printed and what SLURM says of its jobs, and the jobs are cancelled (not left to the next test)."""
+    try:
+        return snakemake(args, workdir, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        printed = "".join(x.decode() if isinstance(x, bytes) else x for x in (e.stdout, e.stderr) if x)
+        state = [
+            subprocess.run(command, capture_output=True, text=True).stdout
+            for command in (["squeue", "-a", "-o", "%i %j %T %r %C %m %b"], ["sinfo", "-N", "-o", "%N %T %E"])
+        ]
+        daemons = "".join(log.read_text()[-2000:] for log in sorted(SLURM_LOGS.glob("*.log")))
+        subprocess.run(["scancel", "--user", "root"], capture_output=True)
+        pytest.fail(f"snakemake ran past {timeout} s:\n{printed[-4000:]}\n{''.join(state)}\n{daemons}")
 
 
 def test_tiny_run_through_slurm_submits_gpu_rules_and_keeps_local_rules_local(slurm_cluster, workdir):
-    result = snakemake(
+    result = on_cluster(
         [
             TARGET,
             "--profile",
@@ -36,7 +55,7 @@ def test_tiny_run_through_slurm_submits_gpu_rules_and_keeps_local_rules_local(sl
             "preset=tiny",
         ],
         workdir,
-        timeout=600,
+        600,
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
@@ -57,7 +76,7 @@ def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
         for run in gupta_runs.stl_runs(tiny)
         if run.startswith(f"stl.{task}.")
     ]
-    result = snakemake(
+    result = on_cluster(
         [
             *targets,
             "--profile",
@@ -80,7 +99,7 @@ def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
             "preset=tiny",
         ],
         workdir,
-        timeout=900,
+        900,
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ftrepro.config import Config
+from ftrepro.io import TRAIN_LOG
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -177,6 +178,7 @@ class Rule:
     family: str = ""
     outputs: Mapping[str, str | list[str]] | None = None
     log_file: str | None = None
+    trains: bool = False  # its jobs train a run's model with the Trainer, which keeps its train_log
 
     def __post_init__(self):
         if SEED in self.run.removesuffix(SEED):
@@ -189,10 +191,16 @@ class Rule:
 
     @property
     def output(self) -> dict[str, str | list[str]]:
-        """The named output patterns (`output: **rule.output` in the rules file)."""
-        if self.outputs is None:
-            return {"predictions": run_file(self.paper, self.run, PREDICTIONS)}
-        return dict(self.outputs)
+        """The named output patterns (`output: **rule.output` in the rules file); a rule that
+        `trains` adds its run's training log, "train_log" (ftrepro.fit.train_log_path)."""
+        outputs = (
+            {"predictions": run_file(self.paper, self.run, PREDICTIONS)}
+            if self.outputs is None
+            else dict(self.outputs)
+        )
+        if self.trains:
+            outputs["train_log"] = run_file(self.paper, self.run, TRAIN_LOG)
+        return outputs
 
     @property
     def log(self) -> str:
@@ -282,6 +290,9 @@ class Paper:
     # the module of its deviation registry: REGISTRY (its deviations.yaml) and our_settings(config)
     # (ftrepro.papers.deviations); None: none, and no deviations section under its tables
     deviations: str | None = None
+    # "module:function" of (table name, its CSV as a DataFrame) -> how the HTML report lays the
+    # table out (ftrepro.report.compared), or None for a table it shows as its markdown; None: all
+    layout: str | None = None
 
     def scoring(self) -> Callable[..., dict]:
         """The function its `scorer` names (ftrepro.evaluate.score_run), imported only when a run

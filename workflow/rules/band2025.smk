@@ -139,5 +139,6 @@ rule band2025_report:
         verdicts=VERDICTS["band2025"],
         synthetic=CFG.data.synthetic,
         deviations=DEVIATIONS["band2025"],
+        preset=CFG.preset,
     script:
         "../scripts/band2025_report.py"

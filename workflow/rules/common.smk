@@ -53,6 +53,9 @@ TARGETS = {
     ]
     for paper in PAPERS
 }
+# {paper: {family: {run: its train_log.jsonl}}} of the trained runs the tables take: the report's
+# loss curves
+TRAIN_LOGS = papers.train_logs(CFG, JOBS)
 # each paper's runs (its tables' rows) and {run: the run whose model it shares}
 RUNS = {paper: papers.runs(CFG, paper, with_api=API_KEY_SET) for paper in PAPERS}
 SHARED = {paper: papers.shared_runs(CFG, paper) for paper in PAPERS}

@@ -202,5 +202,6 @@ rule gupta2023_report:
         deviations=DEVIATIONS["gupta2023"],
         case_study=G.case_study,
         ablation=gupta_runs.ablation_pair(CFG),
+        preset=CFG.preset,
     script:
         "../scripts/gupta2023_report.py"

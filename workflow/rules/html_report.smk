@@ -11,6 +11,13 @@ rule html_report:
         **TARGETS,
         stats="results/data/stats.md",
         plan=rules.plan.output[0],
+        # every tabled run's training log: its loss curves
+        train_logs=[
+            path
+            for families in TRAIN_LOGS.values()
+            for logs in families.values()
+            for path in logs.values()
+        ],
     output:
         report(
             "results/report.html",
@@ -28,9 +35,15 @@ rule html_report:
         shared={paper: papers.shared_by_seed(CFG, paper) for paper in PAPERS},
         stand_ins={paper: papers.stand_ins(CFG, paper) for paper in PAPERS},
         papers={
-            paper: {"title": p.title, "tables": p.tables, "figures": p.figures}
+            paper: {
+                "title": p.title,
+                "tables": p.tables,
+                "figures": p.figures,
+                "layout": p.layout,
+            }
             for paper, p in PAPERS.items()
         },
+        train_logs=TRAIN_LOGS,
         verdicts=VERDICTS,
         synthetic=CFG.data.synthetic,
         deviations=DEVIATIONS,

@@ -22,6 +22,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         verdicts=Verdicts(**sm.params.verdicts),
         synthetic=sm.params.synthetic,
         deviations=sm.params.deviations,
+        preset=sm.params.preset,
     )
     log.info("log loss:\n%s", table.to_string())
     # same run order: the test split's rows, and the competition's test rows

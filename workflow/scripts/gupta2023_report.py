@@ -33,12 +33,20 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
         synthetic=sm.params.synthetic,
         deviations=sm.params.deviations,
         fewshot=fewshot_metrics(metrics),
+        preset=sm.params.preset,
     )
     log.info("headline:\n%s", headline.to_string())
     note = table_note(sm.params.synthetic, sm.params.stand_ins, sm.params.shared_settings)
     after = f"\n{sm.params.deviations}" if sm.params.deviations else ""
     figure = write_figure1(
-        headline, out_dir, note=note, basis=verdicts.basis, after=after, synthetic=sm.params.synthetic
+        headline,
+        out_dir,
+        note=note,
+        basis=verdicts.basis,
+        after=after,
+        synthetic=sm.params.synthetic,
+        preset=sm.params.preset,
+        stand_ins=sm.params.stand_ins,
     )
     log.info("Figure 1.1:\n%s", figure.to_string())
     case_study = write_case_study(

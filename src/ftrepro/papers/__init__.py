@@ -176,6 +176,24 @@ def finished_runs(config: Config, paper: str, runs: list[str], root: Path = Path
     return [run for run in runs if (root / run_file(paper, run, METRICS)).is_file()]
 
 
+def train_logs(
+    config: Config, table: Iterable[Job], root: Path = Path(".")
+) -> dict[str, dict[str, dict[str, str]]]:
+    """{paper: {family: {run: its train_log.jsonl}}} of the training jobs of a job table (`jobs`)
+    whose runs the report takes (`finished_runs`): the loss curves of the HTML report."""
+    found: dict[str, dict[str, dict[str, str]]] = {}
+    for job in table:
+        if "train_log" in job.outputs:
+            found.setdefault(job.paper, {}).setdefault(job.family, {})[job.name] = job.outputs["train_log"]
+    return {
+        paper: {
+            family: {run: logs[run] for run in finished_runs(config, paper, list(logs), root)}
+            for family, logs in families.items()
+        }
+        for paper, families in found.items()
+    }
+
+
 def stand_ins(config: Config, paper: str) -> dict[str, str]:
     """{paper's model name: what the preset trains under it} for the models of `paper` that the
     preset replaces (config.Model.stand_in); the tables and the report name them."""

@@ -15,6 +15,7 @@ PAPER = Paper(
     model_names=runs.model_names,
     jobs=jobs.jobs,
     deviations="ftrepro.papers.band2025.deviations",
+    layout="ftrepro.papers.band2025.report:html_layout",
     report=jobs.report,
     tables=jobs.TABLES,
     figures=jobs.FIGURES,

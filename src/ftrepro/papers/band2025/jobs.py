@@ -52,14 +52,14 @@ COMPETITION = "competition_predictions.jsonl"  # a run's predictions of the comp
 
 
 def fit_rule(name: str, run: str, family: str) -> Rule:
-    """A fit rule: its run's predictions of the test split, and of the competition's test rows;
-    once per seed where config seeds gives a run several."""
+    """A fit rule: its run's predictions of the test split, and of the competition's test rows
+    (and its training log); once per seed where config seeds gives a run several."""
     run += SEED
     outputs = {
         "predictions": run_file(PAPER, run, PREDICTIONS),
         "competition": run_file(PAPER, run, COMPETITION),
     }
-    return Rule(PAPER, name, "fit", run, family, outputs)
+    return Rule(PAPER, name, "fit", run, family, outputs, trains=True)
 
 
 ENCODER = fit_rule(

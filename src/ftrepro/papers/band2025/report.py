@@ -33,10 +33,12 @@ from ftrepro.report import (
     NOT_IN_PAPER,
     NOT_RUN,
     Verdicts,
+    compared,
     data_note,
     error_bars,
     interval_columns,
     ours_text,
+    outside_legend,
     save_figure,
     stand_in_note,
     verdict_mark,
@@ -188,6 +190,62 @@ def _ours_loss(row: Mapping) -> str:
     return loss + verdict_mark(row["verdict"])
 
 
+def side_columns(table: pd.DataFrame) -> dict[str, list[str]]:
+    """The columns beside the log loss, as text: our accuracy, the gain over single DistilBERT (with
+    their intervals), and the parameters and efficiency score, the paper's beside ours."""
+    known = table["in_paper"]
+    return {
+        "accuracy": [
+            ""
+            if pd.isna(row["accuracy"])
+            else ours_text(row["accuracy"], ".3f", row["accuracy_ci_lo"], row["accuracy_ci_hi"])
+            for _, row in table.iterrows()
+        ],
+        "vs single DistilBERT": [
+            ""
+            if pd.isna(row["improvement_pct"])
+            else ours_text(
+                row["improvement_pct"],
+                "+.1f",
+                row["improvement_ci_lo"],
+                row["improvement_ci_hi"],
+                unit="%",
+            )
+            for _, row in table.iterrows()
+        ],
+        "params (M, paper / ours)": [
+            f"{p} / {_fmt(o, '.2f', NO_NUMBER)}"
+            for p, o in zip(_paper(table["paper_params_millions"], ".0f", known), table["params_millions"])
+        ],
+        "1/(loss x M params) (paper / ours)": [
+            f"{p} / {_fmt(o, '.3g', NO_NUMBER)}"
+            for p, o in zip(_paper(table["paper_efficiency"], ".3g", known), table["efficiency"])
+        ],
+    }
+
+
+def html_layout(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
+    """How the HTML report lays out a table's CSV (ftrepro.jobs.Paper.layout): the log-loss table
+    with the paper's number, ours and the difference in columns of their own, then side_columns;
+    None (its markdown) for any other."""
+    if name != "log_loss":
+        return None
+    return compared(
+        table,
+        {"model": "model"},
+        headers={None: "log loss (test)"},
+        spec=".4f",
+        paper_spec=".2f",
+        columns={
+            "paper": "paper_log_loss",
+            "ours": "log_loss",
+            "ci_lo": "log_loss_ci_lo",
+            "ci_hi": "log_loss_ci_hi",
+        },
+        extra=pd.DataFrame(side_columns(table)),
+    )
+
+
 def table_markdown(
     table: pd.DataFrame,
     stand_ins: Mapping[str, str] | None = None,
@@ -205,34 +263,7 @@ def table_markdown(
             "model": table["model"],
             "log loss (paper, test)": _paper(table["paper_log_loss"], ".2f", known),
             "log loss (ours, test)": [_ours_loss(row) for _, row in table.iterrows()],
-            "accuracy": [
-                ""
-                if pd.isna(row["accuracy"])
-                else ours_text(row["accuracy"], ".3f", row["accuracy_ci_lo"], row["accuracy_ci_hi"])
-                for _, row in table.iterrows()
-            ],
-            "vs single DistilBERT": [
-                ""
-                if pd.isna(row["improvement_pct"])
-                else ours_text(
-                    row["improvement_pct"],
-                    "+.1f",
-                    row["improvement_ci_lo"],
-                    row["improvement_ci_hi"],
-                    unit="%",
-                )
-                for _, row in table.iterrows()
-            ],
-            "params (M, paper / ours)": [
-                f"{p} / {_fmt(o, '.2f', NO_NUMBER)}"
-                for p, o in zip(
-                    _paper(table["paper_params_millions"], ".0f", known), table["params_millions"]
-                )
-            ],
-            "1/(loss x M params) (paper / ours)": [
-                f"{p} / {_fmt(o, '.3g', NO_NUMBER)}"
-                for p, o in zip(_paper(table["paper_efficiency"], ".3g", known), table["efficiency"])
-            ],
+            **side_columns(table),
         }
     )
     n_run = int((table["status"] == "ok").sum())
@@ -259,9 +290,11 @@ def table_markdown(
     )
 
 
-def plot_log_loss(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
-    """Figure 10: log loss per model (ours as bars; the paper's printed number as a marker)."""
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
+def plot_log_loss(table: pd.DataFrame, path: Path, **stamp) -> Figure:
+    """Figure 10: log loss per model (ours as bars; the paper's printed number as a marker), the
+    legend outside the axes; saved stamped (`stamp`: ftrepro.report.save_figure's synthetic,
+    preset, stand_ins)."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax = fig.subplots()
     x = range(len(table))
     ax.bar(
@@ -288,13 +321,15 @@ def plot_log_loss(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -
     ax.axhline(1.0986, linestyle=":", color="grey", label="uniform (ln 3)")
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
     ax.set(ylabel="log loss (ours: test split)", title="Figure 10: model loss comparison")
-    ax.legend(fontsize="small")
-    save_figure(fig, path, synthetic=synthetic)
+    outside_legend(fig, fontsize="small")
+    save_figure(fig, path, **stamp)
+    return fig
 
 
-def plot_improvement(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
-    """Figure 11: percentage improvement in log loss over the single DistilBERT."""
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
+def plot_improvement(table: pd.DataFrame, path: Path, **stamp) -> Figure:
+    """Figure 11: percentage improvement in log loss over the single DistilBERT, the legend outside
+    the axes; saved stamped as plot_log_loss."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax = fig.subplots()
     x = range(len(table))
     gain = table["improvement_pct"]
@@ -304,18 +339,19 @@ def plot_improvement(table: pd.DataFrame, path: Path, *, synthetic: bool = False
         yerr=error_bars(gain, table["improvement_ci_lo"], table["improvement_ci_hi"]),
         capsize=3,
         color="C0",
-        label="ours, 95% interval (the two losses' errors taken as independent)",
+        label="ours, 95% interval\n(the two losses' errors\ntaken as independent)",
     )
     if table["improvement_pct"].isna().all():
         ax.text(0.5, 0.5, f"single DistilBERT: {NOT_RUN}", transform=ax.transAxes, ha="center", color="grey")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(list(x), table["model"], rotation=30, ha="right")
     ax.set(
-        ylabel="improvement in test log loss over single DistilBERT (%)",
+        ylabel="test log loss gain over\nsingle DistilBERT (%)",
         title="Figure 11: percentage improvement over baseline",
     )
-    ax.legend(fontsize="small")
-    save_figure(fig, path, synthetic=synthetic)
+    outside_legend(fig, fontsize="small")
+    save_figure(fig, path, **stamp)
+    return fig
 
 
 def write_submission(predictions_path: str | PathLike, out_path: str | PathLike) -> int:
@@ -348,11 +384,12 @@ def write_band_report(
     *,
     synthetic: bool = False,
     deviations: str = "",
+    preset: str | None = None,
 ) -> pd.DataFrame:
     """tables/log_loss.{csv,md} and figures/figure{10,11}.png under `out_dir`; returns the table.
-    `stand_ins` {model: what the preset trains under it} are named above the table, `synthetic`
-    data in the table and the figures, the paper's `deviations` section under the table;
-    `verdicts` judge our log losses against the paper's."""
+    `stand_ins` {model: what the preset trains under it} are named above the table and with the
+    `preset` on the figures, `synthetic` data in the table and the figures, the paper's
+    `deviations` section under the table; `verdicts` judge our log losses against the paper's."""
     verdicts = verdicts or Verdicts()
     out_dir = Path(out_dir)
     table = log_loss_table(
@@ -370,6 +407,7 @@ def write_band_report(
             table_markdown(table, stand_ins, verdicts.basis, synthetic=synthetic, deviations=deviations),
             encoding="utf-8",
         )
-    plot_log_loss(table, out_dir / "figures" / "figure10.png", synthetic=synthetic)
-    plot_improvement(table, out_dir / "figures" / "figure11.png", synthetic=synthetic)
+    stamp = {"synthetic": synthetic, "preset": preset, "stand_ins": stand_ins}
+    plot_log_loss(table, out_dir / "figures" / "figure10.png", **stamp)
+    plot_improvement(table, out_dir / "figures" / "figure11.png", **stamp)
     return table

@@ -15,6 +15,7 @@ PAPER = Paper(
     model_names=runs.model_names,
     jobs=jobs.jobs,
     deviations="ftrepro.papers.gupta2023.deviations",
+    layout="ftrepro.papers.gupta2023.report:html_layout",
     report=jobs.report,
     tables=jobs.TABLES,
     figures=jobs.FIGURES,

@@ -35,7 +35,7 @@ from ftrepro.report import COMPARED, NOT_RUN, Verdicts, interval_columns, ours_t
 COLUMNS = ("task", "category", "tokens", "tk_instruct", "baseline", "with_negative")
 SCALE = 100  # our ROUGE-L is in percent, the case study's on 0-1
 NOT_GIVEN = "–"  # no number of the thesis for this cell
-TITLE = "gupta2023 §5.2.5 case study: five tasks' ROUGE-L (0-1), paper / ours"
+TITLE = "gupta2023 §5.2.5 case study: five tasks' ROUGE-L (0-1), thesis / ours"
 
 
 def read_case_study(path: str | PathLike) -> pd.DataFrame:
@@ -125,7 +125,7 @@ def case_study_table(
 
 
 def _cell(row: Mapping) -> str:
-    """ "paper / ours ±half-width (diff) verdict" on the 0-1 scale; "–" where the thesis has none."""
+    """ "thesis / ours ±half-width (diff) verdict" on the 0-1 scale; "–" where the thesis has none."""
     paper = NOT_GIVEN if pd.isna(row["paper"]) else f"{row['paper']:.2f}"
     if pd.isna(row["ours"]):
         return f"{paper} / {NOT_RUN}"
@@ -141,7 +141,7 @@ def _tokens(measured: Mapping | None, limit: int) -> str:
 
 
 def case_study_layout(table: pd.DataFrame, targets: pd.DataFrame, tokens: Mapping) -> pd.DataFrame:
-    """One row per task: the thesis's tokens and ours, then one "paper / ours" cell per column."""
+    """One row per task: the thesis's tokens and ours, then one "thesis / ours" cell per column."""
     limit, measured = tokens["max_source_length"], tokens["tasks"]
     columns = list(dict.fromkeys(table["column"]))
     rows = []

@@ -28,7 +28,7 @@ ROWS = (
     ("Instruction-tuned, MTL: Tk-Instruct, 1000 samples per task", "25%", ("mtl", "tk-instruct-3b", "1000")),
     ("Supervised SOTA: T5-3B on every sample, STL", "100%", ("stl", "baseline3-t5-3b", "all")),
 )
-TITLE = "gupta2023 Figure 1.1: few-shot inference, quick learners and the supervised SOTA, paper / ours"
+TITLE = "gupta2023 Figure 1.1: few-shot inference, quick learners and the supervised SOTA, thesis / ours"
 
 
 def figure1_table(headline: pd.DataFrame) -> pd.DataFrame:
@@ -68,16 +68,16 @@ def figure1_layout(table: pd.DataFrame) -> pd.DataFrame:
         {
             "Figure 1.1": table["row"],
             "train data": table["train_data"],
-            "paper": table["paper"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+            "thesis": table["paper"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
             "ours": [ours(row) for _, row in table.iterrows()],
-            "ours - paper": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            "ours - thesis": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
             "verdict": table["verdict"].map(lambda v: v if v in COMPARED else ""),
             "our run": table["ours_run"],
         }
     )
 
 
-def plot_figure1(table: pd.DataFrame, path: Path, *, synthetic: bool = False) -> None:
+def plot_figure1(table: pd.DataFrame, path: Path, **stamp) -> None:
     """The four rows as horizontal bars: the thesis's hollow, ours filled with its 95% interval."""
     fig = Figure(figsize=(8, 3.8), layout="constrained")
     ax = fig.subplots()
@@ -104,7 +104,7 @@ def plot_figure1(table: pd.DataFrame, path: Path, *, synthetic: bool = False) ->
     ax.set_yticks(y, [f"{row['row']} ({row['train_data']})" for _, row in table.iterrows()], fontsize="small")
     ax.set(xlabel="ROUGE-L (119 SuperNI test tasks in the thesis)", xlim=(0, 100), title="Figure 1.1")
     ax.legend(fontsize="small", loc="lower right")
-    save_figure(fig, path, synthetic=synthetic)
+    save_figure(fig, path, **stamp)  # stamped as every figure (save_figure's synthetic, preset, stand_ins)
 
 
 def write_figure1(
@@ -115,9 +115,12 @@ def write_figure1(
     basis: str = "paper",
     after: str = "",
     synthetic: bool = False,
+    preset: str | None = None,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """tables/figure1_1_table.{csv,md} and figures/figure1_1.png under out_dir, from the headline table
-    (write_gupta_report's); `note`, `basis` and `after` as write_table takes them."""
+    (write_gupta_report's); `note`, `basis` and `after` as write_table takes them; the figure
+    stamped with `synthetic`, `preset` and `stand_ins` as write_gupta_report's."""
     out_dir = Path(out_dir)
     table = figure1_table(headline)
     closest = (
@@ -136,5 +139,6 @@ def write_figure1(
         basis,
         after,
     )
-    plot_figure1(table, out_dir / "figures" / "figure1_1.png", synthetic=synthetic)
+    stamp = {"synthetic": synthetic, "preset": preset, "stand_ins": stand_ins}
+    plot_figure1(table, out_dir / "figures" / "figure1_1.png", **stamp)
     return table

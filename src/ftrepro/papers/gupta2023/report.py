@@ -16,7 +16,9 @@ and the figures draw our intervals as error bars.
 Categories: the thesis names six SuperNI categories and folds the other six into
 "other_categories" (Table 4.3); a column is pooled over its examples like the whole.
 A setting or column without our metrics reads "not run", never a made-up number; a setting the
-thesis has no number for at all reads "not in paper", one it has but not in this table "–".
+thesis has no number for at all reads "not in thesis", one it has but not in this table "–".
+The work is a thesis, and its tables and figures here call it that throughout ("thesis", never
+"paper"); the CSVs keep the columns every paper's tables share (paper, in_paper, diff).
 Tables 5.1/5.2 hold the baselines only; the Tk-Instruct category numbers the text of Chapter 5
 gives (config/targets/gupta2023_tk_categories.csv) are listed under them and drawn in Figures
 5.2/5.4. The two no-training anchors are the Tk-Instruct README's (gupta2023_anchors.csv), shown as
@@ -41,13 +43,14 @@ from ftrepro.metrics import SUPERNI_METRICS, pooled_interval
 from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun, fewshot_model
 from ftrepro.report import (
     COMPARED,
-    NOT_IN_PAPER,
     NOT_RUN,
     Verdicts,
+    compared,
     data_note,
     error_bars,
     interval_columns,
     ours_text,
+    outside_legend,
     save_figure,
     stand_in_note,
     verdict_mark,
@@ -86,6 +89,8 @@ TEXT_SUMMARIES = ("best", "mean")
 ALL_SAMPLES_X = 374745 / 119
 SAMPLE_TICKS = {"100": 100, "200": 200, "500": 500, "1000": 1000, "all": ALL_SAMPLES_X}
 NO_NUMBER = "–"  # a setting of the thesis without a number in this table
+THESIS = "thesis"  # the word for the work reproduced, in every table and figure (never "paper")
+NOT_IN_THESIS = f"not in {THESIS}"
 
 
 # --- pooling ----------------------------------------------------------------------------------
@@ -511,7 +516,7 @@ def _number(value: float, missing: str) -> str:
 
 
 def _paper(row: Mapping) -> str:
-    return _number(row["paper"], NO_NUMBER if row["in_paper"] else NOT_IN_PAPER)
+    return _number(row["paper"], NO_NUMBER if row["in_paper"] else NOT_IN_THESIS)
 
 
 def _ours_text(row: Mapping) -> str:
@@ -522,14 +527,14 @@ def _ours_text(row: Mapping) -> str:
 
 
 def _cell(row: Mapping) -> str:
-    """ "paper / ours ±half-width (ours - paper) verdict"; "–" or "not in paper" where the thesis has
+    """ "thesis / ours ±half-width (ours - thesis) verdict"; "–" or "not in thesis" where the thesis has
     no number."""
     text = f"{_paper(row)} / {_ours_text(row)}"
     return text + (f" ({row['diff']:+.2f}){verdict_mark(row['verdict'])}" if pd.notna(row["diff"]) else "")
 
 
 def category_layout(table: pd.DataFrame) -> pd.DataFrame:
-    """The thesis's layout: one row per setting, one "paper / ours (diff)" cell per column."""
+    """The thesis's layout: one row per setting, one "thesis / ours (diff)" cell per column."""
     rows = []
     for (setting, samples), cells in table.groupby(["setting", "samples_per_task"], sort=False):
         rows.append(
@@ -553,9 +558,9 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
             "paradigm": table["paradigm"],
             "setting": table["setting"],
             "samples/task": table["samples_per_task"],
-            "paper": [_paper(row) for _, row in table.iterrows()],
+            THESIS: [_paper(row) for _, row in table.iterrows()],
             "ours": [_ours_text(row) for _, row in table.iterrows()],
-            "ours - paper (or reference)": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+            f"ours - {THESIS} (or reference)": table["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
             "verdict": table["verdict"].map(lambda v: v if v in COMPARED else ""),
             "reference (not the thesis)": [_reference(row) for _, row in table.iterrows()],
             "EM (ours)": table["exact_match"].map(lambda v: _number(v, "")),
@@ -569,7 +574,27 @@ def table_note(
     synthetic: bool, stand_ins: Mapping[str, str] | None, shared_settings: Mapping[str, str] | None
 ) -> str:
     """What every gupta2023 table says above it: synthetic data, stand-ins, shared models."""
-    return data_note(synthetic) + stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+    return data_note(synthetic, THESIS) + stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+
+
+def html_layout(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
+    """How the HTML report lays out a table's CSV (ftrepro.jobs.Paper.layout): the headline and
+    Tables 5.1/5.2 with the thesis's number, ours and the difference in columns of their own;
+    None (its markdown) for any other."""
+    keys = {"setting": "setting", "samples_per_task": "samples/task"}
+    if name == "headline":
+        extra = headline_layout(table)[["reference (not the thesis)", "EM (ours)", "tasks", "examples"]]
+        return compared(
+            table,
+            {"paradigm": "paradigm", **keys},
+            headers={None: "ROUGE-L"},
+            spec=".2f",
+            source=THESIS,
+            extra=extra.astype(str),
+        )
+    if name in ("table5_1", "table5_2"):
+        return compared(table, keys, group="column", headers=HEADERS, spec=".2f", source=THESIS)
+    return None
 
 
 def shared_note(shared_settings: Mapping[str, str]) -> str:
@@ -603,7 +628,7 @@ def write_table(
     text = (
         f"# {title}\n\n{n_run} of {len(table)} cells run.\n\n{note}"
         f"{layout.to_markdown(index=False, disable_numparse=True)}\n"
-        + verdict_note(table["verdict"], basis)
+        + verdict_note(table["verdict"], basis, THESIS)
         + after
     )
     with atomic_path(md_path) as tmp:
@@ -684,14 +709,16 @@ def _plot_text_values(ax, values: pd.DataFrame) -> None:
             )
 
 
-def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path, *, synthetic: bool = False) -> None:
-    """Figures 5.1 / 5.3: overall ROUGE-L against samples per task (log x)."""
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+def plot_overall(headline: pd.DataFrame, paradigm: str, path: Path, **stamp) -> Figure:
+    """Figures 5.1 / 5.3: overall ROUGE-L against samples per task (log x), the legend outside the
+    axes; saved stamped (`stamp`: ftrepro.report.save_figure's synthetic, preset, stand_ins)."""
+    fig = Figure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
     _plot_series(ax, headline[headline["paradigm"] == paradigm])
     ax.set(xlabel="training samples per task", ylabel="ROUGE-L", title=f"{paradigm.upper()}: overall ROUGE-L")
-    ax.legend(fontsize="small")
-    save_figure(fig, path, synthetic=synthetic)
+    outside_legend(fig, fontsize="small")
+    save_figure(fig, path, **stamp)
+    return fig
 
 
 def plot_categories(
@@ -699,11 +726,11 @@ def plot_categories(
     paradigm: str,
     path: Path,
     text: pd.DataFrame | None = None,
-    *,
-    synthetic: bool = False,
-) -> None:
+    **stamp,
+) -> Figure:
     """Figures 5.2 / 5.4: ROUGE-L against samples per task, one panel per thesis column, with the
-    Tk-Instruct numbers of the thesis's `text` (read_text_values) where it gives them."""
+    Tk-Instruct numbers of the thesis's `text` (read_text_values) where it gives them; the legend
+    in the eighth panel, which draws nothing else. Saved stamped as plot_overall."""
     fig = Figure(figsize=(16, 8), layout="constrained")
     axes = fig.subplots(2, 4, sharex=True)
     for ax, column in zip(axes.flat, COLUMNS):
@@ -715,9 +742,11 @@ def plot_categories(
     axes.flat[-1].axis("off")
     axes.flat[-1].legend(handles.values(), handles.keys(), loc="center")
     fig.suptitle(f"{paradigm.upper()}: category-wise ROUGE-L against training samples per task")
-    fig.supxlabel("training samples per task")
+    for ax in axes[-1, :-1]:  # not fig.supxlabel: the stamp has the bottom margin
+        ax.set_xlabel("training samples per task")
     fig.supylabel("ROUGE-L")
-    save_figure(fig, path, synthetic=synthetic)
+    save_figure(fig, path, **stamp)
+    return fig
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -740,6 +769,7 @@ def write_gupta_report(
     synthetic: bool = False,
     deviations: str = "",
     fewshot: Mapping | None = None,
+    preset: str | None = None,
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
@@ -749,7 +779,7 @@ def write_gupta_report(
     `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
     under each table, as are `stand_ins` {model: what the preset trains under it} and whether the
     data is `synthetic` (also in each figure's corner); `verdicts` judge each cell against the
-    thesis. `anchors_csv` holds the anchors' reference numbers (the Tk-Instruct README's),
+    thesis; the figures are stamped with the `preset` and the stand-ins. `anchors_csv` holds the anchors' reference numbers (the Tk-Instruct README's),
     `text_csv` the Tk-Instruct category numbers of the thesis's text (under Tables 5.1/5.2 and in
     Figures 5.2/5.4); `deviations` goes under every table. Returns the headline table.
     """
@@ -766,7 +796,7 @@ def write_gupta_report(
     write_table(
         headline,
         headline_layout(headline),
-        "gupta2023 headline ROUGE-L: paper / ours",
+        f"gupta2023 headline ROUGE-L: {THESIS} / ours",
         out_dir / "tables" / "headline.csv",
         out_dir / "tables" / "headline.md",
         note,
@@ -780,7 +810,7 @@ def write_gupta_report(
         write_table(
             table,
             category_layout(table),
-            f"gupta2023 Table 5.{table_no}: {paradigm.upper()} category-wise ROUGE-L, paper / ours",
+            f"gupta2023 Table 5.{table_no}: {paradigm.upper()} category-wise ROUGE-L, {THESIS} / ours",
             out_dir / "tables" / f"table5_{table_no}.csv",
             out_dir / "tables" / f"table5_{table_no}.md",
             note,
@@ -788,6 +818,7 @@ def write_gupta_report(
             text_values_markdown(values) + after,
         )
         figures = out_dir / "figures"
-        plot_overall(headline, paradigm, figures / f"figure5_{overall_no}.png", synthetic=synthetic)
-        plot_categories(table, paradigm, figures / f"figure5_{category_no}.png", text, synthetic=synthetic)
+        stamp = {"synthetic": synthetic, "preset": preset, "stand_ins": stand_ins}
+        plot_overall(headline, paradigm, figures / f"figure5_{overall_no}.png", **stamp)
+        plot_categories(table, paradigm, figures / f"figure5_{category_no}.png", text, **stamp)
     return headline

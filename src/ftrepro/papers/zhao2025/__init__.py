@@ -15,6 +15,7 @@ PAPER = Paper(
     model_names=runs.model_names,
     jobs=jobs.jobs,
     deviations="ftrepro.papers.zhao2025.deviations",
+    layout="ftrepro.papers.zhao2025.report:html_layout",
     report=jobs.report,
     tables=jobs.TABLES,
     api_families=frozenset({"api"}),

@@ -29,9 +29,16 @@ PAPER = "zhao2025"
 TABLES = ("table3",)
 
 # the fine-tunes train once per seed where config seeds gives their runs several
-ENCODER = Rule(PAPER, "fit_zhao_encoder", "fit", ZhaoRun("{task}", "{encoder}").name + SEED, "encoder")
+ENCODER = Rule(
+    PAPER, "fit_zhao_encoder", "fit", ZhaoRun("{task}", "{encoder}").name + SEED, "encoder", trains=True
+)
 DECODER = Rule(
-    PAPER, "fit_zhao_decoder", "fit", ZhaoRun("{task}", "{decoder}", "{shots}", "ft").name + SEED, "decoder"
+    PAPER,
+    "fit_zhao_decoder",
+    "fit",
+    ZhaoRun("{task}", "{decoder}", "{shots}", "ft").name + SEED,
+    "decoder",
+    trains=True,
 )
 PROMPTED = Rule(
     PAPER,

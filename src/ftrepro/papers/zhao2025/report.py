@@ -31,6 +31,7 @@ from ftrepro.report import (
     NOT_IN_PAPER,
     NOT_RUN,
     Verdicts,
+    compared,
     interval_columns,
     ours_text,
     verdict_mark,
@@ -286,6 +287,18 @@ def paper_layout(table: pd.DataFrame) -> pd.DataFrame:
             row[_header(cell["column"])] = _cell_text(cell)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def html_layout(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
+    """How the HTML report lays out Table 3's CSV (ftrepro.jobs.Paper.layout): a row per model,
+    shots and fine-tuning, and per cell the paper's number, ours and the difference in columns of
+    their own (the report names the stand-ins above the paper's tables); None (its markdown) for
+    any other table."""
+    if name != "table3":
+        return None
+    keys = {"model": "model", "shots": "shots", "finetuned": "finetuned"}
+    headers = {column: _header(column) for column in table["column"].unique()}
+    return compared(table, keys, group="column", headers=headers, spec=".1f")
 
 
 def constrained_layout(table: pd.DataFrame) -> pd.DataFrame:
