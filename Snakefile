@@ -1,8 +1,8 @@
 # ftrepro: fine-tuning papers from raw data to their tables and figures, one package each
 # (config `papers`). Targets: all (default), a paper's id (zhao2025, gupta2023, band2025: its
-# tables and figures), results/report.html (everything, one page), results/data/stats.md,
-# results/plan.tsv, or any output path, e.g.
-#   snakemake results/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json
+# tables and figures), results/<preset>/report.html (everything, one page),
+# results/<preset>/data/stats.md, results/<preset>/plan.tsv, or any output path, e.g.
+#   snakemake --config preset=mini -- results/mini/zhao2025/massive-intent.roberta-base.ft/metrics.json
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -37,4 +37,4 @@ rule all:
     default_target: True
     input:
         TARGETS.values(),
-        "results/data/stats.md",
+        **stats_input(),

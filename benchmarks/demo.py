@@ -1,13 +1,13 @@
 """Wall time of `make demo` after set-up (goal: < 600 s on a 2-core machine), through the warm
 interpreter (`ftrepro.warm`) and through plain Snakemake, one after the other, each in a fresh
 clone of the committed repository: the tiny preset of all three papers, raw data to
-results/report.html.
+results/tiny/report.html.
 
 Runs what `make demo` runs after its set-up step (`ftrepro run`, then the same with `--plain`)
 with this interpreter's packages, then prints both totals, the share of the plain run's wall time
 the warm runner saves (it stays only if that is at least 20%), the CPU seconds each run used (the
 whole process tree's; less sensitive to other load than wall time), and the time per stage of each
-from its logs/run/tiny/timings.json: busy time (jobs' wall times summed; two run side by side) and
+from its logs/tiny/run/timings.json: busy time (jobs' wall times summed; two run side by side) and
 span (first start to last end). The machine's load average is printed around each run: the
 wall times are only comparable between runs on an otherwise idle machine.
 
@@ -57,7 +57,7 @@ def demo(runner: str, keep: bool) -> float:
     total_s, cpu_s = time.perf_counter() - start, _cpu_s() - cpu_before
     if result.returncode != 0:
         sys.exit(
-            f"the {runner} demo failed (exit {result.returncode}); see {workdir}/logs/run/tiny/snakemake.log"
+            f"the {runner} demo failed (exit {result.returncode}); see {workdir}/logs/tiny/run/snakemake.log"
         )
     timings = json.loads((workdir / "logs" / "run" / "tiny" / "timings.json").read_text())
     verdict = "meets" if total_s < GOAL_S else "MISSES"

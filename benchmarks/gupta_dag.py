@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=16)
     args = parser.parse_args()
     workdir = sandbox()
-    one = "results/gupta2023/stl.task1356_xlsum_title_generation.tk-instruct-100/metrics.json"
+    one = "results/paper/gupta2023/stl.task1356_xlsum_title_generation.tk-instruct-100/metrics.json"
     base_s, _ = median_of(args.repeats, ["-n", *PAPER, "--", one], workdir)
     full_s, out = median_of(args.repeats, ["-n", *PAPER, "--", "gupta2023"], workdir)
     stl = job_count(out, "fit_gupta_stl")

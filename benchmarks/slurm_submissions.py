@@ -39,7 +39,7 @@ def stl_targets(tasks: int) -> list[str]:
 
     caps = {"presets": {"tiny": {"data": {"superni_tasks": tasks}}}}
     config = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny", **caps})
-    return [f"results/gupta2023/{run}/predictions.jsonl" for run in gupta_runs.stl_runs(config)]
+    return [f"results/tiny/gupta2023/{run}/predictions.jsonl" for run in gupta_runs.stl_runs(config)]
 
 
 def fit_submissions(log: str) -> int:

@@ -13,7 +13,7 @@ import csv
 
 from _common import sandbox, timed
 
-TARGET = "results/zhao2025/tables/table3.md"
+TARGET = "results/tiny/zhao2025/tables/table3.md"
 
 
 def main() -> None:

@@ -352,8 +352,9 @@ def test_training_resumes_from_the_step_checkpoint(base, tmp_path):
 
 
 def test_tensorboard_shows_each_runs_loss_under_its_directory(base, tmp_path):
-    """What the README says of `tensorboard --logdir logs/tensorboard`: a trained run's loss per
-    step, under logs/tensorboard/<paper>/<run>/ (ftrepro.fit.tensorboard_dir), one run per folder."""
+    """What the README says of `tensorboard --logdir logs/<preset>/tensorboard`: a trained run's loss
+    per step, under logs/<preset>/tensorboard/<paper>/<run>/ (ftrepro.fit.tensorboard_dir), one run
+    per folder."""
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
     from ftrepro.fit import tensorboard_logs

@@ -59,16 +59,16 @@ def no_snakemake(workdir, monkeypatch):
     ("target", "message"),
     [
         (
-            "results/zhao2025/massive-intent.robrta-base.ft/metrics.json",
+            "results/tiny/zhao2025/massive-intent.robrta-base.ft/metrics.json",
             "unknown run of zhao2025 'massive-intent.robrta-base.ft'; did you mean "
             "'massive-intent.roberta-base.ft'",
         ),
         (
-            "results/gupta2023/mtl.tk-instruct-20O/predictions.jsonl",
+            "results/tiny/gupta2023/mtl.tk-instruct-20O/predictions.jsonl",
             "unknown run of gupta2023 'mtl.tk-instruct-20O'; did you mean 'mtl.tk-instruct-200'",
         ),
         (
-            "results/zhao2052/massive-intent.roberta-base.ft/metrics.json",
+            "results/tiny/zhao2052/massive-intent.roberta-base.ft/metrics.json",
             "unknown paper 'zhao2052'; did you mean 'zhao2025'",
         ),
         ("band2052", "unknown target 'band2052'; did you mean 'band2025'"),
@@ -77,6 +77,20 @@ def no_snakemake(workdir, monkeypatch):
 def test_a_misspelled_run_or_target_names_the_closest_before_snakemake_starts(
     no_snakemake, capsys, target, message
 ):
+    code, err = _fails(["run", "--target", target], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert no_snakemake == []
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("results/mini/report.html", "results/mini/report.html is a file of the mini preset"),
+        ("results/zhao2025/tables/table3.md", "the tiny preset's files are under results/tiny/"),
+    ],
+)
+def test_a_path_outside_the_presets_directory_is_refused(no_snakemake, capsys, target, message):
+    """issue 29.3: a preset's run makes only its own files (results/<preset>/...)."""
     code, err = _fails(["run", "--target", target], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert no_snakemake == []
@@ -92,9 +106,9 @@ def test_a_target_after_the_double_dash_is_refused_not_swallowed_by_config(no_sn
 
 def test_valid_targets_and_config_entries_reach_the_run(no_snakemake):
     targets = [
-        "results/zhao2025/massive.tfidf-svm.baseline/metrics.json",  # a run outside the matrix
-        "results/band2025/tables/log_loss.md",
-        "results/report.html",
+        "results/mini/zhao2025/massive.tfidf-svm.baseline/metrics.json",  # a run outside the matrix
+        "results/mini/band2025/tables/log_loss.md",
+        "results/mini/report.html",
         "zhao2025",
     ]
     argv = ["run", "--preset", "mini", "--cores", "2", *(f"--target={t}" for t in targets)]
@@ -112,11 +126,13 @@ def test_a_bad_config_entry_is_the_config_error_in_one_line(no_snakemake, capsys
 def test_report_prints_the_path_or_says_how_to_make_it(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, err = _fails(["report"], capsys)
-    assert code == 2 and "no report at results/report.html yet" in err and "ftrepro run" in err
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results/report.html").write_text("<html></html>")
+    assert code == 2 and "no report at results/tiny/report.html yet" in err and "ftrepro run" in err
+    (tmp_path / "results/tiny").mkdir(parents=True)
+    (tmp_path / "results/tiny/report.html").write_text("<html></html>")
     assert main(["report"]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "results/report.html")
+    assert capsys.readouterr().out.strip() == str(tmp_path / "results/tiny/report.html")
+    code, err = _fails(["report", "--preset", "mini"], capsys)  # the demo's is not mini's
+    assert code == 2 and "no report at results/mini/report.html yet" in err
 
 
 def test_unknown_lists_a_few_valid_choices_when_none_is_close():

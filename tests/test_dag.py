@@ -72,7 +72,7 @@ def test_paper_targets_plan_their_paper_only(workdir, paper_config, target, rule
 
 
 def test_one_model_is_rerun_by_naming_its_output(workdir):
-    target = "results/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json"
+    target = "results/paper/zhao2025/massive-intent.llama3-8b.five-shot.ft/metrics.json"
     result = snakemake([target, "-n", *PAPER], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_stats(result.stdout + result.stderr) == {
@@ -88,7 +88,7 @@ def test_gpu_requests_follow_model_size(workdir):
     """The 70B fine-tune asks for a whole node, and the host memory DeepSpeed estimates for its
     offloaded optimizer (70.6B x 16 bytes x 1.5, over 8 GPUs' share of 60 GB); its scoring asks
     for no GPU."""
-    target = "results/zhao2025/20ng-7class.llama3-70b.zero-shot.ft/metrics.json"
+    target = "results/paper/zhao2025/20ng-7class.llama3-70b.zero-shot.ft/metrics.json"
     result = snakemake([target, "-n", *PAPER], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
@@ -109,7 +109,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir):
 def test_tiny_trains_each_model_once_and_ends_on_the_html_report(workdir):
     """Names that resolve to one model in the tiny preset are one job (papers.shared_runs)."""
     result = snakemake(
-        ["results/report.html", "-n", "--profile", "profiles/local", "--config", "preset=tiny"], workdir
+        ["results/tiny/report.html", "-n", "--profile", "profiles/local", "--config", "preset=tiny"], workdir
     )
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)
@@ -128,7 +128,14 @@ def test_tiny_trains_each_model_once_and_ends_on_the_html_report(workdir):
 
 def test_mini_plans_each_baseline_once_per_dataset_and_dev_splits_for_the_encoders(workdir):
     result = snakemake(
-        ["results/zhao2025/tables/table3.md", "-n", "--profile", "profiles/local", "--config", "preset=mini"],
+        [
+            "results/mini/zhao2025/tables/table3.md",
+            "-n",
+            "--profile",
+            "profiles/local",
+            "--config",
+            "preset=mini",
+        ],
         workdir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -148,12 +155,13 @@ def test_mini_plans_each_baseline_once_per_dataset_and_dev_splits_for_the_encode
     assert stats["fit_zhao_encoder"] == len(runs) - len(seeded) + len(seeded) * len(encoder.seeds)
     for task in seeded:
         assert all(
-            f"results/zhao2025/{runs[task]}.seed{seed}/predictions.jsonl" in out for seed in encoder.seeds
+            f"results/mini/zhao2025/{runs[task]}.seed{seed}/predictions.jsonl" in out
+            for seed in encoder.seeds
         )
     fits = [block for block in out.split("\nrule ") if block.startswith("fit_zhao_encoder:")]
     assert len(fits) == stats["fit_zhao_encoder"]
     assert all("/dev.jsonl" in block.split("output:")[0] for block in fits)
     assert (
-        "resources/derived/20newsgroups/dev.jsonl"
+        "resources/mini/derived/20newsgroups/dev.jsonl"
         in out.split("rule derive_20newsgroups:")[1].split("log:")[0]
     )

@@ -369,6 +369,6 @@ def test_a_paper_run_offline_stops_at_the_download_and_writes_no_data(workdir):
     offline = f"data={{'hub': {{'massive': {{'url': '{OFFLINE}/amazon-massive-dataset-1.1.tar.gz'}}}}}}"
     result = snakemake(["--cores", "1", "--config", "preset=paper", offline, "--", "derive_massive"], workdir)
     assert result.returncode != 0
-    log = (workdir / "logs/download/massive.log").read_text()
+    log = (workdir / "logs/paper/download/massive.log").read_text()
     assert "DownloadError: massive: " in log and "ftrepro-offline.invalid" in log and "data.local_dir" in log
     assert not (workdir / "resources").exists()  # no raw, derived or downloaded file

@@ -290,7 +290,7 @@ def test_cli_prints_by_default_and_never_writes_the_pipeline_s_file(derived, tmp
     monkeypatch.chdir(tmp_path)
     assert main(["stats", "--derived", str(derived), "--datasets", "massive"]) == 0
     assert "## massive" in capsys.readouterr().out
-    assert list(tmp_path.iterdir()) == []  # results/data/stats.md is the pipeline's, not written
+    assert list(tmp_path.iterdir()) == []  # results/<preset>/data/stats.md is the pipeline's, not written
 
 
 def test_cli_a_missing_directory_is_an_error(tmp_path, capsys):

@@ -80,7 +80,7 @@ def run_pipeline(workdir: Path, targets: list[str], **env: str) -> subprocess.Co
 
 
 def predictions(run: str) -> str:
-    return f"results/zhao2025/{run}/predictions.jsonl"
+    return f"results/tiny/zhao2025/{run}/predictions.jsonl"
 
 
 def logged_steps(log: str) -> dict[int, float]:
@@ -101,7 +101,7 @@ def zero_runs(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("stage", ["zero2", "zero3"])
 def test_zero_offload_trains_checkpoints_saves_safetensors_and_predicts(zero_runs, stage):
     run = RUNS[stage]
-    log = (zero_runs / f"logs/zhao2025/fit/{run}.log").read_text()
+    log = (zero_runs / f"logs/tiny/zhao2025/fit/{run}.log").read_text()
     assert f"zero{stage[-1]}_offload.json" in log and "--nproc-per-node=2" in log
     assert "batch of 8: 2 process(es) x 4 per device x 1 accumulation steps" in log
     losses = logged_steps(log)
@@ -113,12 +113,12 @@ def test_zero_offload_trains_checkpoints_saves_safetensors_and_predicts(zero_run
     for name, files in mine.items():
         step = name.split("-")[1]
         assert any(f.startswith(f"global_step{step}/") and "optim_states" in f for f in files), files
-    kept = zero_runs / f"resources/models/zhao2025/{run}"
+    kept = zero_runs / f"resources/tiny/models/zhao2025/{run}"
     assert (kept / "model.safetensors").is_file() and not (kept / "pytorch_model.bin").exists()
     weights = load_file(kept / "model.safetensors")
     assert all(t.numel() > 0 for t in weights.values())  # ZeRO-3 gathered every shard
     assert AutoModelForCausalLM.from_pretrained(kept).config.model_type == "llama"
-    test = read_jsonl(zero_runs / "resources/derived/massive/test.jsonl")
+    test = read_jsonl(zero_runs / "resources/tiny/derived/massive/test.jsonl")
     assert [r["id"] for r in read_jsonl(zero_runs / predictions(run))] == [r["id"] for r in test]
 
 
@@ -126,7 +126,7 @@ def test_predictions_split_between_two_processes_equal_one_process_row_for_row(z
     """The fit rule predicted in 2 processes (launch.cpu_processes), each on its contiguous half of
     the rows, rank 0 writing them in order; one process here gives the same records."""
     run = RUNS["zero2"]
-    log = (zero_runs / f"logs/zhao2025/fit/{run}.log").read_text()
+    log = (zero_runs / f"logs/tiny/zhao2025/fit/{run}.log").read_text()
     assert "rank 0: 8 of 16 rows predicted" in log  # rank 1 predicted the other 8
     config = cfg.load(REPO / "config" / "config.yaml", CONFIG)
     hparams = zhao_runs.decoder_hparams(config, "llama3-8b")
@@ -135,7 +135,7 @@ def test_predictions_split_between_two_processes_equal_one_process_row_for_row(z
     base = zero_runs / "resources" / "models" / "base" / "llama3-8b"
     test = rendered_examples(base, read_jsonl(derived / "test.jsonl"), ["intent"], "massive", labels, None)
     one_process = predict_records(
-        zero_runs / f"resources/models/zhao2025/{run}",
+        zero_runs / f"resources/tiny/models/zhao2025/{run}",
         test,
         ["intent"],
         "massive",
@@ -152,20 +152,20 @@ def test_a_job_killed_after_its_first_checkpoint_resumes_it_through_snakemake(ze
     run = RUNS["zero2"]
     uninterrupted = read_jsonl(zero_runs / predictions(run))
     (zero_runs / predictions(run)).unlink()
-    shutil.rmtree(zero_runs / f"resources/models/zhao2025/{run}")
+    shutil.rmtree(zero_runs / f"resources/tiny/models/zhao2025/{run}")
     # its work directory too: unscored, it holds the finished predictions a rerun would restore
-    shutil.rmtree(zero_runs / f"resources/scratch/zhao2025/{run}")
+    shutil.rmtree(zero_runs / f"resources/tiny/scratch/zhao2025/{run}")
     (zero_runs / "saves.jsonl").unlink()
 
     killed = run_pipeline(zero_runs, [predictions(run)], FTREPRO_TEST_KILL_RANK="1")
     assert killed.returncode != 0
-    checkpoints = zero_runs / f"resources/scratch/zhao2025/{run}/checkpoints"
+    checkpoints = zero_runs / f"resources/tiny/scratch/zhao2025/{run}/checkpoints"
     assert [p.name for p in checkpoints.glob("checkpoint-*")] == ["checkpoint-6"]
     assert (checkpoints / "checkpoint-6" / "global_step6").is_dir()
 
     resumed = run_pipeline(zero_runs, [predictions(run)])
     assert resumed.returncode == 0, resumed.stderr[-5000:]
-    log = (zero_runs / f"logs/zhao2025/fit/{run}.log").read_text()
+    log = (zero_runs / f"logs/tiny/zhao2025/fit/{run}.log").read_text()
     assert re.search(r"resuming from \S+/checkpoint-6", log)
     assert sorted(logged_steps(log)) == list(range(7, 13))  # the step count goes on from 6
     assert read_jsonl(zero_runs / predictions(run)) == uninterrupted

@@ -32,7 +32,7 @@ LOG_LOSS_MARGIN = 0.05  # below ln 3, the loss of the uniform guess over A / B /
 
 
 def _metrics(root, paper, run) -> dict:
-    return read_json(root / "results" / paper / run / "metrics.json")
+    return read_json(root / "results" / "tiny" / paper / run / "metrics.json")
 
 
 def _decoder_pairs():
@@ -48,7 +48,7 @@ def _decoder_pairs():
 def test_fine_tuned_decoders_parse_and_beat_the_untrained_model_and_chance(demo_run, ft_run, noft_run):
     ft, noft = _metrics(demo_run, "zhao2025", ft_run), _metrics(demo_run, "zhao2025", noft_run)
     task = TINY.zhao2025.tasks[ZhaoRun.parse(ft_run).task]
-    labels = read_json(demo_run / "resources/derived" / task.dataset / "labels.json")
+    labels = read_json(demo_run / "resources/tiny/derived" / task.dataset / "labels.json")
     assert ft["parse_failure_rate"] < 10, ft
     for subtask in task.subtasks:
         if subtask == "slots":
@@ -61,7 +61,7 @@ def test_fine_tuned_decoders_parse_and_beat_the_untrained_model_and_chance(demo_
 
 
 def test_shared_llama_rows_repeat_the_model_that_was_trained(demo_run):
-    table = (demo_run / "results/zhao2025/tables/table3.md").read_text()
+    table = (demo_run / "results/tiny/zhao2025/tables/table3.md").read_text()
     assert "Shared model: llama2-70b, llama3-70b, llama3-8b resolve to the same weights" in table
     llama_rows = [
         line for line in table.split("## Constrained")[0].splitlines() if line.startswith("| llama")
@@ -76,11 +76,11 @@ def _untrained_rouge(demo_run, start_dir, instructions: bool, task: str) -> floa
     recipe = TINY.training["gupta2023-seq2seq"]
     records = predict_seq2seq(
         start_dir,
-        task_records(demo_run / "resources/derived/superni", [task], "test"),
+        task_records(demo_run / "resources/tiny/derived/superni", [task], "test"),
         instructions=instructions,
         batch_size=recipe["predict_batch_size"],
         max_source_length=recipe["max_source_length"],
-        raw_dir=demo_run / "resources/raw/superni",
+        raw_dir=demo_run / "resources/tiny/raw/superni",
         max_new_tokens=recipe["max_target_length"],
     )
     return score_superni_predictions(records)["rougeL"]
@@ -106,12 +106,14 @@ def test_tiny_t5_stl_models_beat_their_untrained_copies(demo_run):
         setting = settings[parsed.setting]
         rouge = _metrics(demo_run, "gupta2023", run)["rougeL"]
         base = rouge_of(
-            demo_run / "resources/models/base" / setting["model"], setting["instructions"], parsed.task
+            demo_run / "resources/tiny/models/base" / setting["model"], setting["instructions"], parsed.task
         )
         assert rouge > base + ROUGE_MARGIN, (run, rouge, base)
         if setting.get("init") == "prefinetuned":
             start = rouge_of(
-                demo_run / "resources/models/gupta2023/prefinetuned", setting["instructions"], parsed.task
+                demo_run / "resources/tiny/models/gupta2023/prefinetuned",
+                setting["instructions"],
+                parsed.task,
             )
             assert rouge > start - ROUGE_MARGIN, (run, rouge, start)
 
@@ -124,7 +126,7 @@ def test_tiny_band_models_beat_the_uniform_log_loss(demo_run, run):
 def test_demo_times_every_stage(demo_run):
     if os.environ.get("FTREPRO_DEMO_DIR"):
         pytest.skip("$FTREPRO_DEMO_DIR: the fixture brought an earlier demo up to date and timed only that")
-    timings = json.loads((demo_run / "logs/run/tiny/timings.json").read_text())
+    timings = json.loads((demo_run / "logs/tiny/run/timings.json").read_text())
     assert timings["exit_status"] == 0 and timings["jobs"] > 100
     # a stage per rules file (workflow/rules/<stage>.smk), and the training stage per family
     assert {"download", "derive", "train", "evaluate", "report"} <= set(timings["stages"])
@@ -134,15 +136,17 @@ def test_demo_times_every_stage(demo_run):
 def test_every_table_figure_and_the_report_say_synthetic_data(demo_run):
     """issue 24: the tiny preset reads synthetic data, and everything it makes says so, with the
     paper's deviations under every table."""
-    tables = sorted((demo_run / "results").glob("*/tables/*.md"))
+    tables = sorted((demo_run / "results" / "tiny").glob("*/tables/*.md"))
     assert len(tables) == 5
     for table in tables:
         text = table.read_text()
         assert "**Synthetic data** (data.source: synthetic)" in text, table
         assert "## Deviations from the paper (" in text and ", preset tiny)" in text, table
-    banner = (demo_run / "results/report.html").read_text().split('id="preset">')[1].split("</div>")[0]
+    banner = (demo_run / "results/tiny/report.html").read_text().split('id="preset">')[1].split("</div>")[0]
     assert "<strong>Synthetic data.</strong>" in banner and "reproduction attempt" not in banner
-    record = json.loads((demo_run / "logs/band2025/fit/distilbert.single.plain.provenance.json").read_text())
+    record = json.loads(
+        (demo_run / "logs/tiny/band2025/fit/distilbert.single.plain.provenance.json").read_text()
+    )
     assert record["data"]["source"] == "synthetic" and len(record["data"]["raw_sha256sums"]["arena"]) == 64
 
 
@@ -152,15 +156,17 @@ def test_every_run_has_its_provenance(demo_run):
             if run.startswith("anchor."):
                 continue
             stage = "predict" if run.endswith(".noft") else "fit"
-            record = json.loads((demo_run / "logs" / paper / stage / f"{run}.provenance.json").read_text())
+            record = json.loads(
+                (demo_run / "logs" / "tiny" / paper / stage / f"{run}.provenance.json").read_text()
+            )
             assert record["status"] == "ok" and record["preset"] == "tiny" and record["wall_s"] > 0
             assert record["gpu_hours"] == 0 and record["packages"]["torch"]
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="no chromium (make setup installs Debian's)")
 def test_the_html_report_opens_in_chromium_with_every_paper(demo_run):
-    report = demo_run / "results/report.html"
-    page = check_page(report, screenshot=demo_run / "results/report.png")
+    report = demo_run / "results/tiny/report.html"
+    page = check_page(report, screenshot=demo_run / "results/tiny/report.png")
     assert page.problems == []
     assert {"preset", "zhao2025", "gupta2023", "band2025", "data", "provenance"} <= set(page.ids)
     assert {"gupta2023-figure5_1", "band2025-figure10", "zhao2025-table3"} <= set(page.ids)
@@ -169,20 +175,27 @@ def test_the_html_report_opens_in_chromium_with_every_paper(demo_run):
     # decoder, gupta2023 stl and mtl, band2025 encoder and llm)
     assert page.images == 6 + 6 and page.links > 50
     assert page.text.startswith("ftrepro") and "Preset: tiny." in page.text
-    assert (demo_run / "results/report.png").read_bytes()[:4] == b"\x89PNG"
+    assert (demo_run / "results/tiny/report.png").read_bytes()[:4] == b"\x89PNG"
     if (out := REPO / "benchmarks" / "out").is_dir():  # keep a copy to look at
-        shutil.copy(demo_run / "results/report.png", out / "report.png")
+        shutil.copy(demo_run / "results/tiny/report.png", out / "report.png")
 
 
 def test_snakemake_report_carries_the_tables_and_figures(demo_run):
     result = snakemake(
-        ["--report", "results/snakemake-report.zip", "--config", "preset=tiny", "--", "results/report.html"],
+        [
+            "--report",
+            "results/tiny/snakemake-report.zip",
+            "--config",
+            "preset=tiny",
+            "--",
+            "results/tiny/report.html",
+        ],
         demo_run,
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     import zipfile
 
-    names = zipfile.ZipFile(demo_run / "results/snakemake-report.zip").namelist()
+    names = zipfile.ZipFile(demo_run / "results/tiny/snakemake-report.zip").namelist()
     for wanted in ("figure5_1.png", "figure10.png", "table3.md", "log_loss.md", "report.html"):
         assert any(name.endswith(wanted) for name in names), (wanted, names[:20])

@@ -143,7 +143,7 @@ def test_credentials_in_the_base_url_reach_no_log_metadata_or_provenance(workdir
     credentials.write_text(
         f"api: {{base_url: '{server.base_url.replace('http://', f'http://user:{SECRET}@')}'}}\n"
     )
-    run = "results/zhao2025/massive-intent.gpt-4o.zero-shot.noft"
+    run = "results/tiny/zhao2025/massive-intent.gpt-4o.zero-shot.noft"
     args = [f"{run}/metrics.json", "--profile", "profiles/local", "--cores", "1", "--config", "preset=tiny"]
     result = snakemake([*args, "--configfile", "config/config.yaml", str(credentials)], workdir, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

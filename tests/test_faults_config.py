@@ -141,7 +141,7 @@ def test_a_bad_key_in_a_configfile_names_the_file(raw, tmp_path):
 
 @pytest.mark.slow
 def test_the_workflow_takes_nested_numbers_and_names_a_typo_briefly(workdir):
-    target = ["results/data/stats.md", "-n", "--profile", "profiles/local"]
+    target = ["results/tiny/data/stats.md", "-n", "--profile", "profiles/local"]
     typed = snakemake([*target, "--config", "preset=tiny", "cluster={'gpus_per_node': 4}"], workdir)
     assert typed.returncode == 0, typed.stderr[-3000:]
     typo = snakemake([*target, "--config", "preset=tiny", "data={'sourc': 'local'}"], workdir)

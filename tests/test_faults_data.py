@@ -177,17 +177,17 @@ def test_only_the_files_a_job_reads_are_checked(raw_massive):
 
 @pytest.mark.slow
 def test_the_derive_job_refuses_a_raw_file_changed_after_download(workdir):
-    target = "resources/derived/massive/labels.json"
+    target = "resources/tiny/derived/massive/labels.json"
     args = [target, "--profile", "profiles/local", "--cores", "1", "--config", "preset=tiny"]
     first = snakemake(args, workdir)
     assert first.returncode == 0, first.stderr[-3000:]
-    raw = workdir / "resources/raw/massive/en-US.jsonl"
+    raw = workdir / "resources/tiny/raw/massive/en-US.jsonl"
     raw.write_bytes(raw.read_bytes() + raw.read_bytes().splitlines(keepends=True)[0])
     again = snakemake([*args, "--forcerun", "derive_massive"], workdir)
     assert again.returncode != 0
-    log = (workdir / "logs/derive/massive.log").read_text()
-    assert f"{Path('resources/raw/massive/en-US.jsonl')}: sha256" in log
-    assert "delete resources/raw/massive and rerun" in log
+    log = (workdir / "logs/tiny/derive/massive.log").read_text()
+    assert f"{Path('resources/tiny/raw/massive/en-US.jsonl')}: sha256" in log
+    assert "delete resources/tiny/raw/massive and rerun" in log
 
 
 # --- what derive refuses (issue 28, item 4) -----------------------------------------------------

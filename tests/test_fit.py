@@ -87,10 +87,11 @@ def test_fingerprint_changes_with_inputs(tmp_path):
 
 
 def test_a_run_keeps_its_training_log_beside_its_predictions_and_its_curves_in_tensorboard(tmp_path):
-    predictions = tmp_path / "results" / "zhao2025" / "run.a" / "predictions.jsonl"
+    predictions = tmp_path / "results" / "mini" / "zhao2025" / "run.a" / "predictions.jsonl"
     model = FakeModel()
     fit_and_predict(model.train, model.predict, work_dir=tmp_path / "w", fingerprint={}, out_path=predictions)
     assert train_log_path(predictions) == predictions.with_name("train_log.jsonl")
     assert read_jsonl(train_log_path(predictions)) == [{"step": 1, "loss": 2.0}]
-    assert model.tensorboard == str(tensorboard_dir("zhao2025", "run.a")) == "logs/tensorboard/zhao2025/run.a"
+    tensorboard = tensorboard_dir("zhao2025", "run.a", "mini")
+    assert model.tensorboard == str(tensorboard) == "logs/mini/tensorboard/zhao2025/run.a"  # the preset's
     assert "TENSORBOARD_LOGGING_DIR" not in os.environ  # set for training only

@@ -24,7 +24,7 @@ def test_each_job_is_one_output_found_from_its_rules_wildcards(paper):
     rules = papers.rules(paper)
     for job in table:
         if job.rule in rules:  # a paper's rule, found as common.smk finds it (Rule.output_at)
-            assert rules[job.rule].output_at(job.wildcards) == job.output
+            assert rules[job.rule].output_at({"preset": paper.preset, **job.wildcards}) == job.output
             assert job.paper == rules[job.rule].paper and job.name == rules[job.rule].run.format(
                 **job.wildcards
             )

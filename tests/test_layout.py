@@ -119,14 +119,14 @@ def test_a_job_no_layout_fits_is_an_error_naming_it_and_the_figures(paper):
 
 def test_gpu_jobs_get_their_layouts_recipe_and_cpu_presets_keep_theirs(paper):
     jobs = training_jobs(paper)
-    gupta = jobs["resources/models/gupta2023/prefinetuned"].layout
+    gupta = jobs["resources/paper/models/gupta2023/prefinetuned"].layout
     recipe = paper.training["gupta2023-seq2seq"]
     laid_out = gupta.recipe(recipe)
     assert (
         laid_out["per_device_train_batch_size"] == gupta.micro_batch != recipe["per_device_train_batch_size"]
     )
     assert "gradient_accumulation_steps" not in laid_out  # effective_batch_size: from the world size
-    lora = jobs["results/band2025/llama3.1-8b.lora/predictions.jsonl"].layout
+    lora = jobs["results/paper/band2025/llama3.1-8b.lora/predictions.jsonl"].layout
     lora_recipe = lora.recipe(paper.training["band2025-lora"])
     assert lora_recipe["activation_checkpointing"] is False  # not needed on one 80 GB GPU
     assert lora_recipe["per_device_train_batch_size"] * lora_recipe["gradient_accumulation_steps"] == 16
@@ -151,7 +151,7 @@ def test_gpu_jobs_get_their_layouts_recipe_and_cpu_presets_keep_theirs(paper):
 def test_a_cpu_preset_with_cpu_deepspeed_runs_the_recipes_deepspeed_config():
     config = cfg.load(CONFIG, {"preset": "tiny", "launch": {"cpu_processes": 2, "cpu_deepspeed": True}})
     jobs = training_jobs(config)
-    decoder = jobs["results/zhao2025/massive-intent.llama3-8b.zero-shot.ft/predictions.jsonl"].layout
+    decoder = jobs["results/tiny/zhao2025/massive-intent.llama3-8b.zero-shot.ft/predictions.jsonl"].layout
     assert (decoder.zero, decoder.offload, decoder.deepspeed) == (
         2,
         True,

@@ -26,7 +26,7 @@ from ftrepro.papers.zhao2025.report import below_baselines
 pytestmark = pytest.mark.slow
 
 MINI = cfg.load(REPO / "config" / "config.yaml", {"preset": "mini"})
-TABLE = "results/zhao2025/tables/table3.csv"
+TABLE = "results/mini/zhao2025/tables/table3.csv"
 # the cells of the bar: the paper's RoBERTa-base row on MASSIVE intent, slots and 20NG-20
 BAR_COLUMNS = ("massive_dual_intent", "massive_dual_slots", "ng20_dual_20class")
 PAPER_GAP = 10
@@ -41,8 +41,8 @@ def mini_table(tmp_path_factory) -> pd.DataFrame:
     workdir = tmp_path_factory.mktemp("mini")
     for name in ("Snakefile", "workflow", "config", "profiles"):
         (workdir / name).symlink_to(REPO / name)
-    metrics = sorted(Path(source).glob("results/zhao2025/*/metrics.json"))
-    assert metrics, f"{source}: no results/zhao2025/*/metrics.json"
+    metrics = sorted(Path(source).glob("results/mini/zhao2025/*/metrics.json"))
+    assert metrics, f"{source}: no results/mini/zhao2025/*/metrics.json"
     for path in metrics:
         target = workdir / "results" / "zhao2025" / path.parent.name / path.name
         target.parent.mkdir(parents=True)

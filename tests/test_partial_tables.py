@@ -7,20 +7,22 @@ import json
 import pandas as pd
 from conftest import job_stats, snakemake
 
-TABLE = "results/zhao2025/tables/table3.csv"
+TABLE = "results/{preset}/zhao2025/tables/table3.csv"  # of the preset's run
 FINISHED = "massive-intent.llama2-7b.zero-shot.ft"  # the tiny Llama that three other names share
 
 
-def _finish(workdir, run: str, metrics: dict) -> None:
-    path = workdir / "results" / "zhao2025" / run / "metrics.json"
+def _finish(workdir, run: str, metrics: dict, preset: str = "tiny") -> None:
+    path = workdir / "results" / preset / "zhao2025" / run / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(metrics))
 
 
 def test_partial_tables_plan_no_training(workdir):
     _finish(workdir, FINISHED, {"intent_accuracy": 91.5, "n_examples": 64})
-    whole = snakemake([TABLE, "-n", "--config", "preset=tiny"], workdir)
-    partial = snakemake([TABLE, "-n", "--config", "preset=tiny", "partial=true"], workdir)
+    whole = snakemake([TABLE.format(preset="tiny"), "-n", "--config", "preset=tiny"], workdir)
+    partial = snakemake(
+        [TABLE.format(preset="tiny"), "-n", "--config", "preset=tiny", "partial=true"], workdir
+    )
     assert whole.returncode == 0 and partial.returncode == 0, partial.stderr[-3000:]
     assert job_stats(whole.stdout + whole.stderr)["fit_zhao_encoder"] > 1
     # the finished run's metrics are there: nothing to make but the table itself
@@ -29,9 +31,11 @@ def test_partial_tables_plan_no_training(workdir):
 
 def test_partial_table_takes_the_finished_runs_and_marks_the_rest_not_run(workdir):
     _finish(workdir, FINISHED, {"intent_accuracy": 91.5, "n_examples": 64})
-    result = snakemake([TABLE, "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir)
+    result = snakemake(
+        [TABLE.format(preset="tiny"), "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    table = pd.read_csv(workdir / TABLE)
+    table = pd.read_csv(workdir / TABLE.format(preset="tiny"))
     cell = table[(table["run"] == FINISHED) & (table["metric"] == "intent_accuracy")]
     assert cell["status"].tolist() == ["ok"] and cell["ours"].tolist() == [91.5]
     # the Llamas that share its tiny model repeat its number and say so; every other cell is "not run"
@@ -46,8 +50,10 @@ def test_partial_table_takes_the_finished_runs_and_marks_the_rest_not_run(workdi
 
 def test_partial_tables_plan_no_baselines(workdir):
     # mini computes baseline rows in the pipeline: a partial table takes those that have finished
-    whole = snakemake([TABLE, "-n", "--config", "preset=mini"], workdir)
-    partial = snakemake([TABLE, "-n", "--config", "preset=mini", "partial=true"], workdir)
+    whole = snakemake([TABLE.format(preset="mini"), "-n", "--config", "preset=mini"], workdir)
+    partial = snakemake(
+        [TABLE.format(preset="mini"), "-n", "--config", "preset=mini", "partial=true"], workdir
+    )
     assert whole.returncode == 0 and partial.returncode == 0, partial.stderr[-3000:]
     assert job_stats(whole.stdout + whole.stderr)["fit_zhao_baseline"] >= 1
     assert job_stats(partial.stdout + partial.stderr) == {"zhao2025_table3": 1}
@@ -67,9 +73,11 @@ def test_the_tiny_table_carries_an_interval_per_cell_of_ours_and_no_verdicts(wor
         FINISHED,
         score_predictions(records, ["intent"], bootstrap=Bootstrap(stats.resamples, stats.seed)),
     )
-    result = snakemake([TABLE, "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir)
+    result = snakemake(
+        [TABLE.format(preset="tiny"), "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    table = pd.read_csv(workdir / TABLE)
+    table = pd.read_csv(workdir / TABLE.format(preset="tiny"))
     ours = table[table["status"] == "ok"]
     assert len(ours) == 4 and (ours["ci_lo"] < ours["ours"]).all() and (ours["ours"] < ours["ci_hi"]).all()
     assert table.loc[table["status"] != "ok", ["ci_lo", "ci_hi"]].isna().all().all()
@@ -78,7 +86,7 @@ def test_the_tiny_table_carries_an_interval_per_cell_of_ours_and_no_verdicts(wor
         set(ours["verdict"]) == {"meaningless"}
         and not table["verdict"].isin(["reproduced", "above", "below"]).any()
     )
-    md = (workdir / TABLE).with_suffix(".md").read_text()
+    md = (workdir / TABLE.format(preset="tiny")).with_suffix(".md").read_text()
     assert "79.7 ±9.4" in md and "**Verdicts:** verdicts meaningless" in md
 
 
@@ -107,11 +115,12 @@ def test_gupta2023_figure_1_1_and_the_case_study_from_the_finished_runs(workdir)
     finished (their metrics stand in for the fits); every other cell reads "not run"."""
     from ftrepro import config as cfg
     from ftrepro import papers
+    from ftrepro.jobs import METRICS, figure_file, in_preset, run_file, table_file
     from ftrepro.metrics import Bootstrap
     from ftrepro.papers.gupta2023 import runs as gupta_runs
 
     tiny = cfg.load(workdir / "config" / "config.yaml", {"preset": "tiny"})
-    tokens = "results/gupta2023/tables/case_study_tokens.json"
+    tokens = in_preset(table_file("gupta2023", "case_study_tokens", "json"), "tiny")
     measured = snakemake([tokens, "--cores", "1", "--config", "preset=tiny"], workdir)
     assert measured.returncode == 0, measured.stderr[-3000:]
     case, tasks = tiny.gupta2023.case_study, tiny.gupta2023.test_tasks
@@ -130,10 +139,12 @@ def test_gupta2023_figure_1_1_and_the_case_study_from_the_finished_runs(workdir)
     }
     bootstrap = Bootstrap(tiny.stats.resamples, tiny.stats.seed)
     for run, (run_tasks, right) in finished.items():
-        path = workdir / "results" / "gupta2023" / run / "metrics.json"
+        path = workdir / in_preset(run_file("gupta2023", run, METRICS), "tiny")
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(_scored(run_tasks, right, bootstrap)))
-    targets = ["results/gupta2023/tables/case_study.csv", "results/gupta2023/tables/figure1_1_table.csv"]
+    targets = [
+        in_preset(table_file("gupta2023", name, "csv"), "tiny") for name in ("case_study", "figure1_1_table")
+    ]
     plan = snakemake([*targets, "-n", "--config", "preset=tiny", "partial=true"], workdir)
     assert job_stats(plan.stdout + plan.stderr) == {"gupta2023_report": 1}, plan.stdout[-3000:]
     result = snakemake([*targets, "--cores", "1", "--config", "preset=tiny", "partial=true"], workdir)
@@ -143,7 +154,8 @@ def test_gupta2023_figure_1_1_and_the_case_study_from_the_finished_runs(workdir)
     assert figure["paper"].tolist() == [54.30, 70.40, 73.14, 70.99]
     assert figure["ours"].tolist()[:3] == [50.0, 75.0, 75.0]  # 200 and 1000 share a model in tiny
     assert figure["status"].tolist() == ["ok", "ok", "ok", "not run"]
-    assert (workdir / "results/gupta2023/figures/figure1_1.png").read_bytes()[:4] == b"\x89PNG"
+    figure_png = in_preset(figure_file("gupta2023", "figure1_1"), "tiny")
+    assert (workdir / figure_png).read_bytes()[:4] == b"\x89PNG"
 
     table = pd.read_csv(workdir / targets[0]).set_index(["task", "column"])
     ablation = case["ablation_task"]

@@ -1,5 +1,5 @@
 """The data stage through snakemake on the real copies (data.source: local): download, derive
-and results/data/stats.md for all four datasets, in a sandbox."""
+and results/tiny/data/stats.md for all four datasets, in a sandbox."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SAMPLE_TASKS = sorted(p.stem for p in (SHARED_DATA / "superni" / "tasks-sample")
 TINY_TASKS = SAMPLE_TASKS[
     : len(cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"}).gupta2023.test_tasks)
 ]
-STATS = "results/data/stats.md"
+STATS = "results/tiny/data/stats.md"
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +68,10 @@ def data_run(mirror, tmp_path_factory):
 
 
 def test_raw_checksums_record_the_real_bytes(data_run):
-    line = (data_run / "resources/raw/20newsgroups/SHA256SUMS").read_text()
+    line = (data_run / "resources/tiny/raw/20newsgroups/SHA256SUMS").read_text()
     real = hashlib.sha256((SHARED_DATA / "20newsgroups" / "20news-bydate.tar.gz").read_bytes()).hexdigest()
     assert line == f"{real}  20news-bydate.tar.gz\n"
-    massive = (data_run / "resources/raw/massive/SHA256SUMS").read_text().split()[0]
+    massive = (data_run / "resources/tiny/raw/massive/SHA256SUMS").read_text().split()[0]
     assert (
         massive
         == hashlib.sha256(gzip.decompress((SHARED_DATA / "massive/en-US.jsonl.gz").read_bytes())).hexdigest()
@@ -83,10 +83,12 @@ def test_superni_test_splits_are_the_official_selection_capped_by_the_preset(dat
     for row in read_jsonl(SHARED_DATA / "superni" / "test_references.jsonl.gz"):
         if row["track"] == "default":
             references.setdefault(row["task_id"], []).append(row["id"])
-    manifest = json.loads((data_run / "resources/derived/superni/manifest.json").read_text())
+    manifest = json.loads((data_run / "resources/tiny/derived/superni/manifest.json").read_text())
     assert list(manifest["test_tasks"]) == TINY_TASKS
     for task in TINY_TASKS:
-        ids = [r["id"] for r in read_jsonl(data_run / f"resources/derived/superni/tasks/{task}/test.jsonl")]
+        ids = [
+            r["id"] for r in read_jsonl(data_run / f"resources/tiny/derived/superni/tasks/{task}/test.jsonl")
+        ]
         official = set(references[task])
         # the tiny preset keeps 64 of the 100; task1345 has one known reorder tie (test_data_superni)
         assert len(ids) == 64 and len(set(ids) - official) <= (1 if task.startswith("task1345") else 0)
@@ -96,9 +98,9 @@ def test_stats_cover_every_dataset_with_the_real_label_sets(data_run):
     text = (data_run / STATS).read_text()
     for dataset in ("20newsgroups", "massive", "superni", "arena"):
         assert f"## {dataset}" in text
-    labels = json.loads((data_run / "resources/derived/massive/labels.json").read_text())
+    labels = json.loads((data_run / "resources/tiny/derived/massive/labels.json").read_text())
     assert len(labels["intent"]) == 60 and len(labels["slots"]) == 56
-    roots = json.loads((data_run / "resources/derived/20newsgroups/labels.json").read_text())["7class"]
+    roots = json.loads((data_run / "resources/tiny/derived/20newsgroups/labels.json").read_text())["7class"]
     assert roots == ["alt", "comp", "misc", "rec", "sci", "soc", "talk"]
     for task in TINY_TASKS:
         assert f"| {task} " in text

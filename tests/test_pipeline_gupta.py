@@ -31,8 +31,8 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
     shared = papers.shared_runs(TINY, "gupta2023")
     assert set(runs) == set(papers.trained_runs(TINY, "gupta2023")) | set(shared)
     for run in (shared.get(run, run) for run in runs):  # a shared run's numbers are its model's
-        metrics = json.loads((gupta_run / "results/gupta2023" / run / "metrics.json").read_text())
-        predictions = read_jsonl(gupta_run / "results/gupta2023" / run / "predictions.jsonl")
+        metrics = json.loads((gupta_run / "results/tiny/gupta2023" / run / "metrics.json").read_text())
+        predictions = read_jsonl(gupta_run / "results/tiny/gupta2023" / run / "predictions.jsonl")
         assert metrics["n_examples"] == len(predictions) > 0
         assert 0 <= metrics["rougeL"] <= 100
         tasks = {p["task"] for p in predictions}
@@ -41,27 +41,27 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
 
 
 def test_weights_are_deleted_and_predictions_kept(gupta_run):
-    assert not (gupta_run / "resources/models/gupta2023").exists() or list(
-        (gupta_run / "resources/models/gupta2023").iterdir()
-    ) == [gupta_run / "resources/models/gupta2023/prefinetuned"]
+    assert not (gupta_run / "resources/tiny/models/gupta2023").exists() or list(
+        (gupta_run / "resources/tiny/models/gupta2023").iterdir()
+    ) == [gupta_run / "resources/tiny/models/gupta2023/prefinetuned"]
     assert not list((gupta_run / "resources").glob("scratch/gupta2023/*"))
 
 
 def test_tables_and_figures_hold_ours_beside_the_thesis(gupta_run):
-    rows = list(csv.DictReader((gupta_run / "results/gupta2023/tables/headline.csv").open()))
+    rows = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/headline.csv").open()))
     assert len(rows) == 2 * 8 + 1 + 2  # STL and MTL per setting, few-shot, then the two anchors
     assert all(row["status"] == "ok" and row["ours"] != "" for row in rows)
     for i in (1, 2, 3, 4):
-        assert (gupta_run / f"results/gupta2023/figures/figure5_{i}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (gupta_run / f"results/tiny/gupta2023/figures/figure5_{i}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_figure_1_1_and_the_case_study_hold_the_new_runs(gupta_run):
     """Tk-Instruct few-shot is Figure 1.1's first row; the task-242 pair and task 1356 (a tiny test
     task) are scored in the case study, with their measured prompt lengths."""
-    figure = list(csv.DictReader((gupta_run / "results/gupta2023/tables/figure1_1_table.csv").open()))
+    figure = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/figure1_1_table.csv").open()))
     assert [row["status"] for row in figure] == ["ok"] * 4 and figure[0]["paper"] == "54.3"
-    assert (gupta_run / "results/gupta2023/figures/figure1_1.png").read_bytes()[:4] == b"\x89PNG"
-    rows = list(csv.DictReader((gupta_run / "results/gupta2023/tables/case_study.csv").open()))
+    assert (gupta_run / "results/tiny/gupta2023/figures/figure1_1.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/case_study.csv").open()))
     ok = {(row["task"], row["column"]) for row in rows if row["status"] == "ok"}
     ablation = TINY.gupta2023.case_study["ablation_task"]
     assert {(ablation, "ablation: def-pos"), (ablation, "ablation: def-pos1-neg1")} <= ok

@@ -34,9 +34,9 @@ def decoder_run(demo_run):
 @pytest.mark.parametrize("run", RUNS)
 def test_every_test_record_is_predicted_and_scored(decoder_run, run):
     subtasks = RUNS[run]
-    derived = decoder_run / "resources/derived" / TINY.zhao2025.tasks[run.split(".")[0]].dataset
+    derived = decoder_run / "resources/tiny/derived" / TINY.zhao2025.tasks[run.split(".")[0]].dataset
     test, labels = read_jsonl(derived / "test.jsonl"), json.loads((derived / "labels.json").read_text())
-    predictions = read_jsonl(decoder_run / "results/zhao2025" / run / "predictions.jsonl")
+    predictions = read_jsonl(decoder_run / "results/tiny/zhao2025" / run / "predictions.jsonl")
     assert [p["id"] for p in predictions] == [r["id"] for r in test]
     sequence = [s for s in subtasks if s != "slots"]
     for p, record in zip(predictions, test, strict=True):
@@ -46,7 +46,7 @@ def test_every_test_record_is_predicted_and_scored(decoder_run, run):
         if sequence:  # constrained decoding is on by default: a label of the list per sequence subtask
             assert set(p["pred_constrained"]) == set(sequence)
             assert all(p["pred_constrained"][s] in labels[s] for s in sequence)
-    metrics = json.loads((decoder_run / "results/zhao2025" / run / "metrics.json").read_text())
+    metrics = json.loads((decoder_run / "results/tiny/zhao2025" / run / "metrics.json").read_text())
     assert metrics["n_examples"] == len(test)
     assert 0 <= metrics["parse_failure_rate"] <= 100 and 0 <= metrics["too_long_rate"] <= 100
     for s in sequence:
@@ -57,6 +57,6 @@ def test_every_test_record_is_predicted_and_scored(decoder_run, run):
 
 def test_fine_tuning_leaves_no_weights_or_scratch(decoder_run):
     assert not list((decoder_run / "resources").glob("scratch/zhao2025/*"))
-    assert not (decoder_run / "resources/models/zhao2025").exists()
-    log = (decoder_run / "logs/zhao2025/fit/massive-joint.llama2-7b.five-shot.ft.log").read_text()
+    assert not (decoder_run / "resources/tiny/models/zhao2025").exists()
+    log = (decoder_run / "logs/tiny/zhao2025/fit/massive-joint.llama2-7b.five-shot.ft.log").read_text()
     assert "batch of 8: 1 process(es) x 8 per device x 1 accumulation steps" in log

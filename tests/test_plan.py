@@ -55,29 +55,32 @@ def test_each_job_has_the_zero_stage_and_gpus_of_its_layout(paper):
     """The 70B fine-tunes keep ZeRO-3 with optimizer offload on a node (nothing else fits 8 x 80 GB
     at their effective batch of 8); the 7-8B and gupta2023 jobs run without offload."""
     _, rows = paper
-    row = rows["results/zhao2025/massive-intent.llama3-70b.five-shot.ft/predictions.jsonl"]
+    row = rows["results/paper/zhao2025/massive-intent.llama3-70b.five-shot.ft/predictions.jsonl"]
     assert (row.gpus, row.zero) == (8, "3+offload") and "nothing without it fits" in row.runner_up
-    row = rows["results/zhao2025/massive-intent.llama3-8b.five-shot.ft/predictions.jsonl"]
+    row = rows["results/paper/zhao2025/massive-intent.llama3-8b.five-shot.ft/predictions.jsonl"]
     assert row.zero in ("2", "3") and row.gpus in (4, 8) and "runner-up ZeRO-" in row.runner_up
-    assert rows["results/zhao2025/massive-intent.llama2-7b.five-shot.ft/predictions.jsonl"].zero in ("2", "3")
-    prefinetuned = rows["resources/models/gupta2023/prefinetuned"]
+    assert rows["results/paper/zhao2025/massive-intent.llama2-7b.five-shot.ft/predictions.jsonl"].zero in (
+        "2",
+        "3",
+    )
+    prefinetuned = rows["resources/paper/models/gupta2023/prefinetuned"]
     assert (prefinetuned.zero, prefinetuned.gpus, prefinetuned.nodes) == ("2", 1, 1)
     assert prefinetuned.layout.startswith("ZeRO-2, 1 GPU, micro-batch")
-    assert rows["results/zhao2025/20ng-joint.roberta-large.ft/predictions.jsonl"].zero == "-"
-    noft = rows["results/zhao2025/20ng-joint.llama3-70b.zero-shot.noft/predictions.jsonl"]
+    assert rows["results/paper/zhao2025/20ng-joint.roberta-large.ft/predictions.jsonl"].zero == "-"
+    noft = rows["results/paper/zhao2025/20ng-joint.llama3-70b.zero-shot.noft/predictions.jsonl"]
     assert noft.gpus == 4 and noft.train_tokens == 0 < noft.infer_tokens and noft.layout == "-"
 
 
 def test_memory_holds_deepspeeds_model_states_and_unmeasured_training_has_no_gpu_hours(paper):
     config, rows = paper
-    row = rows["results/zhao2025/massive-intent.llama3-8b.zero-shot.ft/predictions.jsonl"]
+    row = rows["results/paper/zhao2025/massive-intent.llama3-8b.zero-shot.ft/predictions.jsonl"]
     # every ZeRO layout keeps at least the bf16 weights' share and the 8,192-token activations
     assert row.mem_gb_per_gpu > 2 * row.params_b / row.gpus
     # no training loop was measured on A100s: no figure, and the plan says so
     assert row.gpu_hours is None and row.basis.startswith("unmeasured: no causal zero")
     recipe = config.training["zhao2025-decoder"]
     assert row.train_tokens % (recipe["max_steps"]["small"] * recipe["effective_batch_size"]) == 0
-    noft = rows["results/zhao2025/20ng-joint.llama3-70b.zero-shot.noft/predictions.jsonl"]
+    noft = rows["results/paper/zhao2025/20ng-joint.llama3-70b.zero-shot.noft/predictions.jsonl"]
     kind = config.plan.gpu
     seconds = 2 * parameters(config.models["llama3-70b"]) * noft.infer_tokens
     assert noft.gpu_hours == pytest.approx(seconds / (kind["peak_tflops"] * 1e12 * 0.10) / 3600, abs=0.01)
@@ -89,7 +92,7 @@ def test_gpu_hours_come_from_the_measured_table_of_the_gpu_kind(tmp_path):
     (config/throughput.csv, 2026-12-04): its training is priced at that MFU, 4 x parameters x
     tokens; a newer row of the same layout wins; layouts nobody measured stay without a figure."""
     h200 = {"preset": "paper", "plan": {"gpu_kind": "h200-141gb"}, "cluster": {"gpu_memory_gb": 141}}
-    job = "results/band2025/llama3.1-8b.lora/predictions.jsonl"
+    job = "results/paper/band2025/llama3.1-8b.lora/predictions.jsonl"
     row = {r.job: r for r in plan(cfg.load(CONFIG, h200))}[job]
     params, peak = parameters(cfg.load(CONFIG, h200).models["llama3.1-8b"]), 989e12
     train = 4 * params * row.train_tokens / (peak * 0.252)
@@ -105,7 +108,7 @@ def test_gpu_hours_come_from_the_measured_table_of_the_gpu_kind(tmp_path):
         r.job: r for r in plan(cfg.load(CONFIG, {**h200, "plan": {**h200["plan"], "throughput": str(table)}}))
     }
     assert "measured 2027-01-02" in newer_row[job].basis and newer_row[job].gpu_hours < row.gpu_hours
-    t5 = newer_row["resources/models/gupta2023/prefinetuned"]
+    t5 = newer_row["resources/paper/models/gupta2023/prefinetuned"]
     assert t5.gpu_hours is None and t5.basis == "unmeasured: no seq2seq zero2 row for h200-141gb"
 
 
@@ -138,7 +141,7 @@ def test_the_command_prints_every_job_and_the_summary_per_paper(paper, tmp_path,
     assert (
         out.count("/predictions.jsonl\t") == total - outside_runs
     )  # all but the pre-finetunings and the annotation
-    assert "resources/annotations/band2025/properties.jsonl\t" in out
+    assert "resources/paper/annotations/band2025/properties.jsonl\t" in out
     assert f"| zhao2025 | {zhao} | {zhao} |" in out and f"| all | {total} | {total} |" in out
     assert "runner-up" in out and "ZeRO-3 + optimizer offload, 8 GPUs" in out
     with open(tmp_path / "p.tsv") as f:
@@ -148,11 +151,20 @@ def test_the_command_prints_every_job_and_the_summary_per_paper(paper, tmp_path,
 @pytest.mark.slow
 def test_plan_is_a_pipeline_target(workdir):
     result = snakemake(
-        ["--profile", "profiles/local", "--cores", "1", "--config", "preset=paper", "--", "results/plan.tsv"],
+        [
+            "--profile",
+            "profiles/local",
+            "--cores",
+            "1",
+            "--config",
+            "preset=paper",
+            "--",
+            "results/paper/plan.tsv",
+        ],
         workdir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    with open(workdir / "results" / "plan.tsv") as f:
+    with open(workdir / "results" / "paper" / "plan.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     config = cfg.load(CONFIG, {"preset": "paper"})
     assert len(rows) == sum(planned_jobs(config).values())
@@ -160,14 +172,14 @@ def test_plan_is_a_pipeline_target(workdir):
 
 
 def test_the_plan_is_made_again_when_the_config_or_a_job_table_changes(tmp_path):
-    """results/plan.tsv reads the config files and the papers' job tables: newer ones plan again."""
+    """results/<preset>/plan.tsv reads the config files and the papers' job tables: newer ones plan again."""
     for name in ("Snakefile", "workflow", "profiles"):
         (tmp_path / name).symlink_to(REPO / name)
     shutil.copytree(REPO / "config", tmp_path / "config")  # copied: the test touches it
-    plan_tsv = tmp_path / "results" / "plan.tsv"
-    plan_tsv.parent.mkdir()
+    plan_tsv = tmp_path / "results" / "tiny" / "plan.tsv"
+    plan_tsv.parent.mkdir(parents=True)
     plan_tsv.write_text("made before\n")
-    dry_run = ["results/plan.tsv", "-n", "--profile", "profiles/local", "--rerun-triggers", "mtime"]
+    dry_run = ["results/tiny/plan.tsv", "-n", "--profile", "profiles/local", "--rerun-triggers", "mtime"]
     result = snakemake([*dry_run, "--config", "preset=tiny"], tmp_path)
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
     os.utime(tmp_path / "config" / "config.yaml")  # edited after the plan

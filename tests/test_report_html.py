@@ -127,8 +127,8 @@ def test_gpu_hours_planned_come_from_the_plan_when_there_is_one(tree):
     run = "20ng-7class.llama2-7b.zero-shot.ft"
     plan.write_text(
         "paper\tjob\tmodel\tgpu_hours\n"
-        f"zhao2025\tresults/zhao2025/{run}/predictions.jsonl\tllama2-7b\t3.5\n"
-        "gupta2023\tresources/models/gupta2023/prefinetuned\tt5-3b\t1.0\n"
+        f"zhao2025\tresults/tiny/zhao2025/{run}/predictions.jsonl\tllama2-7b\t3.5\n"
+        "gupta2023\tresources/tiny/models/gupta2023/prefinetuned\tt5-3b\t1.0\n"
     )
     assert read_plan(plan) == {("zhao2025", run): 3.5}
     assert read_plan(tree / "nothing.tsv") is None

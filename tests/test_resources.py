@@ -56,9 +56,9 @@ def test_a_training_job_asks_for_its_layouts_gpus_and_the_host_memory_its_optimi
 
     paper = cfg.load(REPO / "config" / "config.yaml", {"preset": "paper"})
     jobs = training_jobs(paper)
-    t5 = jobs["resources/models/gupta2023/prefinetuned"].resources
+    t5 = jobs["resources/paper/models/gupta2023/prefinetuned"].resources
     assert t5 == {"mem_mb": 60000, "runtime": 24 * 60, "cpus_per_task": 12, "gpu": 1, "nodes": 1}
-    offload = jobs["results/zhao2025/massive-intent.llama3-70b.five-shot.ft/predictions.jsonl"]
+    offload = jobs["results/paper/zhao2025/massive-intent.llama3-70b.five-shot.ft/predictions.jsonl"]
     # DeepSpeed's host estimate for the 70B optimizer states, far above 8 GPUs' share of 60 GB
     assert offload.resources["gpu"] == 8 and offload.resources["mem_mb"] > 8 * 60000
     assert offload.resources["mem_mb"] == pytest.approx(offload.choice.chosen.host_bytes / 1e6, rel=1e-3)
@@ -132,7 +132,10 @@ def test_a_rules_resources_come_from_its_own_jobs_in_the_table_each_in_its_layou
 
     def resources(rule):
         jobs = {output: job for output, job in table.items() if job.rule == rule.name}
-        return rule_resources(paper, jobs, lambda wc: rule.output_at(dict(wc.items())), choices)
+        # the job's key as common.smk's job_key finds it: the preset's among the wildcards
+        return rule_resources(
+            paper, jobs, lambda wc: rule.output_at({"preset": "paper", **dict(wc.items())}), choices
+        )
 
     stl = resources(gupta.STL)
     assert stl["gpu"] == 1 and stl["nodes"] == 1  # 952 jobs agree: constants, not 952 lookups
@@ -141,5 +144,5 @@ def test_a_rules_resources_come_from_its_own_jobs_in_the_table_each_in_its_layou
     wildcards = {"task": "massive-intent", "decoder": "llama3-70b", "shots": "five-shot"}
     job = SimpleNamespace(items=lambda: wildcards.items())
     assert callable(decoder["mem_mb"])  # the 7-8B and 70B fine-tunes differ
-    output = zhao.DECODER.output_at(wildcards)
+    output = zhao.DECODER.output_at({"preset": "paper", **wildcards})
     assert decoder["mem_mb"](job) == laid_out[output].resources["mem_mb"] > 8 * 60000

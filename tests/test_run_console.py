@@ -53,8 +53,8 @@ EVENTS = [
     *job_start(
         7,
         "fit_zhao_decoder",
-        ["results/zhao2025/20ng-7class.llama2-7b.zero-shot.ft/predictions.jsonl"],
-        ["logs/zhao2025/fit/20ng-7class.llama2-7b.zero-shot.ft.log"],
+        ["results/mini/zhao2025/20ng-7class.llama2-7b.zero-shot.ft/predictions.jsonl"],
+        ["logs/mini/zhao2025/fit/20ng-7class.llama2-7b.zero-shot.ft.log"],
         0.0,
         task="20ng-7class",
     ),
@@ -63,7 +63,7 @@ EVENTS = [
     *job_start(
         3,
         "derive_massive",
-        ["resources/derived/massive/train.jsonl", "resources/derived/massive/dev.jsonl"],
+        ["resources/mini/derived/massive/train.jsonl", "resources/mini/derived/massive/dev.jsonl"],
         ["logs/derive/massive.log"],
         10.0,
     ),
@@ -123,10 +123,10 @@ def test_stage_times_add_up_jobs_and_training_families():
 
 
 def test_the_demo_runs_the_tiny_preset_through_the_warm_interpreter_one_thread_a_job(tmp_path):
-    command = snakemake_command("tiny", "2", ["results/report.html"], [], tmp_path / "events.jsonl")
+    command = snakemake_command("tiny", "2", ["results/tiny/report.html"], [], tmp_path / "events.jsonl")
     assert command[1:4] == ["-m", "ftrepro.warm", "snakemake"]
     assert command[command.index("--max-threads") + 1] == "1"
-    assert "preset=tiny" in command and command[-2:] == ["--", "results/report.html"]
+    assert "preset=tiny" in command and command[-2:] == ["--", "results/tiny/report.html"]
     assert command[command.index("--logger") + 1] == "ftrepro"
     assert command[command.index("--logger-ftrepro-events") + 1] == str(tmp_path / "events.jsonl")
 
@@ -136,8 +136,8 @@ FAILING = [
     *job_start(
         4,
         "score",
-        ["results/zhao2025/massive-intent.roberta-base.ft/metrics.json"],
-        ["logs/zhao2025/score/massive-intent.roberta-base.ft.log"],
+        ["results/mini/zhao2025/massive-intent.roberta-base.ft/metrics.json"],
+        ["logs/mini/zhao2025/score/massive-intent.roberta-base.ft.log"],
         0.0,
         paper="zhao2025",
         run="massive-intent.roberta-base.ft",
@@ -146,8 +146,8 @@ FAILING = [
     *job_start(
         9,
         "fit_zhao_encoder",
-        ["results/zhao2025/massive-slots.roberta-base.ft/predictions.jsonl"],
-        ["logs/zhao2025/fit/massive-slots.roberta-base.ft.log"],
+        ["results/mini/zhao2025/massive-slots.roberta-base.ft/predictions.jsonl"],
+        ["logs/mini/zhao2025/fit/massive-slots.roberta-base.ft.log"],
         3.0,
     ),
     {"event": "error", "exception": "RuleException", "time": T0 + 63},
@@ -155,8 +155,8 @@ FAILING = [
         "event": "job_error",
         "rule_name": "fit_zhao_encoder",
         "jobid": 9,
-        "output": ["results/zhao2025/massive-slots.roberta-base.ft/predictions.jsonl"],
-        "log": ["logs/zhao2025/fit/massive-slots.roberta-base.ft.log"],
+        "output": ["results/mini/zhao2025/massive-slots.roberta-base.ft/predictions.jsonl"],
+        "log": ["logs/mini/zhao2025/fit/massive-slots.roberta-base.ft.log"],
         "time": T0 + 63,
     },
 ]
@@ -164,7 +164,7 @@ FAILING = [
 
 def test_a_scored_run_ends_with_its_result_and_a_failed_one_names_its_log(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    run = tmp_path / "results/zhao2025/massive-intent.roberta-base.ft"
+    run = tmp_path / "results/mini/zhao2025/massive-intent.roberta-base.ft"
     run.mkdir(parents=True)
     (run / "metrics.json").write_text(
         json.dumps({"intent_accuracy": 87.25, "constrained_intent_accuracy": 1.0})
@@ -174,7 +174,7 @@ def test_a_scored_run_ends_with_its_result_and_a_failed_one_names_its_log(tmp_pa
     assert [line.split()[0] for line in lines] == ["[", "done", "[", "FAILED"]
     assert lines[1].startswith("  done   massive-intent.roberta-base.ft in ")
     assert lines[1].endswith(": intent_accuracy 87.25")  # the constrained score is a side number
-    assert lines[3].endswith("see logs/zhao2025/fit/massive-slots.roberta-base.ft.log")
+    assert lines[3].endswith("see logs/mini/zhao2025/fit/massive-slots.roberta-base.ft.log")
     assert "after 1m00s (rule fit_zhao_encoder)" in lines[3]  # the events' own times
     assert progress.jobs[9].failed and progress.done == 1
     assert stage_times(progress.jobs.values())["evaluate"]["jobs"] == 1 and "train" not in stage_times(
@@ -212,8 +212,8 @@ def test_last_bar_is_the_latest_tqdm_redraw_in_the_log(tmp_path):
 def test_a_job_running_longer_than_the_interval_shows_its_bar_when_it_moves(tmp_path):
     log = tmp_path / "fit.log"
     progress = Progress(started=time.time() - 100)
-    progress.jobs[1] = Job("fit_toy", 1, "results/zhao2025/a.ft/predictions.jsonl", str(log), start=0.0)
-    progress.jobs[2] = Job("fit_toy", 2, "results/zhao2025/b.ft/predictions.jsonl", str(log), start=90.0)
+    progress.jobs[1] = Job("fit_toy", 1, "results/mini/zhao2025/a.ft/predictions.jsonl", str(log), start=0.0)
+    progress.jobs[2] = Job("fit_toy", 2, "results/mini/zhao2025/b.ft/predictions.jsonl", str(log), start=90.0)
     shown: dict[int, str] = {}
     log.write_text("train:  10%|#         | 2/20 [00:01<00:09]")
     assert moved_bars(progress, shown, every=60) == [
@@ -228,16 +228,23 @@ def test_a_job_running_longer_than_the_interval_shows_its_bar_when_it_moves(tmp_
 
 
 def test_partial_tables_are_rebuilt_for_report_targets_only(tmp_path):
-    assert tables_only(["results/report.html", "results/zhao2025/x.ft/metrics.json", "zhao2025"]) == [
-        "results/report.html",
+    assert tables_only(
+        ["results/mini/report.html", "results/mini/zhao2025/x.ft/metrics.json", "zhao2025"], "mini"
+    ) == [
+        "results/mini/report.html",
         "zhao2025",
     ]
     assert tables_only(
-        ["results/band2025/x.lora/predictions.jsonl", "results/gupta2023/figures/figure5_1.png"]
-    ) == ["results/gupta2023/figures/figure5_1.png"]
-    command = snakemake_command("mini", "2", ["results/report.html"], [], tmp_path / "e", partial=True)
+        ["results/mini/band2025/x.lora/predictions.jsonl", "results/mini/gupta2023/figures/figure5_1.png"],
+        "mini",
+    ) == ["results/mini/gupta2023/figures/figure5_1.png"]
+    command = snakemake_command("mini", "2", ["results/mini/report.html"], [], tmp_path / "e", partial=True)
     config = command[command.index("--config") + 1 : command.index("--")]
     assert config == ["preset=mini", "partial=true"] and "--max-threads" not in command
+    # issue 29.3: a partial run may run the report rules only, so it re-plans nothing upstream
+    allowed = command[command.index("--allowed-rules") + 1 : command.index("--nolock")]
+    assert {"zhao2025_table3", "band2025_report", "html_report", "all"} <= set(allowed)
+    assert not any(rule.startswith(("fit_", "predict_", "derive_")) or rule == "score" for rule in allowed)
 
 
 def _fake_snakemake(calls: list, events: list[dict], code: int):
@@ -259,16 +266,18 @@ def test_a_run_that_lost_jobs_builds_its_tables_from_the_finished_runs(tmp_path,
     calls = []
     monkeypatch.setattr(console, "snakemake_command", _fake_snakemake(calls, FAILING, 1))
     out = io.StringIO()
-    code = console.run("mini", "2", ["results/report.html", "results/zhao2025/a.ft/metrics.json"], out=out)
+    code = console.run(
+        "mini", "2", ["results/mini/report.html", "results/mini/zhao2025/a.ft/metrics.json"], out=out
+    )
     assert code == 1
     assert calls == [
-        (["results/report.html", "results/zhao2025/a.ft/metrics.json"], False),
-        (["results/report.html"], True),
+        (["results/mini/report.html", "results/mini/zhao2025/a.ft/metrics.json"], False),
+        (["results/mini/report.html"], True),
     ]
     assert (
         "1 job(s) failed" in out.getvalue() and "from the runs that finished (partial=true)" in out.getvalue()
     )
-    timings = json.loads((tmp_path / "logs/run/mini/timings.json").read_text())
+    timings = json.loads((tmp_path / "logs/mini/run/timings.json").read_text())
     assert timings["exit_status"] == 1 and [j["failed"] for j in timings["job_times"]] == [False, True]
 
 
@@ -288,7 +297,7 @@ def test_the_console_says_what_data_the_run_reads_at_its_start_and_end(tmp_path,
 
     def lines(preset, extra=()):
         out = io.StringIO()
-        assert console.run(preset, "1", ["results/report.html"], extra, out=out) == 0
+        assert console.run(preset, "1", ["results/mini/report.html"], extra, out=out) == 0
         return out.getvalue().splitlines()
 
     asked = lines("paper", ["--config", "data={'source': 'synthetic'}", "--dry-run"])
@@ -302,7 +311,7 @@ def test_the_console_says_what_data_the_run_reads_at_its_start_and_end(tmp_path,
 
 def test_a_run_with_nothing_to_do_keeps_the_last_run_s_timings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    timings = tmp_path / "logs/run/mini/timings.json"
+    timings = tmp_path / "logs/mini/run/timings.json"
     monkeypatch.setattr(console, "snakemake_command", _fake_snakemake([], EVENTS[:4], 0))
     assert console.run("mini", "2", ["all"], out=io.StringIO()) == 0
     real = json.loads(timings.read_text())
@@ -324,18 +333,18 @@ def test_a_run_with_nothing_to_do_keeps_the_last_run_s_timings(tmp_path, monkeyp
 TOY_RULES = """\
 rule fit_toy:
     output:
-        "results/zhao2025/a.ft/metrics.json",
+        "results/toy/zhao2025/a.ft/metrics.json",
     log:
-        "logs/zhao2025/fit/a.ft.log",
+        "logs/toy/zhao2025/fit/a.ft.log",
     shell:
         "echo '{{\\"intent_accuracy\\": 75.0}}' > {output}"
 
 
 rule broken_toy:
     output:
-        "results/zhao2025/broken.ft/predictions.jsonl",
+        "results/toy/zhao2025/broken.ft/predictions.jsonl",
     log:
-        "logs/zhao2025/fit/broken.ft.log",
+        "logs/toy/zhao2025/fit/broken.ft.log",
     shell:
         "exit 3"
 """
@@ -356,7 +365,7 @@ def toy_workflow(tmp_path, monkeypatch):
 
 def test_snakemake_s_events_reach_the_console_through_the_logger_plugin(toy_workflow):
     out = io.StringIO()
-    targets = ["results/zhao2025/a.ft/metrics.json", "results/zhao2025/broken.ft/predictions.jsonl"]
+    targets = ["results/toy/zhao2025/a.ft/metrics.json", "results/toy/zhao2025/broken.ft/predictions.jsonl"]
     code = console.run("toy", "1", targets, out=out, warm=False)
     lines = out.getvalue().splitlines()
     assert code != 0
@@ -365,8 +374,9 @@ def test_snakemake_s_events_reach_the_console_through_the_logger_plugin(toy_work
         line.startswith("  done   a.ft in ") and line.endswith(": intent_accuracy 75") for line in lines
     )
     assert any(
-        "FAILED broken.ft" in line and line.endswith("see logs/zhao2025/fit/broken.ft.log") for line in lines
+        "FAILED broken.ft" in line and line.endswith("see logs/toy/zhao2025/fit/broken.ft.log")
+        for line in lines
     )
-    timings = json.loads((toy_workflow / "logs/run/toy/timings.json").read_text())
+    timings = json.loads((toy_workflow / "logs/toy/run/timings.json").read_text())
     assert timings["jobs"] == 2 and timings["stages"]["train"]["jobs"] == 1
     assert "train: fit_toy" in timings["stages"] and timings["exit_status"] == code

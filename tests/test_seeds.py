@@ -13,7 +13,7 @@ from ftrepro import config as cfg
 from ftrepro import papers
 from ftrepro.fit import STAMP
 from ftrepro.io import TRAIN_LOG, read_json, read_jsonl, write_json
-from ftrepro.jobs import run_file, seed_run, unseeded, work_dir
+from ftrepro.jobs import in_preset, run_file, seed_run, unseeded, work_dir
 from ftrepro.metrics import Bootstrap, score_predictions
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 from ftrepro.papers.zhao2025.report import build_table3, paper_layout, read_targets
@@ -38,7 +38,7 @@ def test_a_run_with_several_seeds_is_a_job_per_seed_in_a_run_of_its_own():
     fits = seeded_jobs(tiny, INTENT)
     assert [(job.name, job.seed) for job in fits] == [(seed_run(INTENT, s), s) for s in (7, 8, 9)]
     assert [job.output for job in fits] == [
-        run_file("zhao2025", seed_run(INTENT, s), "predictions.jsonl") for s in (7, 8, 9)
+        in_preset(run_file("zhao2025", seed_run(INTENT, s), "predictions.jsonl"), "tiny") for s in (7, 8, 9)
     ]
     assert [job.recipe({"seed": 42, "learning_rate": 1.0}) for job in fits] == [
         {"seed": s, "learning_rate": 1.0} for s in (7, 8, 9)
@@ -48,9 +48,9 @@ def test_a_run_with_several_seeds_is_a_job_per_seed_in_a_run_of_its_own():
     scored = {job.name for job in table if job.rule == papers.SCORE}
     assert {seed_run(INTENT, s) for s in (7, 8, 9)} <= scored and INTENT not in scored
     report = next(job for job in table if job.rule == "zhao2025_table3")
-    assert {run_file("zhao2025", seed_run(INTENT, s), "metrics.json") for s in (7, 8, 9)} <= set(
-        report.inputs["metrics"]
-    )
+    assert {
+        in_preset(run_file("zhao2025", seed_run(INTENT, s), "metrics.json"), "tiny") for s in (7, 8, 9)
+    } <= set(report.inputs["metrics"])
     # the runs of the family the glob leaves out keep their one job and its paths
     other = seeded_jobs(tiny, "massive-slots.roberta-base.ft")
     assert [(job.name, job.seed) for job in other] == [("massive-slots.roberta-base.ft", None)]
@@ -216,23 +216,27 @@ def test_two_seeds_of_a_tiny_encoder_through_the_rules(workdir):
     )
     config = ["--profile", "profiles/local", "--cores", "2", "--config", "preset=tiny", seeds]
     runs = [seed_run(INTENT, seed) for seed in (1, 2)]
-    predictions = [run_file("zhao2025", run, "predictions.jsonl") for run in runs]
+    predictions = [in_preset(run_file("zhao2025", run, "predictions.jsonl"), "tiny") for run in runs]
     result = snakemake([*predictions, *config], workdir)
     assert result.returncode == 0, result.stderr[-5000:]
     # until its score job releases it, a fit's work directory keeps the fingerprint it trained under
-    stamps = [read_json(workdir / work_dir("zhao2025", run) / STAMP)["params"] for run in runs]
+    stamps = [
+        read_json(workdir / in_preset(work_dir("zhao2025", run), "tiny") / STAMP)["params"] for run in runs
+    ]
     assert [stamp["hparams"]["seed"] for stamp in stamps] == [1, 2]
     assert {key: value for key, value in stamps[0]["hparams"].items() if key != "seed"} == {
         key: value for key, value in stamps[1]["hparams"].items() if key != "seed"
     }
     assert stamps[0]["work_dir"] != stamps[1]["work_dir"]
     # another initialisation and data order: another training loss
-    first, second = (read_jsonl(workdir / run_file("zhao2025", run, TRAIN_LOG)) for run in runs)
+    first, second = (
+        read_jsonl(workdir / in_preset(run_file("zhao2025", run, TRAIN_LOG), "tiny")) for run in runs
+    )
     assert len(first) == len(second) and first != second
-    metrics = [run_file("zhao2025", run, "metrics.json") for run in runs]
+    metrics = [in_preset(run_file("zhao2025", run, "metrics.json"), "tiny") for run in runs]
     result = snakemake([*metrics, *config], workdir)
     assert result.returncode == 0, result.stderr[-5000:]
-    table = "results/zhao2025/tables/table3.csv"
+    table = "results/tiny/zhao2025/tables/table3.csv"
     result = snakemake([table, *config, "partial=true"], workdir)
     assert result.returncode == 0, result.stderr[-5000:]
     cells = pd.read_csv(workdir / table)

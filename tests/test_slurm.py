@@ -19,7 +19,7 @@ from ftrepro.papers.gupta2023 import runs as gupta_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
-TARGET = "results/zhao2025/20ng-7class.roberta-base.ft/metrics.json"
+TARGET = "results/tiny/zhao2025/20ng-7class.roberta-base.ft/metrics.json"
 SLURM_LOGS = Path("/tmp/local-slurm/log")  # local-slurm.sh's default LOCAL_SLURM_DIR
 
 
@@ -72,7 +72,7 @@ def test_gupta_stl_models_go_out_grouped(slurm_cluster, workdir):
     tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
     task = tiny.gupta2023.test_tasks[0]
     targets = [
-        f"results/gupta2023/{run}/predictions.jsonl"
+        f"results/tiny/gupta2023/{run}/predictions.jsonl"
         for run in gupta_runs.stl_runs(tiny)
         if run.startswith(f"stl.{task}.")
     ]

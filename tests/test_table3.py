@@ -341,7 +341,7 @@ def test_the_table3_rule_takes_every_run_of_the_matrix(workdir, tmp_path):
     """The added model's runs are inputs of the table: nothing of the matrix is silently absent."""
     overrides = tmp_path / "added.yaml"
     overrides.write_text(yaml.safe_dump(ADDED))
-    table = "results/zhao2025/tables/table3.md"
+    table = "results/tiny/zhao2025/tables/table3.md"
     result = snakemake([table, "-n", "--configfile", "config/config.yaml", str(overrides)], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)

@@ -41,15 +41,15 @@ def encoders() -> list[str]:
 def test_the_dag_runs_the_fourth_paper_beside_the_three(workdir):
     env = {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(TOY.parent)])}
     toy = ["--profile", "profiles/local", "--configfile", str(TOY_CONFIG), "--config", "preset=tiny"]
-    result = snakemake(["results/report.html", "-n", *toy], workdir, env=env)
+    result = snakemake(["results/tiny/report.html", "-n", *toy], workdir, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     stats = job_stats(result.stdout + result.stderr)
     assert stats["fit_toy2099"] == len(encoders()) and stats["toy2099_report"] == 1
     assert stats["zhao2025_table3"] == stats["gupta2023_report"] == stats["band2025_report"] == 1
     out = result.stdout + result.stderr
-    assert "results/toy2099/roberta-base.majority/metrics.json" in out  # scored
+    assert "results/tiny/toy2099/roberta-base.majority/metrics.json" in out  # scored
     html = out[out.index("rule html_report:") :]
-    assert "results/toy2099/tables/summary.md" in html[: html.index("output:")]
+    assert "results/tiny/toy2099/tables/summary.md" in html[: html.index("output:")]
     # its id is a target, as the three papers' are
     result = snakemake(["toy2099", "-n", *toy], workdir, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -59,7 +59,7 @@ def test_the_dag_runs_the_fourth_paper_beside_the_three(workdir):
 def test_the_plan_sizes_its_jobs(tiny):
     rows = [row for row in plan(tiny) if row.paper == "toy2099"]
     assert sorted(row.job for row in rows) == sorted(
-        f"results/toy2099/{encoder}.majority/predictions.jsonl" for encoder in encoders()
+        f"results/tiny/toy2099/{encoder}.majority/predictions.jsonl" for encoder in encoders()
     )
     assert all(row.model in encoders() for row in rows)
 
@@ -111,4 +111,4 @@ def test_it_needs_no_deviation_registry_and_no_training_job(tiny):
     assert deviations.section(tiny, "toy2099") == "" and deviations.problems(tiny, "toy2099") == []
     assert deviations.section(tiny, "zhao2025")  # the three papers keep theirs
     laid_out = training_jobs(tiny)
-    assert laid_out and not any(output.startswith("results/toy2099/") for output in laid_out)
+    assert laid_out and not any(output.startswith("results/tiny/toy2099/") for output in laid_out)

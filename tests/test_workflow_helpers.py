@@ -141,7 +141,7 @@ def test_provenance_records_the_data_source_and_the_raw_digest_of_what_the_job_r
     from ftrepro import provenance
 
     monkeypatch.chdir(tmp_path)
-    sums = tmp_path / "resources/raw/massive/SHA256SUMS"
+    sums = tmp_path / "resources/mini/raw/massive/SHA256SUMS"
     sums.parent.mkdir(parents=True)
     sums.write_text(f"{'0' * 64}  en-US.jsonl\n")
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -150,8 +150,8 @@ def test_provenance_records_the_data_source_and_the_raw_digest_of_what_the_job_r
         rule="fit_x",
         threads=1,
         config={**config, "preset": "mini"},
-        input=["resources/derived/massive/train.jsonl", "resources/models/base/roberta-base"],
-        output=["results/zhao2025/massive-intent.roberta-base.ft/predictions.jsonl"],
+        input=["resources/mini/derived/massive/train.jsonl", "resources/mini/models/base/roberta-base"],
+        output=["results/mini/zhao2025/massive-intent.roberta-base.ft/predictions.jsonl"],
         scriptdir=str(tmp_path),
     )
     with job(sm):
@@ -162,7 +162,7 @@ def test_provenance_records_the_data_source_and_the_raw_digest_of_what_the_job_r
         "raw_sha256sums": {"massive": hashlib.sha256(sums.read_bytes()).hexdigest()},
     }
     sm.config = {**config, "data": {**config["data"], "source": "synthetic"}}
-    sm.input = ["resources/derived/arena/train.jsonl"]
+    sm.input = ["resources/mini/derived/arena/train.jsonl"]
     with job(sm):
         pass
     assert provenance.read(tmp_path / "run.log")["data"] == {

@@ -303,7 +303,7 @@ def test_an_api_run_through_snakemake_on_the_tiny_preset(workdir, endpoint, monk
 
     endpoint.reply = reply
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    run = "results/zhao2025/massive-intent.gpt-4o.five-shot.noft"
+    run = "results/tiny/zhao2025/massive-intent.gpt-4o.five-shot.noft"
     api = json.dumps({"base_url": endpoint.settings["base_url"]})
     result = snakemake(
         [
@@ -326,7 +326,7 @@ def test_an_api_run_through_snakemake_on_the_tiny_preset(workdir, endpoint, monk
     assert metrics["too_long_rate"] == pytest.approx(100 / n) and metrics["parse_failure_rate"] == 0.0
     assert metrics["intent_accuracy"] == pytest.approx(100 * (n - 1) / n)
     assert "Bellow are some examples" in endpoint.requests[0]["messages"][-1]["content"]
-    assert not (workdir / "resources/scratch/zhao2025/massive-intent.gpt-4o.five-shot.noft").exists()
+    assert not (workdir / "resources/tiny/scratch/zhao2025/massive-intent.gpt-4o.five-shot.noft").exists()
 
 
-TEST_SPLIT = "resources/derived/massive/test.jsonl"
+TEST_SPLIT = "resources/tiny/derived/massive/test.jsonl"

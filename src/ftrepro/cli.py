@@ -22,11 +22,12 @@ from ftrepro import papers, run
 from ftrepro.config import ConfigError
 from ftrepro.data import DATASETS
 from ftrepro.io import DataError, atomic_path
+from ftrepro.jobs import ROOTS, in_preset, resources_path
 from ftrepro.plan import PlanError
 
 CONFIG = Path("config/config.yaml")
-# results/<paper>/<run>/<file>: the files of a run directory, which a misspelled run name reaches
-# as a missing input (predictions.jsonl) instead of a missing rule
+# results/<preset>/<paper>/<run>/<file>: the files of a run directory, which a misspelled run name
+# reaches as a missing input (predictions.jsonl) instead of a missing rule
 RUN_FILES = ("metrics.json", "predictions.jsonl")
 
 
@@ -48,30 +49,42 @@ def unknown(what: str, name: str, valid: Collection[str]) -> UsageError:
     return UsageError(f"unknown {what} {name!r}; {hint}")
 
 
-def check_preset(preset: str, configfile: Path) -> None:
+def preset_names(configfile: Path) -> list[str]:
     if not configfile.is_file():
         raise UsageError(f"no {configfile} here: run ftrepro in the repository's directory")
     with open(configfile) as f:
-        presets = yaml.safe_load(f)["presets"]
+        return list(yaml.safe_load(f)["presets"])
+
+
+def check_preset(preset: str, configfile: Path) -> None:
+    presets = preset_names(configfile)
     if preset not in presets:
         raise unknown("preset", preset, presets)
 
 
 def run_dirs(config: cfg.Config, paper: str) -> set[str]:
-    """The run directories of a paper's DAG (results/<paper>/<run>/): every run its job table can
-    score, API ones and those outside the matrix (the baselines) included."""
+    """The run directories of a paper's DAG (results/<preset>/<paper>/<run>/): every run its job
+    table can score, API ones and those outside the matrix (the baselines) included."""
     table = papers.jobs(config, every=True)
     return {job.name for job in table if job.paper == paper and job.rule == papers.SCORE}
 
 
-def check_targets(targets: Sequence[str], config: cfg.Config, rules: Collection[str]) -> None:
-    """Refuse a target Snakemake would fail on with no hint: an unknown rule name, paper or run
-    (a misspelled run reaches Snakemake as a missing predictions.jsonl)."""
+def check_targets(
+    targets: Sequence[str], config: cfg.Config, rules: Collection[str], presets: Collection[str] = ()
+) -> None:
+    """Refuse a target Snakemake would fail on with no hint: an unknown rule name, a path of another
+    preset, an unknown paper or run (a misspelled run reaches Snakemake as a missing
+    predictions.jsonl)."""
     for target in targets:
         parts = target.split("/")
         if len(parts) == 1 and "." not in target and target not in rules:
             raise unknown("target", target, rules)
-        ids = papers.ids(config)
+        if len(parts) >= 2 and parts[0] in ROOTS and parts[1] != config.preset:
+            whose = f"is a file of the {parts[1]} preset" if parts[1] in presets else "is no preset's file"
+            raise UsageError(
+                f"{target} {whose}; the {config.preset} preset's files are under {parts[0]}/{config.preset}/"
+            )
+        ids, parts = papers.ids(config), parts[:1] + parts[2:]  # without the preset
         if len(parts) >= 3 and parts[0] == "results" and parts[1] not in (*ids, "data"):
             raise unknown("paper", parts[1], ids)
         is_run_file = len(parts) == 4 and parts[1] in ids and parts[3] in RUN_FILES
@@ -89,10 +102,16 @@ def _run(args: argparse.Namespace) -> int:
         if key == "preset":
             raise UsageError("give the preset with --preset, not in --config")
     config = cfg.load(args.configfile, {"preset": args.preset, **cfg.typed_overrides(entries)})
-    targets = args.target or [run.TARGET]
-    check_targets(targets, config, run.rule_names())
+    targets = args.target or [run.report_target(args.preset)]
+    check_targets(targets, config, run.rule_names(), preset_names(args.configfile))
     return run.run(
-        args.preset, args.cores, targets, args.extra, progress_every=args.progress_every, warm=not args.plain
+        args.preset,
+        args.cores,
+        targets,
+        args.extra,
+        progress_every=args.progress_every,
+        warm=not args.plain,
+        partial=args.partial or config.partial,  # `-- partial=true` is --partial
     )
 
 
@@ -107,14 +126,15 @@ def _tokenizers(specs: list[str], datasets: list[str]) -> dict[str, str]:
 def _stats(args: argparse.Namespace) -> int:
     from ftrepro.data.stats import measure_datasets, stats_markdown  # numpy, pandas: only here
 
-    if not args.derived.is_dir():
-        raise DataError(f"{args.derived}: no such directory (the derived datasets, resources/derived)")
+    derived = args.derived or Path(in_preset(resources_path("derived"), args.preset))
+    if not derived.is_dir():
+        raise DataError(f"{derived}: no such directory (the derived datasets, resources/<preset>/derived)")
     tokenizers = _tokenizers(args.tokenizer, args.datasets)
     stats, skipped = measure_datasets(
-        args.derived, tokenizers=tokenizers, datasets=args.datasets, sample=args.sample, seed=args.seed
+        derived, tokenizers=tokenizers, datasets=args.datasets, sample=args.sample, seed=args.seed
     )
     if not stats:
-        raise DataError(f"{args.derived}: none of {', '.join(args.datasets)} is there")
+        raise DataError(f"{derived}: none of {', '.join(args.datasets)} is there")
     for dataset, reason in skipped.items():
         print(f"ftrepro stats: skipping {dataset}: {reason}", file=sys.stderr)
     text = stats_markdown(stats, tokenizer_names={d: tokenizers[d] for d in stats}, skipped=skipped)
@@ -148,11 +168,10 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    report = Path(run.TARGET).resolve()
+    target = run.report_target(args.preset)
+    report = Path(target).resolve()
     if not report.is_file():
-        raise UsageError(
-            f"no report at {run.TARGET} yet: make it with `ftrepro run --preset tiny` (or mini, paper)"
-        )
+        raise UsageError(f"no report at {target} yet: make it with `ftrepro run --preset {args.preset}`")
     print(report)
     if args.open and not webbrowser.open(report.as_uri()):
         print("ftrepro report: no browser to open it in; the path is above", file=sys.stderr)
@@ -165,7 +184,7 @@ def _run_parser(commands, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run a preset, a line per job (make demo: the tiny preset)",
         description="Run the targets of a preset here, a line per job on the console; Snakemake's "
-        "output, its events and the time per stage go to logs/run/<preset>/.",
+        "output, its events and the time per stage go to logs/<preset>/run/.",
         epilog="Arguments after -- go to snakemake: KEY=VALUE entries join the run's --config "
         "(e.g. -- \"data={'source': 'local', 'local_dir': '../shared/data'}\"), options pass as they are "
         "(e.g. -- --dry-run).",
@@ -173,7 +192,15 @@ def _run_parser(commands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", default="tiny", help="config/config.yaml preset (default: %(default)s, the demo)"
     )
-    parser.add_argument("--target", action="append", help=f"what to make, repeatable (default: {run.TARGET})")
+    parser.add_argument(
+        "--target", action="append", help="what to make, repeatable (default: results/<preset>/report.html)"
+    )
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="only the tables, figures and report, from the runs that have finished (the rest: not run); "
+        "runs nothing else, so it may run beside a live run of the preset",
+    )
     parser.add_argument("--cores", default="all", help="snakemake --cores (default: %(default)s)")
     parser.add_argument(
         "--progress-every",
@@ -196,8 +223,11 @@ def _stats_parser(commands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--derived",
         type=Path,
-        default=Path("resources/derived"),
-        help="directory holding one derived directory per dataset (default: %(default)s)",
+        help="directory holding one derived directory per dataset (default: the preset's, "
+        "resources/<preset>/derived)",
+    )
+    parser.add_argument(
+        "--preset", default="tiny", help="whose derived datasets, without --derived (default: %(default)s)"
     )
     parser.add_argument("--out", type=Path, help="Markdown file to write (default: print it)")
     parser.add_argument(
@@ -242,8 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(run=_plan)
     _stats_parser(commands, common)
     report = commands.add_parser(
-        "report", parents=[common], help=f"print the path of {run.TARGET} (--open: open it in a browser)"
+        "report",
+        parents=[common],
+        help="print the path of a preset's results/<preset>/report.html (--open: open it in a browser)",
     )
+    report.add_argument("--preset", default="tiny", help="whose report (default: %(default)s, the demo's)")
     report.add_argument("--open", action="store_true", help="open it in the default browser")
     report.set_defaults(run=_report)
     return parser

@@ -273,7 +273,7 @@ def document(registries: Iterable[Registry], command: str) -> str:
         "tests/test_deviations.py fails when this file is out of date, when a preset's setting "
         "differs from the paper's without an entry declaring it, or when an entry declares a value "
         "the preset does not have. The same entries are printed under each table and in "
-        "results/report.html, for the preset that made them. Kind: *our choice*, or *the paper "
+        "results/<preset>/report.html, for the preset that made them. Kind: *our choice*, or *the paper "
         "leaves it unstated* (our reading of what it does not say).\n",
     ]
     for registry in registries:

@@ -4,7 +4,7 @@ Training and prediction share a job because a model's weights are scratch by def
 T5-3B checkpoints would be about 10 TB, and writing each one only to read it back in another
 job would double the SLURM submissions and the I/O for nothing.
 
-The job works in resources/scratch/<paper>/<run>/: Trainer checkpoints go there, so a job killed
+The job works in resources/<preset>/scratch/<paper>/<run>/: Trainer checkpoints go there, so a job killed
 mid-training resumes when rerun. A fingerprint of the job (params and inputs) is stamped in the
 directory (ftrepro.workflow.fingerprint: every param of the rule and a digest of every input);
 leftovers of a different configuration are wiped instead of resumed. A finished job
@@ -13,9 +13,9 @@ has recorded the fit as finished) releases the directory: a fit that finished wh
 died is restored from them on rerun, not trained again.
 
 What a run keeps of its training besides its predictions: the Trainer's log_history as
-results/<paper>/<run>/train_log.jsonl (`train_log_path`) and its TensorBoard events in
-logs/tensorboard/<paper>/<run>/ (`tensorboard_dir`), so that `tensorboard --logdir
-logs/tensorboard` shows every run.
+results/<preset>/<paper>/<run>/train_log.jsonl (`train_log_path`) and its TensorBoard events in
+logs/<preset>/tensorboard/<paper>/<run>/ (`tensorboard_dir`), so that `tensorboard --logdir
+logs/<preset>/tensorboard` shows every run of a preset.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ftrepro import jobs
 from ftrepro.io import TRAIN_LOG, DataError, atomic_path, read_json, read_jsonl, write_json, write_jsonl
+from ftrepro.jobs import in_preset, run_at
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +40,16 @@ FINISHED = "predictions.jsonl"  # a finished job's predictions, kept until the r
 Train = Callable[[Path, Path], None]  # (model_dir, checkpoint_dir) -> None
 Predict = Callable[[Path], list[dict]]  # model_dir -> prediction records
 
-TENSORBOARD_ROOT = Path("logs/tensorboard")
-
 
 def train_log_path(predictions_path: str | Path) -> Path:
-    """A run's training log, beside its predictions (and metrics.json): results/<paper>/<run>/train_log.jsonl."""
+    """A run's training log, beside its predictions (and metrics.json):
+    results/<preset>/<paper>/<run>/train_log.jsonl."""
     return Path(predictions_path).with_name(TRAIN_LOG)
 
 
-def tensorboard_dir(paper: str, run: str) -> Path:
-    """Where a run's TensorBoard events go: logs/tensorboard/<paper>/<run>/."""
-    return TENSORBOARD_ROOT / paper / run
-
-
-def run_of(predictions_path: str | Path) -> tuple[str, str]:
-    """(paper, run) of results/<paper>/<run>/predictions.jsonl."""
-    run_dir = Path(predictions_path).parent
-    return run_dir.parent.name, run_dir.name
+def tensorboard_dir(paper: str, run: str, preset: str) -> Path:
+    """Where a run's TensorBoard events go: logs/<preset>/tensorboard/<paper>/<run>/ (ftrepro.jobs)."""
+    return Path(in_preset(jobs.tensorboard_dir(paper, run), preset))
 
 
 @contextlib.contextmanager
@@ -165,9 +160,8 @@ def _train_and_predict(train: Train, predict: Predict, work_dir: Path, out_path:
     if model_dir.exists():  # written atomically, so complete: a kill came after training
         log.info("trained model found in %s", model_dir)
     else:
-        events = (
-            tensorboard_logs(tensorboard_dir(*run_of(out_path))) if out_path else contextlib.nullcontext()
-        )
+        run = run_at(out_path) if out_path else None
+        events = tensorboard_logs(tensorboard_dir(*run)) if run else contextlib.nullcontext()
         with events:
             train(model_dir, work_dir / "checkpoints")
     records = predict(model_dir)

@@ -18,11 +18,13 @@ the workflow.
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from ftrepro.config import Config
 from ftrepro.io import TRAIN_LOG
@@ -46,47 +48,104 @@ def unseeded(run: str) -> str:
 
 # ---------------------------------------------------------------- where files live
 
+# Every file a preset's run writes lives under its preset's directory of results/, resources/ and
+# logs/, so that one preset's run never overwrites another's. The paths below hold the preset as
+# PRESET: a wildcard of every rule (common.smk constrains it to the run's preset) that the job table
+# fills (Job.in_preset, ftrepro.papers.jobs); `in_preset` fills any path for one preset. Shared by
+# all presets, as they key what they hold by content: the hub downloads (config
+# data.download_dir, by checksum) and the tokenized-data cache (ftrepro.train.data, by fingerprint).
+PRESET = "{preset}"
+ROOTS = ("results", "resources", "logs")
+
+
+def results_path(*parts: str) -> str:
+    """results/<preset>/...: what a run reports (a run's predictions and metrics, tables, figures,
+    the report, the plan, the data statistics)."""
+    return "/".join(("results", PRESET, *parts))
+
+
+def resources_path(*parts: str) -> str:
+    """resources/<preset>/...: what a run makes on the way (raw and derived data, base and trained
+    models, scratch)."""
+    return "/".join(("resources", PRESET, *parts))
+
+
+def logs_path(*parts: str) -> str:
+    """logs/<preset>/...: every job's log, benchmark and provenance, TensorBoard events, and the
+    console's files (run/)."""
+    return "/".join(("logs", PRESET, *parts))
+
+
+def in_preset(paths: str | list[str], preset: str) -> str | list[str]:
+    """`paths` (one, or a list) with their PRESET filled: the files of `preset`'s run."""
+    if isinstance(paths, str):
+        return paths.replace(PRESET, preset)
+    return [path.replace(PRESET, preset) for path in paths]
+
 
 def run_file(paper: str, run: str, name: str) -> str:
-    """A file of a run: results/<paper>/<run>/<name> (predictions.jsonl, metrics.json)."""
-    return f"results/{paper}/{run}/{name}"
+    """A file of a run: results/<preset>/<paper>/<run>/<name> (predictions.jsonl, metrics.json)."""
+    return results_path(paper, run, name)
+
+
+class RunAt(NamedTuple):
+    paper: str
+    run: str
+    preset: str
+
+
+def run_at(path: str | os.PathLike) -> RunAt:
+    """(paper, run, preset) of a run's file: `run_file`'s inverse."""
+    *_, preset, paper, run, _name = Path(path).parts
+    return RunAt(paper, run, preset)
 
 
 def run_log(paper: str, stage: str, run: str, ext: str = "log") -> str:
-    """logs/<paper>/<stage>/<run>.log, or its benchmark with ext="benchmark.tsv"."""
-    return f"logs/{paper}/{stage}/{run}.{ext}"
+    """logs/<preset>/<paper>/<stage>/<run>.log, or its benchmark with ext="benchmark.tsv"."""
+    return logs_path(paper, stage, f"{run}.{ext}")
 
 
 def table_file(paper: str, name: str, ext: str) -> str:
-    return f"results/{paper}/tables/{name}.{ext}"
+    return results_path(paper, "tables", f"{name}.{ext}")
 
 
 def figure_file(paper: str, name: str) -> str:
-    return f"results/{paper}/figures/{name}.png"
+    return results_path(paper, "figures", f"{name}.png")
+
+
+def report_file() -> str:
+    """The HTML report of every paper: results/<preset>/report.html."""
+    return results_path("report.html")
+
+
+def tensorboard_dir(paper: str, run: str) -> str:
+    """Where a run's TensorBoard events go: logs/<preset>/tensorboard/<paper>/<run>/, so that
+    `tensorboard --logdir logs/<preset>/tensorboard` shows every run of a preset."""
+    return logs_path("tensorboard", paper, run)
 
 
 def work_dir(paper: str, run: str) -> str:
     """Where a job trains: not a declared output, so a killed job's checkpoints survive."""
-    return f"resources/scratch/{paper}/{run}"
+    return resources_path("scratch", paper, run)
 
 
 def model_dir(paper: str, run: str) -> str:
     """A model a paper trains and keeps: pre-finetuned models, and with keep_checkpoints every run's."""
-    return f"resources/models/{paper}/{run}"
+    return resources_path("models", paper, run)
 
 
 def base_model(name: str) -> str:
-    return f"resources/models/base/{name}"
+    return resources_path("models", "base", name)
 
 
 def raw_data(dataset: str) -> str:
     """A dataset's raw files, in its release's format."""
-    return f"resources/raw/{dataset}"
+    return resources_path("raw", dataset)
 
 
 def derived_data(dataset: str) -> str:
     """A dataset's derived label files (one directory; SuperNI's is one output as a whole)."""
-    return f"resources/derived/{dataset}"
+    return resources_path("derived", dataset)
 
 
 def derived(dataset: str, split: str) -> str:
@@ -125,7 +184,7 @@ class Job:
     paper: str
     rule: str
     stage: str  # fit | predict | score | report
-    name: str  # its run (results/<paper>/<name>/), or what it makes (its log's name)
+    name: str  # its run (results/<preset>/<paper>/<name>/), or what it makes (its log's name)
     outputs: Mapping[str, str | list[str]]  # named, as the rule declares them
     family: str = ""  # the family of its run (Paper.runs_by_family), or what the job is
     wildcards: Mapping[str, str] = field(default_factory=dict)
@@ -159,6 +218,14 @@ class Job:
         """The path that names the job (its first output)."""
         return self.files[0]
 
+    def in_preset(self, preset: str) -> Job:
+        """The job with its outputs' and inputs' PRESET filled: the job of `preset`'s run."""
+        return replace(
+            self,
+            outputs={key: in_preset(paths, preset) for key, paths in self.outputs.items()},
+            inputs={key: in_preset(paths, preset) for key, paths in self.inputs.items()},
+        )
+
     def recipe(self, recipe: Mapping[str, Any]) -> dict[str, Any]:
         """A training recipe with the job's seed, where config seeds sets one: the Trainer's data
         order, dropout and the initialisation of what the job adds to its base model follow it."""
@@ -167,9 +234,10 @@ class Job:
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule of a paper as patterns of its wildcards: the run (or model) each job makes, its outputs
-    (the run's predictions unless given) and its log (logs/<paper>/<stage>/<run>.log unless given).
-    A run pattern ending in SEED trains once per seed where config seeds gives its run several."""
+    """A rule of a paper as patterns of its wildcards (and PRESET's): the run (or model) each job
+    makes, its outputs (the run's predictions unless given) and its log
+    (logs/<preset>/<paper>/<stage>/<run>.log unless given). A run pattern ending in SEED trains
+    once per seed where config seeds gives its run several."""
 
     paper: str
     name: str
@@ -219,10 +287,10 @@ class Rule:
         return model_dir(self.paper, self.run)
 
     def output_at(self, wildcards: Mapping[str, str]) -> str:
-        """The first output of the job with these wildcard values: the key of its row in the table
-        (a seeded rule's run's own where they give no seed, as `job`)."""
+        """The first output of the job with these wildcard values (the preset's among them): the key
+        of its row in the table (a seeded rule's run's own where they give no seed, as `job`)."""
         first = next(iter(self.output.values()))
-        return (first if isinstance(first, str) else first[0]).format(**self._values(wildcards))
+        return (first if isinstance(first, str) else first[0]).format(**_with_preset(self._values(wildcards)))
 
     def _values(self, wildcards: Mapping[str, str] | None) -> dict[str, str]:
         return ({"seed": ""} if self.seeded else {}) | dict(wildcards or {})
@@ -258,12 +326,18 @@ class Rule:
         )
 
     def _outputs(self, values: Mapping[str, str]) -> dict[str, str | list[str]]:
+        filled = _with_preset(values)  # the preset stays PRESET, for the table to fill
         return {
-            key: pattern.format(**values)
+            key: pattern.format(**filled)
             if isinstance(pattern, str)
-            else [p.format(**values) for p in pattern]
+            else [p.format(**filled) for p in pattern]
             for key, pattern in self.output.items()
         }
+
+
+def _with_preset(wildcards: Mapping[str, str]) -> dict[str, str]:
+    """Wildcard values to format a rule's patterns with: PRESET stays as it is unless given."""
+    return {"preset": PRESET, **wildcards}
 
 
 @dataclass(frozen=True)

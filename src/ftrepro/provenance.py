@@ -6,7 +6,7 @@ read by the HTML report.
 the whole config, first 12 hex digits), "preset", "packages" {name: version}, "hardware"
 {"platform", "cpu_count", "threads", "gpus", "gpu_names"}, "gpu_hours" (wall time x GPUs the
 job asked for), "data" {"source" (synthetic | local | hub), "raw_sha256sums" {dataset: sha256 of
-resources/raw/<dataset>/SHA256SUMS, the list of the raw files' digests; null when absent}, for
+resources/<preset>/raw/<dataset>/SHA256SUMS, the list of the raw files' digests; null when absent}, for
 the datasets the job's inputs and outputs read or write}, "log"}.
 """
 
@@ -28,9 +28,9 @@ from ftrepro.config import data_source
 from ftrepro.io import read_json, write_json
 
 PACKAGES = ("ftrepro", "torch", "transformers", "accelerate", "peft", "tokenizers", "snakemake")
-RAW_ROOT = Path("resources/raw")
-# a dataset's raw or derived files, as the rules name them
-_DATASET_PATH = re.compile(r"(?:^|/)resources/(?:raw|derived)/([^/]+)")
+# a dataset's raw or derived files, as the rules name them (ftrepro.jobs.raw_data, derived_data):
+# resources/<preset>/raw/<dataset>, resources/<preset>/derived/<dataset>
+_DATASET_PATH = re.compile(r"(?:^|/)(resources/[^/]+)/(?:raw|derived)/([^/]+)")
 
 
 def provenance_path(log_path: str | Path) -> Path:
@@ -86,13 +86,15 @@ def hardware(threads: int, gpus: int) -> dict:
     }
 
 
-def data_used(config: Mapping, paths: Iterable[str], raw_root: Path = RAW_ROOT) -> dict:
+def data_used(config: Mapping, paths: Iterable[str]) -> dict:
     """{"source", "raw_sha256sums" {dataset: digest}} of the datasets named in `paths` (a job's
     inputs and outputs): the digest of SHA256SUMS pins every raw file the dataset was made from."""
-    datasets = sorted({m.group(1) for path in paths if (m := _DATASET_PATH.search(str(path)))})
+    raw = {
+        m.group(2): Path(m.group(1), "raw", m.group(2)) for p in paths if (m := _DATASET_PATH.search(str(p)))
+    }
     sums = {}
-    for dataset in datasets:
-        listing = raw_root / dataset / "SHA256SUMS"
+    for dataset, raw_dir in sorted(raw.items()):
+        listing = raw_dir / "SHA256SUMS"
         sums[dataset] = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
     try:
         source = data_source(config)

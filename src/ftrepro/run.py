@@ -5,15 +5,24 @@ The console gets a line when a job starts (paper, stage, run), a line when it en
 and, for a scored run, the headline metric) or fails (its log), and every --progress-every seconds
 the latest progress bar of each job running that long (tqdm writes it to the job's log). The jobs
 come from Snakemake's own events: the logger plugin `ftrepro` (package
-snakemake_logger_plugin_ftrepro) writes each one to logs/run/<preset>/events.jsonl, which this
+snakemake_logger_plugin_ftrepro) writes each one to logs/<preset>/run/events.jsonl, which this
 module follows. A job's stage is the pipeline stage of its rule's in its paper's job table
 (ftrepro.jobs.Rule.stage: fit is train, predict is evaluate, report is report), else the rules
 file that defines its rule (workflow/rules/<stage>.smk);
 its paper the paper its output or log path names. Snakemake's text output goes to
-logs/run/<preset>/snakemake.log; timings.json beside it keeps every job's start and end and the
+logs/<preset>/run/snakemake.log; timings.json beside it keeps every job's start and end and the
 time per stage (benchmarks/demo.py prints it); a run with no job to do leaves the last one's. When
 jobs fail (the local profile keeps going with the others), the tables and the report are built
 again from the runs that did finish (`--config partial=true`), the rest marked "not run".
+
+A partial run (`ftrepro run --partial`, and that rebuild) runs only the rules of PARTIAL_RULES
+(snakemake --allowed-rules): the tables, figures and report from the runs whose metrics exist, and
+the plan and data statistics where they are missing. It plans nothing upstream, so nothing that has
+finished runs again, even where its --config differs from the run that made it (a changed data
+source would otherwise re-plan every download, derivation and run after it). That is also why it
+may run beside a live run of the same preset without the lock (--nolock): it writes only those
+outputs, which the live run writes only after every run they take, each atomically, and its
+Snakemake output, events and times go to partial.* files beside the live run's.
 
 Snakemake runs through `ftrepro.warm` (the jobs' scripts run in forks of one interpreter that
 has torch and transformers imported). The tiny preset runs every job on one thread: tiny models
@@ -39,8 +48,8 @@ from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.config import CONFIG
 from ftrepro.io import atomic_path, read_json
+from ftrepro.jobs import ROOTS, in_preset, logs_path, report_file
 
-TARGET = "results/report.html"
 RULES_DIR = Path("workflow/rules")
 # the papers config/config.yaml registers ({id: package}; each one's rules in its job table)
 REGISTRY = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["papers"]
@@ -55,7 +64,10 @@ _RULE_DEFINITION = re.compile(
     r"^(?:(?:rule|checkpoint) (\w+):|use rule \S+ (?:from \S+ )?as (\w+))", re.MULTILINE
 )
 # outputs of the table and report rules, which partial=true builds from the finished runs
-_TABLES = re.compile(r"^results/\w+/(tables|figures)/")
+_TABLES = re.compile(r"^results/[^/]+/\w+/(tables|figures)/")
+# the rules a partial run may run besides the papers' report rules and targets: the HTML report,
+# all, and the plan and data statistics the report reads (made early in a run, so rarely missing)
+PARTIAL_RULES = ("all", "html_report", "plan", "data_stats")
 # the numbers a scored run is known by (metrics.json keys), in this order
 _HEADLINE = re.compile(r"^(?!constrained_)(\w+_accuracy|slots_f1|rougeL|log_loss)$")
 # a tqdm bar with its description: "train: 40%|####      | 8/20 [00:03<00:05, 2.1it/s]"
@@ -120,22 +132,23 @@ class Job:
 
     @property
     def paper(self) -> str:
-        """The paper its output or log path names (results/<paper>/..., resources/models/<paper>/...,
-        logs/<paper>/...) or its `paper` wildcard; else "data" for data and base models, "all" for
-        what spans the papers (the report)."""
+        """The paper its output or log path names (results/<preset>/<paper>/...,
+        resources/<preset>/models/<paper>/..., logs/<preset>/<paper>/...) or its `paper` wildcard;
+        else "data" for data and base models, "all" for what spans the papers (the report)."""
         paths = [p.strip() for p in f"{self.output},{self.log}".split(",") if p.strip()]
         for path in paths:
-            if found := next((part for part in Path(path).parts[:3] if part in PAPERS), None):
+            if found := next((part for part in _without_preset(path)[:3] if part in PAPERS), None):
                 return found
         if self.wildcards.get("paper") in PAPERS:
             return self.wildcards["paper"]
-        data = any(p.startswith(("resources/", "results/data/")) for p in self.output.split(", "))
+        outputs = [_without_preset(p) for p in self.output.split(", ")]
+        data = any(parts[:1] == ("resources",) or parts[:2] == ("results", "data") for parts in outputs)
         return "data" if data else "all"
 
     @property
     def what(self) -> str:
         """The job's run, dataset or model: the output path's most telling part."""
-        parts = Path(self.output.split(",")[0].strip()).parts
+        parts = _without_preset(self.output.split(",")[0].strip())
         if len(parts) >= 3 and parts[0] == "results" and parts[1] in PAPERS:
             return parts[2] if parts[2] not in ("tables", "figures") else parts[-1]
         if len(parts) >= 3 and parts[:2] in (("resources", "raw"), ("resources", "derived")):
@@ -145,6 +158,12 @@ class Job:
     @property
     def running(self) -> bool:
         return self.end is None and not self.failed
+
+
+def _without_preset(path: str) -> tuple[str, ...]:
+    """The parts of a path with its preset's directory dropped (results/<preset>/x: results, x)."""
+    parts = Path(path).parts
+    return parts[:1] + parts[2:] if parts[:1] and parts[0] in ROOTS else parts
 
 
 def family_of(job: Job) -> str | None:
@@ -345,6 +364,8 @@ def snakemake_command(
     config = [f"preset={preset}", *(["partial=true"] if partial else []), *entries]
     one_thread = ["--max-threads", "1"] if preset == "tiny" else []
     runner = ["-m", "ftrepro.warm", "snakemake"] if warm else ["-m", "snakemake"]
+    # only the tables, figures and report, beside a live run if there is one (the module's doc)
+    only_tables = ["--allowed-rules", *partial_rules(), "--nolock"] if partial else []
     return [
         sys.executable,
         *runner,
@@ -357,6 +378,7 @@ def snakemake_command(
         "ftrepro",
         "--logger-ftrepro-events",
         str(events),
+        *only_tables,
         *options,
         "--config",
         *config,
@@ -365,10 +387,27 @@ def snakemake_command(
     ]
 
 
-def tables_only(targets: Sequence[str]) -> list[str]:
+def partial_rules() -> list[str]:
+    """The rules a partial run may run: each paper's target and its report rules (stage report in
+    its job table), and PARTIAL_RULES."""
+    reports = [
+        rule.name
+        for paper in papers.registrations(REGISTRY).values()
+        for rule in paper.rules
+        if rule.stage == "report"
+    ]
+    return [*PAPERS, *reports, *PARTIAL_RULES]
+
+
+def report_target(preset: str) -> str:
+    """The preset's HTML report, results/<preset>/report.html: what a run makes by default."""
+    return in_preset(report_file(), preset)
+
+
+def tables_only(targets: Sequence[str], preset: str) -> list[str]:
     """The targets that partial=true can build from finished runs: the papers' targets, their tables
     and figures, the report."""
-    return [t for t in targets if t in ("all", *PAPERS, TARGET) or _TABLES.match(t)]
+    return [t for t in targets if t in ("all", *PAPERS, report_target(preset)) or _TABLES.match(t)]
 
 
 def follow(
@@ -402,29 +441,40 @@ def run_title(preset: str, targets: Sequence[str]) -> str:
     return f"{preset} preset -> {', '.join(targets)}"
 
 
+def console_dir(preset: str) -> Path:
+    """logs/<preset>/run/: Snakemake's output, its events and the times of a preset's runs."""
+    return Path(in_preset(logs_path("run"), preset))
+
+
 def run(
     preset: str = "tiny",
     cores: str = "all",
-    targets: Sequence[str] = (TARGET,),
+    targets: Sequence[str] | None = None,
     extra: Sequence[str] = (),
     out: TextIO = sys.stdout,
     progress_every: float = 60.0,
     warm: bool = True,
+    partial: bool = False,
 ) -> int:
-    """Run `targets` of `preset` in the current directory; returns snakemake's exit status."""
-    logs = Path("logs/run") / preset
+    """Run `targets` of `preset` (default: its report) in the current directory; with `partial`,
+    only their tables, figures and report, from the runs that have finished (the module's doc).
+    Returns snakemake's exit status."""
+    targets = list(targets or [report_target(preset)])
+    logs = console_dir(preset)
     logs.mkdir(parents=True, exist_ok=True)
-    title, data = run_title(preset, targets), data_line(preset, extra)
+    # a partial run's files stay beside a live run's
+    name = "partial" if partial else "snakemake"
+    log_path, events = logs / f"{name}.log", logs / ("partial.events.jsonl" if partial else "events.jsonl")
+    title, data = run_title(preset, targets) + (" (partial)" if partial else ""), data_line(preset, extra)
     print(f"ftrepro run: {title}", file=out)
     print(f"  {data}", file=out)
-    print(f"  snakemake log: {logs / 'snakemake.log'}", file=out, flush=True)
+    print(f"  snakemake log: {log_path}", file=out, flush=True)
     progress = Progress(rule_stages())
-    events = logs / "events.jsonl"
-    command = snakemake_command(preset, cores, targets, extra, events, warm=warm)
-    code = follow(command, events, progress, logs / "snakemake.log", out, progress_every)
+    command = snakemake_command(preset, cores, targets, extra, events, partial=partial, warm=warm)
+    code = follow(command, events, progress, log_path, out, progress_every)
     total_s = time.time() - progress.started
     minutes = f"{int(total_s // 60)} min {total_s % 60:.0f} s"
-    if progress.jobs:  # a run with nothing to do keeps the last real run's timings
+    if progress.jobs and not partial:  # a run with nothing to do keeps the last real run's timings
         _write_timings(logs / "timings.json", progress, total_s, code, cores)
     if code == 0:
         jobs = f"{len(progress.jobs)} jobs" if progress.jobs else "nothing to do (all up to date)"
@@ -438,16 +488,16 @@ def run(
         f"ftrepro run: {title}: FAILED (exit {code}) after {minutes}, {len(failed)} job(s) failed", file=out
     )
     print(f"  {data}", file=out)
-    if failed and progress.done and (tables := tables_only(targets)):
+    if failed and progress.done and not partial and (tables := tables_only(targets, preset)):
         print(
             "ftrepro run: the tables again, from the runs that finished (partial=true)", file=out, flush=True
         )
         events = logs / "partial.events.jsonl"
-        partial = snakemake_command(preset, cores, tables, extra, events, partial=True, warm=warm)
-        follow(partial, events, Progress(progress.stage_of), logs / "partial.log", out, progress_every)
+        again = snakemake_command(preset, cores, tables, extra, events, partial=True, warm=warm)
+        follow(again, events, Progress(progress.stage_of), logs / "partial.log", out, progress_every)
     else:
-        print(f"the end of {logs / 'snakemake.log'}:", file=out)
-        print("".join((logs / "snakemake.log").read_text().splitlines(keepends=True)[-40:]), file=out)
+        print(f"the end of {log_path}:", file=out)
+        print("".join(log_path.read_text().splitlines(keepends=True)[-40:]), file=out)
     return code
 
 

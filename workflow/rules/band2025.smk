@@ -123,13 +123,14 @@ rule band2025_report:
     input:
         unpack(job_inputs(band.REPORT)),
     output:
-        tables=report(band.REPORT.output["tables"], category="band2025"),
-        figures=report(band.REPORT.output["figures"], category="band2025"),
-        submissions=JOB_AT[band.REPORT.output_at({})].outputs["submissions"],
+        # this preset's paths, as the submissions' (a file per tabled run) must be
+        tables=report(of_preset(band.REPORT.output["tables"]), category="band2025"),
+        figures=report(of_preset(band.REPORT.output["figures"]), category="band2025"),
+        submissions=report_job(band.REPORT).outputs["submissions"],
         # the competition's test.csv rows; header only where the raw data has none
-        competition=JOB_AT[band.REPORT.output_at({})].outputs["competition"],
+        competition=report_job(band.REPORT).outputs["competition"],
     log:
-        band.REPORT.log,
+        of_preset(band.REPORT.log),
     conda:
         "../../envs/report.yaml"
     params:

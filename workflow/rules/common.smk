@@ -4,12 +4,23 @@
 # re-parses the workflow: keep it cheap (no torch, no data reads beyond the 119-line SuperNI task
 # list).
 import re
+from pathlib import Path
 
 from ftrepro import config as ftconfig
 from ftrepro import papers
 from ftrepro.data import DATASETS
 from ftrepro.io import redact_urls
-from ftrepro.jobs import base_model, derived, derived_data, labels, raw_data
+from ftrepro.jobs import (
+    base_model,
+    derived,
+    derived_data,
+    in_preset,
+    labels,
+    logs_path,
+    raw_data,
+    report_file,
+    results_path,
+)
 from ftrepro.papers import deviations
 from ftrepro.plan import training_jobs
 from ftrepro.provenance import config_hash
@@ -29,6 +40,25 @@ ftconfig.over_preset(
 )
 CFG = ftconfig.resolve(config)
 PAPERS = papers.registered(CFG)
+
+
+def of_preset(path):
+    """A path (or a list) of ftrepro.jobs with this run's preset filled in."""
+    return in_preset(path, CFG.preset)
+
+
+# results/<preset>/data/stats.md: rows, labels and token lengths of every derived dataset
+STATS = results_path("data", "stats.md")
+
+
+def stats_input():
+    """{"stats": the data statistics} for the report and `all`; with partial, only once made (they
+    need the derived data, which a partial run never makes: a fresh partial report goes without).
+    """
+    stats = of_preset(STATS)
+    return {} if CFG.partial and not Path(stats).is_file() else {"stats": stats}
+
+
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables
 API_KEY_SET = papers.api_key_set(CFG)
 # what API answers depend on, as the API rules pass it (their jobs' fingerprint covers it): the
@@ -81,6 +111,8 @@ def one_of(names):
 
 # the shared rules' wildcards; the papers' take the values of their jobs in the table
 WILDCARDS = {
+    # every path's preset directory (ftrepro.jobs.PRESET): this run's preset's only
+    "preset": re.escape(CFG.preset),
     "dataset": one_of(DATASETS),
     "model": one_of(CFG.models),
     "paper": one_of(PAPERS),
@@ -99,12 +131,17 @@ wildcard_constraints:
 
 def job_key(rule):
     """wildcards -> the output that names the job of `rule` (a paper's ftrepro.jobs.Rule)."""
-    return lambda wildcards: rule.output_at(dict(wildcards.items()))
+    return lambda wildcards: rule.output_at({"preset": CFG.preset, **wildcards})
 
 
 def rule_jobs(rule):
     """{output: job} of every job of `rule` in the table."""
     return {output: job for output, job in JOB_AT.items() if job.rule == rule.name}
+
+
+def report_job(rule):
+    """The one job of a paper's report `rule` (it has no wildcards but the preset)."""
+    return JOB_AT[job_key(rule)({})]
 
 
 def job_inputs(rule):

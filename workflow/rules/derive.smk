@@ -10,7 +10,7 @@ rule derive_20newsgroups:
         **newsgroups_splits(),
         labels=labels("20newsgroups"),
     log:
-        "logs/derive/20newsgroups.log",
+        logs_path("derive", "20newsgroups.log"),
     conda:
         "../../envs/data.yaml"
     resources:
@@ -34,7 +34,7 @@ rule derive_massive:
         test=derived("massive", "test"),
         labels=labels("massive"),
     log:
-        "logs/derive/massive.log",
+        logs_path("derive", "massive.log"),
     conda:
         "../../envs/data.yaml"
     resources:
@@ -56,9 +56,9 @@ rule derive_superni:
     output:
         directory(derived_data("superni")),
     log:
-        "logs/derive/superni.log",
+        logs_path("derive", "superni.log"),
     benchmark:
-        "logs/derive/superni.benchmark.tsv"
+        logs_path("derive", "superni.benchmark.tsv")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -86,9 +86,9 @@ rule derive_arena:
         test=derived("arena", "test"),
         competition_test=derived("arena", "competition_test"),
         labels=labels("arena"),
-        report="resources/derived/arena/malformed_rows.md",
+        report=f"{derived_data('arena')}/malformed_rows.md",
     log:
-        "logs/derive/arena.log",
+        logs_path("derive", "arena.log"),
     conda:
         "../../envs/data.yaml"
     resources:
@@ -113,16 +113,17 @@ rule data_stats:
         ],
         tokenizers=sorted({base_model(m) for m in CFG.data.stats_tokenizers.values()}),
     output:
-        "results/data/stats.md",
+        STATS,
     log:
-        "logs/derive/stats.log",
+        logs_path("derive", "stats.log"),
     conda:
         "../../envs/data.yaml"
     resources:
         **CPU_RESOURCES,
     params:
+        # filled here: Snakemake formats string params with the wildcards, not a dict's values
         tokenizers={
-            dataset: base_model(model)
+            dataset: of_preset(base_model(model))
             for dataset, model in CFG.data.stats_tokenizers.items()
         },
         tokenizer_names=CFG.data.stats_tokenizers,

@@ -13,7 +13,7 @@ rule download:
     output:
         directory(raw_data("{dataset}")),
     log:
-        "logs/download/{dataset}.log",
+        logs_path("download", "{dataset}.log"),
     conda:
         "../../envs/data.yaml"
     params:
@@ -38,7 +38,7 @@ rule prepare_model:
     output:
         directory(base_model("{model}")),
     log:
-        "logs/prepare_model/{model}.log",
+        logs_path("prepare_model", "{model}.log"),
     conda:
         "../../envs/data.yaml"
     params:

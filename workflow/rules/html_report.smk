@@ -1,4 +1,4 @@
-# results/report.html: every paper's tables and figures, the data statistics and each run's
+# results/<preset>/report.html: every paper's tables and figures, the data statistics and each run's
 # provenance in one page (ftrepro.report.html); `make demo` ends on it.
 
 
@@ -9,7 +9,7 @@ localrules:
 rule html_report:
     input:
         **TARGETS,
-        stats="results/data/stats.md",
+        **stats_input(),
         plan=rules.plan.output[0],
         # every tabled run's training log: its loss curves
         train_logs=[
@@ -20,12 +20,12 @@ rule html_report:
         ],
     output:
         report(
-            "results/report.html",
+            report_file(),
             caption="../report/html_report.rst",
             category="Report",
         ),
     log:
-        "logs/html_report.log",
+        logs_path("html_report.log"),
     conda:
         "../../envs/report.yaml"
     params:
@@ -47,5 +47,6 @@ rule html_report:
         verdicts=VERDICTS,
         synthetic=CFG.data.synthetic,
         deviations=DEVIATIONS,
+        logs_dir=of_preset(logs_path()),
     script:
         "../scripts/html_report.py"

@@ -11,14 +11,18 @@ rule plan:
         tables=papers.table_sources(CFG),
         throughput=CFG.plan.throughput,
     output:
-        "results/plan.tsv",
+        results_path("plan.tsv"),
     log:
-        "logs/plan.log",
+        logs_path("plan.log"),
     conda:
         "../../envs/train.yaml"  # DeepSpeed's memory estimators
     resources:
         **CPU_RESOURCES,
     params:
-        config=config_hash(config),
+        # partial picks only the runs the tables take, which the plan never sizes: a partial
+        # run beside a live one plans nothing again
+        config=config_hash(
+            {key: value for key, value in config.items() if key != "partial"}
+        ),
     script:
         "../scripts/plan.py"

@@ -1,4 +1,4 @@
-"""results/data/stats.md: rows, label distributions and token lengths of every derived dataset."""
+"""results/<preset>/data/stats.md: rows, label distributions and token lengths of every derived dataset."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from ftrepro.workflow import job
 with job(snakemake):  # noqa: F821 (snakemake is injected)
     p = snakemake.params  # noqa: F821
     skipped = stats_report(
-        Path(snakemake.input.derived[0]).parents[1],  # noqa: F821 (resources/derived/<dataset>/labels.json)
+        Path(snakemake.input.derived[0]).parents[1],  # noqa: F821 (resources/<preset>/derived/<dataset>/labels.json)
         Path(snakemake.output[0]),  # noqa: F821
         tokenizers=p.tokenizers,
         sample=p.sample,

@@ -1,4 +1,4 @@
-"""results/report.html: the papers' tables and figures, data statistics and run provenance."""
+"""results/<preset>/report.html: the papers' tables and figures, data statistics and run provenance."""
 
 from pathlib import Path
 
@@ -8,6 +8,10 @@ from ftrepro.workflow import job, keyword_params
 with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     path = build_report(
-        sm.output[0], stats_path=sm.input.stats, plan_path=sm.input.plan, **keyword_params(sm)
+        sm.output[0],
+        stats_path=sm.input.get("stats"),  # none in a partial run before the statistics exist
+        plan_path=sm.input.plan,
+        results_dir=Path(sm.output[0]).parent,  # the preset's results/<preset>/, the report's directory
+        **keyword_params(sm),
     )
     log.info("%s: %d bytes", path, Path(path).stat().st_size)

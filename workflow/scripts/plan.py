@@ -1,4 +1,4 @@
-"""results/plan.tsv: memory per GPU and GPU-hours of every job of the preset that loads a model."""
+"""results/<preset>/plan.tsv: memory per GPU and GPU-hours of every job of the preset that loads a model."""
 
 from ftrepro import config as ftconfig
 from ftrepro.plan import plan, summary, write_tsv

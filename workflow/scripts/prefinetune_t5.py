@@ -15,8 +15,8 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     work_dir = Path(sm.params.work_dir)
     # a rerun of the same job resumes its checkpoints; another configuration's are wiped
     prepare_work_dir(work_dir, fingerprint(sm))
-    # curves in logs/tensorboard/gupta2023/<model>/; the training log stays in the model directory
-    with tensorboard_logs(tensorboard_dir("gupta2023", Path(sm.output[0]).name)):
+    # curves in logs/<preset>/tensorboard/gupta2023/<model>/; the training log stays in the model directory
+    with tensorboard_logs(tensorboard_dir("gupta2023", Path(sm.output[0]).name, sm.config["preset"])):
         summary = train_on_job_gpus(
             sm.params.processes,
             train_seq2seq,

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ftrepro.config import Config, ConfigError
-from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, run_file, seed_run
+from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, in_preset, run_file, seed_run
 
 
 def registered(config: Config) -> dict[str, Paper]:
@@ -165,7 +165,8 @@ def trained_runs(config: Config, paper: str, with_api: bool = True) -> list[str]
 
 def tabled_runs(config: Config, paper: str, with_api: bool = True, root: Path = Path(".")) -> list[str]:
     """The trained runs a paper's tables take: all of them, or with config `partial` only those
-    whose results/<paper>/<run>/metrics.json exists now (the tables then mark the rest "not run")."""
+    whose results/<preset>/<paper>/<run>/metrics.json exists now (the tables then mark the rest
+    "not run")."""
     return finished_runs(config, paper, trained_runs(config, paper, with_api), root)
 
 
@@ -173,7 +174,7 @@ def finished_runs(config: Config, paper: str, runs: list[str], root: Path = Path
     """`runs`, or with config `partial` those of them whose metrics.json exists now."""
     if not config.partial:
         return runs
-    return [run for run in runs if (root / run_file(paper, run, METRICS)).is_file()]
+    return [run for run in runs if (root / in_preset(run_file(paper, run, METRICS), config.preset)).is_file()]
 
 
 def train_logs(
@@ -231,7 +232,8 @@ def jobs(config: Config, with_api: bool = True, every: bool = False, root: Path 
     """The job table of every registered paper: the jobs of the runs the DAG makes (`trained_runs`),
     a score job per run, and each paper's report job over the runs it tables (`finished_runs`).
     With `every`, the jobs of every run of the matrix instead (runs that share a model or need the
-    API key included): what a rule can make when its output is named."""
+    API key included): what a rule can make when its output is named. Their paths are the preset's
+    (Job.in_preset)."""
     table = []
     for paper in registered(config).values():
         made = list(_each_seed(config, paper, trained_runs(config, paper.id, with_api)))
@@ -240,7 +242,7 @@ def jobs(config: Config, with_api: bool = True, every: bool = False, root: Path 
         if every:
             made = list(_each_seed(config, paper, runs(config, paper.id)))
         table += [*made, *(_score_job(job) for job in made if _predicts(job)), report]
-    return table
+    return [job.in_preset(config.preset) for job in table]
 
 
 def _each_seed(config: Config, paper: Paper, runs: list[str]) -> Iterator[Job]:

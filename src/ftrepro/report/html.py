@@ -1,11 +1,11 @@
-"""results/report.html: every paper's paper-vs-ours tables and figures, the data statistics,
+"""results/<preset>/report.html: every paper's paper-vs-ours tables and figures, the data statistics,
 and the provenance of every run, in one file.
 
 Built from what the pipeline already wrote: each paper's markdown tables and PNG figures (figures
-are embedded, so the file stands alone), results/data/stats.md, every run's metrics.json and the
+are embedded, so the file stands alone), results/<preset>/data/stats.md, every run's metrics.json and the
 provenance its jobs wrote beside their logs (ftrepro.provenance). It opens with a line per paper
 counting the verdicts of its tables' cells (their CSVs' verdict column). Logs and the tables' CSVs are
-linked relative to the report. "GPU-hours planned" comes from results/plan.tsv (ftrepro.plan, the
+linked relative to the report. "GPU-hours planned" comes from results/<preset>/plan.tsv (ftrepro.plan, the
 `plan` rule); a run it has no row for reads "not planned". The preset and the data it read are
 stated in words at the top, so that a tiny-preset number, or any number on synthetic data, is never
 taken for a reproduction; each paper's section lists its deviations from the paper in the preset
@@ -38,6 +38,7 @@ from markdown_it import MarkdownIt
 from ftrepro import provenance
 from ftrepro.deviations import HEADING as DEVIATIONS_HEADING
 from ftrepro.io import atomic_path, read_json, read_jsonl
+from ftrepro.jobs import run_at
 from ftrepro.report import (
     ABOVE,
     BELOW,
@@ -123,17 +124,17 @@ def _image(png: Path | bytes) -> str:
 
 
 def read_plan(path: str | os.PathLike | None) -> dict[tuple[str, str], float] | None:
-    """{(paper, run): GPU-hours planned} from results/plan.tsv (ftrepro.plan: a row per job, named
-    by its output `job`, results/<paper>/<run>/...); None when there is none. Jobs outside a run's
-    directory (pre-fine-tuning, annotation) have no row of their own in the report."""
+    """{(paper, run): GPU-hours planned} from results/<preset>/plan.tsv (ftrepro.plan: a row per job,
+    named by its output `job`, results/<preset>/<paper>/<run>/<file>); None when there is none. Jobs
+    outside a run's directory (pre-fine-tuning, annotation) have no row of their own in the report."""
     table = _plan_table(path)
     if table is None:
         return None
     plan = {}
     for job, hours in zip(table["job"], table["gpu_hours"]):
-        parts = Path(job).parts
-        if len(parts) >= 3 and parts[0] == "results" and pd.notna(hours):
-            plan[parts[1], parts[2]] = float(hours)
+        if Path(job).parts[:1] == ("results",) and len(Path(job).parts) == 5 and pd.notna(hours):
+            paper, run, _ = run_at(job)
+            plan[paper, run] = float(hours)
     return plan
 
 
@@ -142,7 +143,7 @@ def _plan_table(path: str | os.PathLike | None) -> pd.DataFrame | None:
 
 
 def planned_by_paper(path: str | os.PathLike | None) -> dict[str, float] | None:
-    """{paper: GPU-hours planned for all its jobs} from results/plan.tsv; None when there is none."""
+    """{paper: GPU-hours planned for all its jobs} from results/<preset>/plan.tsv; None when there is none."""
     table = _plan_table(path)
     if table is None:
         return None
@@ -487,7 +488,7 @@ def build_report(
 ) -> Path:
     """Write the HTML report to `out_path` (atomically) and return its path. `papers` {paper:
     {"title", "tables", "figures", optionally "layout"}} (in report order; its registration,
-    ftrepro.jobs.Paper: the names of its tables and figures under results/<paper>/, and the
+    ftrepro.jobs.Paper: the names of its tables and figures under results/<preset>/<paper>/, and the
     "module:function" laying its tables' CSVs out), `runs` {paper: every run of its matrix},
     `shared` {paper: {run: the run whose model it shares}}, `stand_ins` {paper: {model: what the
     preset trains under it}} named at the top of each paper and on its loss curves, `verdicts`

@@ -4,7 +4,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ftrepro.config import Config
-from ftrepro.jobs import METRICS, Job, Rule, base_model, derived, labels, planned_rows, run_file, table_file
+from ftrepro.jobs import (
+    METRICS,
+    Job,
+    Rule,
+    base_model,
+    derived,
+    labels,
+    logs_path,
+    planned_rows,
+    run_file,
+    table_file,
+)
 
 PAPER = "toy2099"
 TABLES = ("summary",)
@@ -15,7 +26,7 @@ REPORT = Rule(
     "report",
     "summary",
     outputs={"md": table_file(PAPER, "summary", "md"), "csv": table_file(PAPER, "summary", "csv")},
-    log_file="logs/toy2099/report.log",
+    log_file=logs_path(PAPER, "report.log"),
 )
 RULES = (FIT, REPORT)
 TARGETS = str(Path(__file__).with_name("targets.csv"))

@@ -17,9 +17,12 @@ from ftrepro.jobs import (
     base_model,
     derived,
     figure_file,
+    logs_path,
     model_dir,
     planned_rows,
     recipe_batch,
+    resources_path,
+    results_path,
     run_file,
     table_file,
     unseeded,
@@ -37,8 +40,8 @@ ANNOTATE = Rule(
     "fit",
     "annotations",
     "annotation",
-    {"annotations": "resources/annotations/band2025/properties.jsonl"},
-    log_file="logs/band2025/annotate_arena.log",
+    {"annotations": resources_path("annotations", PAPER, "properties.jsonl")},
+    log_file=logs_path(PAPER, "annotate_arena.log"),
 )
 PREFINETUNE = Rule(
     PAPER,
@@ -75,7 +78,7 @@ REPORT = Rule(
         "tables": [table_file(PAPER, table, ext) for table in TABLES for ext in ("csv", "md")],
         "figures": [figure_file(PAPER, figure) for figure in FIGURES],
     },
-    log_file="logs/band2025/report.log",
+    log_file=logs_path(PAPER, "report.log"),
 )
 RULES = (ANNOTATE, PREFINETUNE, ENCODER, LORA, REPORT)
 TARGETS = {
@@ -148,7 +151,7 @@ def encoder_job(config: Config, run: BandRun) -> Job:
     example = pairs * recipe["max_length"]
     batch = recipe["per_device_train_batch_size"] * recipe["gradient_accumulation_steps"]
     evaluations = train * recipe["num_train_epochs"] / batch / recipe["eval_steps"] + 1
-    start = PREFINETUNE.output["model"].format(band_encoder=run.model)
+    start = PREFINETUNE.output_at({"band_encoder": run.model})
     return ENCODER.job(
         {"band_encoder": run.model, "architecture": run.architecture, "variant": run.variant},
         inputs={"base": start if run.variant == LLM_AUGMENTED else base_model(run.model), **ARENA},
@@ -187,7 +190,7 @@ def lora_job(config: Config, llm: str) -> Job:
 
 def submission(run: str, competition: bool = False) -> str:
     """A run's Kaggle submission CSV: of the test split's rows, or of the competition's test rows."""
-    return f"results/{PAPER}/submissions/{run}{'.competition' if competition else ''}.csv"
+    return results_path(PAPER, "submissions", f"{run}{'.competition' if competition else ''}.csv")
 
 
 def report(config: Config, tabled: list[str]) -> Job:

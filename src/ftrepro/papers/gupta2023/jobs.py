@@ -16,6 +16,7 @@ from ftrepro.jobs import (
     base_model,
     derived_data,
     figure_file,
+    logs_path,
     model_dir,
     raw_data,
     recipe_batch,
@@ -78,7 +79,7 @@ REPORT = Rule(
         "tables": [table_file(PAPER, table, ext) for table in TABLES for ext in ("csv", "md")],
         "figures": [figure_file(PAPER, figure) for figure in FIGURES],
     },
-    log_file="logs/gupta2023/report.log",
+    log_file=logs_path(PAPER, "report.log"),
 )
 RULES = (PREFINETUNE, STL, MTL, ANCHOR, FEWSHOT, ABLATION, PROMPT_TOKENS, REPORT)
 TARGETS = {

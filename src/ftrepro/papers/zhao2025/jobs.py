@@ -17,6 +17,7 @@ from ftrepro.jobs import (
     base_model,
     derived,
     labels,
+    logs_path,
     planned_rows,
     recipe_batch,
     run_file,
@@ -62,7 +63,7 @@ TABLE3 = Rule(
     "report",
     "table3",
     outputs={"csv": table_file(PAPER, "table3", "csv"), "md": table_file(PAPER, "table3", "md")},
-    log_file="logs/zhao2025/table3.log",
+    log_file=logs_path(PAPER, "table3.log"),
 )
 RULES = (ENCODER, DECODER, PROMPTED, API, *BASELINES.values(), TABLE3)
 TARGETS = "config/targets/zhao2025_table3.csv"
