@@ -78,7 +78,8 @@ def expected_paper_jobs(c) -> dict[str, int]:
     the papers' definitions in the config rather than copied from a run."""
     z, g, b = c.zhao2025, c.gupta2023, c.band2025
     tasks, shots = len(z.tasks), len(z.shots)
-    superni = len((REPO / "config" / "superni_test_tasks.txt").read_text().split())
+    superni_tasks = (REPO / "config" / "superni_test_tasks.txt").read_text().split()
+    superni = len(superni_tasks)
     settings = len(g.settings)
     band_encoders = len(b.encoders) * len(b.architectures) * len(b.variants)
     jobs = {
@@ -97,6 +98,10 @@ def expected_paper_jobs(c) -> dict[str, int]:
         "fit_gupta_stl": superni * settings,
         "fit_gupta_mtl": settings,
         "predict_gupta_anchor": 2,
+        "predict_gupta_fewshot": 1,  # Figure 1.1: Tk-Instruct as released
+        # the task-242 ablation's pair, less its def-pos model where the STL matrix holds it
+        "fit_gupta_ablation": 2 - (g.case_study["ablation_task"] in superni_tasks),
+        "gupta2023_prompt_tokens": 1,
         "annotate_arena": 1,
         "prefinetune_band_encoder": len(b.encoders),
         "fit_band_encoder": band_encoders,
@@ -118,6 +123,8 @@ MODEL_RULES = (
     "prefinetune_t5",
     "fit_gupta_stl",
     "fit_gupta_mtl",
+    "predict_gupta_fewshot",
+    "fit_gupta_ablation",
     "annotate_arena",
     "prefinetune_band_encoder",
     "fit_band_encoder",

@@ -41,8 +41,18 @@ def test_paper_matrix_dry_run_plans_every_job(workdir, paper_config, monkeypatch
             "zhao2025",
             {"fit_zhao_encoder": 6 * 2, "fit_zhao_decoder": 6 * 4 * 2, "predict_zhao_api": 6 * 3 * 2},
         ),
-        # 119 test tasks x 8 settings, one MTL model per setting, one pre-finetuned T5
-        ("gupta2023", {"fit_gupta_stl": 119 * 8, "fit_gupta_mtl": 8, "prefinetune_t5": 1}),
+        # 119 test tasks x 8 settings, one MTL model per setting, one pre-finetuned T5; Tk-Instruct
+        # few-shot (Figure 1.1); task 242 with a negative example (its def-pos model is an STL one)
+        (
+            "gupta2023",
+            {
+                "fit_gupta_stl": 119 * 8,
+                "fit_gupta_mtl": 8,
+                "prefinetune_t5": 1,
+                "predict_gupta_fewshot": 1,
+                "fit_gupta_ablation": 1,
+            },
+        ),
         # 2 encoders x single/parallel x plain/llm-augmented, one LoRA LLM, one annotation
         ("band2025", {"fit_band_encoder": 2 * 2 * 2, "fit_band_lora": 1, "annotate_arena": 1}),
     ],
@@ -106,6 +116,8 @@ def test_tiny_trains_each_model_once_and_ends_on_the_html_report(workdir):
     assert stats["fit_zhao_decoder"] == stats["predict_zhao_decoder"] == 2 * 6  # one Llama for four names
     assert stats["fit_zhao_encoder"] == 2 * 6  # 2 encoders (distinct tiny models) x 6 tasks
     assert stats["fit_gupta_stl"] == 3 * 4 and stats["fit_gupta_mtl"] == 4  # 8 settings, 4 distinct models
+    # task 242 is no tiny test task: the ablation trains both prompts; few-shot predicts once
+    assert stats["fit_gupta_ablation"] == 2 and stats["predict_gupta_fewshot"] == 1
     assert stats["fit_band_encoder"] == 2 * 2 * 2 and stats["html_report"] == 1
     # the table the DAG was built from: as many jobs of each paper rule, and no more
     table = papers.job_counts(

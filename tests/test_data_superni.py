@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import SUPERNI_SAMPLE_TASKS, superni_sample
 
-from ftrepro.data.superni import def_pos_prompt, derive_superni, read_split, read_task
+from ftrepro.data.superni import def_pos_prompt, derive_superni, missing_negatives, read_split, read_task
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.io import DataError
 
@@ -121,6 +121,43 @@ def test_def_pos_length_check_sees_what_the_collator_checks_and_stops_at_the_fir
         def_pos_prompt(task, "x", fits=lambda text: seen.append(text) or len(seen) > 1) == definition + query
     )
     assert seen == [definition + ex1 + query]
+
+
+def test_a_negative_example_takes_the_second_positive_one_s_place_after_the_positives():
+    # Tk-Instruct's collator: positive examples, then negative ones, each block as the positives'
+    task = {**_task(), "Negative Examples": [{"input": "Is not?", "output": "Maybe", "explanation": "e"}]}
+    assert def_pos_prompt(task, "Why?", prompt="def-pos1-neg1") == (
+        "Definition: Answer the question.\n\n"
+        " Positive Example 1 -\nInput: Is it?\n Output: Yes!\n\n"
+        " Negative Example 1 -\nInput: Is not?\n Output: Maybe.\n\n"
+        "Now complete the following example -\nInput: Why?\nOutput: "
+    )
+    assert def_pos_prompt(task, "Why?") == def_pos_prompt(_task(), "Why?")  # def-pos ignores them
+    assert missing_negatives(task, "def-pos1-neg1") == 0 and missing_negatives(_task(), "def-pos1-neg1") == 1
+
+
+def test_the_negative_example_s_length_check_sees_the_kept_positives_as_the_collator_does():
+    task = {**_task(), "Negative Examples": [{"input": "n", "output": "m"}]}
+    seen: list[str] = []
+    prompt = def_pos_prompt(
+        task, "x", fits=lambda text: seen.append(text) or len(seen) == 1, prompt="def-pos1-neg1"
+    )
+    definition, pos = (
+        "Definition: Answer the question.\n\n",
+        " Positive Example 1 -\nInput: Is it?\n Output: Yes!\n\n",
+    )
+    query = "Now complete the following example -\nInput: x.\nOutput: "
+    neg = " Negative Example 1 -\nInput: n.\n Output: m.\n\n"
+    assert seen == [definition + pos + query, definition + pos + neg + query]
+    assert prompt == definition + pos + query  # the negative did not fit
+
+
+def test_a_malformed_negative_example_is_refused_naming_the_field(tmp_path):
+    path = tmp_path / "task.json"
+    task = {**_task(), "Categories": ["c"], "Instances": [], "Negative Examples": [{"input": "n"}]}
+    path.write_text(json.dumps(task))
+    with pytest.raises(DataError, match=r"field 'Negative Examples' \[0\]: 'output' missing"):
+        read_task(path)
 
 
 def test_def_pos_on_a_real_task_file():

@@ -586,3 +586,78 @@ def test_the_figures_draw_our_intervals_as_error_bars():
     assert sorted((round(s[0][1], 1), round(s[1][1], 1)) for s in segments) == [
         (55.0, 61.0), (59.5, 62.5), (67.0, 71.0)
     ]  # fmt: skip
+
+
+# --- Figure 1.1 and the §5.2.5 case study ---------------------------------------------------------
+
+
+def test_the_fewshot_run_is_a_headline_row_against_the_thesis_s_54_30(settings, tmp_path):
+    fewshot = _scored({"taskA": ("answerability_classification", 52.0, 100, 2.0)})
+    headline = write_gupta_report(
+        {}, {}, {}, RESULTS, CATEGORIES, tmp_path, settings=settings, verdicts=Verdicts(), fewshot=fewshot
+    )
+    row = _row(headline, paradigm="fewshot", setting="tk-instruct-3b")
+    assert (row["paper"], row["ours"], row["samples_per_task"], row["status"]) == (54.30, 52.0, "0", "ok")
+    assert (row["ci_lo"], row["ci_hi"]) == (48.0, 56.0) and row["verdict"] == "reproduced"
+    headline = write_gupta_report({}, {}, {}, RESULTS, CATEGORIES, tmp_path / "none", settings=settings)
+    assert _row(headline, paradigm="fewshot")["status"] == "not run"
+
+
+def test_figure_1_1_sets_ours_beside_the_thesis_s_four_rows(settings, tmp_path):
+    from ftrepro.papers.gupta2023.figure1 import write_figure1
+
+    mtl = {"tk-instruct-200": _scored({"taskA": ("answerability_classification", 60.0, 100, 1.0)})}
+    fewshot = _scored({"taskA": ("answerability_classification", 54.0, 100, 1.0)})
+    headline = write_gupta_report(
+        {}, mtl, {}, RESULTS, CATEGORIES, tmp_path, settings=settings, fewshot=fewshot
+    )
+    table = write_figure1(headline, tmp_path, basis="paper")
+    assert table["paper"].tolist() == [54.30, 70.40, 73.14, 70.99]  # its caption and §1.2
+    assert table["ours_run"].tolist() == [
+        "fewshot.tk-instruct-3b",
+        "mtl.tk-instruct-200",
+        "mtl.tk-instruct-1000",
+        "stl.baseline3",
+    ]
+    assert table["ours"].tolist()[:2] == [54.0, 60.0] and table["status"].tolist()[2:] == ["not run"] * 2
+    assert table["verdict"].tolist()[:2] == ["reproduced", "below"]
+    md = (tmp_path / "tables" / "figure1_1_table.md").read_text()
+    assert "Few-shot inference" in md and "54.00 ±2.0" in md and "not run" in md
+    with Image.open(tmp_path / "figures" / "figure1_1.png") as image:
+        image.verify()
+
+
+def test_the_case_study_reads_each_task_s_pair_from_the_thesis_and_ours_per_task(tmp_path):
+    from ftrepro.papers.gupta2023.case_study import case_study_table, read_case_study
+
+    targets = read_case_study(REPO / "config" / "targets" / "gupta2023_case_study.csv")
+    assert dict(
+        zip(targets["task"].str.split("_").str[0], zip(targets["tk_instruct"], targets["baseline"]))
+    ) == {
+        "task602": (0.01, 0.38),
+        "task1356": (0.03, 0.33),
+        "task1540": (0.27, 0.40),
+        "task233": (0.63, 0.99),
+        "task242": (0.63, 0.99),
+    }
+    assert targets["tokens"].tolist()[:4] == [1192, 1256, 781, 648] and pd.isna(targets["tokens"].iloc[4])
+    task = "task242_tweetqa_classification"
+    case = {"setting": "tk-instruct-1000", "baseline": "baseline2", "ablation_task": task}
+    pair = (f"stl.{task}.tk-instruct-1000", f"ablation.{task}.tk-instruct-1000.def-pos1-neg1")
+    metrics = {
+        pair[0]: _scored({task: ("answerability_classification", 70.0, 100, 2.0)}),
+        pair[1]: _scored({task: ("answerability_classification", 99.0, 100, 0.5)}),
+        "mtl.baseline2": _scored({task: ("answerability_classification", 98.0, 100, 1.0)}),
+    }
+    table = case_study_table(targets, metrics, case_study=case, ablation=pair, verdicts=Verdicts())
+    rows = table[table["task"] == task].set_index("column")
+    assert rows.loc["Tk-Instruct STL (tk-instruct-1000)", ["paper", "ours"]].tolist() == [0.63, 0.70]
+    assert rows.loc["baseline MTL (baseline2)", ["paper", "ours", "verdict"]].tolist() == [
+        0.99,
+        0.98,
+        "reproduced",
+    ]
+    assert rows.loc["ablation: def-pos1-neg1", ["paper", "ours", "run"]].tolist() == [1.00, 0.99, pair[1]]
+    assert rows.loc["ablation: def-pos", "run"] == pair[0]  # the STL run where the matrix holds it
+    assert rows.loc["Tk-Instruct MTL (tk-instruct-1000)", "status"] == "not run"
+    assert set(table.loc[table["task"] != task, "status"]) == {"not run"}  # tasks with no run

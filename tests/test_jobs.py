@@ -70,7 +70,13 @@ def test_every_training_rule_declares_its_runs_train_log(paper):
     ftrepro.fit writes it to, and of no other rule."""
     from ftrepro.fit import train_log_path
 
-    training = {"fit_zhao_encoder", "fit_zhao_decoder", "fit_gupta_stl", "fit_gupta_mtl"}
+    training = {
+        "fit_zhao_encoder",
+        "fit_zhao_decoder",
+        "fit_gupta_stl",
+        "fit_gupta_mtl",
+        "fit_gupta_ablation",
+    }
     training |= {"fit_band_encoder", "fit_band_lora"}
     rules = papers.rules(paper)
     assert {name for name, rule in rules.items() if "train_log" in rule.output} == training

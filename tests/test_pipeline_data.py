@@ -58,7 +58,9 @@ def data_run(mirror, tmp_path_factory):
     config = [
         "preset=tiny",
         f"data={{'source': 'local', 'local_dir': '{mirror}', 'hub': {hub}}}",
-        f"gupta2023={{'test_tasks_file': '{mirror / 'test_tasks.txt'}'}}",
+        # the mirror holds no task 242: the case study's ablation on a test task the mirror holds
+        f"gupta2023={{'test_tasks_file': '{mirror / 'test_tasks.txt'}', "
+        f"'case_study': {{'ablation_task': '{TINY_TASKS[0]}'}}}}",
     ]
     result = snakemake([STATS, "--profile", "profiles/local", "--cores", "2", "--config", *config], workdir)
     assert result.returncode == 0, result.stderr[-5000:]

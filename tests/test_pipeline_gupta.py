@@ -27,7 +27,7 @@ def gupta_run(demo_run):
 
 def test_every_run_is_scored_per_task_and_category(gupta_run):
     runs = papers.runs(TINY, "gupta2023")
-    assert len(runs) == 3 * 8 + 8 + 2
+    assert len(runs) == 3 * 8 + 8 + 2 + 1 + 2  # ... the anchors, few-shot and the task-242 pair
     shared = papers.shared_runs(TINY, "gupta2023")
     assert set(runs) == set(papers.trained_runs(TINY, "gupta2023")) | set(shared)
     for run in (shared.get(run, run) for run in runs):  # a shared run's numbers are its model's
@@ -37,7 +37,7 @@ def test_every_run_is_scored_per_task_and_category(gupta_run):
         assert 0 <= metrics["rougeL"] <= 100
         tasks = {p["task"] for p in predictions}
         assert set(metrics["per_task"]) == tasks
-        assert len(tasks) == (1 if run.startswith("stl.") else len(TINY.gupta2023.test_tasks))
+        assert len(tasks) == (1 if run.startswith(("stl.", "ablation.")) else len(TINY.gupta2023.test_tasks))
 
 
 def test_weights_are_deleted_and_predictions_kept(gupta_run):
@@ -49,7 +49,20 @@ def test_weights_are_deleted_and_predictions_kept(gupta_run):
 
 def test_tables_and_figures_hold_ours_beside_the_thesis(gupta_run):
     rows = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/headline.csv").open()))
-    assert len(rows) == 2 * 8 + 2  # STL and MTL per setting, then the two anchors
+    assert len(rows) == 2 * 8 + 1 + 2  # STL and MTL per setting, few-shot, then the two anchors
     assert all(row["status"] == "ok" and row["ours"] != "" for row in rows)
     for i in (1, 2, 3, 4):
         assert (gupta_run / f"results/tiny/gupta2023/figures/figure5_{i}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_figure_1_1_and_the_case_study_hold_the_new_runs(gupta_run):
+    """Tk-Instruct few-shot is Figure 1.1's first row; the task-242 pair and task 1356 (a tiny test
+    task) are scored in the case study, with their measured prompt lengths."""
+    figure = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/figure1_1_table.csv").open()))
+    assert [row["status"] for row in figure] == ["ok"] * 4 and figure[0]["paper"] == "54.3"
+    assert (gupta_run / "results/tiny/gupta2023/figures/figure1_1.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader((gupta_run / "results/tiny/gupta2023/tables/case_study.csv").open()))
+    ok = {(row["task"], row["column"]) for row in rows if row["status"] == "ok"}
+    ablation = TINY.gupta2023.case_study["ablation_task"]
+    assert {(ablation, "ablation: def-pos"), (ablation, "ablation: def-pos1-neg1")} <= ok
+    assert {task for task, _ in ok} == {ablation, "task1356_xlsum_title_generation"}

@@ -39,10 +39,11 @@ def planned_jobs(config: cfg.Config) -> dict[str, int]:
 def test_every_paper_job_is_planned_and_fits_the_gpus_it_asks_for(paper):
     config, rows = paper
     # zhao2025: 12 encoders, 48 fine-tuned and 48 prompted decoders; gupta2023: 119 tasks x 8
-    # settings, 8 MTL models and the pre-finetuning; band2025: annotation, 2 pre-fine-tunings, 9 fits
+    # settings, 8 MTL models, the pre-finetuning, Tk-Instruct few-shot and the task-242 model with a
+    # negative example (its def-pos one is an STL model); band2025: annotation, 2 pre-fine-tunings, 9 fits
     assert planned_jobs(config) == {
         "zhao2025": 6 * 2 + 6 * 4 * 2 * 2,
-        "gupta2023": 119 * 8 + 8 + 1,
+        "gupta2023": 119 * 8 + 8 + 1 + 1 + 1,
         "band2025": 1 + 2 + 9,
     }
     assert len(rows) == sum(planned_jobs(config).values())

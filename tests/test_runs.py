@@ -61,7 +61,7 @@ def test_presets_cap_superni_tasks_but_not_the_matrix_shape(monkeypatch):
 def test_families_of_the_matrix(paper):
     assert set(papers.runs_by_family(paper)) == {
         "zhao2025-encoder", "zhao2025-decoder", "zhao2025-api",
-        "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor",
+        "gupta2023-stl", "gupta2023-mtl", "gupta2023-anchor", "gupta2023-fewshot", "gupta2023-ablation",
         "band2025-encoder", "band2025-llm",
     }  # fmt: skip
     assert len(papers.runs(paper, "band2025")) == 9
@@ -76,6 +76,8 @@ def test_families_of_the_matrix(paper):
         (gupta_runs.GuptaRun, "stl.task1356_xlsum_title_generation.baseline1"),
         (gupta_runs.GuptaRun, "mtl.tk-instruct-100"),
         (gupta_runs.GuptaRun, "anchor.copy_demo"),
+        (gupta_runs.GuptaRun, "fewshot.tk-instruct-3b"),
+        (gupta_runs.GuptaRun, "ablation.task1529_scitail1.1_classification.tk-instruct-1000.def-pos1-neg1"),
         (band_runs.BandRun, "distilbert.parallel.llm-augmented"),
         (band_runs.BandRun, "llama3.1-8b.lora"),
     ],
@@ -96,6 +98,32 @@ def test_malformed_run_names_are_refused(bad):
     for run_class in (zhao_runs.ZhaoRun, gupta_runs.GuptaRun, band_runs.BandRun):
         with pytest.raises(ValueError, match="run name"):
             run_class.parse(bad)
+
+
+def test_gupta2023_has_the_fewshot_reference_and_the_task242_ablation(paper, monkeypatch):
+    # Figure 1.1's few-shot reference: the Tk-Instruct settings' model, as released, one run
+    assert gupta_runs.fewshot_runs(paper) == ["fewshot.tk-instruct-3b"]
+    # task 242 is a paper test task: its def-pos model is the matrix's STL run, trained once
+    case = paper.gupta2023.case_study
+    assert case["ablation_task"] in paper.gupta2023.test_tasks
+    stl = f"stl.{case['ablation_task']}.{case['setting']}"
+    assert gupta_runs.ablation_pair(paper) == (
+        stl,
+        f"ablation.{case['ablation_task']}.{case['setting']}.def-pos1-neg1",
+    )
+    assert stl in papers.runs(paper, "gupta2023")
+    assert gupta_runs.ablation_runs(paper) == [gupta_runs.ablation_pair(paper)[1]]
+    # a preset without task 242 among its test tasks makes both of the pair, and derives the task
+    tiny = cfg.load(REPO / "config" / "config.yaml", {"preset": "tiny"})
+    assert case["ablation_task"] not in tiny.gupta2023.test_tasks
+    assert [gupta_runs.GuptaRun.parse(r).prompt for r in gupta_runs.ablation_runs(tiny)] == [
+        "def-pos",
+        "def-pos1-neg1",
+    ]
+    assert tiny.gupta2023.derived_tasks == [*tiny.gupta2023.test_tasks, case["ablation_task"]]
+    for bad in ("fewshot", "ablation.task242.def-pos"):  # no model; no setting or no prompt
+        with pytest.raises(ValueError, match="run name"):
+            gupta_runs.GuptaRun.parse(bad)
 
 
 def test_api_runs_are_planned_only_with_a_key(paper):

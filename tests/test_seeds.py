@@ -79,7 +79,7 @@ def test_the_dag_plans_a_fit_per_seed_of_every_family_that_trains(workdir):
         paper: [rule.name for rule in p.rules if rule.seeded] for paper, p in papers.registered(plain).items()
     }
     families = {
-        paper: {f: [1, 2] for f in p.runs_by_family(plain) if f not in ("api", "anchor")}
+        paper: {f: [1, 2] for f in p.runs_by_family(plain) if f not in ("api", "anchor", "fewshot")}
         for paper, p in papers.registered(plain).items()
     }
     before = papers.job_counts(papers.jobs(plain, with_api=False))

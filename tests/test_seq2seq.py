@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from ftrepro.data.superni import (
 )
 from ftrepro.data.synthetic import write_synthetic_raw
 from ftrepro.infer.seq2seq import predict_seq2seq
-from ftrepro.io import read_jsonl
+from ftrepro.io import DataError, read_jsonl
 from ftrepro.models.base import prepare_base_model
 from ftrepro.models.encoding import SourceText
 from ftrepro.train.arguments import accumulation_steps
@@ -105,6 +106,24 @@ def test_source_is_the_input_or_the_full_def_pos_prompt_when_it_fits(data, token
     assert "Positive Example 2 -" in with_instructions and with_instructions == record["encodings"]["def_pos"]
     with pytest.raises(ValueError, match="raw_dir"):
         SourceText(tokenizer, 1024, instructions=True)
+
+
+def test_the_ablation_prompt_puts_the_task_s_negative_example_in_the_source(data, tokenizer, tmp_path):
+    record = train_lines(data, tasks(data)[0])[0]
+    source = SourceText(tokenizer, 1024, instructions=True, raw_dir=data / "raw", prompt="def-pos1-neg1")(
+        record
+    )
+    assert "Positive Example 1 -" in source and "Negative Example 1 -" in source
+    assert "Positive Example 2 -" not in source
+    # a task without negative examples would ablate nothing: refused, naming its file
+    raw = tmp_path / "raw"
+    shutil.copytree(data / "raw", raw)
+    path = raw / "tasks" / f"{record['task']}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "Negative Examples": []}))
+    with pytest.raises(
+        DataError, match=rf"{record['task']}.json: prompt def-pos1-neg1 needs 1 more negative"
+    ):
+        SourceText(tokenizer, 1024, instructions=True, raw_dir=raw, prompt="def-pos1-neg1")(record)
 
 
 def test_def_pos_drops_the_examples_that_do_not_fit(data, tokenizer):

@@ -64,7 +64,7 @@ rule derive_superni:
     resources:
         **CPU_RESOURCES,
     params:
-        test_tasks=CFG.gupta2023.test_tasks,
+        test_tasks=CFG.gupta2023.derived_tasks,  # the ablation's task too
         train_tasks=CFG.gupta2023.train_tasks,
         prefinetune_per_task=CFG.gupta2023.prefinetune["samples_per_task"],
         max_rows=CFG.data.caps("superni"),

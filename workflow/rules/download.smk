@@ -24,7 +24,7 @@ rule download:
         seed=CFG.data.seed,
         # SuperNI's task selection; None elsewhere, so changing it reruns no other download
         superni_tasks=lambda wc: (
-            CFG.gupta2023.test_tasks if wc.dataset == "superni" else None
+            CFG.gupta2023.derived_tasks if wc.dataset == "superni" else None
         ),
         superni_train_tasks=lambda wc: (
             CFG.gupta2023.train_tasks if wc.dataset == "superni" else None

@@ -1,8 +1,9 @@
 # gupta2023's rules: its job table (ftrepro.papers.gupta2023.jobs) gives each rule's outputs, log,
 # work directory, inputs and resources. The pre-finetuned T5 that baseline 1 starts from is an
 # ordinary output; STL and MTL fit jobs train, predict the test split and write predictions.jsonl
-# (ftrepro.fit) in resources/scratch/gupta2023/<run>/, so a killed job resumes; the anchors predict
-# without training. Then Tables 5.1/5.2 and Figures 5.1-5.4 over every run of the matrix.
+# (ftrepro.fit) in resources/scratch/gupta2023/<run>/, so a killed job resumes; the anchors and
+# Tk-Instruct few-shot predict without training; the task-242 ablation is an STL fit per prompt.
+# Then Tables 5.1/5.2, Figures 5.1-5.4, Figure 1.1 and the case study over every run of the matrix.
 from ftrepro.papers.gupta2023 import jobs as gupta
 from ftrepro.papers.gupta2023 import runs as gupta_runs
 
@@ -12,6 +13,7 @@ SEQ2SEQ_RECIPE = CFG.training["gupta2023-seq2seq"]
 
 localrules:
     predict_gupta_anchor,
+    gupta2023_prompt_tokens,
     gupta2023_report,
 
 
@@ -92,6 +94,76 @@ use rule fit_gupta_stl as fit_gupta_mtl with:
         keep_dir=keep_dir(gupta.MTL),
 
 
+# The task-242 ablation (§5.2.5): the STL rule with the run's prompt (STL and MTL have no `prompt`
+# param: def-pos, and their jobs' params, hence fingerprints and finished outputs, stay as they were)
+use rule fit_gupta_stl as fit_gupta_ablation with:
+    input:
+        unpack(job_inputs(gupta.ABLATION)),
+    output:
+        **gupta.ABLATION.output,
+    log:
+        gupta.ABLATION.log,
+    benchmark:
+        gupta.ABLATION.benchmark
+    threads: job_threads(gupta.ABLATION)
+    resources:
+        **job_resources(gupta.ABLATION),
+    params:
+        tasks=["{superni_task}"],
+        setting=lambda wc: G.settings[wc.setting],
+        prompt="{prompt}",
+        recipe=laid_out(gupta.ABLATION, SEQ2SEQ_RECIPE),
+        deepspeed=layout_deepspeed(gupta.ABLATION),
+        processes=layout_processes(gupta.ABLATION),
+        predict_processes=layout_predict_processes(gupta.ABLATION),
+        work_dir=gupta.ABLATION.work_dir,
+        keep_dir=keep_dir(gupta.ABLATION),
+
+
+rule predict_gupta_fewshot:
+    """Tk-Instruct as released, without fine-tuning, on every test task's test instances:
+    definition + 2 positive examples, Tk-Instruct's evaluation (the thesis's 54.30, Figure 1.1).
+    """
+    input:
+        unpack(job_inputs(gupta.FEWSHOT)),
+    output:
+        **gupta.FEWSHOT.output,
+    log:
+        gupta.FEWSHOT.log,
+    conda:
+        "../../envs/train.yaml"
+    threads: job_threads(gupta.FEWSHOT)
+    resources:
+        **job_resources(gupta.FEWSHOT),
+    params:
+        tasks=G.test_tasks,
+        decoding={
+            k: SEQ2SEQ_RECIPE[k]
+            for k in ("predict_batch_size", "max_source_length", "max_target_length")
+        },
+        processes=predict_processes(gupta.FEWSHOT),
+    script:
+        "../scripts/predict_gupta_fewshot.py"
+
+
+rule gupta2023_prompt_tokens:
+    """The case study's prompt lengths: def-pos tokens of every derived test task's test
+    instances, by the Tk-Instruct model's tokenizer (the thesis gives 1192, 1256, 781, 648).
+    """
+    input:
+        unpack(job_inputs(gupta.PROMPT_TOKENS)),
+    output:
+        **gupta.PROMPT_TOKENS.output,
+    log:
+        gupta.PROMPT_TOKENS.log,
+    conda:
+        "../../envs/train.yaml"
+    params:
+        max_source_length=SEQ2SEQ_RECIPE["max_source_length"],
+    script:
+        "../scripts/gupta2023_prompt_tokens.py"
+
+
 rule predict_gupta_anchor:
     """Tk-Instruct's heuristics without training: copy the input, or the first positive
     example's output (14.20 and 28.54 ROUGE-L on the full test split)."""
@@ -103,12 +175,14 @@ rule predict_gupta_anchor:
         gupta.ANCHOR.log,
     conda:
         "../../envs/evaluate.yaml"
+    params:
+        tasks=G.test_tasks,  # not the ablation's task that derive adds
     script:
         "../scripts/predict_gupta_anchor.py"
 
 
 rule gupta2023_report:
-    """Tables 5.1 and 5.2, Figures 5.1-5.4 and the headline numbers of the thesis."""
+    """Tables 5.1 and 5.2, Figures 5.1-5.4, the headline numbers, Figure 1.1 and the case study."""
     input:
         unpack(job_inputs(gupta.REPORT)),
     output:
@@ -126,6 +200,8 @@ rule gupta2023_report:
         verdicts=VERDICTS["gupta2023"],
         synthetic=CFG.data.synthetic,
         deviations=DEVIATIONS["gupta2023"],
+        case_study=G.case_study,
+        ablation=gupta_runs.ablation_pair(CFG),
         preset=CFG.preset,
     script:
         "../scripts/gupta2023_report.py"

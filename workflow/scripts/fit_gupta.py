@@ -1,9 +1,10 @@
-"""Fine-tune a model on SuperNI tasks (one task: STL; all: MTL), then predict their test split.
-A seq2seq model (T5, Tk-Instruct) trains as Tk-Instruct does; a decoder-only one (the mini
-preset's SmolLM2) on the same sources through its chat template."""
+"""Fine-tune a model on SuperNI tasks (one task: STL and the ablation; all: MTL), then predict
+their test split. A seq2seq model (T5, Tk-Instruct) trains as Tk-Instruct does; a decoder-only one
+(the mini preset's SmolLM2) on the same sources through its chat template. With instructions the
+source is the rule's prompt (ftrepro.data.superni.PROMPTS) in training and prediction alike."""
 
 from ftrepro.data.sources import verify_checksums
-from ftrepro.data.superni import task_records
+from ftrepro.data.superni import DEF_POS, task_records
 from ftrepro.fit import fit_and_predict
 from ftrepro.infer.seq2seq import predict_seq2seq
 from ftrepro.papers.gupta2023.decoder_only import (
@@ -19,7 +20,8 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
     verify_checksums(sm.input.raw, [f"tasks/{task}.json" for task in sm.params.tasks])  # the prompts' sources
     setting, recipe = sm.params.setting, sm.params.recipe
-    hparams = {**recipe, "instructions": setting["instructions"]}
+    prompt = sm.params.get("prompt", DEF_POS)  # only the ablation's rule names one
+    hparams = {**recipe, "instructions": setting["instructions"], "prompt": prompt}
     records = task_records(sm.input.data, sm.params.tasks, "train", setting["samples"])
     test = task_records(sm.input.data, sm.params.tasks, "test")
     train, predict = (
@@ -52,6 +54,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
             model_dir,
             test,
             instructions=setting["instructions"],
+            prompt=prompt,
             batch_size=recipe["predict_batch_size"],
             max_source_length=recipe["max_source_length"],
             raw_dir=sm.input.raw,

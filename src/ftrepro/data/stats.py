@@ -312,6 +312,23 @@ def write_stats_md(
         tmp.write_text(text, encoding="utf-8")
 
 
+def superni_prompt_tokens(derived: Path, tokenizer, limit: int, encoding: str = "def_pos") -> dict:
+    """{"max_source_length": limit, "tasks": {task: {"n", "median", "max", "over_limit"}}}: the
+    tokens (special ones included) of every derived SuperNI test task's test prompts in `encoding`
+    (def_pos: the definition, both positive examples and the input, uncut), and how many exceed
+    `limit`."""
+    found = {}
+    for path in sorted(Path(derived).glob("tasks/*/test.jsonl")):
+        lengths = token_lengths(tokenizer, list(_fields([path], lambda r: r["encodings"][encoding])))
+        found[path.parent.name] = {
+            "n": len(lengths),
+            "median": float(np.median(lengths)) if len(lengths) else None,
+            "max": int(lengths.max()) if len(lengths) else None,
+            "over_limit": int((lengths > limit).sum()),
+        }
+    return {"max_source_length": limit, "tasks": found}
+
+
 def load_tokenizer(name: str):
     """AutoTokenizer of a local model directory or a model name; DataError naming it if neither."""
     from transformers import AutoTokenizer  # slow to import: only when asked for

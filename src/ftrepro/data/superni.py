@@ -10,6 +10,7 @@ order, so the N-sample subset of a setting is the first N lines of train.jsonl (
 deterministic).
 Every record carries two encodings of its input: Tk-Instruct's "definition + 2 positive
 examples" (`DataCollatorForNI`, docs/protocols.md 1.2) and the bare input of the baselines.
+Other mixes of positive and negative examples (PROMPTS) are built from the task file on demand.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ VALIDATION_SIZE = 10
 REFERENCES = "test_references.jsonl"
 REFERENCE_TRACK = "default"  # the English track; the file also holds the cross-lingual one
 NUM_POS_EXAMPLES = 2
+# Tk-Instruct encodings of a task's instructions: (positive, negative) examples after the
+# definition. def-pos is Tk-Instruct's evaluation and the thesis's prompt; def-pos1-neg1 substitutes
+# the task's first negative example for the second positive one (the thesis's task-242 ablation,
+# §5.2.5), placed where Tk-Instruct's collator places negative examples (docs/protocols.md 1.2).
+DEF_POS = "def-pos"
+PROMPTS = {DEF_POS: (NUM_POS_EXAMPLES, 0), "def-pos1-neg1": (1, 1)}
 SAMPLE_SIZES = (100, 200, 500, 1000, "all")  # the thesis' training-set sizes per task
 
 
@@ -52,13 +59,17 @@ def read_task(path: Path) -> dict:
         raise _field_error(path, "Definition", definition, "a non-empty list of strings")
     if not _is_str_list(task.get("Categories")):
         raise _field_error(path, "Categories", task.get("Categories"), "a non-empty list of strings")
-    examples = task.get("Positive Examples")
-    if not isinstance(examples, list):
-        raise _field_error(path, "Positive Examples", examples, "a list")
-    for i, example in enumerate(examples):
-        for key in ("input", "output"):
-            if not isinstance(example, dict) or not isinstance(example.get(key), str):
-                raise DataError(f"{path}: field 'Positive Examples' [{i}]: {key!r} missing or not a string")
+    # negative examples only where a prompt asks for them (PROMPTS): a task may have none
+    for field, examples in (
+        ("Positive Examples", task.get("Positive Examples")),
+        ("Negative Examples", task.get("Negative Examples", [])),
+    ):
+        if not isinstance(examples, list):
+            raise _field_error(path, field, examples, "a list")
+        for i, example in enumerate(examples):
+            for key in ("input", "output"):
+                if not isinstance(example, dict) or not isinstance(example.get(key), str):
+                    raise DataError(f"{path}: field {field!r} [{i}]: {key!r} missing or not a string")
     instances = task.get("Instances")
     if not isinstance(instances, list):
         raise _field_error(path, "Instances", instances, "a list")
@@ -119,33 +130,47 @@ def _definition_block(task: dict) -> str:
     return _with_period("Definition: " + definition.strip()) + "\n\n"
 
 
-def _example_block(number: int, example: dict) -> str:
-    text = _with_period(f" Positive Example {number} -\nInput: {example['input'].strip()}")
+def _example_block(kind: str, number: int, example: dict) -> str:
+    text = _with_period(f" {kind} Example {number} -\nInput: {example['input'].strip()}")
     return _with_period(f"{text}\n Output: {example['output'].strip()}") + "\n\n"
 
 
-def def_pos_prefix(task: dict, *, query: str = "", fits: Callable[[str], bool] | None = None) -> str:
-    """The definition and the positive examples that precede `query` in the def-pos prompt.
+def def_pos_prefix(
+    task: dict, *, query: str = "", fits: Callable[[str], bool] | None = None, prompt: str = DEF_POS
+) -> str:
+    """The definition and the examples that precede `query` in the prompt `prompt` (PROMPTS): its
+    positive examples, then its negative ones, as the collator adds them.
 
     An example is kept only while `fits(definition + " ".join(kept) + example + query)` holds;
-    the collator joins the kept examples with a space in this check only (a quirk kept as is).
-    Without `fits` every example up to NUM_POS_EXAMPLES is kept, and the prefix is the same for
-    every instance of the task.
+    the collator joins the kept examples with a space in this check only (a quirk kept as is),
+    positive and negative ones apart. Without `fits` every example the prompt asks for is kept,
+    and the prefix is the same for every instance of the task. A task with fewer examples gives
+    what it has, as the collator does.
     """
     definition = _definition_block(task)
-    kept: list[str] = []
-    for number, example in enumerate(task["Positive Examples"][:NUM_POS_EXAMPLES], start=1):
-        block = _example_block(number, example)
-        if fits is not None and not fits(definition + " ".join(kept) + block + query):
-            break
-        kept.append(block)
-    return definition + "".join(kept)
+    kept: dict[str, list[str]] = {"Positive": [], "Negative": []}
+    for kind, count in zip(kept, PROMPTS[prompt], strict=True):
+        for number, example in enumerate(task.get(f"{kind} Examples", [])[:count], start=1):
+            block = _example_block(kind, number, example)
+            before = " ".join(kept["Positive"]) + " ".join(kept["Negative"])
+            if fits is not None and not fits(definition + before + block + query):
+                break
+            kept[kind].append(block)
+    return definition + "".join(kept["Positive"]) + "".join(kept["Negative"])
 
 
-def def_pos_prompt(task: dict, input_text: str, *, fits: Callable[[str], bool] | None = None) -> str:
-    """Tk-Instruct's "definition + 2 positive examples" source text for one instance."""
+def missing_negatives(task: dict, prompt: str) -> int:
+    """How many of the negative examples `prompt` asks for `task` lacks: a prompt with a negative
+    example is an ablation, and silently without one it would ablate nothing."""
+    return max(0, PROMPTS[prompt][1] - len(task.get("Negative Examples", [])))
+
+
+def def_pos_prompt(
+    task: dict, input_text: str, *, fits: Callable[[str], bool] | None = None, prompt: str = DEF_POS
+) -> str:
+    """Tk-Instruct's source text for one instance: by default "definition + 2 positive examples"."""
     query = query_block(input_text)
-    return def_pos_prefix(task, query=query, fits=fits) + query
+    return def_pos_prefix(task, query=query, fits=fits, prompt=prompt) + query
 
 
 def _records(name: str, task: dict, instances: Iterable[dict]) -> Iterator[dict]:

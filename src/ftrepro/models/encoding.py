@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from ftrepro.data.superni import def_pos_prompt, read_task
+from ftrepro.data.superni import DEF_POS, def_pos_prompt, missing_negatives, read_task
 from ftrepro.io import DataError
 
 log = logging.getLogger(__name__)
@@ -92,13 +92,20 @@ def load_tokenizer(model_dir: str | Path, word_level: bool):
 class SourceText:
     """The model input of a record, as Tk-Instruct's DataCollatorForNI builds it.
 
-    With instructions, the def-pos prompt is rebuilt from the raw task file with the collator's
-    length rule (the derived `encodings.def_pos` always holds both examples); the task's
-    definition and examples are read once per task. Without, the record's bare input.
+    With instructions, the prompt (`prompt`, a name of ftrepro.data.superni.PROMPTS: def-pos unless
+    given) is rebuilt from the raw task file with the collator's length rule (the derived
+    `encodings.def_pos` always holds both examples); the task's definition and examples are read
+    once per task. Without, the record's bare input.
     """
 
     def __init__(
-        self, tokenizer, max_source_length: int, *, instructions: bool, raw_dir: str | Path | None = None
+        self,
+        tokenizer,
+        max_source_length: int,
+        *,
+        instructions: bool,
+        raw_dir: str | Path | None = None,
+        prompt: str = DEF_POS,
     ):
         if instructions and raw_dir is None:
             raise ValueError(
@@ -106,11 +113,13 @@ class SourceText:
             )
         self.tokenizer, self.max_length, self.instructions = tokenizer, max_source_length, instructions
         self.raw_dir = Path(raw_dir) if raw_dir is not None else None
+        self.prompt = prompt
         self._tasks: dict[str, dict] = {}
 
     def __call__(self, record: dict) -> str:
         if self.instructions:
-            source = def_pos_prompt(self._task(record["task"]), record["input"], fits=self.fits)
+            task = self._task(record["task"])
+            source = def_pos_prompt(task, record["input"], fits=self.fits, prompt=self.prompt)
         else:
             source = record["encodings"]["input_only"]
         ids = self.tokenizer(source)["input_ids"]
@@ -123,12 +132,16 @@ class SourceText:
 
     def _task(self, name: str) -> dict:
         if name not in self._tasks:
-            task = read_task(self.raw_dir / "tasks" / f"{name}.json")
+            path = self.raw_dir / "tasks" / f"{name}.json"
+            task = read_task(path)
+            if missing_negatives(task, self.prompt):
+                raise DataError(
+                    f"{path}: prompt {self.prompt} needs {missing_negatives(task, self.prompt)} more "
+                    "negative example(s) than field 'Negative Examples' holds"
+                )
             # only what the prompt needs: a task's Instances can be tens of MB
-            self._tasks[name] = {
-                "Definition": task["Definition"],
-                "Positive Examples": task["Positive Examples"],
-            }
+            keys = ("Definition", "Positive Examples", "Negative Examples")
+            self._tasks[name] = {key: task[key] for key in keys if key in task}
         return self._tasks[name]
 
     def encode(self, record: dict) -> dict:

@@ -29,6 +29,7 @@ PROJECT_KEYS = {
     "max_source_length": "seq2seq tokenization",
     "max_target_length": "seq2seq tokenization and generation",
     "instructions": "seq2seq input: def-pos prompt or the bare input",
+    "prompt": "seq2seq input with instructions: its Tk-Instruct encoding (ftrepro.data.superni.PROMPTS)",
     "lora_r": "peft LoraConfig",
     "lora_alpha": "peft LoraConfig",
     "lora_dropout": "peft LoraConfig",

@@ -23,6 +23,7 @@ from transformers import (
     set_seed,
 )
 
+from ftrepro.data.superni import DEF_POS
 from ftrepro.models.encoding import IGNORE_INDEX, SourceText
 from ftrepro.train import train_and_save
 from ftrepro.train.arguments import training_arguments
@@ -111,12 +112,15 @@ def seq2seq_trainer(
     )
     set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    prompt = hparams.get("prompt", DEF_POS)
     source = SourceText(
-        tokenizer, hparams["max_source_length"], instructions=hparams["instructions"], raw_dir=raw_dir
+        tokenizer,
+        hparams["max_source_length"],
+        instructions=hparams["instructions"],
+        raw_dir=raw_dir,
+        prompt=prompt,
     )
-    log.info(
-        "training on %d records (%s)", len(records), "def-pos" if hparams["instructions"] else "input only"
-    )
+    log.info("training on %d records (%s)", len(records), prompt if hparams["instructions"] else "input only")
     return Trainer(
         model=AutoModelForSeq2SeqLM.from_pretrained(base_dir),
         args=args,

@@ -6,7 +6,7 @@ from ftrepro.papers.gupta2023 import jobs, runs
 
 PAPER = Paper(
     id=jobs.PAPER,
-    title="gupta2023: instruction-tuned models are quick learners (Tables 5.1/5.2, Figures 5.1-5.4)",
+    title="gupta2023: instruction-tuned models are quick learners (Tables 5.1/5.2, Figures 1.1 and 5.1-5.4, the §5.2.5 case study)",
     rules_file="workflow/rules/gupta2023.smk",
     scorer="ftrepro.metrics:score_superni_predictions",
     rules=jobs.RULES,

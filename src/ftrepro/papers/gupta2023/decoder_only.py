@@ -14,6 +14,7 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoTokenizer
 
+from ftrepro.data.superni import DEF_POS
 from ftrepro.infer.causal import generate
 from ftrepro.models.encoding import SourceText
 from ftrepro.prompts import render_prompt
@@ -28,9 +29,17 @@ def is_decoder_only(model_dir: str | Path) -> bool:
 
 
 def superni_prompts(
-    tokenizer, records: list[dict], *, instructions: bool, max_source_length: int, raw_dir: str | Path | None
+    tokenizer,
+    records: list[dict],
+    *,
+    instructions: bool,
+    max_source_length: int,
+    raw_dir: str | Path | None,
+    prompt: str = DEF_POS,
 ) -> list[str]:
-    source = SourceText(tokenizer, max_source_length, instructions=instructions, raw_dir=raw_dir)
+    source = SourceText(
+        tokenizer, max_source_length, instructions=instructions, raw_dir=raw_dir, prompt=prompt
+    )
     return [render_prompt(tokenizer, [{"role": "user", "content": source(record)}]) for record in records]
 
 
@@ -46,6 +55,7 @@ def training_examples(
         instructions=hparams["instructions"],
         max_source_length=hparams["max_source_length"],
         raw_dir=raw_dir,
+        prompt=hparams.get("prompt", DEF_POS),
     )
     answers = []
     for record in records:
@@ -92,11 +102,17 @@ def predict_superni_decoder(
     max_source_length: int,
     max_new_tokens: int = 128,
     raw_dir: str | Path | None = None,
+    prompt: str = DEF_POS,
 ) -> list[dict]:
     """Greedy answers as ftrepro.infer.seq2seq.predict_seq2seq returns them (same record shape)."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     prompts = superni_prompts(
-        tokenizer, records, instructions=instructions, max_source_length=max_source_length, raw_dir=raw_dir
+        tokenizer,
+        records,
+        instructions=instructions,
+        max_source_length=max_source_length,
+        raw_dir=raw_dir,
+        prompt=prompt,
     )
     outputs = generate(model_dir, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return [

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftrepro.config import Config
-from ftrepro.papers.gupta2023.runs import train_samples
+from ftrepro.data.superni import PROMPTS
+from ftrepro.papers.gupta2023.runs import ABLATION_PROMPTS, train_samples
 
 REGISTRY = Path(__file__).with_name("deviations.yaml")
 TEST_PER_TASK = 100  # the official test selection of each task (ftrepro.data.superni.TEST_SIZE)
@@ -30,4 +31,17 @@ def our_settings(config: Config) -> dict:
             name: config.models[name].checkpoint
             for name in dict.fromkeys([*(s["model"] for s in g.settings.values()), g.prefinetune["model"]])
         },
+        "case_study": _case_study(config),
+    }
+
+
+def _case_study(config: Config) -> dict:
+    """What the case study compares, and the ablation's task, prompt and training rows per task."""
+    case = config.gupta2023.case_study
+    positive, negative = PROMPTS[ABLATION_PROMPTS[-1]]
+    return {
+        "compared": {"tk_instruct": case["setting"], "baseline": case["baseline"]},
+        "ablation_task": case["ablation_task"],
+        "ablation_examples": {"positive": positive, "negative": negative},
+        "ablation_samples": train_samples(config, case["setting"]),
     }

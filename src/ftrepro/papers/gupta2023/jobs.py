@@ -21,13 +21,16 @@ from ftrepro.jobs import (
     raw_data,
     recipe_batch,
     run_file,
+    run_log,
     table_file,
 )
-from ftrepro.papers.gupta2023.runs import GuptaRun
+from ftrepro.papers.gupta2023.runs import GuptaRun, fewshot_model
 
 PAPER = "gupta2023"
-TABLES = ("headline", "table5_1", "table5_2")
-FIGURES = tuple(f"figure5_{i}" for i in (1, 2, 3, 4))
+# figure1_1_table holds Figure 1.1's numbers: a table and a figure of one name would share the
+# HTML report's id (<paper>-<name>)
+TABLES = ("headline", "table5_1", "table5_2", "figure1_1_table", "case_study")
+FIGURES = ("figure1_1", *(f"figure5_{i}" for i in (1, 2, 3, 4)))
 
 PREFINETUNE = Rule(
     PAPER,
@@ -48,6 +51,25 @@ STL = Rule(
 )
 MTL = Rule(PAPER, "fit_gupta_mtl", "fit", GuptaRun("mtl", "{setting}").name + SEED, "mtl", trains=True)
 ANCHOR = Rule(PAPER, "predict_gupta_anchor", "predict", GuptaRun("anchor", "{method}").name, "anchor")
+FEWSHOT = Rule(PAPER, "predict_gupta_fewshot", "predict", GuptaRun("fewshot", "{tk_model}").name, "fewshot")
+ABLATION = Rule(  # STL fits too: once per seed where config seeds gives a run several
+    PAPER,
+    "fit_gupta_ablation",
+    "fit",
+    GuptaRun("ablation", "{setting}", "{superni_task}", "{prompt}").name + SEED,
+    "ablation",
+    trains=True,
+)
+# the case study's measured prompt lengths (§5.2.5 gives the thesis's), which the report tables
+PROMPT_TOKENS = Rule(
+    PAPER,
+    "gupta2023_prompt_tokens",
+    "report",
+    "prompt_tokens",
+    "case-study",
+    {"tokens": table_file(PAPER, "case_study_tokens", "json")},
+    run_log(PAPER, "report", "prompt_tokens"),
+)
 REPORT = Rule(
     PAPER,
     "gupta2023_report",
@@ -59,29 +81,38 @@ REPORT = Rule(
     },
     log_file=logs_path(PAPER, "report.log"),
 )
-RULES = (PREFINETUNE, STL, MTL, ANCHOR, REPORT)
+RULES = (PREFINETUNE, STL, MTL, ANCHOR, FEWSHOT, ABLATION, PROMPT_TOKENS, REPORT)
 TARGETS = {
     "results": "config/targets/gupta2023_results.csv",
     "categories": "config/targets/gupta2023_categories.csv",
     # Tk-Instruct's category numbers in the thesis's text; the anchors' (README) references
     "tk_categories": "config/targets/gupta2023_tk_categories.csv",
     "anchors": "config/targets/gupta2023_anchors.csv",
+    # §5.2.5's case study: its tasks, token lengths and scores
+    "case_study": "config/targets/gupta2023_case_study.csv",
 }
 SUPERNI = {"data": derived_data("superni"), "raw": raw_data("superni")}
+TRAINED = ("stl", "mtl", "ablation")  # the paradigms whose runs fine-tune a setting's model
 
 
 def jobs(config: Config, runs: list[str]) -> Iterator[Job]:
-    """The jobs of `runs` (names of the matrix), and the pre-finetuning where a run starts from it."""
+    """The jobs of `runs` (names of the matrix), the pre-finetuning where a run starts from it, and
+    the case study's prompt lengths."""
     settings = config.gupta2023.settings
     parsed = [GuptaRun.parse(name) for name in runs]
-    trained = [run for run in parsed if run.paradigm != "anchor"]
+    trained = [run for run in parsed if run.paradigm in TRAINED]
     if any(settings[run.setting]["init"] == "prefinetuned" for run in trained):
         yield prefinetune_job(config)
     for run in parsed:
         if run.paradigm == "anchor":
             yield ANCHOR.job({"method": run.setting}, inputs=SUPERNI)
+        elif run.paradigm == "fewshot":
+            yield fewshot_job(config, run)
         else:
             yield fit_job(config, run)
+    yield PROMPT_TOKENS.job(
+        inputs={"data": SUPERNI["data"], "tokenizer": base_model(fewshot_model(settings))},
+    )
 
 
 def _sizes(config: Config) -> tuple[dict, int, int]:
@@ -92,11 +123,17 @@ def _sizes(config: Config) -> tuple[dict, int, int]:
     return config.training["gupta2023-seq2seq"], per_task, test
 
 
-def _seq2seq_tokens(config: Config, samples: float, instructions: bool, tested: int = 0) -> dict:
-    """The plan's token counts of a seq2seq job on `samples` training and `tested` test instances."""
+def _example_tokens(config: Config, instructions: bool) -> int:
+    """The plan's tokens of one source and target, as the seq2seq recipe cuts them."""
     tokens, (recipe, _, _) = config.plan.tokens["superni"], _sizes(config)
     source = min(tokens["def_pos" if instructions else "input_only"], recipe["max_source_length"])
-    example = source + min(tokens["target"], recipe["max_target_length"])
+    return source + min(tokens["target"], recipe["max_target_length"])
+
+
+def _seq2seq_tokens(config: Config, samples: float, instructions: bool, tested: int = 0) -> dict:
+    """The plan's token counts of a seq2seq job on `samples` training and `tested` test instances."""
+    recipe, _, _ = _sizes(config)
+    example = _example_tokens(config, instructions)
     batch = recipe["per_device_train_batch_size"]
     return {
         "mode": "full",
@@ -133,12 +170,12 @@ def fit_job(config: Config, run: GuptaRun) -> Job:
         else base_model(setting["model"])
     )
     samples = per_task if setting["samples"] == "all" else min(setting["samples"], per_task)
-    tasks = 1 if run.paradigm == "stl" else len(config.gupta2023.test_tasks)
-    rule, wildcards = (
-        (STL, {"setting": run.setting, "superni_task": run.task})
-        if run.task
-        else (MTL, {"setting": run.setting})
-    )
+    tasks = 1 if run.task else len(config.gupta2023.test_tasks)
+    rule, wildcards = {
+        "stl": (STL, {"setting": run.setting, "superni_task": run.task}),
+        "ablation": (ABLATION, {"setting": run.setting, "superni_task": run.task, "prompt": run.prompt}),
+        "mtl": (MTL, {"setting": run.setting}),
+    }[run.paradigm]
     return rule.job(
         wildcards,
         inputs={"base": start, **SUPERNI},
@@ -147,6 +184,26 @@ def fit_job(config: Config, run: GuptaRun) -> Job:
     )
 
 
+def fewshot_job(config: Config, run: GuptaRun) -> Job:
+    """Tk-Instruct as released on every test task's test instances, prompted with def-pos."""
+    recipe, _, test = _sizes(config)
+    example = _example_tokens(config, instructions=True)
+    return FEWSHOT.job(
+        {"tk_model": run.setting},
+        inputs={"base": base_model(run.setting), **SUPERNI},
+        model=run.setting,
+        infer_tokens=len(config.gupta2023.test_tasks) * test * example,
+        kv_tokens=recipe["predict_batch_size"] * (recipe["max_source_length"] + recipe["max_target_length"]),
+    )
+
+
 def report(config: Config, tabled: list[str]) -> Job:
-    """Tables 5.1 and 5.2, the headline numbers and Figures 5.1-5.4 over the tabled runs."""
-    return REPORT.job(inputs={"metrics": [run_file(PAPER, run, METRICS) for run in tabled], **TARGETS})
+    """Tables 5.1 and 5.2, the headline numbers, Figure 1.1 and the case study, and Figures 5.1-5.4
+    over the tabled runs."""
+    return REPORT.job(
+        inputs={
+            "metrics": [run_file(PAPER, run, METRICS) for run in tabled],
+            "prompt_tokens": PROMPT_TOKENS.output["tokens"],
+            **TARGETS,
+        }
+    )

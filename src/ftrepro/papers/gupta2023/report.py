@@ -22,7 +22,9 @@ The work is a thesis, and its tables and figures here call it that throughout ("
 Tables 5.1/5.2 hold the baselines only; the Tk-Instruct category numbers the text of Chapter 5
 gives (config/targets/gupta2023_tk_categories.csv) are listed under them and drawn in Figures
 5.2/5.4. The two no-training anchors are the Tk-Instruct README's (gupta2023_anchors.csv), shown as
-a reference beside ours, never as the thesis's.
+a reference beside ours, never as the thesis's; Tk-Instruct few-shot without fine-tuning is the
+thesis's own (54.30, Figure 1.1), a headline row with its verdict. Figure 1.1 and the case study
+are built from these tables and the runs (ftrepro.papers.gupta2023.figure1, .case_study).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from matplotlib.ticker import NullLocator
 from ftrepro.data.superni import read_task, task_records
 from ftrepro.io import DataError, atomic_path, read_json
 from ftrepro.metrics import SUPERNI_METRICS, pooled_interval
-from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun
+from ftrepro.papers.gupta2023.runs import ANCHORS, GuptaRun, fewshot_model
 from ftrepro.report import (
     COMPARED,
     NOT_RUN,
@@ -80,6 +82,7 @@ HEADERS = dict(
     )
 )
 PARADIGMS = ("stl", "mtl")
+FEWSHOT = "fewshot"  # the results' setting of Tk-Instruct few-shot without fine-tuning (0 samples)
 # samples_per_task of a Tk-Instruct category number of the thesis's text whose size it does not name
 TEXT_SUMMARIES = ("best", "mean")
 # x position of "all" samples per task: the thesis's mean training instances per task (Table 4.3)
@@ -192,7 +195,8 @@ def copy_demo_predictions(
 def group_runs(metrics_by_run: Mapping[str, Mapping]) -> tuple[dict, dict, dict]:
     """{run name: metrics} -> STL {setting: {task: m}}, MTL {setting: m}, anchors {method: m}.
 
-    Run names: stl.<task>.<setting>, mtl.<setting>, anchor.<method>.
+    Run names: stl.<task>.<setting>, mtl.<setting>, anchor.<method>; the few-shot run
+    (`fewshot_metrics`) and the ablation's (read by name) are none of these.
     """
     stl: dict[str, dict] = {}
     mtl: dict[str, Mapping] = {}
@@ -201,21 +205,31 @@ def group_runs(metrics_by_run: Mapping[str, Mapping]) -> tuple[dict, dict, dict]
         run = GuptaRun.parse(name)
         if run.paradigm == "stl":
             stl.setdefault(run.setting, {})[run.task] = metrics
-        else:
+        elif run.paradigm in ("mtl", "anchor"):
             (mtl if run.paradigm == "mtl" else anchors)[run.setting] = metrics
     return stl, mtl, anchors
 
 
-def read_targets(path: str | PathLike, value_columns: Sequence[str]) -> pd.DataFrame:
-    """A targets CSV ('#' lines are comments): setting (stl|mtl), system, the key columns, values."""
+def fewshot_metrics(metrics_by_run: Mapping[str, Mapping]) -> Mapping | None:
+    """The metrics of the few-shot run (fewshot.<model>) among `metrics_by_run`; None: not run."""
+    found = [m for name, m in metrics_by_run.items() if GuptaRun.parse(name).paradigm == FEWSHOT]
+    return found[0] if found else None
+
+
+def read_targets(
+    path: str | PathLike, value_columns: Sequence[str], settings: Sequence[str] = PARADIGMS
+) -> pd.DataFrame:
+    """A targets CSV ('#' lines are comments): setting (one of `settings`: stl|mtl), system, the key
+    columns, values."""
     table = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
     missing = [c for c in ("setting", "system", *value_columns) if c not in table.columns]
     if missing:
         raise DataError(f"{path}: columns {missing} missing (has {list(table.columns)})")
-    bad = table[~table["setting"].isin(PARADIGMS)]
+    bad = table[~table["setting"].isin(settings)]
     if len(bad):
         raise DataError(
-            f"{path}: setting must be stl or mtl, got {bad['setting'].iloc[0]!r} ({bad['system'].iloc[0]})"
+            f"{path}: setting must be {' or '.join(settings)}, got {bad['setting'].iloc[0]!r} "
+            f"({bad['system'].iloc[0]})"
         )
     try:
         table = table.astype({c: float for c in value_columns})
@@ -340,10 +354,12 @@ def headline_table(
     results: pd.DataFrame,
     verdicts: Verdicts | None = None,
     references: Mapping[str, tuple[float, str]] | None = None,
+    fewshot: Mapping | None = None,
 ) -> pd.DataFrame:
     """Overall ROUGE-L per paradigm and setting (paper, ours, diff, status, our interval and the
-    verdict by `verdicts`), then the two anchors, which the thesis has not: ours beside their
-    `references` {method: (ROUGE-L, source)}, diff to it, no verdict."""
+    verdict by `verdicts`), Tk-Instruct few-shot without fine-tuning (`fewshot`, its metrics),
+    then the two anchors, which the thesis has not: ours beside their `references` {method:
+    (ROUGE-L, source)}, diff to it, no verdict."""
     verdicts = verdicts or Verdicts()
     key_columns = ["setting", "system", "samples_per_task"]
     paper = {tuple(r[key_columns]): r["rougeL_overall"] for _, r in results.iterrows()}
@@ -354,6 +370,7 @@ def headline_table(
             keys, metrics = _keys(paradigm, name, setting, thesis), ours[paradigm][name]
             target = paper.get((paradigm, keys["system"], keys["samples_per_task"]), float("nan"))
             rows.append({**keys, **_compare(target, metrics, verdicts), **_sizes(metrics)})
+    rows.append(_fewshot_row(fewshot_model(settings), _ours(fewshot), paper, verdicts))
     _check_covered(results, {(r["paradigm"], r["system"], r["samples_per_task"]) for r in rows}, key_columns)
     _check_names("anchors", anchors, ANCHORS)
     for method in ANCHORS:
@@ -376,6 +393,20 @@ def headline_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _fewshot_row(model: str, metrics: Mapping | None, paper: Mapping, verdicts: Verdicts) -> dict:
+    """The headline row of the released Tk-Instruct prompted with def-pos (no training samples)."""
+    target = paper.get((FEWSHOT, model, "0"), float("nan"))
+    keys = {"paradigm": FEWSHOT, "setting": model, "system": model, "samples_per_task": "0"}
+    in_paper = not pd.isna(target)
+    return {
+        **keys,
+        "instructions": True,
+        "in_paper": in_paper,
+        **_compare(target, metrics, verdicts),
+        **_sizes(metrics),
+    }
 
 
 def category_table(
@@ -537,6 +568,13 @@ def headline_layout(table: pd.DataFrame) -> pd.DataFrame:
             "examples": table["n_examples"],
         }
     )
+
+
+def table_note(
+    synthetic: bool, stand_ins: Mapping[str, str] | None, shared_settings: Mapping[str, str] | None
+) -> str:
+    """What every gupta2023 table says above it: synthetic data, stand-ins, shared models."""
+    return data_note(synthetic, THESIS) + stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
 
 
 def html_layout(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
@@ -730,12 +768,14 @@ def write_gupta_report(
     text_csv: str | PathLike | None = None,
     synthetic: bool = False,
     deviations: str = "",
+    fewshot: Mapping | None = None,
     preset: str | None = None,
 ) -> pd.DataFrame:
     """tables/{table5_1,table5_2,headline}.{csv,md} and figures/figure5_{1..4}.png under out_dir.
 
     `stl_metrics` {setting: {task: metrics}}, `mtl_metrics` {setting: metrics}, `anchors`
-    {"copy_input"|"copy_demo": metrics}; `settings` is config gupta2023.settings;
+    {"copy_input"|"copy_demo": metrics}, `fewshot` the few-shot run's metrics (None: not run);
+    `settings` is config gupta2023.settings;
     `shared_settings` {setting: the setting whose models it shares} (runs.shared_settings), named
     under each table, as are `stand_ins` {model: what the preset trains under it} and whether the
     data is `synthetic` (also in each figure's corner); `verdicts` judge each cell against the
@@ -744,14 +784,15 @@ def write_gupta_report(
     Figures 5.2/5.4); `deviations` goes under every table. Returns the headline table.
     """
     verdicts = verdicts or Verdicts()
-    note = data_note(synthetic, THESIS) + stand_in_note(stand_ins or {}) + shared_note(shared_settings or {})
+    note = table_note(synthetic, stand_ins, shared_settings)
     after = f"\n{deviations}" if deviations else ""
     out_dir = Path(out_dir)
     ours = ours_by_paradigm(stl_metrics, mtl_metrics, settings)
-    results = read_targets(targets_results_csv, ["rougeL_overall"])
+    results = read_targets(targets_results_csv, ["rougeL_overall"], (*PARADIGMS, FEWSHOT))
     categories = read_targets(targets_categories_csv, list(COLUMNS))
     text = read_text_values(text_csv) if text_csv is not None else None
-    headline = headline_table(ours, anchors, settings, results, verdicts, read_anchor_references(anchors_csv))
+    references = read_anchor_references(anchors_csv)
+    headline = headline_table(ours, anchors, settings, results, verdicts, references, fewshot)
     write_table(
         headline,
         headline_layout(headline),
