@@ -257,7 +257,7 @@ def arena_csv(tmp_path) -> Path:
 
 
 def test_an_arena_file_cut_inside_a_row_is_refused(arena_csv, tmp_path):
-    """Cut mid-row, 58 of 300 rows derived with exit 0; now the cut row is named."""
+    """Cut mid-row, 58 of the rows derived with exit 0; now the cut row is named."""
     text = arena_csv.read_bytes()
     line_ends = [i for i, byte in enumerate(text) if byte == ord("\n")]
     arena_csv.write_bytes(text[: line_ends[58] + 40])  # 58 whole rows, then 40 bytes of the next
@@ -280,7 +280,9 @@ def test_an_arena_file_without_a_readable_row_names_the_file(arena_csv, tmp_path
     rows = [] if keep == "header-only" else [row.rsplit(",", 3)[0] + ",0,0,0\n" for row in rows]
     arena_csv.write_text(header + "".join(rows), encoding="utf-8")
     expected = (
-        "none of its 0 rows" if keep == "header-only" else "none of its 300 rows can be read (no_winner: 300)"
+        "none of its 0 rows"
+        if keep == "header-only"
+        else "none of its 1000 rows can be read (no_winner: 1000)"
     )
     with pytest.raises(DataError, match=rf"^{arena_csv}: {re.escape(expected)}"):
         derive_arena(arena_csv, tmp_path / "out")

@@ -403,7 +403,7 @@ def write_synthetic_raw(dataset: str, out_dir: Path, *, seed: int, **sizes) -> l
     `n_rows=450`; superni `test_tasks=None` (names; None: `n_test_tasks` synthetic ones, by
     default one per evaluation category), `categories=None` ({task: category}),
     `n_train_tasks=8`, `instances_per_task=150`, `test_instances_per_task=None` (None: as the
-    others; SUPERNI_REAL_SIZE gives the real dataset's size); arena `n_rows=300`, `competition_rows=3` (test.csv). Returns the
+    others; SUPERNI_REAL_SIZE gives the real dataset's size); arena `n_rows=1000` (a tiny test split of 64 held-out rows), `competition_rows=3` (test.csv). Returns the
     paths written.
     """
     writers = {
@@ -638,7 +638,7 @@ def _arena_response(rng: random.Random, good: bool, word: str, topical: list[str
 
 
 def _write_arena(
-    out_dir: Path, rng: random.Random, *, n_rows: int = 300, competition_rows: int = 3
+    out_dir: Path, rng: random.Random, *, n_rows: int = 1000, competition_rows: int = 3
 ) -> list[Path]:
     """train.csv, and the competition's test.csv (no winners, no model names): Kaggle shows 3 rows."""
     columns = [
