@@ -130,9 +130,9 @@ def test_predictions_split_between_two_processes_equal_one_process_row_for_row(z
     assert "rank 0: 8 of 16 rows predicted" in log  # rank 1 predicted the other 8
     config = cfg.load(REPO / "config" / "config.yaml", CONFIG)
     hparams = zhao_runs.decoder_hparams(config, "llama3-8b")
-    derived = zero_runs / "resources" / "derived" / "massive"
+    derived = zero_runs / "resources" / "tiny" / "derived" / "massive"
     labels = read_json(derived / "labels.json")
-    base = zero_runs / "resources" / "models" / "base" / "llama3-8b"
+    base = zero_runs / "resources" / "tiny" / "models" / "base" / "llama3-8b"
     test = rendered_examples(base, read_jsonl(derived / "test.jsonl"), ["intent"], "massive", labels, None)
     one_process = predict_records(
         zero_runs / f"resources/tiny/models/zhao2025/{run}",

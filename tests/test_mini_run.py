@@ -44,7 +44,7 @@ def mini_table(tmp_path_factory) -> pd.DataFrame:
     metrics = sorted(Path(source).glob("results/mini/zhao2025/*/metrics.json"))
     assert metrics, f"{source}: no results/mini/zhao2025/*/metrics.json"
     for path in metrics:
-        target = workdir / "results" / "zhao2025" / path.parent.name / path.name
+        target = workdir / "results" / "mini" / "zhao2025" / path.parent.name / path.name
         target.parent.mkdir(parents=True)
         shutil.copy(path, target)
     # the data the mini runs read (never synthetic: the table says nothing else); no data job runs here

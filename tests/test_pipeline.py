@@ -26,7 +26,7 @@ def tiny_run(demo_run):
 
 
 def test_every_encoder_run_writes_predictions_and_metrics(tiny_run):
-    runs = sorted(p.parent.name for p in (tiny_run / "results" / "zhao2025").glob("*/metrics.json"))
+    runs = sorted(p.parent.name for p in (tiny_run / "results" / "tiny" / "zhao2025").glob("*/metrics.json"))
     assert len(runs) == 12 + 2 * 2 * 6 and sum(".roberta-" in run for run in runs) == 12
     joint = json.loads(
         (tiny_run / "results/tiny/zhao2025/massive-joint.roberta-base.ft/metrics.json").read_text()
@@ -70,8 +70,8 @@ def test_table3_has_ours_for_the_runs_made_and_not_run_elsewhere(tiny_run):
 
 
 def test_weights_are_scratch_and_a_second_run_has_nothing_to_do(tiny_run):
-    assert not list((tiny_run / "resources").glob("scratch/*/*"))
-    assert not (tiny_run / "resources" / "models" / "zhao2025").exists()
+    assert not list((tiny_run / "resources" / "tiny").glob("scratch/*/*"))
+    assert not (tiny_run / "resources" / "tiny" / "models" / "zhao2025").exists()
     result = snakemake(["results/tiny/report.html", *LOCAL, "-n"], tiny_run)
     assert "Nothing to be done" in result.stdout + result.stderr
 

@@ -44,7 +44,9 @@ def test_annotations_cover_the_configured_sample(band_run):
     assert len(records) == TINY.band2025.annotation_rows
     train_ids = {r["id"] for r in read_jsonl(band_run / "resources/tiny/derived/arena/train.jsonl")}
     assert {r["id"] for r in records} <= train_ids
-    assert not list((band_run / "resources").glob("scratch/band2025/*"))  # work dirs are dropped when done
+    assert not list(
+        (band_run / "resources" / "tiny").glob("scratch/band2025/*")
+    )  # work dirs are dropped when done
 
 
 def test_report_and_submissions(band_run):

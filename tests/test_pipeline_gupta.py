@@ -44,7 +44,7 @@ def test_weights_are_deleted_and_predictions_kept(gupta_run):
     assert not (gupta_run / "resources/tiny/models/gupta2023").exists() or list(
         (gupta_run / "resources/tiny/models/gupta2023").iterdir()
     ) == [gupta_run / "resources/tiny/models/gupta2023/prefinetuned"]
-    assert not list((gupta_run / "resources").glob("scratch/gupta2023/*"))
+    assert not list((gupta_run / "resources" / "tiny").glob("scratch/gupta2023/*"))
 
 
 def test_tables_and_figures_hold_ours_beside_the_thesis(gupta_run):

@@ -56,7 +56,7 @@ def test_every_test_record_is_predicted_and_scored(decoder_run, run):
 
 
 def test_fine_tuning_leaves_no_weights_or_scratch(decoder_run):
-    assert not list((decoder_run / "resources").glob("scratch/zhao2025/*"))
+    assert not list((decoder_run / "resources" / "tiny").glob("scratch/zhao2025/*"))
     assert not (decoder_run / "resources/tiny/models/zhao2025").exists()
     log = (decoder_run / "logs/tiny/zhao2025/fit/massive-joint.llama2-7b.five-shot.ft.log").read_text()
     assert "batch of 8: 1 process(es) x 8 per device x 1 accumulation steps" in log
