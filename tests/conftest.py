@@ -46,7 +46,12 @@ def slurm_cluster():
         pytest.skip("starting a local SLURM cluster needs root")
     running = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
     if not running:
-        started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True)
+        # the node's CPUs said outright: the script's default, `nproc`, honours OMP_NUM_THREADS,
+        # and a node of 1 CPU leaves every 2-CPU job pending forever (Reason=PartitionConfig)
+        cpus = {"LOCAL_SLURM_CPUS": str(len(os.sched_getaffinity(0)))}
+        started = subprocess.run(
+            ["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True, env={**os.environ, **cpus}
+        )
         if started.returncode != 0:
             pytest.skip(f"could not start SLURM: {started.stderr.strip()[-500:]}")
     yield

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
+import torch
 import transformers
 from test_preference import ALLOCATION, HPARAMS
 from transformers import TrainerCallback
@@ -83,7 +84,17 @@ def run_script(
         rule=rule,
         config=config or {},
     )
-    runpy.run_path(str(SCRIPTS / f"{rule}.py"), init_globals={"snakemake": snakemake}, run_name="__main__")
+    # the script sets its job's threads (ftrepro.workflow.limit_threads) in this process: they go
+    # back afterwards, or every later test (and `nproc` in the SLURM set-up) sees one CPU
+    environ, threads = dict(os.environ), torch.get_num_threads()
+    try:
+        runpy.run_path(
+            str(SCRIPTS / f"{rule}.py"), init_globals={"snakemake": snakemake}, run_name="__main__"
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        torch.set_num_threads(threads)
 
 
 # What the forkserver imports once. Installed modules only: Python 3.11's forkserver does not
