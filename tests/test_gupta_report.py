@@ -661,3 +661,27 @@ def test_the_case_study_reads_each_task_s_pair_from_the_thesis_and_ours_per_task
     assert rows.loc["ablation: def-pos", "run"] == pair[0]  # the STL run where the matrix holds it
     assert rows.loc["Tk-Instruct MTL (tk-instruct-1000)", "status"] == "not run"
     assert set(table.loc[table["task"] != task, "status"]) == {"not run"}  # tasks with no run
+
+
+def test_a_case_study_without_measured_prompt_lengths_says_so(tmp_path):
+    """A partial report on a fresh checkout has no derived data to measure prompts on: its case
+    study still comes out, our token column "not run" and the note saying why."""
+    from ftrepro.papers.gupta2023.case_study import write_case_study
+
+    task = "task242_tweetqa_classification"
+    case = {"setting": "tk-instruct-1000", "baseline": "baseline2", "ablation_task": task}
+    pair = (f"stl.{task}.tk-instruct-1000", f"ablation.{task}.tk-instruct-1000.def-pos1-neg1")
+    table = write_case_study(
+        REPO / "config" / "targets" / "gupta2023_case_study.csv",
+        None,
+        {pair[0]: _scored({task: ("answerability_classification", 70.0, 100, 2.0)})},
+        tmp_path,
+        case_study=case,
+        ablation=pair,
+        tokenizer_model="tk-instruct-3b",
+    )
+    assert not table.empty
+    md = (tmp_path / "tables" / "case_study.md").read_text()
+    rows = [line.split("|") for line in md.splitlines() if line.startswith("| task") and "_" in line]
+    assert len(rows) == 5 and {row[3].strip() for row in rows} == {"not run"}  # tokens (ours)
+    assert "ours are not measured in this report" in md

@@ -51,7 +51,7 @@ with job(snakemake) as log:  # noqa: F821 (snakemake is injected)
     log.info("Figure 1.1:\n%s", figure.to_string())
     case_study = write_case_study(
         sm.input.case_study,
-        sm.input.prompt_tokens,
+        sm.input.get("prompt_tokens"),  # absent from a partial report on a fresh checkout
         metrics,
         out_dir,
         case_study=sm.params.case_study,

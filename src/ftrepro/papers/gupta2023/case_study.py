@@ -158,16 +158,22 @@ def case_study_layout(table: pd.DataFrame, targets: pd.DataFrame, tokens: Mappin
     return pd.DataFrame(rows)
 
 
-def reading_note(case_study: Mapping, tokenizer_model: str, limit: int) -> str:
+def reading_note(case_study: Mapping, tokenizer_model: str, limit: int | None) -> str:
+    """`limit` None: our prompt lengths were not measured (a partial report without the data)."""
     setting, baseline, task = case_study["setting"], case_study["baseline"], case_study["ablation_task"]
+    ours = (
+        "ours are not measured in this report (a partial one, made without the derived data)"
+        if limit is None
+        else f"ours count the def-pos prompt of each test instance (the definition, two positive "
+        f"examples and the input, uncut) in {tokenizer_model}'s tokenizer in this preset, and how many "
+        f"exceed our source limit of {limit} tokens"
+    )
     return (
         'The thesis gives each task\'s pair as "X vs Y" without naming the paradigm, the sample size '
         "or the baseline: we read X as Tk-Instruct and Y as a baseline without instructions (§5.1.1, "
         "§5.2.1) and set them beside our Tk-Instruct and our baseline in STL and in MTL, "
         f"{setting} and {baseline} (our choice: docs/deviations.md). Its token lengths are against "
-        '"the model\'s limit (512 tokens)"; ours count the def-pos prompt of each test instance (the '
-        f"definition, two positive examples and the input, uncut) in {tokenizer_model}'s tokenizer in "
-        f"this preset, and how many exceed our source limit of {limit} tokens. The ablation on {task}: "
+        f'"the model\'s limit (512 tokens)"; {ours}. The ablation on {task}: '
         f"STL models of {setting} with the thesis's prompt (def-pos) and with the task's first "
         "negative example substituted for the second positive one (def-pos1-neg1), in training and "
         "prediction (0.63 and 1.00 in the thesis).\n\n"
@@ -176,7 +182,7 @@ def reading_note(case_study: Mapping, tokenizer_model: str, limit: int) -> str:
 
 def write_case_study(
     targets_csv: str | PathLike,
-    tokens_json: str | PathLike,
+    tokens_json: str | PathLike | None,
     metrics_by_run: Mapping[str, Mapping],
     out_dir: str | PathLike,
     *,
@@ -187,9 +193,11 @@ def write_case_study(
     note: str = "",
     after: str = "",
 ) -> pd.DataFrame:
-    """tables/case_study.{csv,md} under out_dir; `note` and `after` as write_table takes them."""
+    """tables/case_study.{csv,md} under out_dir; `note` and `after` as write_table takes them.
+    Without `tokens_json` (a partial report on a fresh checkout) our prompt lengths read "not run"."""
     verdicts = verdicts or Verdicts()
-    targets, tokens = read_case_study(targets_csv), read_json(tokens_json)
+    targets = read_case_study(targets_csv)
+    tokens = read_json(tokens_json) if tokens_json else {"max_source_length": None, "tasks": {}}
     table = case_study_table(
         targets, metrics_by_run, case_study=case_study, ablation=ablation, verdicts=verdicts
     )
