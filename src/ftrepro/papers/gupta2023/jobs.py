@@ -112,9 +112,16 @@ def jobs(config: Config, runs: list[str]) -> Iterator[Job]:
             yield fewshot_job(config, run)
         else:
             yield fit_job(config, run)
-    yield PROMPT_TOKENS.job(
-        inputs={"data": SUPERNI["data"], "tokenizer": base_model(fewshot_model(settings))},
-    )
+    if _measures_prompts(config):
+        yield PROMPT_TOKENS.job(
+            inputs={"data": SUPERNI["data"], "tokenizer": base_model(fewshot_model(settings))},
+        )
+
+
+def _measures_prompts(config: Config) -> bool:
+    """Whether the case study's prompt lengths are measured (or, with config `partial`, already
+    were: they need the derived data, which a partial run never makes)."""
+    return not config.partial or Path(in_preset(PROMPT_TOKENS.output["tokens"], config.preset)).is_file()
 
 
 def _sizes(config: Config) -> tuple[dict, int, int]:
@@ -201,14 +208,12 @@ def fewshot_job(config: Config, run: GuptaRun) -> Job:
 
 def report(config: Config, tabled: list[str]) -> Job:
     """Tables 5.1 and 5.2, the headline numbers, Figure 1.1 and the case study, and Figures 5.1-5.4
-    over the tabled runs. With config `partial`, the case study's prompt lengths only once made:
-    they need the derived data, which a partial run never makes."""
-    tokens = PROMPT_TOKENS.output["tokens"]
-    measured = not config.partial or Path(in_preset(tokens, config.preset)).is_file()
+    over the tabled runs (the case study's prompt lengths where measured)."""
+    tokens = {"prompt_tokens": PROMPT_TOKENS.output["tokens"]} if _measures_prompts(config) else {}
     return REPORT.job(
         inputs={
             "metrics": [run_file(PAPER, run, METRICS) for run in tabled],
-            **({"prompt_tokens": tokens} if measured else {}),
+            **tokens,
             **TARGETS,
         }
     )
