@@ -83,6 +83,12 @@ def in_preset(paths: str | list[str], preset: str) -> str | list[str]:
     return [path.replace(PRESET, preset) for path in paths]
 
 
+def made_for(config: Config, path: str, root: Path = Path(".")) -> bool:
+    """Whether a job may take `path` as input: always, or with config `partial` (which makes
+    only tables and reports from what exists) only once the preset's file is there."""
+    return not config.partial or (root / in_preset(path, config.preset)).is_file()
+
+
 def run_file(paper: str, run: str, name: str) -> str:
     """A file of a run: results/<preset>/<paper>/<run>/<name> (predictions.jsonl, metrics.json)."""
     return results_path(paper, run, name)

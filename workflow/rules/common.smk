@@ -17,6 +17,7 @@ from ftrepro.jobs import (
     in_preset,
     labels,
     logs_path,
+    made_for,
     raw_data,
     report_file,
     results_path,
@@ -55,8 +56,7 @@ def stats_input():
     """{"stats": the data statistics} for the report and `all`; with partial, only once made (they
     need the derived data, which a partial run never makes: a fresh partial report goes without).
     """
-    stats = of_preset(STATS)
-    return {} if CFG.partial and not Path(stats).is_file() else {"stats": stats}
+    return {"stats": of_preset(STATS)} if made_for(CFG, STATS) else {}
 
 
 # API runs are targets only while the key is set (config api.key_env); else "not run" in tables

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ftrepro.config import Config, ConfigError
-from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, in_preset, run_file, seed_run
+from ftrepro.jobs import METRICS, PREDICTIONS, Job, Paper, Rule, made_for, run_file, seed_run
 
 
 def registered(config: Config) -> dict[str, Paper]:
@@ -172,9 +172,7 @@ def tabled_runs(config: Config, paper: str, with_api: bool = True, root: Path = 
 
 def finished_runs(config: Config, paper: str, runs: list[str], root: Path = Path(".")) -> list[str]:
     """`runs`, or with config `partial` those of them whose metrics.json exists now."""
-    if not config.partial:
-        return runs
-    return [run for run in runs if (root / in_preset(run_file(paper, run, METRICS), config.preset)).is_file()]
+    return [run for run in runs if made_for(config, run_file(paper, run, METRICS), root)]
 
 
 def train_logs(

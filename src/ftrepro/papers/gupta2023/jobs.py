@@ -6,7 +6,6 @@ of the plan (ftrepro.jobs). Cheap and torch-free: common.smk builds it at parse 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from ftrepro.config import Config
 from ftrepro.jobs import (
@@ -17,8 +16,8 @@ from ftrepro.jobs import (
     base_model,
     derived_data,
     figure_file,
-    in_preset,
     logs_path,
+    made_for,
     model_dir,
     raw_data,
     recipe_batch,
@@ -112,16 +111,10 @@ def jobs(config: Config, runs: list[str]) -> Iterator[Job]:
             yield fewshot_job(config, run)
         else:
             yield fit_job(config, run)
-    if _measures_prompts(config):
+    if made_for(config, PROMPT_TOKENS.output["tokens"]):  # partial: the data it needs is never made
         yield PROMPT_TOKENS.job(
             inputs={"data": SUPERNI["data"], "tokenizer": base_model(fewshot_model(settings))},
         )
-
-
-def _measures_prompts(config: Config) -> bool:
-    """Whether the case study's prompt lengths are measured (or, with config `partial`, already
-    were: they need the derived data, which a partial run never makes)."""
-    return not config.partial or Path(in_preset(PROMPT_TOKENS.output["tokens"], config.preset)).is_file()
 
 
 def _sizes(config: Config) -> tuple[dict, int, int]:
@@ -209,7 +202,8 @@ def fewshot_job(config: Config, run: GuptaRun) -> Job:
 def report(config: Config, tabled: list[str]) -> Job:
     """Tables 5.1 and 5.2, the headline numbers, Figure 1.1 and the case study, and Figures 5.1-5.4
     over the tabled runs (the case study's prompt lengths where measured)."""
-    tokens = {"prompt_tokens": PROMPT_TOKENS.output["tokens"]} if _measures_prompts(config) else {}
+    tokens = PROMPT_TOKENS.output["tokens"]
+    tokens = {"prompt_tokens": tokens} if made_for(config, tokens) else {}
     return REPORT.job(
         inputs={
             "metrics": [run_file(PAPER, run, METRICS) for run in tabled],
